@@ -1,0 +1,54 @@
+# Every target bootstraps .venv itself, so a fresh clone needs only python3 and make.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU build of torch that lies on these machines' local disk (an unpinned torch pulls a
+# ~5 GB CUDA build). Set TORCH_SPEC= (empty) to keep a torch you brought yourself.
+TORCH_SPEC ?= torch==2.13.0
+EXTRAS ?= local,transformers,ui,dev
+STORE ?= store
+HOST ?= 127.0.0.1
+PORT ?= 7860
+
+.PHONY: install demo test test-fast lint format typecheck bench clean
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	@if [ -n "$(TORCH_SPEC)" ]; then $(PY) -m pip install "$(TORCH_SPEC)"; fi
+	$(PY) -m pip install -e ".[$(EXTRAS)]"
+	$(VENV)/bin/assistant model prepare
+	touch $@
+
+demo: install
+	$(VENV)/bin/assistant --store $(STORE) ingest data/sample
+	$(VENV)/bin/assistant --store $(STORE) stats
+	$(VENV)/bin/assistant --store $(STORE) chat
+
+test: install
+	$(VENV)/bin/pytest
+
+test-fast: install
+	$(VENV)/bin/pytest -m "not llm and not server and not browser"
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+bench: install
+	$(PY) bench/ingest.py
+	$(PY) bench/retrieval.py
+	$(PY) bench/llm.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache bench/results

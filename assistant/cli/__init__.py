@@ -1,0 +1,26 @@
+"""The ``assistant`` command: a thin layer over the pipeline modules.
+
+Examples::
+
+    assistant ingest data/sample
+    assistant stats
+    assistant list --since 2026-03-01 --limit 5
+    assistant show 2402.13616 --json
+
+Every command takes ``--store DIR`` / ``--chroma-url URL`` and prints errors without a
+traceback. ``--json`` output is the pydantic model dump of the typed results. Commands live
+in one module per pipeline stage; importing them registers them on the root group.
+"""
+
+from __future__ import annotations
+
+# Command modules register themselves on the root group when imported.
+from assistant.cli.base import cli
+
+
+def main() -> None:
+    """Entry point of the ``assistant`` script."""
+    cli(prog_name="assistant")
+
+
+__all__ = ["cli", "main"]

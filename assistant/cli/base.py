@@ -1,0 +1,77 @@
+"""The root ``assistant`` group and the helpers every command module shares."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+from assistant.errors import AssistantError, InputError
+from assistant.settings import Settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class AssistantGroup(click.Group):
+    """A click group that turns an ``AssistantError`` into a one-line message and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AssistantError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            err_console.print("[yellow]interrupted[/] (the store keeps only whole batches)")
+            sys.exit(130)
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    """The effective settings for this invocation (env vars, then global flags)."""
+    return ctx.find_root().obj  # type: ignore[no-any-return]
+
+
+def print_json(value: BaseModel | list[BaseModel] | dict[str, Any]) -> None:
+    """Print a model, a list of models or a dict as JSON on stdout (nothing else)."""
+    if isinstance(value, BaseModel):
+        text = value.model_dump_json(indent=2)
+    elif isinstance(value, list):
+        text = json.dumps([v.model_dump(mode="json") for v in value], indent=2)
+    else:
+        text = json.dumps(value, indent=2, default=str)
+    click.echo(text)
+
+
+def parse_date(value: str | None, flag: str) -> dt.date | None:
+    """A YYYY-MM-DD flag value, or a clear error naming the flag."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{flag} {value!r} is not a date; use YYYY-MM-DD.") from None
+
+
+@click.group(cls=AssistantGroup)
+@click.option("--store", "store_dir", type=click.Path(path_type=Path), help="Store directory.")
+@click.option("--chroma-url", help="Use a Chroma server (chroma run) instead of --store.")
+@click.version_option(package_name="papers-assistant")
+@click.pass_context
+def cli(ctx: click.Context, store_dir: Path | None, chroma_url: str | None) -> None:
+    """Ask cited questions across a pile of ML paper abstracts."""
+    ctx.obj = Settings().with_overrides(store_dir=store_dir, chroma_url=chroma_url)
+
+
+@cli.command()
+@click.pass_context
+def config(ctx: click.Context) -> None:
+    """Print the effective settings (secrets masked) as JSON."""
+    print_json(settings_of(ctx).public_dump())

@@ -1,0 +1,74 @@
+"""Typed records passed between pipeline stages; the CLI's ``--json`` is their model dump."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+
+from pydantic import BaseModel, Field, computed_field
+
+_ARXIV_ID = re.compile(r"^\d{4}\.\d{4,5}$")
+
+
+def normalize_title(title: str) -> str:
+    """Lower-case alphanumerics only: two spellings of one title compare equal."""
+    return re.sub(r"[^a-z0-9]+", " ", title.lower()).strip()
+
+
+def paper_id_for(title: str, arxiv_id: str | None = None) -> str:
+    """Stable id: the arXiv id when known, else a hash of the normalized title."""
+    if arxiv_id:
+        return arxiv_id
+    return "t-" + hashlib.sha256(normalize_title(title).encode()).hexdigest()[:16]
+
+
+def date_to_int(value: dt.date | None) -> int | None:
+    """20260313 for 2026-03-13, so Chroma range filters work on dates."""
+    return None if value is None else value.year * 10000 + value.month * 100 + value.day
+
+
+def int_to_date(value: int | None) -> dt.date | None:
+    """Inverse of :func:`date_to_int`."""
+    if not value:
+        return None
+    return dt.date(value // 10000, value // 100 % 100, value % 100)
+
+
+class Paper(BaseModel):
+    """One paper: what we know of it and where it came from."""
+
+    id: str = Field(description="arXiv id when known, else 't-' + hash of the normalized title.")
+    title: str
+    abstract: str
+    published: dt.date | None = Field(None, description="Publication date, when known.")
+    added: dt.date | None = Field(None, description="Date the paper first entered the store.")
+    sources: list[str] = Field(default_factory=list, description="Files/feeds it was read from.")
+    urls: list[str] = Field(default_factory=list, description="URLs found in the abstract.")
+    authors: list[str] = Field(default_factory=list)
+    upvotes: int | None = None
+    ai_summary: str | None = None
+    ai_keywords: list[str] = Field(default_factory=list)
+    github_repo: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def arxiv_url(self) -> str | None:
+        """Link to the arXiv abstract page when the id is an arXiv id."""
+        return f"https://arxiv.org/abs/{self.id}" if _ARXIV_ID.match(self.id) else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def hf_url(self) -> str | None:
+        """Link to the Hugging Face paper page when the id is an arXiv id."""
+        return f"https://huggingface.co/papers/{self.id}" if _ARXIV_ID.match(self.id) else None
+
+    @property
+    def text(self) -> str:
+        """What gets embedded and indexed: title and abstract."""
+        return f"{self.title}\n\n{self.abstract}"
+
+    @property
+    def content_hash(self) -> str:
+        """Changes exactly when the embedded text changes."""
+        return hashlib.sha256(self.text.encode()).hexdigest()[:16]

