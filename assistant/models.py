@@ -8,9 +8,6 @@ import re
 
 from pydantic import BaseModel, Field, computed_field
 
-_ARXIV_ID = re.compile(r"^\d{4}\.\d{4,5}$")
-
-
 def normalize_title(title: str) -> str:
     """Lower-case alphanumerics only: two spellings of one title compare equal."""
     return re.sub(r"[^a-z0-9]+", " ", title.lower()).strip()
@@ -38,9 +35,13 @@ def int_to_date(value: int | None) -> dt.date | None:
 class Paper(BaseModel):
     """One paper: what we know of it and where it came from."""
 
-    id: str = Field(description="arXiv id when known, else 't-' + hash of the normalized title.")
+    id: str = Field(
+        description="Stable id: the arXiv id when known at first sight, else 't-' + a hash of "
+        "the normalized title. It never changes once the paper is stored."
+    )
     title: str
     abstract: str
+    arxiv_id: str | None = Field(None, description="arXiv id, when any source gave one.")
     published: dt.date | None = Field(None, description="Publication date, when known.")
     added: dt.date | None = Field(None, description="Date the paper first entered the store.")
     sources: list[str] = Field(default_factory=list, description="Files/feeds it was read from.")
@@ -54,14 +55,19 @@ class Paper(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def arxiv_url(self) -> str | None:
-        """Link to the arXiv abstract page when the id is an arXiv id."""
-        return f"https://arxiv.org/abs/{self.id}" if _ARXIV_ID.match(self.id) else None
+        """Link to the arXiv abstract page when the arXiv id is known."""
+        return f"https://arxiv.org/abs/{self.arxiv_id}" if self.arxiv_id else None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def hf_url(self) -> str | None:
-        """Link to the Hugging Face paper page when the id is an arXiv id."""
-        return f"https://huggingface.co/papers/{self.id}" if _ARXIV_ID.match(self.id) else None
+        """Link to the Hugging Face paper page when the arXiv id is known."""
+        return f"https://huggingface.co/papers/{self.arxiv_id}" if self.arxiv_id else None
+
+    @property
+    def title_key(self) -> str:
+        """Key under which two records of one paper (any format, any id) are merged."""
+        return hashlib.sha256(normalize_title(self.title).encode()).hexdigest()[:16]
 
     @property
     def text(self) -> str:

@@ -139,6 +139,11 @@ class Settings(BaseSettings):
     ingest_batch: int = Field(
         64, ge=1, description="Papers written per store batch (each lands whole or not at all)."
     )
+    daily_papers_url: str = Field(
+        "https://huggingface.co/api/daily_papers",
+        description="Daily Papers API endpoint used by 'assistant fetch' (takes ?date=).",
+    )
+    fetch_timeout: float = Field(30.0, gt=0, description="Seconds before a download gives up.")
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
