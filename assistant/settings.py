@@ -8,10 +8,11 @@ No other module reads ``os.environ``; they receive a ``Settings`` instance.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Bumped whenever the text we embed for a paper changes, so old vectors are never reused.
@@ -72,6 +73,22 @@ class LLMSettings(BaseModel):
     max_new_tokens: int = Field(384, ge=1, description="Most tokens generated per answer.")
     temperature: float = Field(0.1, ge=0.0, le=2.0, description="Sampling temperature.")
     seed: int = Field(0, description="Sampling seed, for repeatable local answers.")
+    n_gpu_layers: int = Field(
+        0, ge=-1, description="llama.cpp layers offloaded to a GPU (-1: all; needs a GPU build)."
+    )
+    device: str = Field(
+        "auto",
+        description="Torch device of the transformers runtime ('auto': cuda when available).",
+    )
+
+    @model_validator(mode="after")
+    def _api_key_fallback(self) -> LLMSettings:
+        """Use the usual OPENAI_API_KEY when ASSISTANT_LLM__API_KEY is not set."""
+        if self.api_key is not None and not self.api_key.get_secret_value():
+            self.api_key = None
+        if self.api_key is None and os.environ.get("OPENAI_API_KEY"):
+            self.api_key = SecretStr(os.environ["OPENAI_API_KEY"])
+        return self
 
 
 class RetrievalSettings(BaseModel):
