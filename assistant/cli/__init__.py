@@ -15,6 +15,7 @@ in one module per pipeline stage; importing them registers them on the root grou
 from __future__ import annotations
 
 # Command modules register themselves on the root group when imported.
+import assistant.cli.llm_commands  # noqa: F401
 from assistant.cli.base import cli
 
 
