@@ -164,9 +164,7 @@ def _content_lines(text: str) -> Iterator[tuple[int, str]]:
             yield number, line
 
 
-def parse_hf_text(
-    path: Path, text: str, *, year: int, default_date: dt.date | None
-) -> list[Paper]:
+def parse_hf_text(path: Path, text: str, *, year: int, default_date: dt.date | None) -> list[Paper]:
     """Title/abstract pairs of a Daily Papers page dump, dated by its header when it has one."""
     papers: list[Paper] = []
     published = default_date
@@ -322,7 +320,8 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             found = sorted(
-                p for p in path.rglob("*")
+                p
+                for p in path.rglob("*")
                 if p.is_file() and p.suffix.lower() in {".txt", ".json", ".jsonl"}
             )
             if not found:
@@ -351,9 +350,7 @@ def parse_file(
     else:
         if text.lstrip()[:1] in "[{":
             raise InputError(f"{path}: looks like JSON, not a page dump; try --format auto.")
-        papers = parse_hf_text(
-            path, text, year=year or dt.date.today().year, default_date=date
-        )
+        papers = parse_hf_text(path, text, year=year or dt.date.today().year, default_date=date)
     if date is not None:
         for paper in papers:
             paper.published = paper.published or date
@@ -485,9 +482,7 @@ def ingest_papers(
         batch = todo[start : start + size]
         fresh = [p for p, needs in batch if needs]
         fresh_vectors = iter(embedder.embed([p.text for p in fresh]))
-        vectors = np.stack(
-            [next(fresh_vectors) if needs else reuse[p.id] for p, needs in batch]
-        )
+        vectors = np.stack([next(fresh_vectors) if needs else reuse[p.id] for p, needs in batch])
         store.write_batch([p for p, _ in batch], vectors)
         done += len(batch)
         if progress:

@@ -34,14 +34,18 @@ class EmbeddingSettings(BaseModel):
     )
     threads: int = Field(0, ge=0, description="Torch CPU threads (0: leave torch's default).")
     device: str = Field("cpu", description="Torch device for the embedding model.")
+    cache_size: int = Field(
+        20000, ge=0, description="Recently embedded texts kept in memory (0: no cache)."
+    )
 
 
 class LLMSettings(BaseModel):
     """The language model behind answers: local llama.cpp/transformers or a hosted endpoint."""
 
     provider: Literal["local", "openai", "fake"] = Field(
-        "local", description="'local' (on this machine), 'openai' (any OpenAI-compatible "
-        "endpoint) or 'fake' (deterministic, for tests)."
+        "local",
+        description="'local' (on this machine), 'openai' (any OpenAI-compatible "
+        "endpoint) or 'fake' (deterministic, for tests).",
     )
     runtime: Literal["llama.cpp", "transformers"] = Field(
         "llama.cpp", description="Local runtime: llama.cpp (GGUF, fast on CPU) or transformers."
@@ -168,8 +172,10 @@ class Settings(BaseSettings):
     ui: UISettings = Field(default_factory=UISettings)
 
     def collection_name(self) -> str:
-        """Collection name carrying a fingerprint of the embedding model and text recipe."""
-        digest = hashlib.sha256(f"{self.embedding.model}|{TEXT_RECIPE}".encode()).hexdigest()
+        """Collection name with a fingerprint of the embedding model, its input length and the
+        text recipe: anything that changes the vectors gives a new collection."""
+        recipe = f"{self.embedding.model}|{self.embedding.max_seq_length}|{TEXT_RECIPE}"
+        digest = hashlib.sha256(recipe.encode()).hexdigest()
         return f"{self.collection}-{digest[:10]}"
 
     def with_overrides(self, **overrides: Any) -> Settings:

@@ -11,7 +11,6 @@ from typing import Any
 import click
 from pydantic import BaseModel
 from rich.console import Console
-from rich.table import Table
 
 from assistant.errors import AssistantError, InputError
 from assistant.settings import Settings

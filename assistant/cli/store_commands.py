@@ -1,0 +1,231 @@
+"""Commands that fill and inspect the store: ingest, fetch, stats, list, show."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from assistant.cli.base import cli, console, err_console, parse_date, print_json, settings_of
+from assistant.errors import InputError
+from assistant.ingest import FORMATS, IngestReport, download_day, ingest_papers, parse_paths
+from assistant.settings import Settings
+
+
+def run_ingest(
+    settings: Settings,
+    paths: list[Path],
+    fmt: str,
+    year: int | None,
+    date: dt.date | None,
+    skip_invalid: bool,
+    quiet: bool,
+) -> IngestReport:
+    """Parse every file first; write only when all parsed (or the bad ones are skipped)."""
+    from assistant.embed import get_embedder
+    from assistant.store import open_store
+
+    parsed = parse_paths(paths, fmt, year=year, date=date)
+    if parsed.problems:
+        for problem in parsed.problems:
+            err_console.print(f"[red]✗[/] {problem}", highlight=False, soft_wrap=True)
+        if not skip_invalid or not parsed.papers:
+            raise InputError(
+                f"{len(parsed.problems)} of {parsed.files} file(s) could not be read; nothing "
+                "was written. Fix them, or pass --skip-invalid to ingest the others."
+            )
+        err_console.print(f"[yellow]skipping {len(parsed.problems)} unreadable file(s)[/]")
+    store = open_store(settings)
+    embedder = get_embedder(settings)
+    with Progress(
+        TextColumn("[bold]ingest[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=quiet,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("ingest", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return ingest_papers(
+            store,
+            embedder,
+            parsed.papers,
+            files=parsed.files,
+            batch_size=settings.ingest_batch,
+            progress=progress,
+        )
+
+
+def show_report(report: IngestReport, as_json: bool) -> None:
+    """Print an ingest report for people or scripts."""
+    if as_json:
+        print_json(report)
+        return
+    console.print(
+        f"read {report.entries} entries ({report.papers} distinct papers) from "
+        f"{report.files} file(s): [green]{report.added} added[/], {report.updated} updated, "
+        f"{report.merged} merged, {report.unchanged} unchanged; store now holds "
+        f"[bold]{report.store_total}[/] papers ({report.seconds:.1f} s)."
+    )
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True)
+@click.option("--year", type=int, help="Year for date headers without one (default: this year).")
+@click.option("--date", "date_", help="Publication date (YYYY-MM-DD) for files without a header.")
+@click.option("--skip-invalid", is_flag=True, help="Ingest the readable files, report the rest.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def ingest(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    fmt: str,
+    year: int | None,
+    date_: str | None,
+    skip_invalid: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Add paper abstracts from files or folders to the store.
+
+    \b
+    Examples:
+      assistant ingest data/sample
+      assistant ingest dump.txt --year 2024
+      assistant ingest papers.jsonl --format jsonl
+    """
+    if year is not None and not 1900 <= year <= 2100:
+        raise InputError(f"--year {year} is not a plausible year.")
+    report = run_ingest(
+        settings_of(ctx),
+        list(paths),
+        fmt,
+        year,
+        parse_date(date_, "--date"),
+        skip_invalid,
+        quiet or as_json,
+    )
+    show_report(report, as_json)
+
+
+@cli.command()
+@click.option("--date", "date_", required=True, help="The day to fetch (YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.pass_context
+def fetch(ctx: click.Context, date_: str, as_json: bool, quiet: bool) -> None:
+    """Download one day of Hugging Face Daily Papers and ingest it (needs network)."""
+    settings = settings_of(ctx)
+    day = parse_date(date_, "--date")
+    assert day is not None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = download_day(settings.daily_papers_url, day, Path(tmp), settings.fetch_timeout)
+        report = run_ingest(settings, [path], "hf-json", None, day, False, quiet or as_json)
+    show_report(report, as_json)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def stats(ctx: click.Context, as_json: bool) -> None:
+    """Papers, sources, date range, embedding model and location of the store."""
+    from assistant.store import open_store
+
+    info = open_store(settings_of(ctx)).stats()
+    if as_json:
+        print_json(info)
+        return
+    console.print(f"[bold]{info.papers}[/] papers in {info.location} ({info.collection})")
+    console.print(f"embedding model: {info.embedding_model}")
+    if info.first_published:
+        console.print(
+            f"published: {info.first_published} .. {info.last_published} ({info.undated} undated)"
+        )
+    if info.last_added:
+        console.print(f"last added: {info.last_added}")
+    for source, count in info.sources.items():
+        console.print(f"  {count:6d}  {source}")
+
+
+@cli.command(name="list")
+@click.option("--since", help="Published on or after (YYYY-MM-DD).")
+@click.option("--until", help="Published on or before (YYYY-MM-DD).")
+@click.option("--source", help="Only papers read from this file name.")
+@click.option("--added-days", type=int, help="Only papers added in the last N days.")
+@click.option("--limit", type=int, default=20, show_default=True, help="0 for all.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def list_(
+    ctx: click.Context,
+    since: str | None,
+    until: str | None,
+    source: str | None,
+    added_days: int | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List papers, newest first."""
+    from assistant.store import open_store
+
+    if limit < 0:
+        raise InputError("--limit must be 0 (all) or more.")
+    if added_days is not None and added_days < 0:
+        raise InputError("--added-days must be 0 or more.")
+    added_since = dt.date.today() - dt.timedelta(days=added_days) if added_days else None
+    papers = open_store(settings_of(ctx)).list_papers(
+        since=parse_date(since, "--since"),
+        until=parse_date(until, "--until"),
+        source=source,
+        added_since=added_since,
+        limit=limit or None,
+    )
+    if as_json:
+        print_json(papers)
+        return
+    table = Table("id", "published", "title", box=None, header_style="bold")
+    for paper in papers:
+        table.add_row(paper.id, str(paper.published or "-"), paper.title)
+    console.print(table)
+    console.print(f"[dim]{len(papers)} paper(s)[/]")
+
+
+@cli.command()
+@click.argument("paper_id")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def show(ctx: click.Context, paper_id: str, as_json: bool) -> None:
+    """Show one paper by id or arXiv id."""
+    from assistant.store import open_store
+
+    paper = open_store(settings_of(ctx)).get(paper_id)
+    if paper is None:
+        raise InputError(f"no paper with id {paper_id!r} (see: assistant list).")
+    if as_json:
+        print_json(paper)
+        return
+    console.print(f"[bold]{paper.title}[/]", highlight=False)
+    console.print(
+        f"[dim]{paper.id} · published {paper.published or 'unknown'} · added {paper.added}"
+        f" · from {', '.join(paper.sources)}[/]",
+        highlight=False,
+    )
+    if paper.authors:
+        console.print(", ".join(paper.authors), highlight=False)
+    console.print()
+    console.print(paper.abstract, highlight=False)
+    links = [u for u in (paper.arxiv_url, paper.hf_url, paper.github_repo, *paper.urls) if u]
+    if links:
+        console.print()
+        for link in dict.fromkeys(links):
+            console.print(f"  {link}", highlight=False)

@@ -1,0 +1,324 @@
+"""The Chroma store: the only module that talks to Chroma, and the source of truth for papers.
+
+One record per paper: document = title + abstract, embedding = our own vector (Chroma's
+default embedder would download a model), metadata = the full ``Paper`` as JSON plus flat
+fields that filters use (``published_int``, ``added_int``, ``sources``, ``title_key``).
+
+Embedded (``PersistentClient`` under the store directory) by default; a Chroma server
+(``chroma run``) when ``chroma_url`` is set. The collection name carries a fingerprint of the
+embedding model, so vectors of two models never mix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+from pydantic import BaseModel
+
+from assistant.errors import InputError, StoreError
+from assistant.models import Paper, date_to_int
+from assistant.settings import TEXT_RECIPE, Settings
+
+#: Largest $in list / id list sent to Chroma in one request.
+_CHUNK = 500
+
+
+class StoreStats(BaseModel):
+    """What ``assistant stats`` reports."""
+
+    papers: int
+    sources: dict[str, int]
+    first_published: dt.date | None
+    last_published: dt.date | None
+    undated: int
+    last_added: dt.date | None
+    embedding_model: str
+    collection: str
+    location: str
+
+
+def where_filter(
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    source: str | None = None,
+    added_since: dt.date | None = None,
+) -> dict[str, Any] | None:
+    """A Chroma ``where`` clause for date range, source file and 'added since'."""
+    if since and until and since > until:
+        raise InputError(f"--since {since} is after --until {until}.")
+    clauses: list[dict[str, Any]] = []
+    if since:
+        clauses.append({"published_int": {"$gte": date_to_int(since)}})
+    if until:
+        clauses.append({"published_int": {"$lte": date_to_int(until)}})
+    if source:
+        clauses.append({"sources": {"$contains": source}})
+    if added_since:
+        clauses.append({"added_int": {"$gte": date_to_int(added_since)}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _metadata(paper: Paper, content_hash: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "paper": paper.model_dump_json(exclude={"arxiv_url", "hf_url"}),
+        "title_key": paper.title_key,
+        "content_hash": content_hash,
+        "sources": list(paper.sources),
+    }
+    if paper.published:
+        meta["published_int"] = date_to_int(paper.published)
+    if paper.added:
+        meta["added_int"] = date_to_int(paper.added)
+    if paper.arxiv_id:
+        meta["arxiv_id"] = paper.arxiv_id
+    return meta
+
+
+def _paper(meta: dict[str, Any]) -> Paper:
+    return Paper.model_validate_json(meta["paper"])
+
+
+class PaperStore:
+    """Papers in one Chroma collection: read, write in whole batches, query by vector."""
+
+    def __init__(self, settings: Settings) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        self.settings = settings
+        self.collection_name = settings.collection_name()
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        try:
+            if settings.chroma_url:
+                url = urlparse(settings.chroma_url)
+                if not url.hostname:
+                    raise InputError(f"chroma URL {settings.chroma_url!r} has no host.")
+                self.location = settings.chroma_url
+                self._client = chromadb.HttpClient(
+                    host=url.hostname,
+                    port=url.port or (443 if url.scheme == "https" else 8000),
+                    ssl=url.scheme == "https",
+                    settings=chroma_settings,
+                )
+            else:
+                path = settings.store_dir.expanduser().resolve()
+                path.mkdir(parents=True, exist_ok=True)
+                self.location = str(path)
+                self._client = chromadb.PersistentClient(
+                    path=str(path / "chroma"), settings=chroma_settings
+                )
+            self._collection = self._client.get_or_create_collection(
+                self.collection_name,
+                embedding_function=None,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={
+                    "embedding_model": settings.embedding.model,
+                    "text_recipe": TEXT_RECIPE,
+                },
+            )
+        except InputError:
+            raise
+        except Exception as exc:
+            hint = (
+                " Is the server running? Start one with: chroma run --path DIR "
+                "--host 127.0.0.1 --port 8000"
+                if settings.chroma_url
+                else " Check the directory is writable and not used by another Chroma version."
+            )
+            raise StoreError(f"cannot open the Chroma store at {self.where}: {exc}.{hint}") from exc
+
+    @property
+    def where(self) -> str:
+        """Human-readable location, for messages."""
+        return self.settings.chroma_url or str(self.settings.store_dir)
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (InputError, StoreError):
+            raise
+        except Exception as exc:
+            raise StoreError(f"Chroma {what} failed at {self.where}: {exc}") from exc
+
+    # --- reading -------------------------------------------------------------------------
+
+    def count(self) -> int:
+        """Number of papers in the store."""
+        return int(self._call("count", self._collection.count))
+
+    def get(self, paper_id: str) -> Paper | None:
+        """One paper by id (or by arXiv id), None when absent."""
+        res = self._call("get", self._collection.get, ids=[paper_id], include=["metadatas"])
+        if not res["ids"]:
+            res = self._call(
+                "get", self._collection.get, where={"arxiv_id": paper_id}, include=["metadatas"]
+            )
+        return _paper(res["metadatas"][0]) if res["ids"] else None
+
+    def get_many(self, ids: Sequence[str]) -> dict[str, Paper]:
+        """Papers by id; missing ids are left out."""
+        found: dict[str, Paper] = {}
+        for start in range(0, len(ids), _CHUNK):
+            res = self._call(
+                "get",
+                self._collection.get,
+                ids=list(ids[start : start + _CHUNK]),
+                include=["metadatas"],
+            )
+            for pid, meta in zip(res["ids"], res["metadatas"], strict=True):
+                found[pid] = _paper(meta)
+        return found
+
+    def by_title_keys(self, keys: Sequence[str]) -> dict[str, tuple[Paper, str]]:
+        """Stored papers whose title key is in ``keys``: key -> (paper, content hash)."""
+        found: dict[str, tuple[Paper, str]] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), _CHUNK):
+            chunk = unique[start : start + _CHUNK]
+            res = self._call(
+                "get",
+                self._collection.get,
+                where={"title_key": {"$in": chunk}},
+                include=["metadatas"],
+            )
+            for meta in res["metadatas"]:
+                found[str(meta["title_key"])] = (_paper(meta), str(meta["content_hash"]))
+        return found
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored embeddings by id (to rewrite a record's metadata without re-embedding)."""
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(ids), _CHUNK):
+            res = self._call(
+                "get",
+                self._collection.get,
+                ids=list(ids[start : start + _CHUNK]),
+                include=["embeddings"],
+            )
+            for pid, vec in zip(res["ids"], res["embeddings"], strict=True):
+                out[pid] = np.asarray(vec, dtype=np.float32)
+        return out
+
+    def iter_papers(self, where: dict[str, Any] | None = None, page: int = 2000) -> Iterator[Paper]:
+        """Every paper matching ``where``, read page by page."""
+        offset = 0
+        while True:
+            res = self._call(
+                "get",
+                self._collection.get,
+                where=where,
+                limit=page,
+                offset=offset,
+                include=["metadatas"],
+            )
+            for meta in res["metadatas"]:
+                yield _paper(meta)
+            if len(res["ids"]) < page:
+                return
+            offset += page
+
+    def list_papers(
+        self,
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+        source: str | None = None,
+        added_since: dt.date | None = None,
+        limit: int | None = None,
+    ) -> list[Paper]:
+        """Papers matching the filters, newest publication first, then by title."""
+        where = where_filter(since, until, source, added_since)
+        papers = sorted(
+            self.iter_papers(where),
+            key=lambda p: (-(date_to_int(p.published) or 0), p.title.lower()),
+        )
+        return papers[:limit] if limit else papers
+
+    def stats(self) -> StoreStats:
+        """Counts, sources and date range of the whole store."""
+        papers = list(self.iter_papers())
+        dates = sorted(p.published for p in papers if p.published)
+        added = [p.added for p in papers if p.added]
+        sources = Counter(s for p in papers for s in p.sources)
+        return StoreStats(
+            papers=len(papers),
+            sources=dict(sorted(sources.items())),
+            first_published=dates[0] if dates else None,
+            last_published=dates[-1] if dates else None,
+            undated=len(papers) - len(dates),
+            last_added=max(added) if added else None,
+            embedding_model=self.settings.embedding.model,
+            collection=self.collection_name,
+            location=self.location,
+        )
+
+    def query(
+        self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[Paper, float]]:
+        """The k nearest papers to ``vector`` with their cosine similarity, best first."""
+        n = min(k, self.count())
+        if n <= 0:
+            return []
+        res = self._call(
+            "query",
+            self._collection.query,
+            query_embeddings=[vector.tolist()],
+            n_results=n,
+            where=where,
+            include=["metadatas", "distances"],
+        )
+        return [
+            (_paper(meta), 1.0 - float(dist))
+            for meta, dist in zip(res["metadatas"][0], res["distances"][0], strict=True)
+        ]
+
+    def revision(self) -> str:
+        """Changes whenever the collection's contents change (derived indexes key on it)."""
+        meta = self._call("get", lambda: self._collection.metadata) or {}
+        return f"{self.collection_name}:{meta.get('revision', 0)}:{self.count()}"
+
+    # --- writing -------------------------------------------------------------------------
+
+    @property
+    def max_batch(self) -> int:
+        """Largest batch Chroma accepts in one write."""
+        try:
+            return int(self._client.get_max_batch_size())
+        except Exception:
+            return 1000
+
+    def write_batch(self, papers: Sequence[Paper], vectors: np.ndarray) -> None:
+        """Upsert papers with their vectors in one Chroma call: it lands whole or not at all."""
+        if not papers:
+            return
+        if len(papers) > self.max_batch:
+            raise StoreError(f"batch of {len(papers)} exceeds Chroma's limit {self.max_batch}.")
+        self._call(
+            "upsert",
+            self._collection.upsert,
+            ids=[p.id for p in papers],
+            documents=[p.text for p in papers],
+            embeddings=np.asarray(vectors, dtype=np.float32),
+            metadatas=[_metadata(p, p.content_hash) for p in papers],
+        )
+        self._bump_revision()
+
+    def _bump_revision(self) -> None:
+        meta = dict(self._collection.metadata or {})
+        meta["revision"] = int(meta.get("revision", 0)) + 1
+        self._call("modify", self._collection.modify, metadata=meta)
+
+    def delete_collection(self) -> None:
+        """Drop this collection (tests, and ``assistant reset``)."""
+        self._call("delete", self._client.delete_collection, self.collection_name)
+
+
+def open_store(settings: Settings) -> PaperStore:
+    """Open (creating when needed) the store these settings point at."""
+    return PaperStore(settings)

@@ -1,0 +1,89 @@
+"""Ingest benchmark: cold ingest of the sample corpus and warm re-ingest of it, unchanged.
+
+Run: ``.venv/bin/python bench/ingest.py [--runs 3] [--batch 32,64]``. Each run uses a fresh
+store; the embedding model is loaded once beforehand (its load time is reported apart).
+Prints a table and writes ``bench/results/ingest.json``. Figures: abstracts/second (median
+over runs), wall seconds, and peak RSS of this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from assistant.embed import get_embedder  # noqa: E402
+from assistant.ingest import ingest_papers, parse_paths  # noqa: E402
+from assistant.settings import Settings  # noqa: E402
+from assistant.store import open_store  # noqa: E402
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--corpus", type=Path, default=ROOT / "data" / "sample")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ingest.json")
+    args = parser.parse_args()
+
+    t0 = time.perf_counter()
+    base = Settings()
+    embedder = get_embedder(base)
+    load_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    papers = parse_paths([args.corpus], year=2024).papers
+    parse_s = time.perf_counter() - t0
+
+    cold, warm, counts = [], [], []
+    for _ in range(args.runs):
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = base.with_overrides(store_dir=Path(tmp))
+            t0 = time.perf_counter()
+            report = ingest_papers(
+                open_store(settings), embedder, papers, batch_size=settings.ingest_batch
+            )
+            cold.append(time.perf_counter() - t0)
+            counts.append(report.added)
+            t0 = time.perf_counter()
+            again = parse_paths([args.corpus], year=2024).papers
+            ingest_papers(open_store(settings), embedder, again)
+            warm.append(time.perf_counter() - t0)
+
+    n = counts[0]
+    result = {
+        "papers": n,
+        "runs": args.runs,
+        "model_load_s": round(load_s, 2),
+        "parse_s": round(parse_s, 3),
+        "cold_s_median": round(statistics.median(cold), 2),
+        "cold_abstracts_per_s_median": round(n / statistics.median(cold), 1),
+        "warm_reingest_s_median": round(statistics.median(warm), 2),
+        "cold_s_all": [round(x, 2) for x in cold],
+        "warm_s_all": [round(x, 2) for x in warm],
+        "peak_rss_mib": round(peak_rss_mib(), 0),
+        "embedding_batch": base.embedding.batch_size,
+        "max_seq_length": base.embedding.max_seq_length,
+    }
+    print(f"{'metric':34s} value")
+    for key, value in result.items():
+        print(f"{key:34s} {value}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""The Chroma store with the real embedder: embedded and a real ``chroma run`` server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from assistant.errors import InputError, StoreError
+from assistant.ingest import ingest_papers, parse_file, parse_paths
+from assistant.settings import Settings
+from assistant.store import PaperStore, open_store, where_filter
+from tests.conftest import FIXTURES, SAMPLE
+
+BLANK_LAYOUT = SAMPLE / "000_008a4770ab7d3f29.txt"
+TODAY = dt.date(2026, 11, 23)
+
+
+class CountingEmbedder:
+    """Wraps the real embedder, counting texts embedded; can fail on a given call."""
+
+    def __init__(self, inner: Any, fail_on_call: int | None = None) -> None:
+        self.inner = inner
+        self.texts = 0
+        self.calls = 0
+        self.fail_on_call = fail_on_call
+
+    def embed(self, texts: list[str], progress: Any = None) -> np.ndarray:
+        self.calls += 1
+        if self.calls == self.fail_on_call:
+            raise KeyboardInterrupt  # what a user's Ctrl-C looks like mid-ingest
+        self.texts += len(texts)
+        return self.inner.embed(texts)
+
+
+@pytest.fixture(params=["embedded", "server"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> PaperStore:
+    """An empty store, embedded or on the shared test server (own collection per test)."""
+    if request.param == "server":
+        url = request.getfixturevalue("chroma_server")
+        settings = Settings(chroma_url=url, collection=f"t{uuid.uuid4().hex[:8]}")
+    else:
+        settings = Settings(store_dir=tmp_path / "store")
+    return open_store(settings)
+
+
+def test_ingest_sample_then_reingest_is_a_no_op(store: PaperStore, embedder: Any) -> None:
+    counting = CountingEmbedder(embedder)
+    parsed = parse_paths([SAMPLE], year=2024)
+    first = ingest_papers(store, counting, parsed.papers, files=4, today=TODAY)
+    assert (first.entries, first.papers, first.added, first.store_total) == (617, 583, 583, 583)
+    assert counting.texts == 583
+    again = ingest_papers(store, counting, parse_paths([SAMPLE], year=2024).papers, today=TODAY)
+    assert (again.added, again.updated, again.merged, again.unchanged) == (0, 0, 0, 583)
+    assert counting.texts == 583, "unchanged papers must not be re-embedded"
+    assert store.count() == 583
+
+    stats = store.stats()
+    assert stats.papers == 583
+    assert set(stats.sources) == {p.name for p in SAMPLE.iterdir()}
+    assert stats.first_published == dt.date(2024, 3, 13)
+    assert stats.last_published == dt.date(2024, 8, 11)
+    assert stats.last_added == TODAY
+
+
+def test_list_filters_run_inside_chroma(store: PaperStore, embedder: Any) -> None:
+    ingest_papers(store, embedder, parse_paths([SAMPLE], year=2024).papers, today=TODAY)
+    march = store.list_papers(since=dt.date(2024, 3, 1), until=dt.date(2024, 3, 31))
+    assert len(march) == 71 and {p.published for p in march} == {dt.date(2024, 3, 13)}
+    august = store.list_papers(since=dt.date(2024, 8, 1))
+    assert len(august) == 94
+    from_file = store.list_papers(source="001_9d533ba750abefce.txt")
+    assert len(from_file) == len(
+        {p.title_key for p in parse_file(SAMPLE / from_file[0].sources[0])}
+    )
+    assert all("001_9d533ba750abefce.txt" in p.sources for p in from_file)
+    assert len(store.list_papers(limit=5)) == 5
+    assert store.list_papers(added_since=TODAY + dt.timedelta(days=1)) == []
+    assert len(store.list_papers(added_since=TODAY)) == 583
+
+
+def test_same_paper_from_json_merges_into_page_dump_record(
+    store: PaperStore, embedder: Any
+) -> None:
+    counting = CountingEmbedder(embedder)
+    ingest_papers(store, counting, parse_file(BLANK_LAYOUT, year=2024), today=TODAY)
+    before = counting.texts
+    report = ingest_papers(
+        store, counting, parse_file(FIXTURES / "daily_papers_2026-03-07.json"), today=TODAY
+    )
+    assert (report.added, report.merged, report.updated) == (2, 1, 0)
+    assert counting.texts - before == 2, "the merged paper's text is unchanged: no re-embed"
+    assert store.count() == 71 + 2
+    yolo = next(p for p in store.list_papers() if p.title.startswith("YOLOv9"))
+    assert yolo.id.startswith("t-"), "ids never change once stored"
+    assert yolo.arxiv_id == "2402.13616"
+    assert yolo.arxiv_url == "https://arxiv.org/abs/2402.13616"
+    assert yolo.sources == [BLANK_LAYOUT.name, "daily_papers_2026-03-07.json"]
+    assert yolo.published == dt.date(2024, 3, 13), "first known date is kept"
+    assert yolo.github_repo == "https://github.com/WongKinYiu/yolov9"
+    assert store.get("2402.13616") == yolo, "lookup by arXiv id works too"
+
+
+def test_changed_abstract_is_re_embedded(store: PaperStore, embedder: Any, tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"title": "A Paper", "abstract": "About sparse attention for video."}\n')
+    ingest_papers(store, embedder, parse_file(path), today=TODAY)
+    path.write_text('{"title": "A Paper", "abstract": "About KV cache compression instead."}\n')
+    report = ingest_papers(store, embedder, parse_file(path), today=TODAY + dt.timedelta(1))
+    assert report.updated == 1 and store.count() == 1
+    (paper,) = store.list_papers()
+    assert "KV cache" in paper.abstract and paper.added == TODAY
+    hits = store.query(embedder.embed_one("compressing the key-value cache"), k=1)
+    assert hits[0][0].id == paper.id and hits[0][1] > 0.3
+
+
+def test_interrupted_ingest_leaves_whole_batches_and_reruns(
+    store: PaperStore, embedder: Any
+) -> None:
+    papers = parse_file(BLANK_LAYOUT, year=2024)  # 71 papers, batches of 16
+    failing = CountingEmbedder(embedder, fail_on_call=3)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_papers(store, failing, papers, batch_size=16, today=TODAY)
+    assert store.count() == 32, "exactly the two batches that completed"
+    report = ingest_papers(store, CountingEmbedder(embedder), papers, batch_size=16, today=TODAY)
+    assert (report.added, report.unchanged, report.store_total) == (39, 32, 71)
+
+
+def test_query_returns_similarities_best_first(sample_settings: Settings, embedder: Any) -> None:
+    store = open_store(sample_settings)
+    hits = store.query(embedder.embed_one("multi-frame optical flow with occlusions"), k=5)
+    assert hits[0][0].title.startswith("SplatFlow")
+    scores = [s for _, s in hits]
+    assert scores == sorted(scores, reverse=True) and 0 < scores[0] <= 1
+
+
+def test_collection_name_carries_the_embedding_fingerprint(tmp_path: Path) -> None:
+    a = Settings(store_dir=tmp_path)
+    b = a.with_overrides(**{"embedding.model": "/models/other-model"})
+    assert a.collection_name() != b.collection_name()
+    assert a.collection_name().startswith("papers-")
+
+
+def test_where_filter_rejects_inverted_range() -> None:
+    with pytest.raises(InputError, match="after"):
+        where_filter(since=dt.date(2024, 5, 1), until=dt.date(2024, 4, 1))
+    assert where_filter() is None
+    assert where_filter(source="x.txt") == {"sources": {"$contains": "x.txt"}}
+
+
+def test_unreachable_server_is_a_store_error() -> None:
+    from tests.conftest import free_port
+
+    settings = Settings(chroma_url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(StoreError, match=r"cannot open the Chroma store at http://127\.0\.0\.1"):
+        open_store(settings)
