@@ -8,6 +8,7 @@ import re
 
 from pydantic import BaseModel, Field, computed_field
 
+
 def normalize_title(title: str) -> str:
     """Lower-case alphanumerics only: two spellings of one title compare equal."""
     return re.sub(r"[^a-z0-9]+", " ", title.lower()).strip()

@@ -121,8 +121,13 @@ def test_hf_json_is_lenient_about_missing_fields(tmp_path: Path) -> None:
 def test_jsonl(tmp_path: Path) -> None:
     path = tmp_path / "papers.jsonl"
     rows = [
-        {"title": "Paper One", "abstract": "First abstract about caches.", "date": "2025-01-02",
-         "url": "https://arxiv.org/abs/2501.00001v2", "authors": "A. Author, B. Author"},
+        {
+            "title": "Paper One",
+            "abstract": "First abstract about caches.",
+            "date": "2025-01-02",
+            "url": "https://arxiv.org/abs/2501.00001v2",
+            "authors": "A. Author, B. Author",
+        },
         {"title": "Paper Two", "abstract": "Second abstract. See https://proj.example.org/x."},
     ]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
@@ -210,8 +215,11 @@ def test_truncated_json(tmp_path: Path) -> None:
 
 
 def test_empty_abstract_in_jsonl_names_the_line(tmp_path: Path) -> None:
-    path = write(tmp_path, "p.jsonl", '{"title": "Fine", "abstract": "ok"}\n'
-                 '{"title": "Empty one", "abstract": "  "}\n')
+    path = write(
+        tmp_path,
+        "p.jsonl",
+        '{"title": "Fine", "abstract": "ok"}\n{"title": "Empty one", "abstract": "  "}\n',
+    )
     with pytest.raises(InputError, match=r"p\.jsonl:2: paper 'Empty one' has an empty"):
         parse_file(path)
 
