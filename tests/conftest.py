@@ -28,13 +28,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    """Poll ``url`` until it answers 200, failing fast if ``proc`` dies."""
+def wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
+    """Poll ``url`` until it answers 200, failing fast (with its log) if ``proc`` dies."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-            raise RuntimeError(f"server exited with {proc.returncode}: {out[-2000:]}")
+            out = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"server exited with {proc.returncode}: {out}")
         try:
             if httpx.get(url, timeout=1.0).status_code == 200:
                 return
@@ -86,15 +86,27 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
     port = free_port()
     path = tmp_path_factory.mktemp("chroma-server")
+    log = path / "server.log"
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
-    proc = subprocess.Popen(
-        [chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
+    # Output goes to a file: an unread pipe fills up and blocks the server mid-test.
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                chroma,
+                "run",
+                "--path",
+                str(path / "data"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     try:
-        wait_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc)
+        wait_http(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc, log)
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(proc)
