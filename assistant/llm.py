@@ -706,7 +706,7 @@ class TransformersLLM(BaseLLM):
             tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
             dtype = torch.float32 if device == "cpu" else "auto"
             model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs)
-            model.to(device)
+            model.to(device)  # type: ignore[arg-type]  # transformers types .to oddly
             model.eval()
         except Exception as exc:
             hint = (
@@ -736,7 +736,7 @@ class TransformersLLM(BaseLLM):
 
     def _generate(self, messages: list[Message], params: GenParams) -> Generation:
         import torch
-        from transformers import TextIteratorStreamer
+        from transformers import StoppingCriteriaList, TextIteratorStreamer
 
         prompt = self.prompt_text(messages)
         with self._tok_lock:
@@ -752,6 +752,10 @@ class TransformersLLM(BaseLLM):
             else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
         )
         failure: list[BaseException] = []
+        halt = threading.Event()  # set when the reader stops early: generation ends too
+
+        def halted(input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            return torch.full((input_ids.shape[0],), halt.is_set(), device=input_ids.device)
 
         def run() -> None:
             try:
@@ -762,6 +766,7 @@ class TransformersLLM(BaseLLM):
                         streamer=streamer,
                         max_new_tokens=params.max_tokens,
                         pad_token_id=self._tokenizer.pad_token_id or self._tokenizer.eos_token_id,
+                        stopping_criteria=StoppingCriteriaList([halted]),
                         **sampling,
                     )
             except BaseException as exc:
@@ -781,6 +786,7 @@ class TransformersLLM(BaseLLM):
                 if stopped:
                     break
         finally:
+            halt.set()
             worker.join()
         if failure:
             raise ModelError(f"transformers failed while generating: {failure[0]}")

@@ -167,3 +167,6 @@ def test_transformers_runtime_on_cpu() -> None:
     assert stream.telemetry is not None
     assert 0 < stream.telemetry.ttft_s <= stream.telemetry.total_s
     assert get_llm(settings) is llm
+    with llm.stream("Write a long poem about the sea.", max_tokens=200) as early:
+        next(early)  # stop after one chunk: generation must stop too, releasing the model
+    assert llm.complete("Say yes.", max_tokens=3).text

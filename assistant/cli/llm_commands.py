@@ -242,6 +242,9 @@ def doctor_checks(settings: Settings, *, generate: bool = True) -> list[Check]:
             from assistant.store import open_store
         except ImportError as exc:
             raise AssistantError(f"the store module is not available ({exc})") from exc
+        if not settings.chroma_url and not settings.store_dir.expanduser().exists():
+            # not broken, just new: say so without creating the directory
+            return f"no store yet at {settings.store_dir} (run 'assistant ingest data/sample')"
         opened = open_store(settings)
         where = getattr(opened, "location", None) or getattr(opened, "where", "?")
         count = opened.count()

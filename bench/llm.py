@@ -1,0 +1,223 @@
+"""LLM benchmark: time to first token and decode speed of the default local model, through
+our seam (``assistant.llm``, the llama-index ``LlamaCPP`` path) and through ``llama_cpp.Llama``
+called directly on the same loaded weights and the same prompt.
+
+Run: ``.venv/bin/python bench/llm.py [--runs 3] [--sizes 256,1024,2048] [--threads N]``.
+Prompts are paper abstracts from ``data/sample`` cut to the target size in tokens (chat
+template included); each run starts with a distinct nonce so llama.cpp's prompt cache cannot
+skip the prefill. Both paths are greedy and interleaved run by run. Reports the median of
+the runs: time to first token (s), prefill tokens/s, decode tokens/s, and the seam/direct
+ratio of total time (the overhead; 1.00 means none). Peak RSS after loading and at the end.
+Prints a table and writes ``bench/results/llm.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from assistant.llm import LlamaCppLLM, Message, get_llm  # noqa: E402
+from assistant.settings import LLMSettings  # noqa: E402
+from assistant.weights import prepare_bundled  # noqa: E402
+
+INSTRUCTION = "Summarize the abstracts above in one detailed paragraph."
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def corpus_text() -> str:
+    """Abstracts of the sample corpus, enough text for the largest prompt."""
+    files = sorted((ROOT / "data" / "sample").glob("*.txt"))
+    return "\n\n".join(f.read_text(errors="replace") for f in files)
+
+
+def build_messages(llm: LlamaCppLLM, text: str, target: int, nonce: int) -> list[Message]:
+    """Messages whose rendered prompt is ``target`` tokens (±a few), led by a nonce."""
+    words = text.split()
+    lo, hi = 1, len(words)
+    best: list[Message] = []
+
+    def messages(n: int) -> list[Message]:
+        body = f"Run {nonce}.\n" + " ".join(words[:n]) + "\n\n" + INSTRUCTION
+        return [Message(role="user", content=body)]
+
+    while lo <= hi:  # binary search on the word count
+        mid = (lo + hi) // 2
+        size = llm.count_tokens(llm.prompt_text(messages(mid)))
+        if size <= target:
+            best, lo = messages(mid), mid + 1
+        else:
+            hi = mid - 1
+    return best
+
+
+def via_seam(llm: LlamaCppLLM, messages: list[Message], max_tokens: int) -> dict[str, float]:
+    """One greedy streamed generation through ``assistant.llm``."""
+    stream = llm.stream(messages, max_tokens=max_tokens, temperature=0.0)
+    for _ in stream:
+        pass
+    t = stream.telemetry
+    assert t is not None
+    return {
+        "prompt_tokens": t.prompt_tokens,
+        "completion_tokens": t.completion_tokens,
+        "ttft_s": t.ttft_s,
+        "total_s": t.total_s,
+        "decode_tps": t.tokens_per_s,
+    }
+
+
+def via_direct(llm: LlamaCppLLM, messages: list[Message], max_tokens: int) -> dict[str, float]:
+    """The same generation with ``llama_cpp.Llama`` called directly on the same weights."""
+    llama = llm._llama
+    prompt = llm.prompt_text(messages)
+    prompt_tokens = len(llama.tokenize(prompt.encode(), add_bos=False, special=True))
+    start = time.perf_counter()
+    first = None
+    text = ""
+    for chunk in llama(
+        prompt=prompt,
+        max_tokens=max_tokens,
+        temperature=0.0,
+        stop=["<|im_end|>"],
+        seed=0,
+        stream=True,
+    ):
+        delta = chunk["choices"][0]["text"]
+        if delta and first is None:
+            first = time.perf_counter()
+        text += delta
+    end = time.perf_counter()
+    first = first or end
+    completion_tokens = len(llama.tokenize(text.encode(), add_bos=False, special=True))
+    decode = (completion_tokens - 1) / (end - first) if completion_tokens > 1 else 0.0
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "ttft_s": first - start,
+        "total_s": end - start,
+        "decode_tps": decode,
+    }
+
+
+def median(runs: list[dict[str, float]], key: str) -> float:
+    return float(statistics.median(r[key] for r in runs))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--sizes", default="256,1024,2048")
+    parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "llm.json")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    console = Console()
+
+    settings = LLMSettings(n_threads=args.threads, n_ctx=4096, temperature=0.0)
+    prepare_bundled(settings)
+    rss_before = peak_rss_mib()
+    t0 = time.perf_counter()
+    llm = get_llm(settings)
+    assert isinstance(llm, LlamaCppLLM)
+    load_s = time.perf_counter() - t0
+    rss_loaded = peak_rss_mib()
+    text = corpus_text()
+
+    # one short warm-up so neither path pays first-use costs
+    via_seam(llm, [Message(role="user", content="Hi")], 4)
+
+    rows: list[dict[str, Any]] = []
+    nonce = 0
+    for size in sizes:
+        seam_runs, direct_runs = [], []
+        for _ in range(args.runs):
+            nonce += 1
+            seam_runs.append(via_seam(llm, build_messages(llm, text, size, nonce), args.max_tokens))
+            nonce += 1
+            msgs = build_messages(llm, text, size, nonce)
+            direct_runs.append(via_direct(llm, msgs, args.max_tokens))
+        row = {"target_tokens": size}
+        for name, runs in (("seam", seam_runs), ("direct", direct_runs)):
+            row[name] = {
+                "prompt_tokens": median(runs, "prompt_tokens"),
+                "completion_tokens": median(runs, "completion_tokens"),
+                "ttft_s": median(runs, "ttft_s"),
+                "prefill_tps": median(runs, "prompt_tokens") / median(runs, "ttft_s"),
+                "decode_tps": median(runs, "decode_tps"),
+                "total_s": median(runs, "total_s"),
+                "runs": runs,
+            }
+        row["overhead_ratio"] = row["seam"]["total_s"] / row["direct"]["total_s"]
+        row["ttft_ratio"] = row["seam"]["ttft_s"] / row["direct"]["ttft_s"]
+        rows.append(row)
+        console.print(f"[dim]{size} tokens done[/]")
+
+    table = Table(title=f"{llm.name} · {args.threads} threads · median of {args.runs}")
+    for column in (
+        "prompt tok",
+        "path",
+        "TTFT s",
+        "prefill tok/s",
+        "decode tok/s",
+        "gen tok",
+        "total s",
+        "seam/direct",
+    ):
+        table.add_column(column, justify="right")
+    for row in rows:
+        for name in ("seam", "direct"):
+            r = row[name]
+            table.add_row(
+                f"{r['prompt_tokens']:.0f}",
+                name,
+                f"{r['ttft_s']:.2f}",
+                f"{r['prefill_tps']:.0f}",
+                f"{r['decode_tps']:.1f}",
+                f"{r['completion_tokens']:.0f}",
+                f"{r['total_s']:.2f}",
+                f"{row['overhead_ratio']:.3f}" if name == "seam" else "",
+            )
+    console.print(table)
+    rss_peak = peak_rss_mib()
+    console.print(
+        f"load {load_s:.1f} s · peak RSS before load {rss_before:.0f} MiB, after load "
+        f"{rss_loaded:.0f} MiB, at end {rss_peak:.0f} MiB"
+    )
+    result = {
+        "model": llm.name,
+        "threads": args.threads,
+        "n_ctx": settings.n_ctx,
+        "runs": args.runs,
+        "max_tokens": args.max_tokens,
+        "load_s": load_s,
+        "peak_rss_mib": {"before_load": rss_before, "after_load": rss_loaded, "end": rss_peak},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "load_average": os.getloadavg(),
+        "rows": rows,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    console.print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
