@@ -1,0 +1,211 @@
+"""Commands that answer questions: ``ask`` (one question) and ``chat`` (a conversation)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.live import Live
+from rich.text import Text
+
+from assistant.answer import Answer, ask_stream
+from assistant.cli.base import cli, console, err_console, parse_date, settings_of
+from assistant.errors import InputError
+from assistant.export import answer_markdown, bibtex, chat_markdown, support_marker
+from assistant.llm import Message
+from assistant.retrieve import SearchFilters
+from assistant.settings import Settings
+
+
+def answer_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by ``ask`` and ``chat``."""
+    for option in reversed(
+        [
+            click.option("-k", "k", type=int, help="Sources handed to the model (1-20)."),
+            click.option("--since", help="Only papers published on or after YYYY-MM-DD."),
+            click.option("--until", help="Only papers published on or before YYYY-MM-DD."),
+            click.option("--source", help="Only papers read from this file name."),
+            click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"])),
+            click.option("--provider", type=click.Choice(["local", "openai", "fake"])),
+        ]
+    ):
+        fn = option(fn)
+    return fn
+
+
+def _setup(
+    ctx: click.Context,
+    since: str | None,
+    until: str | None,
+    source: str | None,
+    mode: str | None,
+    provider: str | None,
+) -> tuple[Settings, SearchFilters]:
+    settings = settings_of(ctx).with_overrides(**{"llm.provider": provider, "retrieval.mode": mode})
+    filters = SearchFilters(
+        since=parse_date(since, "--since"), until=parse_date(until, "--until"), source=source
+    )
+    return settings, filters
+
+
+def render_answer(answer: Answer) -> None:
+    """The checked answer: sentences with support markers, references, timings."""
+    for notice in answer.notices:
+        err_console.print(f"[yellow]note:[/] {notice}", highlight=False)
+    if answer.abstained:
+        console.print(Text(answer.answer, style="bold"))
+    else:
+        text = Text()
+        for s in answer.sentences:
+            text.append(s.text)
+            if s.supported is False:
+                text.append(" ⚠", style="bold yellow")
+            text.append(" ")
+        console.print(text)
+        if answer.unsupported:
+            console.print(
+                f"[yellow]⚠ {answer.unsupported} sentence(s) not supported by the sources "
+                "they cite[/]"
+            )
+    if answer.citations:
+        console.print("\n[bold]References[/]")
+        for c in answer.citations:
+            link = c.links[0] if c.links else ""
+            console.print(
+                f" [{c.number}] {support_marker(c.supported)} {c.title}"
+                f" [dim]({c.date or 'n.d.'}) {link}[/]",
+                highlight=False,
+            )
+    t = answer.telemetry
+    ttft = f"first token {t.ttft_s:.1f} s · " if t.ttft_s is not None else ""
+    console.print(
+        f"[dim]{t.provider}:{t.model} · retrieval {t.retrieval_ms:.0f} ms · {ttft}"
+        f"total {t.total_s:.1f} s · {t.prompt_tokens}+{t.completion_tokens} tokens[/]",
+        highlight=False,
+    )
+
+
+def stream_answer(
+    question: str,
+    settings: Settings,
+    filters: SearchFilters,
+    k: int | None,
+    history: list[Message],
+    live: bool,
+) -> Answer:
+    """Run the pipeline, showing tokens as they arrive, and return the checked answer."""
+    draft = Text(style="dim")
+    with Live(
+        draft, console=console, transient=True, auto_refresh=False, redirect_stderr=False
+    ) as view:
+        for item in ask_stream(question, settings, history=history, filters=filters, k=k):
+            if isinstance(item, Answer):
+                answer = item
+            elif live:
+                draft.append(item)
+                view.refresh()
+    return answer
+
+
+@cli.command()
+@click.argument("question")
+@answer_options
+@click.option("--json", "as_json", is_flag=True, help="Print the Answer as JSON.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "bibtex"]),
+    default="text",
+    show_default=True,
+    help="text (streamed), Markdown with references, BibTeX of cited papers.",
+)
+@click.pass_context
+def ask(
+    ctx: click.Context,
+    question: str,
+    k: int | None,
+    since: str | None,
+    until: str | None,
+    source: str | None,
+    mode: str | None,
+    provider: str | None,
+    as_json: bool,
+    fmt: str,
+) -> None:
+    """Answer a question from the indexed papers, with checked citations.
+
+    \b
+    Examples:
+      assistant ask "Which papers compress the KV cache, and how do they differ?"
+      assistant ask "What is new in optical flow?" --since 2024-03-01 -k 8
+      assistant ask "How is vector quantization trained?" --json
+    """
+    settings, filters = _setup(ctx, since, until, source, mode, provider)
+    streaming = fmt == "text" and not as_json
+    answer = stream_answer(question, settings, filters, k, [], live=streaming)
+    if as_json:
+        click.echo(answer.model_dump_json(indent=2))
+    elif fmt == "markdown":
+        click.echo(answer_markdown(answer), nl=False)
+    elif fmt == "bibtex":
+        click.echo(bibtex([c.paper for c in answer.citations]), nl=False)
+    else:
+        render_answer(answer)
+
+
+@cli.command()
+@answer_options
+@click.pass_context
+def chat(
+    ctx: click.Context,
+    k: int | None,
+    since: str | None,
+    until: str | None,
+    source: str | None,
+    mode: str | None,
+    provider: str | None,
+) -> None:
+    """A multi-turn conversation in the terminal (/new, /export FILE, /quit)."""
+    settings, filters = _setup(ctx, since, until, source, mode, provider)
+    history: list[Message] = []
+    turns: list[tuple[str, Answer]] = []
+    console.print(
+        "[bold]papers-assistant chat[/] · /new starts over · /export FILE saves "
+        "Markdown · /quit (or Ctrl-D) leaves"
+    )
+    while True:
+        try:
+            question = console.input("[bold cyan]you>[/] ").strip()
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return
+        if not question:
+            continue
+        if question in ("/quit", "/exit"):
+            return
+        if question == "/new":
+            history, turns = [], []
+            console.print("[dim]new conversation[/]")
+            continue
+        if question.startswith("/export"):
+            target = Path(
+                question.removeprefix("/export").strip()
+                or f"chat-{dt.datetime.now():%Y%m%d-%H%M%S}.md"
+            )
+            target.write_text(chat_markdown(turns))
+            console.print(f"[dim]saved {target}[/]")
+            continue
+        try:
+            answer = stream_answer(question, settings, filters, k, history, live=True)
+        except InputError as exc:
+            err_console.print(f"[red]error:[/] {exc}")
+            continue
+        render_answer(answer)
+        turns.append((question, answer))
+        history += [
+            Message(role="user", content=answer.standalone_question),
+            Message(role="assistant", content=answer.answer),
+        ]
