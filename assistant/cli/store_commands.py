@@ -214,7 +214,7 @@ def show(ctx: click.Context, paper_id: str, as_json: bool) -> None:
     if as_json:
         print_json(paper)
         return
-    console.print(f"[bold]{paper.title}[/]", highlight=False)
+    console.print(f"[bold]{paper.title}[/]", highlight=False, soft_wrap=True)
     console.print(
         f"[dim]{paper.id} · published {paper.published or 'unknown'} · added {paper.added}"
         f" · from {', '.join(paper.sources)}[/]",
@@ -223,7 +223,7 @@ def show(ctx: click.Context, paper_id: str, as_json: bool) -> None:
     if paper.authors:
         console.print(", ".join(paper.authors), highlight=False)
     console.print()
-    console.print(paper.abstract, highlight=False)
+    console.print(paper.abstract, highlight=False, soft_wrap=True)
     links = [u for u in (paper.arxiv_url, paper.hf_url, paper.github_repo, *paper.urls) if u]
     if links:
         console.print()
