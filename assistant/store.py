@@ -67,7 +67,7 @@ def where_filter(
 
 def _metadata(paper: Paper, content_hash: str) -> dict[str, Any]:
     meta: dict[str, Any] = {
-        "paper": paper.model_dump_json(exclude={"arxiv_url", "hf_url"}),
+        "paper": paper.model_dump_json(exclude={"arxiv_url", "hf_url", "date"}),
         "title_key": paper.title_key,
         "content_hash": content_hash,
         "sources": list(paper.sources),
@@ -278,10 +278,64 @@ class PaperStore:
             for meta, dist in zip(res["metadatas"][0], res["distances"][0], strict=True)
         ]
 
+    def ids(self, where: dict[str, Any] | None = None, page: int = 5000) -> list[str]:
+        """Ids of the papers matching ``where`` (BM25 scores only these when a filter is set)."""
+        found: list[str] = []
+        offset = 0
+        while True:
+            res = self._call(
+                "get", self._collection.get, where=where, limit=page, offset=offset, include=[]
+            )
+            found.extend(res["ids"])
+            if len(res["ids"]) < page:
+                return found
+            offset += page
+
+    def iter_documents(self, page: int = 2000) -> Iterator[tuple[str, str]]:
+        """Every (id, indexed text) pair, page by page: what the BM25 index is built from."""
+        offset = 0
+        while True:
+            res = self._call(
+                "get",
+                self._collection.get,
+                limit=page,
+                offset=offset,
+                include=["documents"],
+            )
+            yield from zip(res["ids"], res["documents"], strict=True)
+            if len(res["ids"]) < page:
+                return
+            offset += page
+
+    def get_with_vectors(self, ids: Sequence[str]) -> dict[str, tuple[Paper, np.ndarray]]:
+        """Papers and their stored vectors by id in one read; missing ids are left out."""
+        found: dict[str, tuple[Paper, np.ndarray]] = {}
+        for start in range(0, len(ids), _CHUNK):
+            res = self._call(
+                "get",
+                self._collection.get,
+                ids=list(ids[start : start + _CHUNK]),
+                include=["metadatas", "embeddings"],
+            )
+            for pid, meta, vec in zip(
+                res["ids"], res["metadatas"], res["embeddings"], strict=True
+            ):
+                found[pid] = (_paper(meta), np.asarray(vec, dtype=np.float32))
+        return found
+
+    def _fresh_metadata(self) -> tuple[str, dict[str, Any]]:
+        # The collection object caches its metadata; another process may have written since.
+        fresh = self._call("get", self._client.get_collection, self.collection_name)
+        return str(fresh.id), dict(fresh.metadata or {})
+
     def revision(self) -> str:
-        """Changes whenever the collection's contents change (derived indexes key on it)."""
-        meta = self._call("get", lambda: self._collection.metadata) or {}
-        return f"{self.collection_name}:{meta.get('revision', 0)}:{self.count()}"
+        """Changes whenever the collection's contents change (derived indexes key on it).
+
+        Read fresh from Chroma (not the client's cached copy) so that writes by another
+        process count; the collection's UUID makes a dropped and re-created collection differ.
+        """
+        uid, meta = self._fresh_metadata()
+        return f"{self.collection_name}:{uid}:{meta.get('revision', 0)}:{self.count()}"
 
     # --- writing -------------------------------------------------------------------------
 
@@ -310,7 +364,7 @@ class PaperStore:
         self._bump_revision()
 
     def _bump_revision(self) -> None:
-        meta = dict(self._collection.metadata or {})
+        _, meta = self._fresh_metadata()
         meta["revision"] = int(meta.get("revision", 0)) + 1
         self._call("modify", self._collection.modify, metadata=meta)
 
