@@ -55,6 +55,12 @@ class Paper(BaseModel):
 
     @computed_field  # type: ignore[prop-decorator]
     @property
+    def date(self) -> dt.date | None:
+        """The publication date under the name scripts reading ``--json`` expect."""
+        return self.published
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
     def arxiv_url(self) -> str | None:
         """Link to the arXiv abstract page when the arXiv id is known."""
         return f"https://arxiv.org/abs/{self.arxiv_id}" if self.arxiv_id else None
@@ -79,3 +85,47 @@ class Paper(BaseModel):
     def content_hash(self) -> str:
         """Changes exactly when the embedded text changes."""
         return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+
+
+class SentenceMatch(BaseModel):
+    """One abstract sentence and its cosine similarity to the query: compact evidence."""
+
+    text: str
+    score: float
+
+
+class Hit(BaseModel):
+    """One retrieved paper with the numbers that explain why it was retrieved."""
+
+    rank: int = Field(description="1-based position in the result list.")
+    score: float = Field(
+        description="Fused score: reciprocal rank fusion in hybrid mode, else the one "
+        "retriever's score (cosine similarity for dense, BM25 for bm25)."
+    )
+    paper: Paper
+    similarity: float = Field(
+        description="Cosine similarity of the query to the paper's stored vector, for every "
+        "hit whichever retriever found it (the answer stage abstains on it)."
+    )
+    dense_rank: int | None = Field(None, description="1-based rank in the dense list, if any.")
+    bm25_rank: int | None = Field(None, description="1-based rank in the BM25 list, if any.")
+    bm25_score: float | None = Field(None, description="Raw BM25 score, if BM25 found it.")
+    best_sentences: list[SentenceMatch] = Field(
+        default_factory=list, description="Abstract sentences most similar to the query."
+    )
+
+
+class SearchResult(BaseModel):
+    """Hits for one query, and what was done to the query on the way."""
+
+    query: str = Field(description="The query as searched (after trimming/truncation).")
+    mode: str
+    k: int = Field(description="Hits asked for (after capping).")
+    hits: list[Hit]
+    notices: list[str] = Field(
+        default_factory=list, description="Things the user should know (truncation, caps)."
+    )
+    truncated: bool = Field(False, description="The query was cut to max_query_chars.")
+    timings: dict[str, float] = Field(
+        default_factory=dict, description="Milliseconds per stage (embed, dense, bm25, ...)."
+    )

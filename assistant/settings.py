@@ -110,6 +110,12 @@ class RetrievalSettings(BaseModel):
     mmr_lambda: float = Field(
         0.7, ge=0.0, le=1.0, description="MMR trade-off: 1 = relevance only, 0 = diversity only."
     )
+    mmr_pool: int = Field(
+        30, ge=1, description="Top fused candidates MMR chooses from (at least k are used)."
+    )
+    max_k: int = Field(
+        100, ge=1, description="Largest k a search may ask for; larger requests are capped."
+    )
     max_query_chars: int = Field(
         2000, ge=10, description="Longer queries are truncated to this many characters."
     )
@@ -143,6 +149,15 @@ class UISettings(BaseModel):
     port: int = Field(7860, ge=1, le=65535, description="Port the app listens on.")
     auth: SecretStr | None = Field(None, description="'user:pass' protecting every route.")
     concurrency: int = Field(1, ge=1, description="Answers generated at once (the LLM is one).")
+    queue_size: int = Field(
+        64, ge=1, description="Requests that may wait in line; more are refused with a message."
+    )
+    library_limit: int = Field(
+        500, ge=1, description="Most papers the Library tab lists or searches at once."
+    )
+    share: bool = Field(
+        False, description="Also open a public *.gradio.live link (needs network access)."
+    )
 
 
 class Settings(BaseSettings):

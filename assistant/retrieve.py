@@ -1,0 +1,481 @@
+"""Retrieval: find the papers that answer a query, dense + BM25 fused by reciprocal rank.
+
+One query runs top to bottom through :meth:`Retriever.search`:
+
+1. check the input (empty, too long, k, mode) and build the Chroma ``where`` of the filters;
+2. embed the query once (every hit gets its cosine ``similarity``, whichever retriever found it);
+3. dense candidates: a Chroma vector query with the filter applied inside the query;
+4. BM25 candidates: ``bm25s`` over title + abstract (English stemmer and stopwords); with a
+   filter, only the ids the store says match are scored, so nothing is fetched and dropped;
+5. reciprocal rank fusion (``hybrid``), or one list alone (``dense``, ``bm25``);
+6. optionally MMR over the fused top, using the stored vectors, so a topic query does not
+   return five near-duplicates; one hit per paper, always;
+7. the best-matching abstract sentences of the returned hits, with the same embedder.
+
+The BM25 index is derived from the Chroma contents and persisted under
+``<store_dir>/bm25/<collection>[-<server>]/<revision hash>/``. Each BM25 query compares
+``store.revision()`` (two cheap Chroma reads) with the loaded index's, so an index is never
+stale; it is rebuilt once per new revision, and loaded from disk once per process.
+We use bm25s directly rather than llama-index's ``BM25Retriever`` because we need to score a
+subset of documents (the filter) and to persist the index keyed on the store revision; both
+are a few lines on bm25s and awkward through the node-based wrapper.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, get_args
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from assistant.embed import Embedder, get_embedder, split_sentences
+from assistant.errors import InputError
+from assistant.models import Hit, Paper, SearchResult, SentenceMatch
+from assistant.settings import RetrievalSettings, Settings
+from assistant.store import PaperStore, open_store, where_filter
+
+#: The retrieval modes, in the order the CLI lists them.
+MODES: tuple[str, ...] = get_args(RetrievalSettings.model_fields["mode"].annotation)
+
+
+# --- input ---------------------------------------------------------------------------------
+
+
+class SearchFilters(BaseModel):
+    """Which papers a search may return; applied inside the store query."""
+
+    since: dt.date | None = Field(None, description="Published on or after.")
+    until: dt.date | None = Field(None, description="Published on or before.")
+    source: str | None = Field(None, description="Read from this source file name.")
+    added_since: dt.date | None = Field(None, description="Added to the store on or after.")
+
+    def where(self) -> dict[str, Any] | None:
+        """The Chroma ``where`` clause (None when nothing is filtered)."""
+        return where_filter(self.since, self.until, self.source, self.added_since)
+
+
+def clean_query(query: str, max_chars: int) -> tuple[str, str | None]:
+    """Whitespace-normalized query, cut at a word boundary past ``max_chars``; and a notice."""
+    if not isinstance(query, str) or not query.strip():
+        raise InputError("the query is empty: give a few words to search for.")
+    text = " ".join(query.split())
+    if len(text) <= max_chars:
+        return text, None
+    cut = text[:max_chars]
+    space = cut.rfind(" ")
+    if space > max_chars * 0.8:
+        cut = cut[:space]
+    notice = (
+        f"the query was {len(text):,} characters; searched its first {len(cut):,} "
+        f"(retrieval.max_query_chars = {max_chars})."
+    )
+    return cut, notice
+
+
+def check_k(k: int | None, settings: RetrievalSettings) -> tuple[int, str | None]:
+    """k from the call or the settings, capped at ``max_k`` with a notice; k < 1 is an error."""
+    if k is None:
+        k = settings.k
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise InputError(f"k must be a whole number of at least 1 (got {k!r}).")
+    if k > settings.max_k:
+        return settings.max_k, (
+            f"k={k} is more than retrieval.max_k; returning at most {settings.max_k} hits."
+        )
+    return k, None
+
+
+def check_mode(mode: str | None, settings: RetrievalSettings) -> str:
+    """The retrieval mode, lower-cased and known, or an error listing the known ones."""
+    chosen = (mode or settings.mode).strip().lower()
+    if chosen not in MODES:
+        raise InputError(f"unknown retrieval mode {mode!r}: use one of {', '.join(MODES)}.")
+    return chosen
+
+
+# --- BM25 ----------------------------------------------------------------------------------
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """Lower-cased word tokens, English stopwords removed, Snowball-stemmed."""
+    import bm25s
+    import Stemmer
+
+    # A fresh stemmer per call: PyStemmer objects are not safe to share across threads.
+    stemmer = Stemmer.Stemmer("english")
+    tokens = bm25s.tokenize(
+        texts, stopwords="en", stemmer=stemmer.stemWords, return_ids=False, show_progress=False
+    )
+    return tokens  # type: ignore[return-value]
+
+
+class BM25Index:
+    """A bm25s index over (id, text) pairs, stamped with the store revision it was built at."""
+
+    def __init__(self, model: Any, ids: list[str], revision: str) -> None:
+        self.model = model
+        self.ids = ids
+        self.revision = revision
+        self.positions = {pid: i for i, pid in enumerate(ids)}
+
+    @classmethod
+    def build(cls, documents: Iterable[tuple[str, str]], revision: str) -> BM25Index:
+        """Tokenize and index every document."""
+        import bm25s
+
+        ids, texts = [], []
+        for pid, text in documents:
+            ids.append(pid)
+            texts.append(text)
+        model = bm25s.BM25()
+        model.index(tokenize(texts), show_progress=False)
+        return cls(model, ids, revision)
+
+    def save(self, folder: Path) -> None:
+        """Write the index, its ids and its revision into ``folder``."""
+        self.model.save(str(folder), show_progress=False)
+        (folder / "ids.json").write_text(json.dumps(self.ids))
+        meta = {"revision": self.revision, "documents": len(self.ids)}
+        (folder / "meta.json").write_text(json.dumps(meta))
+
+    @classmethod
+    def load(cls, folder: Path) -> BM25Index:
+        """Read an index written by :meth:`save`."""
+        import bm25s
+
+        meta = json.loads((folder / "meta.json").read_text())
+        ids = json.loads((folder / "ids.json").read_text())
+        model = bm25s.BM25.load(str(folder), show_progress=False)
+        return cls(model, ids, str(meta["revision"]))
+
+    def top(
+        self, query: str, n: int, allowed: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """The n best (id, BM25 score) with a positive score, scoring only ``allowed`` ids."""
+        token_ids = self.model.get_tokens_ids(tokenize([query])[0])
+        if not token_ids or n <= 0:
+            return []
+        scores = self.model.get_scores_from_ids(token_ids)
+        if allowed is not None:
+            mask = np.zeros(len(self.ids), dtype=scores.dtype)
+            mask[[self.positions[p] for p in allowed if p in self.positions]] = 1
+            scores = scores * mask
+        found = np.flatnonzero(scores > 0)
+        if len(found) > n:
+            found = found[np.argpartition(-scores[found], n - 1)[:n]]
+        # Ties broken by index position, so equal scores come out in a repeatable order.
+        order = sorted(found.tolist(), key=lambda i: (-float(scores[i]), i))
+        return [(self.ids[i], float(scores[i])) for i in order]
+
+
+# --- fusion and diversity ------------------------------------------------------------------
+
+
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[str]], k: int = 60
+) -> list[tuple[str, float]]:
+    """Ids scored by sum(1 / (k + rank)) over the rankings (rank from 1), best first.
+
+    Ties go to the id with the better single rank, then to the id seen first.
+    """
+    scores: dict[str, float] = {}
+    best: dict[str, int] = {}
+    for ranking in rankings:
+        for rank, pid in enumerate(dict.fromkeys(ranking), start=1):
+            scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + rank)
+            best[pid] = min(best.get(pid, rank), rank)
+    seen = {pid: i for i, pid in enumerate(scores)}
+    return sorted(scores.items(), key=lambda item: (-item[1], best[item[0]], seen[item[0]]))
+
+
+def mmr_order(relevance: np.ndarray, vectors: np.ndarray, k: int, lam: float) -> list[int]:
+    """Indices of k items picked by maximal marginal relevance.
+
+    Each step takes the item maximizing ``lam * relevance - (1 - lam) * max cosine to the
+    items already picked``. ``relevance`` is rescaled to [0, 1] so it weighs like a cosine.
+    """
+    n = len(relevance)
+    if n == 0:
+        return []
+    rel = np.asarray(relevance, dtype=np.float64)
+    spread = rel.max() - rel.min()
+    rel = (rel - rel.min()) / spread if spread > 0 else np.ones(n)
+    sims = vectors @ vectors.T
+    picked = [int(np.argmax(rel))]
+    closest = sims[picked[0]].astype(np.float64)
+    while len(picked) < min(k, n):
+        gain = lam * rel - (1.0 - lam) * closest
+        gain[picked] = -np.inf
+        choice = int(np.argmax(gain))
+        picked.append(choice)
+        closest = np.maximum(closest, sims[choice])
+    return picked
+
+
+def best_sentences(
+    embedder: Embedder, query_vector: np.ndarray, papers: Sequence[Paper], n: int
+) -> list[list[SentenceMatch]]:
+    """For each paper, its n abstract sentences most similar to the query (one embed call)."""
+    split = [split_sentences(p.abstract) or [p.abstract] for p in papers]
+    flat = [s for sentences in split for s in sentences]
+    if not flat:
+        return [[] for _ in papers]
+    scores = embedder.embed(flat) @ query_vector
+    out, start = [], 0
+    for sentences in split:
+        part = scores[start : start + len(sentences)]
+        start += len(sentences)
+        order = sorted(range(len(sentences)), key=lambda i: -float(part[i]))[:n]
+        out.append(
+            [SentenceMatch(text=sentences[i], score=round(float(part[i]), 4)) for i in order]
+        )
+    return out
+
+
+# --- the retriever -------------------------------------------------------------------------
+
+
+class Retriever:
+    """Dense, BM25 and hybrid search over one store; keeps its BM25 index current."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: PaperStore | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.settings = settings
+        self.config = settings.retrieval
+        self.store = store or open_store(settings)
+        self.embedder = embedder or get_embedder(settings)
+        self._bm25: BM25Index | None = None
+        self._lock = threading.Lock()
+        scope = self.store.collection_name
+        if settings.chroma_url:
+            scope += "-" + hashlib.sha256(settings.chroma_url.encode()).hexdigest()[:8]
+        self.index_root = settings.store_dir.expanduser().resolve() / "bm25" / scope
+        #: How the current BM25 index was obtained ("built", "loaded", "memory") and in how long.
+        self.index_event: tuple[str, float] | None = None
+
+    # --- BM25 index lifecycle ---
+
+    def bm25_index(self) -> BM25Index:
+        """The BM25 index of the store's current revision: in memory, on disk, or built now."""
+        revision = self.store.revision()
+        index = self._bm25
+        if index is not None and index.revision == revision:
+            return index
+        with self._lock:
+            if self._bm25 is not None and self._bm25.revision == revision:
+                return self._bm25
+            started = time.perf_counter()
+            index, how = None, "built"
+            folder = self.index_root / hashlib.sha256(revision.encode()).hexdigest()[:16]
+            if (folder / "meta.json").exists():
+                try:
+                    index = BM25Index.load(folder)
+                    how = "loaded"
+                except Exception:  # a damaged index is rebuilt, not reported
+                    index = None
+            if index is None or index.revision != revision:
+                index = BM25Index.build(self.store.iter_documents(), revision)
+                how = "built" if self._persist(index, folder) else "memory"
+            self._bm25 = index
+            self.index_event = (how, time.perf_counter() - started)
+            return index
+
+    def _persist(self, index: BM25Index, folder: Path) -> bool:
+        """Save into ``folder`` atomically and drop older revisions; False if not writable."""
+        tmp = folder.with_name(f".tmp-{uuid.uuid4().hex[:8]}")
+        try:
+            tmp.mkdir(parents=True)
+            index.save(tmp)
+            try:
+                os.rename(tmp, folder)
+            except OSError:  # another process saved this revision first: theirs is as good
+                shutil.rmtree(tmp, ignore_errors=True)
+            for old in self.index_root.iterdir():
+                if old.name != folder.name and not old.name.startswith(".tmp-"):
+                    shutil.rmtree(old, ignore_errors=True)
+            return True
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            return False
+
+    # --- search ---
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        mode: str | None = None,
+        filters: SearchFilters | None = None,
+        mmr: bool | None = None,
+        sentences: bool = True,
+    ) -> SearchResult:
+        """The k papers best matching ``query``, best first (see the module docstring)."""
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        notices: list[str] = []
+        text, truncated = clean_query(query, self.config.max_query_chars)
+        if truncated:
+            notices.append(truncated)
+        k, capped = check_k(k, self.config)
+        if capped:
+            notices.append(capped)
+        mode = check_mode(mode, self.config)
+        use_mmr = self.config.mmr if mmr is None else mmr
+        where = (filters or SearchFilters()).where()
+        if self.store.count() == 0:
+            raise InputError(
+                f"the store at {self.store.where} is empty: run 'assistant ingest data/sample' "
+                "(or your own files) first."
+            )
+        n = max(self.config.candidates, k)
+
+        mark = time.perf_counter()
+        query_vector = self.embedder.embed_one(text)
+        timings["embed_ms"] = _ms(mark)
+
+        mark = time.perf_counter()
+        dense = self.store.query(query_vector, n, where) if mode != "bm25" else []
+        timings["dense_ms"] = _ms(mark)
+
+        mark = time.perf_counter()
+        lexical: list[tuple[str, float]] = []
+        if mode != "dense":
+            index = self.bm25_index()
+            allowed = self.store.ids(where) if where else None
+            lexical = index.top(text, n, allowed)
+        timings["bm25_ms"] = _ms(mark)
+
+        mark = time.perf_counter()
+        dense_rank = {p.id: r for r, (p, _) in enumerate(dense, start=1)}
+        bm25_rank = {pid: r for r, (pid, _) in enumerate(lexical, start=1)}
+        bm25_score = dict(lexical)
+        if mode == "hybrid":
+            fused = reciprocal_rank_fusion([list(dense_rank), list(bm25_rank)], self.config.rrf_k)
+        elif mode == "dense":
+            fused = [(p.id, sim) for p, sim in dense]
+        else:
+            fused = lexical
+        pool = fused[: max(k, self.config.mmr_pool) if use_mmr else k]
+        chosen = self._assemble(pool, dense, query_vector, k, use_mmr)
+        timings["fuse_ms"] = _ms(mark)
+
+        mark = time.perf_counter()
+        evidence = (
+            best_sentences(
+                self.embedder, query_vector, [p for _, p, _ in chosen], self.config.best_sentences
+            )
+            if sentences
+            else [[] for _ in chosen]
+        )
+        timings["sentences_ms"] = _ms(mark)
+
+        hits = [
+            Hit(
+                rank=rank,
+                score=round(score, 6),
+                paper=paper,
+                similarity=round(similarity, 4),
+                dense_rank=dense_rank.get(paper.id),
+                bm25_rank=bm25_rank.get(paper.id),
+                bm25_score=round(bm25_score[paper.id], 4) if paper.id in bm25_score else None,
+                best_sentences=matches,
+            )
+            for rank, ((score, paper, similarity), matches) in enumerate(
+                zip(chosen, evidence, strict=True), start=1
+            )
+        ]
+        timings["total_ms"] = _ms(started)
+        return SearchResult(
+            query=text,
+            mode=mode,
+            k=k,
+            hits=hits,
+            notices=notices,
+            truncated=truncated is not None,
+            timings=timings,
+        )
+
+    def _assemble(
+        self,
+        pool: list[tuple[str, float]],
+        dense: list[tuple[Paper, float]],
+        query_vector: np.ndarray,
+        k: int,
+        use_mmr: bool,
+    ) -> list[tuple[float, Paper, float]]:
+        """(score, paper, similarity) of up to k hits from the pool: MMR-ordered if asked,
+        one per paper, each with the query's cosine similarity to its stored vector."""
+        known = {p.id: (p, sim) for p, sim in dense}
+        # MMR needs every pool vector; otherwise only papers the dense list did not bring.
+        wanted = [pid for pid, _ in pool if use_mmr or pid not in known]
+        fetched = self.store.get_with_vectors(wanted) if wanted else {}
+        rows: list[tuple[float, Paper, float, np.ndarray | None]] = []
+        for pid, score in pool:
+            if pid in fetched:
+                paper, vector = fetched[pid]
+                rows.append((score, paper, float(vector @ query_vector), vector))
+            elif pid in known:
+                paper, similarity = known[pid]
+                rows.append((score, paper, similarity, None))
+            # else: gone from the store since the BM25 index was read; skip it
+        if use_mmr and rows:
+            vectors = np.stack([r[3] for r in rows if r[3] is not None])
+            if len(vectors) == len(rows):
+                relevance = np.array([r[0] for r in rows])
+                order = mmr_order(relevance, vectors, len(rows), self.config.mmr_lambda)
+                rows = [rows[i] for i in order]
+        chosen: list[tuple[float, Paper, float]] = []
+        seen: set[str] = set()
+        for score, paper, similarity, _ in rows:
+            if paper.id in seen or paper.title_key in seen:
+                continue
+            seen.update((paper.id, paper.title_key))
+            chosen.append((score, paper, similarity))
+            if len(chosen) == k:
+                break
+        return chosen
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 3)
+
+
+_RETRIEVERS: OrderedDict[str, Retriever] = OrderedDict()
+_RETRIEVERS_LOCK = threading.Lock()
+
+
+def get_retriever(settings: Settings) -> Retriever:
+    """The process-wide retriever for this store and these settings (one BM25 load each)."""
+    key = settings.model_dump_json(
+        include={"store_dir", "chroma_url", "collection", "embedding", "retrieval"}
+    )
+    with _RETRIEVERS_LOCK:
+        retriever = _RETRIEVERS.get(key)
+        if retriever is None:
+            retriever = Retriever(settings)
+            _RETRIEVERS[key] = retriever
+            if len(_RETRIEVERS) > 8:
+                _RETRIEVERS.popitem(last=False)
+        _RETRIEVERS.move_to_end(key)
+        return retriever
+
+
+def search(settings: Settings, query: str, **options: Any) -> SearchResult:
+    """Search the store these settings point at; ``options`` as in :meth:`Retriever.search`."""
+    return get_retriever(settings).search(query, **options)
