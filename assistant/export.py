@@ -51,7 +51,8 @@ def bibtex_key(paper: Paper) -> str:
     """``firstauthorYEARfirstword``, or the id when authors are unknown."""
     author = _ascii(paper.authors[0].split()[-1]).lower() if paper.authors else ""
     year = str(paper.published.year) if paper.published else ""
-    word = next((w for w in re.findall(r"[A-Za-z]+", _ascii(paper.title)) if len(w) > 3), "paper")
+    words = re.findall(r"[A-Za-z][A-Za-z0-9]*", _ascii(paper.title))
+    word = next((w for w in words if len(w) > 3), "paper")
     key = f"{author}{year}{word.lower()}" if author or year else f"{word.lower()}{paper.id}"
     return re.sub(r"[^A-Za-z0-9:_-]", "", key)
 
