@@ -16,6 +16,7 @@ from __future__ import annotations
 
 # Command modules register themselves on the root group when imported.
 import assistant.cli.llm_commands  # noqa: F401
+import assistant.cli.ui_commands as _ui  # noqa: F401
 from assistant.cli import search_commands, store_commands  # noqa: F401
 from assistant.cli.base import cli
 
