@@ -9,7 +9,7 @@ STORE ?= store
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: install demo test test-fast lint format typecheck bench clean
+.PHONY: install demo test test-fast chromium lint format typecheck bench clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -26,10 +26,16 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 demo: install
 	$(VENV)/bin/assistant --store $(STORE) ingest data/sample
 	$(VENV)/bin/assistant --store $(STORE) stats
-	$(VENV)/bin/assistant --store $(STORE) chat
+	$(VENV)/bin/assistant --store $(STORE) ui --host $(HOST) --port $(PORT)
 
-test: install
+test: install chromium
 	$(VENV)/bin/pytest
+
+# The browser tests drive Debian's Chromium (never a browser downloaded by playwright).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		apt-get update && apt-get install -y chromium chromium-driver; \
+	fi
 
 test-fast: install
 	$(VENV)/bin/pytest -m "not llm and not server and not browser"
