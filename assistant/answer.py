@@ -240,7 +240,7 @@ def renumber_citations(text: str, valid: set[int]) -> tuple[str, dict[int, int],
 
 def split_answer(text: str) -> list[str]:
     """Answer sentences, each keeping the citations that close it."""
-    out = []
+    out: list[str] = []
     for paragraph in text.split("\n"):
         out.extend(s.strip() for s in _SENTENCE.split(paragraph) if s.strip())
     return out

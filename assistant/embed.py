@@ -129,7 +129,7 @@ class Embedder:
                     self._remember(texts[i], found[i])
                 if progress:
                     progress(len(idx))
-        return np.stack(found)
+        return np.stack([v for v in found if v is not None])  # every slot is filled by now
 
     def _remember(self, text: str, vector: np.ndarray | None) -> None:
         if self.cache_size and vector is not None:

@@ -238,7 +238,8 @@ def parse_hf_json(path: Path, text: str) -> list[Paper]:
         where = f"{path} item {index}"
         if not isinstance(item, dict):
             raise InputError(f"{where}: expected an object, found {type(item).__name__}.")
-        paper = item.get("paper") if isinstance(item.get("paper"), dict) else item
+        inner = item.get("paper")
+        paper: dict[str, Any] = inner if isinstance(inner, dict) else item
         title = str(paper.get("title") or item.get("title") or "").strip()
         abstract = str(paper.get("summary") or paper.get("abstract") or "").strip()
         if not title:

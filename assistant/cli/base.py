@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,11 @@ def settings_of(ctx: click.Context) -> Settings:
     return ctx.find_root().obj  # type: ignore[no-any-return]
 
 
-def print_json(value: BaseModel | list[BaseModel] | dict[str, Any]) -> None:
+def print_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
     """Print a model, a list of models or a dict as JSON on stdout (nothing else)."""
     if isinstance(value, BaseModel):
         text = value.model_dump_json(indent=2)
-    elif isinstance(value, list):
+    elif isinstance(value, Sequence):
         text = json.dumps([v.model_dump(mode="json") for v in value], indent=2)
     else:
         text = json.dumps(value, indent=2, default=str)
