@@ -350,7 +350,7 @@ class Retriever:
         timings["embed_ms"] = _ms(mark)
 
         mark = time.perf_counter()
-        dense = self.store.query(query_vector, n, where) if mode != "bm25" else []
+        dense = self.store.nearest(query_vector, n, where) if mode != "bm25" else []
         timings["dense_ms"] = _ms(mark)
 
         mark = time.perf_counter()
@@ -362,17 +362,17 @@ class Retriever:
         timings["bm25_ms"] = _ms(mark)
 
         mark = time.perf_counter()
-        dense_rank = {p.id: r for r, (p, _) in enumerate(dense, start=1)}
+        dense_rank = {pid: r for r, (pid, _) in enumerate(dense, start=1)}
         bm25_rank = {pid: r for r, (pid, _) in enumerate(lexical, start=1)}
         bm25_score = dict(lexical)
         if mode == "hybrid":
             fused = reciprocal_rank_fusion([list(dense_rank), list(bm25_rank)], self.config.rrf_k)
         elif mode == "dense":
-            fused = [(p.id, sim) for p, sim in dense]
+            fused = dense
         else:
             fused = lexical
         pool = fused[: max(k, self.config.mmr_pool) if use_mmr else k]
-        chosen = self._assemble(pool, dense, query_vector, k, use_mmr)
+        chosen = self._assemble(pool, query_vector, k, use_mmr)
         timings["fuse_ms"] = _ms(mark)
 
         mark = time.perf_counter()
@@ -412,41 +412,26 @@ class Retriever:
         )
 
     def _assemble(
-        self,
-        pool: list[tuple[str, float]],
-        dense: list[tuple[Paper, float]],
-        query_vector: np.ndarray,
-        k: int,
-        use_mmr: bool,
+        self, pool: list[tuple[str, float]], query_vector: np.ndarray, k: int, use_mmr: bool
     ) -> list[tuple[float, Paper, float]]:
         """(score, paper, similarity) of up to k hits from the pool: MMR-ordered if asked,
         one per paper, each with the query's cosine similarity to its stored vector."""
-        known = {p.id: (p, sim) for p, sim in dense}
-        # MMR needs every pool vector; otherwise only papers the dense list did not bring.
-        wanted = [pid for pid, _ in pool if use_mmr or pid not in known]
-        fetched = self.store.get_with_vectors(wanted) if wanted else {}
-        rows: list[tuple[float, Paper, float, np.ndarray | None]] = []
-        for pid, score in pool:
-            if pid in fetched:
-                paper, vector = fetched[pid]
-                rows.append((score, paper, float(vector @ query_vector), vector))
-            elif pid in known:
-                paper, similarity = known[pid]
-                rows.append((score, paper, similarity, None))
-            # else: gone from the store since the BM25 index was read; skip it
+        fetched = self.store.get_with_vectors([pid for pid, _ in pool]) if pool else {}
+        # An id missing here left the store after the BM25 index was read: skip it.
+        rows = [(score, *fetched[pid]) for pid, score in pool if pid in fetched]
         if use_mmr and rows:
-            vectors = np.stack([r[3] for r in rows if r[3] is not None])
-            if len(vectors) == len(rows):
-                relevance = np.array([r[0] for r in rows])
-                order = mmr_order(relevance, vectors, len(rows), self.config.mmr_lambda)
-                rows = [rows[i] for i in order]
+            relevance = np.array([score for score, _, _ in rows])
+            vectors = np.stack([vector for _, _, vector in rows])
+            rows = [
+                rows[i] for i in mmr_order(relevance, vectors, len(rows), self.config.mmr_lambda)
+            ]
         chosen: list[tuple[float, Paper, float]] = []
         seen: set[str] = set()
-        for score, paper, similarity, _ in rows:
+        for score, paper, vector in rows:
             if paper.id in seen or paper.title_key in seen:
                 continue
             seen.update((paper.id, paper.title_key))
-            chosen.append((score, paper, similarity))
+            chosen.append((score, paper, float(vector @ query_vector)))
             if len(chosen) == k:
                 break
         return chosen

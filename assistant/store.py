@@ -278,6 +278,26 @@ class PaperStore:
             for meta, dist in zip(res["metadatas"][0], res["distances"][0], strict=True)
         ]
 
+    def nearest(
+        self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[str, float]]:
+        """Ids and cosine similarities of the k nearest papers matching ``where``, best first.
+
+        Reads no metadata: retrieval ranks many candidates and fetches papers for few.
+        """
+        res = self._call(
+            "query",
+            self._collection.query,
+            query_embeddings=[vector.tolist()],
+            n_results=k,
+            where=where,
+            include=["distances"],
+        )
+        return [
+            (pid, 1.0 - float(dist))
+            for pid, dist in zip(res["ids"][0], res["distances"][0], strict=True)
+        ]
+
     def ids(self, where: dict[str, Any] | None = None, page: int = 5000) -> list[str]:
         """Ids of the papers matching ``where`` (BM25 scores only these when a filter is set)."""
         found: list[str] = []
@@ -317,9 +337,7 @@ class PaperStore:
                 ids=list(ids[start : start + _CHUNK]),
                 include=["metadatas", "embeddings"],
             )
-            for pid, meta, vec in zip(
-                res["ids"], res["metadatas"], res["embeddings"], strict=True
-            ):
+            for pid, meta, vec in zip(res["ids"], res["metadatas"], res["embeddings"], strict=True):
                 found[pid] = (_paper(meta), np.asarray(vec, dtype=np.float32))
         return found
 
