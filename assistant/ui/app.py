@@ -289,7 +289,7 @@ def chat_tab(settings: Settings, llm: LLM | None) -> ChatTab:
                 done,
                 answer.model_dump(mode="json"),
                 gr.DownloadButton(value=md, interactive=True),
-                gr.DownloadButton(value=bib, interactive=bool(answer.citations) or None),
+                gr.DownloadButton(value=bib, interactive=any(a.citations for a in done)),
             )
         except Exception as exc:  # every failure becomes a message, never a frozen spinner
             message = _failure(exc)
@@ -382,9 +382,9 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
                 elem_id="library-table",
             )
         with gr.Column(scale=5, min_width=320):
+            ask = gr.Button("Ask about this paper", visible=False, size="sm", elem_id="ask-paper")
             paper = gr.HTML(render.paper_html(None), elem_id="paper")
             selected = gr.State("")
-            ask = gr.Button("Ask about this paper", visible=False, elem_id="ask-paper")
 
     def find(text: str, since_: str, until_: str, mode_: str) -> tuple[Any, str]:
         """Search (ranked by relevance) or, with no query, browse newest first."""
@@ -394,7 +394,8 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
                 papers = open_store(settings).list_papers(
                     since=filters.since, until=filters.until, limit=limit
                 )
-                return render.library_rows(papers=papers), f"{len(papers)} papers, newest first"
+                shown = f"the first {limit}" if len(papers) == limit else f"{len(papers)}"
+                return render.library_rows(papers=papers), f"{shown} papers, newest first"
             result = search(settings, text, k=min(limit, 50), mode=mode_ or None, filters=filters)
             for notice in result.notices:
                 gr.Warning(notice)
@@ -432,7 +433,8 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
             find,
             inputs,
             [table, count],
-            api_name="search" if trigger == go.click else False,
+            api_name="search" if trigger == go.click else None,
+            api_visibility="public" if trigger == go.click else "private",
             concurrency_limit=None,
             concurrency_id="library",
             show_progress="minimal",

@@ -85,6 +85,10 @@ def answer_html(answer: Answer, turn: int) -> str:
                     '<span class="unsupported" title="Not supported by the cited source">'
                     f"{text} ⚠</span>"
                 )
+            elif s.supported is None:
+                parts.append(
+                    f'<span class="uncited" title="This sentence cites no source">{text}</span>'
+                )
             else:
                 parts.append(text)
         body = f"<p>{' '.join(parts)}</p>"
@@ -94,6 +98,11 @@ def answer_html(answer: Answer, turn: int) -> str:
         extra.append(
             f'<div class="notice warn">⚠ {n} sentence{"s" if n > 1 else ""} not supported by '
             "the sources they cite: check before you quote.</div>"
+        )
+    if not answer.abstained and answer.sentences and not answer.citations:
+        extra.append(
+            '<div class="notice warn">The model cited no source for this answer: check it '
+            "against the retrieved papers beside the chat.</div>"
         )
     if answer.invalid_citations:
         extra.append(
