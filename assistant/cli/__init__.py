@@ -15,9 +15,13 @@ in one module per pipeline stage; importing them registers them on the root grou
 from __future__ import annotations
 
 # Command modules register themselves on the root group when imported.
-import assistant.cli.llm_commands  # noqa: F401
-import assistant.cli.ui_commands as _ui  # noqa: F401
-from assistant.cli import search_commands, store_commands  # noqa: F401
+from assistant.cli import (  # noqa: F401
+    answer_commands,
+    llm_commands,
+    search_commands,
+    store_commands,
+    ui_commands,
+)
 from assistant.cli.base import cli
 
 
