@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	touch $@
 
 demo: install
-	$(VENV)/bin/assistant --store $(STORE) ingest data/sample
+	$(VENV)/bin/assistant --store $(STORE) ingest data/sample --year 2024  # the sample pages are from 2024
 	$(VENV)/bin/assistant --store $(STORE) stats
 	$(VENV)/bin/assistant --store $(STORE) ui --host $(HOST) --port $(PORT)
 

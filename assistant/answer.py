@@ -126,6 +126,7 @@ class Answer(BaseModel):
     sources: list[Source] = Field(default_factory=list)
     invalid_citations: int = Field(0, description="Citations to numbers never given: removed.")
     unsupported: int = Field(0, description="Sentences whose cited sources do not support them.")
+    uncited: int = Field(0, description="Sentences that cite no source at all.")
     notices: list[str] = Field(default_factory=list, description="Truncations, dropped text.")
     telemetry: AnswerTelemetry = Field(default_factory=AnswerTelemetry)
 
@@ -397,6 +398,7 @@ def build_answer(
         sources=sources,
         invalid_citations=removed,
         unsupported=sum(1 for c in checks if c.supported is False),
+        uncited=sum(1 for c in checks if not c.citations),
     )
 
 

@@ -165,6 +165,7 @@ def test_answer_with_valid_and_invalid_citations(fake_settings: Settings, fake: 
     assert citation.evidence, "the evidence sentences come along"
     assert answer.sentences[0].supported is True
     assert answer.sentences[1].citations == []
+    assert (answer.unsupported, answer.uncited) == (0, 1)
     assert {s.paper_id for s in answer.sources} >= {citation.paper_id}
     assert len(answer.sources) == fake_settings.answer.k
     assert [s.number for s in answer.sources] == list(range(1, len(answer.sources) + 1))
