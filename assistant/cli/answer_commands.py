@@ -70,6 +70,8 @@ def render_answer(answer: Answer) -> None:
                 f"[yellow]⚠ {answer.unsupported} sentence(s) not supported by the sources "
                 "they cite[/]"
             )
+        if answer.uncited:
+            console.print(f"[dim]· {answer.uncited} sentence(s) cite no source[/]")
     if answer.citations:
         console.print("\n[bold]References[/]")
         for c in answer.citations:
