@@ -412,10 +412,5 @@ def test_smoke_hybrid_hit_at_5(smoke: dict[str, float]) -> None:
     assert smoke["hybrid"] >= smoke["dense"], smoke
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="on this smoke set BM25 alone finds one more question than hybrid (RRF with a "
-    "dense list that misses the paper entirely); kept visible until retrieval improves",
-)
 def test_smoke_hybrid_at_least_as_good_as_bm25(smoke: dict[str, float]) -> None:
     assert smoke["hybrid"] >= smoke["bm25"], smoke
