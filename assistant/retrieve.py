@@ -6,7 +6,8 @@ One query runs top to bottom through :meth:`Retriever.search`:
 2. embed the query once (every hit gets its cosine ``similarity``, whichever retriever found it);
 3. dense candidates: a Chroma vector query with the filter applied inside the query;
 4. BM25 candidates: ``bm25s`` over title + abstract (English stemmer and stopwords); with a
-   filter, only the ids the store says match are scored, so nothing is fetched and dropped;
+   filter, only the papers it allows are ranked (a mask over the scores built from filter
+   fields kept in the index), so nothing is fetched and dropped;
 5. reciprocal rank fusion (``hybrid``), or one list alone (``dense``, ``bm25``);
 6. optionally MMR over the fused top, using the stored vectors, so a topic query does not
    return five near-duplicates; one hit per paper, always;
@@ -41,9 +42,9 @@ from pydantic import BaseModel, Field
 
 from assistant.embed import Embedder, get_embedder, split_sentences
 from assistant.errors import InputError
-from assistant.models import Hit, Paper, SearchResult, SentenceMatch
+from assistant.models import Hit, Paper, SearchResult, SentenceMatch, date_to_int
 from assistant.settings import RetrievalSettings, Settings
-from assistant.store import PaperStore, open_store, where_filter
+from assistant.store import IndexRow, PaperStore, open_store, where_filter
 
 #: The retrieval modes, in the order the CLI lists them.
 MODES: tuple[str, ...] = get_args(RetrievalSettings.model_fields["mode"].annotation)
@@ -121,31 +122,58 @@ def tokenize(texts: list[str]) -> list[list[str]]:
 
 
 class BM25Index:
-    """A bm25s index over (id, text) pairs, stamped with the store revision it was built at."""
+    """A bm25s index over the store's papers, stamped with the store revision it was built at.
 
-    def __init__(self, model: Any, ids: list[str], revision: str) -> None:
+    It keeps each paper's filter fields (dates as ``YYYYMMDD`` integers, 0 when unknown;
+    source names) so a filter becomes a mask over the scores in microseconds. Reading the
+    allowed ids from Chroma instead costs seconds at 100k papers. ``tests/test_retrieve.py``
+    checks that the mask and the store's ``where`` select the same papers.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        ids: list[str],
+        revision: str,
+        published: np.ndarray,
+        added: np.ndarray,
+        sources: list[list[str]],
+    ) -> None:
         self.model = model
         self.ids = ids
         self.revision = revision
+        self.published = published
+        self.added = added
+        self.sources = sources
         self.positions = {pid: i for i, pid in enumerate(ids)}
+        self._by_source: dict[str, list[int]] = {}
+        for i, names in enumerate(sources):
+            for name in names:
+                self._by_source.setdefault(name, []).append(i)
 
     @classmethod
-    def build(cls, documents: Iterable[tuple[str, str]], revision: str) -> BM25Index:
-        """Tokenize and index every document."""
+    def build(cls, rows: Iterable[IndexRow], revision: str) -> BM25Index:
+        """Tokenize and index every paper."""
         import bm25s
 
-        ids, texts = [], []
-        for pid, text in documents:
-            ids.append(pid)
-            texts.append(text)
+        rows = list(rows)
         model = bm25s.BM25()
-        model.index(tokenize(texts), show_progress=False)
-        return cls(model, ids, revision)
+        model.index(tokenize([r.text for r in rows]), show_progress=False)
+        return cls(
+            model,
+            [r.id for r in rows],
+            revision,
+            np.array([r.published_int for r in rows], dtype=np.int64),
+            np.array([r.added_int for r in rows], dtype=np.int64),
+            [r.sources for r in rows],
+        )
 
     def save(self, folder: Path) -> None:
-        """Write the index, its ids and its revision into ``folder``."""
+        """Write the index, its ids, filter fields and revision into ``folder``."""
         self.model.save(str(folder), show_progress=False)
         (folder / "ids.json").write_text(json.dumps(self.ids))
+        (folder / "sources.json").write_text(json.dumps(self.sources))
+        np.savez(folder / "filters.npz", published=self.published, added=self.added)
         meta = {"revision": self.revision, "documents": len(self.ids)}
         (folder / "meta.json").write_text(json.dumps(meta))
 
@@ -155,22 +183,43 @@ class BM25Index:
         import bm25s
 
         meta = json.loads((folder / "meta.json").read_text())
-        ids = json.loads((folder / "ids.json").read_text())
-        model = bm25s.BM25.load(str(folder), show_progress=False)
-        return cls(model, ids, str(meta["revision"]))
+        fields = np.load(folder / "filters.npz")
+        return cls(
+            bm25s.BM25.load(str(folder), show_progress=False),
+            json.loads((folder / "ids.json").read_text()),
+            str(meta["revision"]),
+            fields["published"],
+            fields["added"],
+            json.loads((folder / "sources.json").read_text()),
+        )
 
-    def top(
-        self, query: str, n: int, allowed: Sequence[str] | None = None
-    ) -> list[tuple[str, float]]:
-        """The n best (id, BM25 score) with a positive score, scoring only ``allowed`` ids."""
+    def allowed(self, filters: SearchFilters) -> np.ndarray | None:
+        """Boolean mask of the papers the filters allow (None: no filter), as the store's
+        ``where_filter`` would select them: a paper without a date never matches a date bound."""
+        mask = np.ones(len(self.ids), dtype=bool)
+        if filters.since or filters.until:
+            mask &= self.published > 0
+        if filters.since:
+            mask &= self.published >= date_to_int(filters.since)
+        if filters.until:
+            mask &= self.published <= date_to_int(filters.until)
+        if filters.added_since:
+            mask &= self.added >= date_to_int(filters.added_since)
+        if filters.source is not None:
+            by_source = np.zeros(len(self.ids), dtype=bool)
+            by_source[self._by_source.get(filters.source, [])] = True
+            mask &= by_source
+        filtered = filters.since or filters.until or filters.added_since
+        return mask if filtered or filters.source is not None else None
+
+    def top(self, query: str, n: int, allowed: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """The n best (id, BM25 score) with a positive score, among ``allowed`` papers."""
         token_ids = self.model.get_tokens_ids(tokenize([query])[0])
         if not token_ids or n <= 0:
             return []
         scores = self.model.get_scores_from_ids(token_ids)
         if allowed is not None:
-            mask = np.zeros(len(self.ids), dtype=scores.dtype)
-            mask[[self.positions[p] for p in allowed if p in self.positions]] = 1
-            scores = scores * mask
+            scores = np.where(allowed, scores, 0.0)
         found = np.flatnonzero(scores > 0)
         if len(found) > n:
             found = found[np.argpartition(-scores[found], n - 1)[:n]]
@@ -289,7 +338,7 @@ class Retriever:
                 except Exception:  # a damaged index is rebuilt, not reported
                     index = None
             if index is None or index.revision != revision:
-                index = BM25Index.build(self.store.iter_documents(), revision)
+                index = BM25Index.build(self.store.iter_index_rows(), revision)
                 how = "built" if self._persist(index, folder) else "memory"
             self._bm25 = index
             self.index_event = (how, time.perf_counter() - started)
@@ -337,7 +386,8 @@ class Retriever:
             notices.append(capped)
         mode = check_mode(mode, self.config)
         use_mmr = self.config.mmr if mmr is None else mmr
-        where = (filters or SearchFilters()).where()
+        filters = filters or SearchFilters()
+        where = filters.where()  # also rejects since > until
         if self.store.count() == 0:
             raise InputError(
                 f"the store at {self.store.where} is empty: run 'assistant ingest data/sample' "
@@ -357,8 +407,7 @@ class Retriever:
         lexical: list[tuple[str, float]] = []
         if mode != "dense":
             index = self.bm25_index()
-            allowed = self.store.ids(where) if where else None
-            lexical = index.top(text, n, allowed)
+            lexical = index.top(text, n, index.allowed(filters))
         timings["bm25_ms"] = _ms(mark)
 
         mark = time.perf_counter()

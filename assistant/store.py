@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlparse
 
 import numpy as np
@@ -40,6 +40,16 @@ class StoreStats(BaseModel):
     embedding_model: str
     collection: str
     location: str
+
+
+class IndexRow(NamedTuple):
+    """What a derived index needs of one paper: its text and the fields filters look at."""
+
+    id: str
+    text: str
+    published_int: int  # 0 when unknown
+    added_int: int  # 0 when unknown
+    sources: list[str]
 
 
 def where_filter(
@@ -311,8 +321,8 @@ class PaperStore:
                 return found
             offset += page
 
-    def iter_documents(self, page: int = 2000) -> Iterator[tuple[str, str]]:
-        """Every (id, indexed text) pair, page by page: what the BM25 index is built from."""
+    def iter_index_rows(self, page: int = 2000) -> Iterator[IndexRow]:
+        """Every paper's id, indexed text and filter fields, page by page (for BM25)."""
         offset = 0
         while True:
             res = self._call(
@@ -320,9 +330,16 @@ class PaperStore:
                 self._collection.get,
                 limit=page,
                 offset=offset,
-                include=["documents"],
+                include=["documents", "metadatas"],
             )
-            yield from zip(res["ids"], res["documents"], strict=True)
+            for pid, doc, meta in zip(res["ids"], res["documents"], res["metadatas"], strict=True):
+                yield IndexRow(
+                    pid,
+                    doc,
+                    int(meta.get("published_int") or 0),
+                    int(meta.get("added_int") or 0),
+                    [str(x) for x in meta.get("sources") or []],
+                )
             if len(res["ids"]) < page:
                 return
             offset += page

@@ -156,6 +156,27 @@ def test_source_filter(sample: Retriever, mode: str) -> None:
     assert all(source in h.paper.sources for h in hits)
 
 
+@pytest.mark.parametrize(
+    "filters",
+    [
+        SearchFilters(since=dt.date(2024, 8, 1)),
+        SearchFilters(until=dt.date(2024, 3, 31)),
+        SearchFilters(since=dt.date(2024, 3, 13), until=dt.date(2024, 3, 13)),
+        SearchFilters(source="002_845fed19e190d690.txt"),
+        SearchFilters(source="002_845fed19e190d690.txt", since=dt.date(2024, 1, 1)),
+        SearchFilters(added_since=dt.date.today()),
+        SearchFilters(source="no-such-file.txt"),
+    ],
+)
+def test_bm25_filter_mask_selects_what_the_store_where_selects(
+    sample: Retriever, filters: SearchFilters
+) -> None:
+    mask = sample.bm25_index().allowed(filters)
+    assert mask is not None
+    from_index = {pid for pid, ok in zip(sample.bm25_index().ids, mask, strict=True) if ok}
+    assert from_index == set(sample.store.ids(filters.where()))
+
+
 def test_added_since_filter(tmp_path: Path, embedder: Any, few_papers: list[Paper]) -> None:
     settings = Settings(store_dir=tmp_path / "store")
     store = open_store(settings)
