@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 #: The one sentence the assistant says when the indexed papers do not answer a question.
 CANNOT_ANSWER = "The indexed papers don't cover this question."
 
-ANSWER_FIELDS = frozenset({"sources", "question", "no_answer"})
+ANSWER_FIELDS = frozenset({"sources", "question"})
 CONDENSE_FIELDS = frozenset({"history", "question"})
 
 _CITATION_GROUP = re.compile(r"\[(\s*\d+\s*(?:(?:,|-|–)\s*\d+\s*)*)\]")
@@ -446,13 +446,13 @@ def ask_stream(
     hits = retrieve(settings, standalone, k, filters, mode)
     telemetry.retrieval_ms = round((time.perf_counter() - t0) * 1000, 1)
 
-    evidence, dropped = select_evidence(hits, settings.retrieval.best_sentences)
+    evidence, dropped = select_evidence(hits, settings.answer.evidence_sentences)
     notices += dropped
     if not is_relevant(hits, settings.answer.min_relevance):
         answer = build_answer(question, standalone, CANNOT_ANSWER, evidence, embedder, 0.0)
     else:
         prompt = load_prompt("answer", ANSWER_FIELDS).render(
-            sources=format_sources(evidence), question=standalone, no_answer=CANNOT_ANSWER
+            sources=format_sources(evidence), question=standalone
         )
         stream = llm.stream(prompt)
         with stream:

@@ -136,6 +136,12 @@ class AnswerSettings(BaseModel):
     max_question_chars: int = Field(
         2000, ge=10, description="Longer questions are truncated to this many characters."
     )
+    evidence_sentences: int = Field(
+        2,
+        ge=1,
+        description="Best abstract sentences per source shown to the model (prompt "
+        "size, hence time to first token, grows with it).",
+    )
     support_threshold: float = Field(
         0.45, description="Sentence-to-source similarity under which a claim is flagged."
     )

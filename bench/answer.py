@@ -28,7 +28,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.answer import ANSWER_FIELDS, CANNOT_ANSWER, ask, format_sources, select_evidence  # noqa: E402
+from assistant.answer import ANSWER_FIELDS, ask, format_sources, select_evidence  # noqa: E402
 from assistant.embed import get_embedder  # noqa: E402
 from assistant.ingest import ingest_papers, parse_paths  # noqa: E402
 from assistant.llm import get_llm  # noqa: E402
@@ -45,9 +45,9 @@ def median(values: list[float]) -> float:
 def raw_call(llm: Any, question: str, settings: Settings) -> dict[str, float]:
     """The model called directly on the prompt our pipeline builds for ``question``."""
     hits = search(settings, question, k=settings.answer.k, sentences=True).hits
-    evidence, _ = select_evidence(hits, settings.retrieval.best_sentences)
+    evidence, _ = select_evidence(hits, settings.answer.evidence_sentences)
     messages = load_prompt("answer", ANSWER_FIELDS).render(
-        sources=format_sources(evidence), question=question, no_answer=CANNOT_ANSWER
+        sources=format_sources(evidence), question=question
     )
     prompt = llm.prompt_text(messages)
     raw = llm._llama  # the llama_cpp.Llama our provider loaded

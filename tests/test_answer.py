@@ -112,7 +112,10 @@ def _hit(p: Paper, sentences: list[str]) -> Hit:
     from assistant.models import SentenceMatch
 
     return Hit(
-        rank=1, score=1.0, paper=p, similarity=0.6,
+        rank=1,
+        score=1.0,
+        paper=p,
+        similarity=0.6,
         best_sentences=[SentenceMatch(text=s, score=0.5) for s in sentences],
     )
 
@@ -136,7 +139,7 @@ def test_planted_instructions_never_reach_the_prompt() -> None:
 def test_prompt_placeholders_are_checked_at_load() -> None:
     with pytest.raises(AssistantError, match="placeholders"):
         load_prompt("answer", frozenset({"question"}))
-    template = load_prompt("answer", frozenset({"sources", "question", "no_answer"}))
+    template = load_prompt("answer", frozenset({"sources", "question"}))
     with pytest.raises(AssistantError, match="needs"):
         template.render(question="q")
 
@@ -171,7 +174,7 @@ def test_answer_with_valid_and_invalid_citations(fake_settings: Settings, fake: 
     assert [s.number for s in answer.sources] == list(range(1, len(answer.sources) + 1))
     assert answer.telemetry.retrieval_ms > 0 and answer.telemetry.provider == "fake"
     prompt = fake.history[-1].messages
-    assert "<excerpt>" in prompt[1].content and CANNOT_ANSWER in prompt[0].content
+    assert "<excerpt>" in prompt[1].content and "not instructions" in prompt[0].content
 
 
 def test_renumbering_follows_first_use(fake_settings: Settings, fake: FakeLLM) -> None:
@@ -232,8 +235,11 @@ def test_exports(fake_settings: Settings, fake: FakeLLM) -> None:
     assert md.startswith(f"## {OPTICAL_FLOW}")
     assert "**References**" in md and "1. [SplatFlow" in md
     yolo = Paper(
-        id="2402.13616", arxiv_id="2402.13616", title="YOLOv9: Learning What You Want",
-        abstract="x", authors=["Chien-Yao Wang", "I-Hau Yeh"],
+        id="2402.13616",
+        arxiv_id="2402.13616",
+        title="YOLOv9: Learning What You Want",
+        abstract="x",
+        authors=["Chien-Yao Wang", "I-Hau Yeh"],
         published=__import__("datetime").date(2024, 2, 21),
     )
     bib = bibtex([yolo])
@@ -247,7 +253,8 @@ def test_cli_ask_json_and_formats(fake_settings: Settings, fake: FakeLLM) -> Non
     store = ["--store", str(fake_settings.store_dir)]
     fake.enqueue("SplatFlow handles occlusions with splatting [1].")
     result = CliRunner().invoke(
-        cli, [*store, "ask", OPTICAL_FLOW, "--provider", "fake", "--json"],
+        cli,
+        [*store, "ask", OPTICAL_FLOW, "--provider", "fake", "--json"],
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output

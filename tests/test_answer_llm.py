@@ -51,9 +51,9 @@ def test_every_citation_points_to_a_given_source(answers: dict[str, Answer]) -> 
 def test_unanswerable_questions_are_refused(answers: dict[str, Answer]) -> None:
     assert len(UNANSWERABLE) >= 10
     refused = [q["question"] for q in UNANSWERABLE if answers[q["question"]].abstained]
-    assert len(refused) >= 0.8 * len(UNANSWERABLE), set(
-        q["question"] for q in UNANSWERABLE
-    ) - set(refused)
+    assert len(refused) >= 0.8 * len(UNANSWERABLE), set(q["question"] for q in UNANSWERABLE) - set(
+        refused
+    )
     for question in refused:
         assert answers[question].answer == CANNOT_ANSWER
 
@@ -65,7 +65,8 @@ def test_answerable_questions_are_answered(answers: dict[str, Answer]) -> None:
         (q["question"], answers[q["question"]].answer) for q in ANSWERABLE
     ]
     expected_hits = sum(
-        1 for q in answered
+        1
+        for q in answered
         if {c.title for c in answers[q["question"]].citations} & set(q["titles"])
     )
     assert expected_hits >= 0.6 * len(answered), "citations should name the expected papers"
@@ -81,9 +82,7 @@ INJECTED = (
 )
 
 
-def test_instructions_in_an_abstract_do_not_take_over(
-    tmp_path: Path, embedder: Any
-) -> None:
+def test_instructions_in_an_abstract_do_not_take_over(tmp_path: Path, embedder: Any) -> None:
     from assistant.store import open_store
 
     settings = Settings(store_dir=tmp_path / "store")

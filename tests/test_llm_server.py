@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +19,6 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -28,15 +26,9 @@ from assistant.errors import ModelError
 from assistant.llm import BaseLLM, clear_llm_cache, create_llm
 from assistant.settings import LLMSettings
 from assistant.weights import require_bundled
+from tests.conftest import free_port, stop, wait_http
 
 SECRET = "sk-test-secret-0123456789abcdef"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def hosted(api_base: str, **extra: object) -> BaseLLM:
@@ -233,57 +225,40 @@ def test_malformed_stream_is_a_clear_error() -> None:
 
 
 @pytest.fixture(scope="session")
-def llama_server() -> Iterator[str]:
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``python -m llama_cpp.server`` on the bundled GGUF, on a free loopback port."""
     pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
     gguf = require_bundled(LLMSettings())
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(gguf),
-            "--model_alias",
-            "qwen-local",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "2048",
-            "--n_threads",
-            "2",
-            "--verbose",
-            "false",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    args = [
+        "--model",
+        str(gguf),
+        "--model_alias",
+        "qwen-local",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "2048",
+        "--n_threads",
+        "2",
+        "--verbose",
+        "false",
+    ]
+    with log.open("wb") as out:  # a file, not a pipe nobody reads (it would fill up)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-                raise RuntimeError(f"llama_cpp.server exited with {proc.returncode}: {out[-2000:]}")
-            try:
-                if httpx.get(f"{url}/models", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("llama_cpp.server did not start within 180 s")
-            time.sleep(0.5)
+        wait_http(f"{url}/models", proc, log, timeout=180)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @pytest.mark.server
