@@ -172,20 +172,6 @@ class PaperStore:
             )
         return _paper(res["metadatas"][0]) if res["ids"] else None
 
-    def get_many(self, ids: Sequence[str]) -> dict[str, Paper]:
-        """Papers by id; missing ids are left out."""
-        found: dict[str, Paper] = {}
-        for start in range(0, len(ids), _CHUNK):
-            res = self._call(
-                "get",
-                self._collection.get,
-                ids=list(ids[start : start + _CHUNK]),
-                include=["metadatas"],
-            )
-            for pid, meta in zip(res["ids"], res["metadatas"], strict=True):
-                found[pid] = _paper(meta)
-        return found
-
     def by_title_keys(self, keys: Sequence[str]) -> dict[str, tuple[Paper, str]]:
         """Stored papers whose title key is in ``keys``: key -> (paper, content hash)."""
         found: dict[str, tuple[Paper, str]] = {}
