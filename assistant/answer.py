@@ -1,35 +1,53 @@
-"""Cited answers to cross-paper questions; the pipeline reads top to bottom.
+"""Cited answers to cross-paper questions, in two public steps that read top to bottom.
 
-1. condense   a follow-up into a standalone question (only when there is chat history)
-2. retrieve   hybrid search with the user's filters
-3. gate       abstain with ``CANNOT_ANSWER`` when no hit is relevant enough (no LLM call)
-4. evidence   number the sources [1]..[k], each with only its best abstract sentences
-5. generate   from ``prompts/answer.md``, streaming; abstracts are delimited untrusted data
-6. check      parse [n], drop citations to numbers never given, renumber by first use,
-              score every sentence's support against the sources it cites
-7. result     a typed ``Answer``
+``gather`` (what to say it from):
+1. clean      the question (empty is an error; over-long is cut with a notice)
+2. condense   a follow-up into a standalone question (only when there is chat history)
+3. retrieve   hybrid search with the user's filters
+4. gate       relevant when the best hit is similar enough to be worth an LLM call
+5. evidence   number the sources [1]..[k], each with only its best abstract sentences;
+              instruction-like sentences are dropped (abstracts are untrusted text)
 
-``ask_stream`` yields text chunks as they are generated, then the finished ``Answer``;
-``ask`` returns only the ``Answer``. The CLI and the UI call these and nothing deeper.
+``answer_from`` (say it, then check it):
+6. generate   from ``prompts/answer.md``, streaming; abstain with ``CANNOT_ANSWER`` without
+              calling the model when the gate said no
+7. check      ``check_text``: parse [n], drop citations to numbers never given, renumber by
+              first use, score every sentence's support against the sources it cites
+8. result     a typed ``Answer``
+
+``ask_stream`` chains the two, yielding text chunks and then the ``Answer``; ``ask`` returns
+only the ``Answer``. Digests and the eval harness call ``gather``, ``answer_from`` and
+``check_text`` directly; nothing above this module parses citations or builds prompts.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel, Field
 
 from assistant.embed import get_embedder, split_sentences
 from assistant.errors import InputError
-from assistant.llm import LLM, Message, Telemetry, get_llm
-from assistant.models import Hit, Paper
+from assistant.llm import LLM, Message, get_llm
+from assistant.models import (
+    Answer,
+    AnswerTelemetry,
+    CheckedText,
+    Citation,
+    Evidence,
+    EvidenceSet,
+    Hit,
+    Paper,
+    SearchFilters,
+    SentenceCheck,
+    Source,
+)
 from assistant.prompts import load_prompt
-from assistant.retrieve import SearchFilters, search
-from assistant.settings import Settings
+from assistant.retrieve import search
+from assistant.settings import MAX_ANSWER_SOURCES, Settings
 
 if TYPE_CHECKING:
     from assistant.embed import Embedder
@@ -54,89 +72,19 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _SALIENT = re.compile(r"\b(?:\d[\d.,%x×]*|[A-Z][A-Za-z]*[A-Z0-9][A-Za-z0-9-]*)\b")
 
 
-class Evidence(BaseModel):
-    """One numbered source as handed to the model."""
-
-    number: int
-    paper: Paper
-    sentences: list[str] = Field(description="The abstract sentences shown to the model.")
-    similarity: float = Field(description="Cosine similarity of the question to the paper.")
+# --- 1./2. clean and condense ----------------------------------------------------------------
 
 
-class SentenceCheck(BaseModel):
-    """One sentence of the answer, what it cites and how well the cited sources support it."""
-
-    text: str
-    citations: list[int] = Field(description="Source numbers (after renumbering) it cites.")
-    support: float | None = Field(
-        None, description="0..1 support by the cited abstracts; None when it cites nothing."
-    )
-    supported: bool | None = Field(None, description="None when the sentence cites nothing.")
-
-
-class Citation(BaseModel):
-    """A source the answer cites, by its number in the answer."""
-
-    number: int
-    paper_id: str
-    title: str
-    date: str | None
-    links: list[str]
-    evidence: list[str] = Field(description="The abstract sentences the model was shown.")
-    supported: bool = Field(description="Every sentence citing this source is supported.")
-    paper: Paper = Field(description="The whole cited paper (for exports and source cards).")
-
-
-class Source(BaseModel):
-    """A source handed to the model (cited or not), by its number in the answer."""
-
-    number: int
-    paper_id: str
-    title: str
-    date: str | None
-    cited: bool
-    similarity: float
-
-
-class AnswerTelemetry(BaseModel):
-    """Where the time went."""
-
-    retrieval_ms: float = 0.0
-    condense_ms: float = 0.0
-    check_ms: float = 0.0
-    ttft_s: float | None = None
-    generation_s: float | None = None
-    total_s: float = 0.0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    tokens_per_s: float | None = None
-    model: str = ""
-    provider: str = ""
-
-
-class Answer(BaseModel):
-    """A checked, cited answer (or an honest abstention)."""
-
-    question: str
-    standalone_question: str
-    answer: str = Field(description="The answer text, citations renumbered.")
-    abstained: bool
-    sentences: list[SentenceCheck] = Field(default_factory=list)
-    citations: list[Citation] = Field(default_factory=list)
-    sources: list[Source] = Field(default_factory=list)
-    invalid_citations: int = Field(0, description="Citations to numbers never given: removed.")
-    unsupported: int = Field(0, description="Sentences whose cited sources do not support them.")
-    uncited: int = Field(0, description="Sentences that cite no source at all.")
-    notices: list[str] = Field(default_factory=list, description="Truncations, dropped text.")
-    telemetry: AnswerTelemetry = Field(default_factory=AnswerTelemetry)
-
-    @property
-    def uncited_sources(self) -> list[Source]:
-        """Sources retrieved and shown to the model but not cited."""
-        return [s for s in self.sources if not s.cited]
-
-
-# --- 1. condense -----------------------------------------------------------------------------
+def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
+    """A usable question, or an InputError; over-long ones are cut with a notice."""
+    text = " ".join(question.split())
+    if not text:
+        raise InputError("the question is empty.")
+    if len(text) > max_chars:
+        return text[:max_chars].rsplit(" ", 1)[0], [
+            f"the question was {len(text):,} characters; only the first {max_chars:,} were used."
+        ]
+    return text, []
 
 
 def condense_question(llm: LLM, history: Sequence[Message], question: str) -> str:
@@ -152,14 +100,22 @@ def condense_question(llm: LLM, history: Sequence[Message], question: str) -> st
     return line if len(line) > 5 else question
 
 
-# --- 2./3. retrieve and gate -----------------------------------------------------------------
+def conversation(answers: Sequence[Answer]) -> list[Message]:
+    """The chat history that condenses the next follow-up, from the answers so far.
+
+    The user turn is the standalone question: it stands on its own, so the next rewrite
+    never has to resolve a chain of "and that one?" turns. Every front end records it so.
+    """
+    history: list[Message] = []
+    for a in answers:
+        history += [
+            Message(role="user", content=a.standalone_question),
+            Message(role="assistant", content=a.answer),
+        ]
+    return history
 
 
-def retrieve(
-    settings: Settings, question: str, k: int, filters: SearchFilters, mode: str | None
-) -> list[Hit]:
-    """Hybrid search (or the chosen mode) with best sentences, through the retrieval stage."""
-    return search(settings, question, k=k, mode=mode, filters=filters, sentences=True).hits
+# --- 4. gate -----------------------------------------------------------------------------------
 
 
 def is_relevant(hits: Sequence[Hit], threshold: float) -> bool:
@@ -167,7 +123,13 @@ def is_relevant(hits: Sequence[Hit], threshold: float) -> bool:
     return bool(hits) and max(h.similarity for h in hits) >= threshold
 
 
-# --- 4. evidence -----------------------------------------------------------------------------
+# --- 5. evidence -------------------------------------------------------------------------------
+
+
+def drop_instructions(sentences: Sequence[str]) -> tuple[list[str], int]:
+    """The sentences without instruction-like ones (planted in an abstract), and how many went."""
+    clean = [s for s in sentences if not _INJECTION.search(s)]
+    return clean, len(sentences) - len(clean)
 
 
 def select_evidence(hits: Sequence[Hit], per_source: int) -> tuple[list[Evidence], list[str]]:
@@ -175,8 +137,8 @@ def select_evidence(hits: Sequence[Hit], per_source: int) -> tuple[list[Evidence
     evidence, notices = [], []
     for number, hit in enumerate(hits, start=1):
         ranked = [s.text for s in hit.best_sentences] or split_sentences(hit.paper.abstract)
-        clean = [s for s in ranked if not _INJECTION.search(s)]
-        if len(clean) < len(ranked):
+        clean, dropped = drop_instructions(ranked)
+        if dropped:
             notices.append(
                 f"source [{number}] contains instruction-like text; it was left out of the prompt."
             )
@@ -190,7 +152,7 @@ def select_evidence(hits: Sequence[Hit], per_source: int) -> tuple[list[Evidence
 
 
 def format_sources(evidence: Sequence[Evidence]) -> str:
-    """The sources block of the prompt: numbered, titled, each excerpt fenced as data."""
+    """The sources block of a prompt: numbered, titled, each excerpt fenced as data."""
     blocks = []
     for ev in evidence:
         excerpt = " ".join(ev.sentences).replace("<", "‹").replace(">", "›")
@@ -198,7 +160,99 @@ def format_sources(evidence: Sequence[Evidence]) -> str:
     return "\n\n".join(blocks)
 
 
-# --- 6. check --------------------------------------------------------------------------------
+def gather(
+    question: str,
+    settings: Settings,
+    *,
+    history: Sequence[Message] = (),
+    filters: SearchFilters | None = None,
+    mode: str | None = None,
+    k: int | None = None,
+    llm: LLM | None = None,
+) -> EvidenceSet:
+    """Steps 1-5: the standalone question, its hits, the numbered evidence and the gate."""
+    started = time.perf_counter()
+    k = settings.answer.k if k is None else k
+    if isinstance(k, bool) or not 1 <= k <= MAX_ANSWER_SOURCES:
+        raise InputError(f"-k must be between 1 and {MAX_ANSWER_SOURCES}, not {k}.")
+    question, notices = clean_question(question, settings.answer.max_question_chars)
+    telemetry = AnswerTelemetry()
+
+    t0 = time.perf_counter()
+    standalone = (
+        condense_question(llm or get_llm(settings), history, question) if history else question
+    )
+    telemetry.condense_ms = _ms(t0)
+
+    t0 = time.perf_counter()
+    result = search(
+        settings, standalone, k=k, mode=mode, filters=filters or SearchFilters(), sentences=True
+    )
+    telemetry.retrieval_ms = _ms(t0)
+    notices += result.notices
+
+    relevant = is_relevant(result.hits, settings.answer.min_relevance)
+    evidence, dropped = select_evidence(result.hits, settings.answer.evidence_sentences)
+    gathered = EvidenceSet(
+        question=question,
+        standalone_question=standalone,
+        hits=result.hits,
+        evidence=evidence,
+        relevant=relevant,
+        notices=notices + dropped,
+        telemetry=telemetry,
+    )
+    gathered._started = started
+    return gathered
+
+
+# --- 6. generate -------------------------------------------------------------------------------
+
+
+def answer_prompt(gathered: EvidenceSet) -> list[Message]:
+    """The chat messages that ask the model to answer from the evidence."""
+    return load_prompt("answer", ANSWER_FIELDS).render(
+        sources=format_sources(gathered.evidence), question=gathered.standalone_question
+    )
+
+
+def answer_from(
+    gathered: EvidenceSet, settings: Settings, *, llm: LLM | None = None
+) -> Iterator[str | Answer]:
+    """Steps 6-8: yields text chunks while the model writes, then the checked ``Answer``.
+
+    When the gate said no, the model is not called: the answer is ``CANNOT_ANSWER`` with the
+    closest papers listed as (uncited) sources.
+    """
+    llm = llm or get_llm(settings)
+    embedder = get_embedder(settings)
+    telemetry = gathered.telemetry.model_copy(update={"model": llm.name, "provider": llm.provider})
+    if not gathered.relevant:
+        answer = build_answer(gathered, CANNOT_ANSWER, embedder, 0.0)
+    else:
+        stream = llm.stream(answer_prompt(gathered))
+        generation_started = gathered.elapsed_s()
+        with stream:
+            yield from stream
+        gen = stream.telemetry
+        t0 = time.perf_counter()
+        answer = build_answer(gathered, stream.text, embedder, settings.answer.support_threshold)
+        telemetry.check_ms = _ms(t0)
+        if gen is not None:
+            telemetry.ttft_s = (
+                None if gen.ttft_s is None else round(generation_started + gen.ttft_s, 3)
+            )
+            telemetry.generation_s = gen.total_s
+            telemetry.prompt_tokens = gen.prompt_tokens
+            telemetry.completion_tokens = gen.completion_tokens
+            telemetry.tokens_per_s = gen.tokens_per_s
+    telemetry.total_s = round(gathered.elapsed_s(), 3)
+    answer.notices = list(gathered.notices)
+    answer.telemetry = telemetry
+    yield answer
+
+
+# --- 7. check ----------------------------------------------------------------------------------
 
 
 def parse_citation_group(body: str) -> list[int]:
@@ -214,10 +268,13 @@ def parse_citation_group(body: str) -> list[int]:
     return numbers
 
 
-def renumber_citations(text: str, valid: set[int]) -> tuple[str, dict[int, int], int]:
-    """Drop citations to unknown numbers and renumber the rest by first use.
+def renumber_citations(
+    text: str, valid: set[int], *, renumber: bool = True
+) -> tuple[str, dict[int, int], int]:
+    """Drop citations to unknown numbers and renumber the rest by first use (or keep them).
 
-    Returns the new text, the map old -> new number, and how many citations were removed.
+    Returns the new text, the map old -> new number of the numbers used, and how many
+    citations were removed.
     """
     mapping: dict[int, int] = {}
     removed = 0
@@ -229,7 +286,7 @@ def renumber_citations(text: str, valid: set[int]) -> tuple[str, dict[int, int],
             if n not in valid:
                 removed += 1
                 continue
-            mapping.setdefault(n, len(mapping) + 1)
+            mapping.setdefault(n, len(mapping) + 1 if renumber else n)
             if mapping[n] not in kept:
                 kept.append(mapping[n])
         return "".join(f"[{n}]" for n in kept)
@@ -305,116 +362,100 @@ def is_abstention(text: str) -> bool:
     )
 
 
-# --- 7. result -------------------------------------------------------------------------------
+def check_text(
+    raw_text: str,
+    evidence: Sequence[Evidence],
+    embedder: Embedder,
+    threshold: float,
+    *,
+    renumber: bool = True,
+) -> CheckedText:
+    """The one citation check, for an answer or any other generated paragraph.
+
+    Citations to numbers not in ``evidence`` are removed and counted; with ``renumber`` the
+    rest are renumbered by first use (else they keep the evidence numbers, so a page that
+    numbers its sources once can check each paragraph against all of them). Every sentence is
+    scored against the abstracts of the papers it cites (``verify_citations``).
+    """
+    by_number = {ev.number: ev for ev in evidence}
+    text, numbering, removed = renumber_citations(raw_text, set(by_number), renumber=renumber)
+    cited = {new: by_number[old].paper for old, new in numbering.items()}
+    sentences = verify_citations(split_answer(text), cited, embedder, threshold)
+    return CheckedText(
+        text=text, sentences=sentences, numbering=numbering, invalid_citations=removed
+    )
+
+
+# --- 8. result ---------------------------------------------------------------------------------
 
 
 def _date(paper: Paper) -> str | None:
     return paper.published.isoformat() if paper.published else None
 
 
-def _links(paper: Paper) -> list[str]:
-    links = [paper.arxiv_url, paper.hf_url, paper.github_repo, *paper.urls]
-    return list(dict.fromkeys(u for u in links if u))
+def _source(number: int, ev: Evidence, cited: bool) -> Source:
+    return Source(
+        number=number,
+        paper_id=ev.paper.id,
+        title=ev.paper.title,
+        date=_date(ev.paper),
+        cited=cited,
+        similarity=ev.similarity,
+    )
 
 
 def build_answer(
-    question: str,
-    standalone: str,
-    raw_text: str,
-    evidence: Sequence[Evidence],
-    embedder: Embedder,
-    threshold: float,
+    gathered: EvidenceSet, raw_text: str, embedder: Embedder, threshold: float
 ) -> Answer:
     """Check the model's text against its evidence and assemble the typed ``Answer``."""
-    by_number = {ev.number: ev for ev in evidence}
+    evidence = gathered.evidence
+    question, standalone = gathered.question, gathered.standalone_question
     if is_abstention(raw_text):
         return Answer(
             question=question,
             standalone_question=standalone,
             answer=CANNOT_ANSWER,
             abstained=True,
-            sources=[
-                Source(
-                    number=ev.number,
-                    paper_id=ev.paper.id,
-                    title=ev.paper.title,
-                    date=_date(ev.paper),
-                    cited=False,
-                    similarity=ev.similarity,
-                )
-                for ev in evidence
-            ],
+            sources=[_source(ev.number, ev, cited=False) for ev in evidence],
         )
-    text, mapping, removed = renumber_citations(raw_text, set(by_number))
-    new_to_old = {new: old for old, new in mapping.items()}
-    cited_papers = {new: by_number[old].paper for new, old in new_to_old.items()}
-    checks = verify_citations(split_answer(text), cited_papers, embedder, threshold)
+    checked = check_text(raw_text, evidence, embedder, threshold)
+    by_number = {ev.number: ev for ev in evidence}
+    new_to_old = {new: old for old, new in checked.numbering.items()}
     citations = []
     for new in sorted(new_to_old):
         ev = by_number[new_to_old[new]]
-        citing = [c for c in checks if new in c.citations]
+        citing = [c for c in checked.sentences if new in c.citations]
         citations.append(
             Citation(
                 number=new,
                 paper_id=ev.paper.id,
                 title=ev.paper.title,
                 date=_date(ev.paper),
-                links=_links(ev.paper),
+                links=ev.paper.links,
                 evidence=ev.sentences,
                 supported=bool(citing) and all(c.supported for c in citing),
                 paper=ev.paper,
             )
         )
     # Sources keep answer numbering: cited ones first by citation number, the rest after.
-    uncited = [ev for ev in evidence if ev.number not in mapping]
-    sources = [
-        Source(
-            number=c.number,
-            paper_id=c.paper_id,
-            title=c.title,
-            date=c.date,
-            cited=True,
-            similarity=by_number[new_to_old[c.number]].similarity,
-        )
-        for c in citations
-    ] + [
-        Source(
-            number=len(citations) + i,
-            paper_id=ev.paper.id,
-            title=ev.paper.title,
-            date=_date(ev.paper),
-            cited=False,
-            similarity=ev.similarity,
-        )
-        for i, ev in enumerate(uncited, start=1)
-    ]
+    uncited = [ev for ev in evidence if ev.number not in checked.numbering]
+    sources = [_source(new, by_number[new_to_old[new]], cited=True) for new in sorted(new_to_old)]
+    sources += [_source(len(citations) + i, ev, cited=False) for i, ev in enumerate(uncited, 1)]
     return Answer(
         question=question,
         standalone_question=standalone,
-        answer=text,
+        answer=checked.text,
         abstained=False,
-        sentences=checks,
+        sentences=checked.sentences,
         citations=citations,
         sources=sources,
-        invalid_citations=removed,
-        unsupported=sum(1 for c in checks if c.supported is False),
-        uncited=sum(1 for c in checks if not c.citations),
+        invalid_citations=checked.invalid_citations,
+        unsupported=checked.unsupported,
+        uncited=checked.uncited,
     )
 
 
-# --- the pipeline ----------------------------------------------------------------------------
-
-
-def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
-    """A usable question, or an InputError; over-long ones are cut with a notice."""
-    text = " ".join(question.split())
-    if not text:
-        raise InputError("the question is empty.")
-    if len(text) > max_chars:
-        return text[:max_chars].rsplit(" ", 1)[0], [
-            f"the question was {len(text):,} characters; only the first {max_chars:,} were used."
-        ]
-    return text, []
+# --- the two steps chained ---------------------------------------------------------------------
 
 
 def ask_stream(
@@ -428,61 +469,23 @@ def ask_stream(
     llm: LLM | None = None,
 ) -> Iterator[str | Answer]:
     """Answer ``question``: yields text chunks while the model writes, then the ``Answer``."""
-    started = time.perf_counter()
-    filters = filters or SearchFilters()
-    k = settings.answer.k if k is None else k
-    if not 1 <= k <= 20:
-        raise InputError(f"-k must be between 1 and 20, not {k}.")
-    question, notices = clean_question(question, settings.answer.max_question_chars)
     llm = llm or get_llm(settings)
-    embedder = get_embedder(settings)
-    telemetry = AnswerTelemetry(model=llm.name, provider=llm.provider)
-
-    t0 = time.perf_counter()
-    standalone = condense_question(llm, history, question)
-    telemetry.condense_ms = round((time.perf_counter() - t0) * 1000, 1)
-
-    t0 = time.perf_counter()
-    hits = retrieve(settings, standalone, k, filters, mode)
-    telemetry.retrieval_ms = round((time.perf_counter() - t0) * 1000, 1)
-
-    evidence, dropped = select_evidence(hits, settings.answer.evidence_sentences)
-    notices += dropped
-    if not is_relevant(hits, settings.answer.min_relevance):
-        answer = build_answer(question, standalone, CANNOT_ANSWER, evidence, embedder, 0.0)
-    else:
-        prompt = load_prompt("answer", ANSWER_FIELDS).render(
-            sources=format_sources(evidence), question=standalone
-        )
-        stream = llm.stream(prompt)
-        with stream:
-            yield from stream
-        gen: Telemetry | None = stream.telemetry
-        t0 = time.perf_counter()
-        answer = build_answer(
-            question,
-            standalone,
-            stream.text,
-            evidence,
-            embedder,
-            settings.answer.support_threshold,
-        )
-        telemetry.check_ms = round((time.perf_counter() - t0) * 1000, 1)
-        if gen is not None:
-            telemetry.ttft_s = gen.ttft_s
-            telemetry.generation_s = gen.total_s
-            telemetry.prompt_tokens = gen.prompt_tokens
-            telemetry.completion_tokens = gen.completion_tokens
-            telemetry.tokens_per_s = gen.tokens_per_s
-    telemetry.total_s = round(time.perf_counter() - started, 3)
-    answer.notices = notices
-    answer.telemetry = telemetry
-    yield answer
+    gathered = gather(question, settings, history=history, filters=filters, mode=mode, k=k, llm=llm)
+    yield from answer_from(gathered, settings, llm=llm)
 
 
 def ask(question: str, settings: Settings, **kwargs: Any) -> Answer:
     """Answer ``question`` without streaming (see ``ask_stream`` for the arguments)."""
-    for item in ask_stream(question, settings, **kwargs):
+    return final_answer(ask_stream(question, settings, **kwargs))
+
+
+def final_answer(stream: Iterable[str | Answer]) -> Answer:
+    """The ``Answer`` at the end of an ``ask_stream``/``answer_from`` stream (chunks skipped)."""
+    for item in stream:
         if isinstance(item, Answer):
             return item
-    raise AssertionError("ask_stream ended without an Answer")
+    raise AssertionError("the answer stream ended without an Answer")
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 1)

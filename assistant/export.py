@@ -6,8 +6,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-from assistant.answer import Answer
-from assistant.models import Paper
+from assistant.models import Answer, Paper
 
 
 def support_marker(supported: bool | None) -> str:
@@ -38,9 +37,9 @@ def answer_markdown(answer: Answer, *, heading: bool = True) -> str:
     return "\n".join(lines).strip() + "\n"
 
 
-def chat_markdown(turns: Sequence[tuple[str, Answer]]) -> str:
+def chat_markdown(answers: Sequence[Answer]) -> str:
     """A whole conversation: each question with its answer and references."""
-    return "\n".join(answer_markdown(a) for _, a in turns)
+    return "\n".join(answer_markdown(a) for a in answers)
 
 
 def _ascii(text: str) -> str:

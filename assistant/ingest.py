@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 
 from assistant.errors import InputError
 from assistant.models import Paper, paper_id_for
+from assistant.settings import Settings
 
 if TYPE_CHECKING:
     from assistant.embed import Embedder
@@ -429,6 +430,9 @@ class IngestReport(BaseModel):
     unchanged: int
     store_total: int
     seconds: float
+    skipped: list[str] = Field(
+        default_factory=list, description="Files left out with --skip-invalid, and why."
+    )
 
 
 def plan_writes(
@@ -499,6 +503,44 @@ def ingest_papers(
         store_total=store.count(),
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def ingest_paths(
+    settings: Settings,
+    paths: list[Path],
+    fmt: str = "auto",
+    *,
+    year: int | None = None,
+    date: dt.date | None = None,
+    skip_invalid: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> IngestReport:
+    """Parse every file first; write only when all parsed (or the bad ones are skipped).
+
+    A file that cannot be read stops the run before anything is written, with every problem
+    named by file and line; with ``skip_invalid`` the readable files go in and the report
+    lists the others under ``skipped``.
+    """
+    from assistant.embed import get_embedder
+    from assistant.store import open_store
+
+    parsed = parse_paths(paths, fmt, year=year, date=date)
+    if parsed.problems and (not skip_invalid or not parsed.papers):
+        listed = "\n".join(f"  ✗ {problem}" for problem in parsed.problems)
+        raise InputError(
+            f"{len(parsed.problems)} of {parsed.files} file(s) could not be read; nothing "
+            f"was written. Fix them, or pass --skip-invalid to ingest the others.\n{listed}"
+        )
+    report = ingest_papers(
+        open_store(settings),
+        get_embedder(settings),
+        parsed.papers,
+        files=parsed.files,
+        batch_size=settings.ingest_batch,
+        progress=progress,
+    )
+    report.skipped = list(parsed.problems)
+    return report
 
 
 def download_day(base_url: str, day: dt.date, folder: Path, timeout: float) -> Path:

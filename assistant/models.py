@@ -1,12 +1,19 @@
-"""Typed records passed between pipeline stages; the CLI's ``--json`` is their model dump."""
+"""Typed records passed between pipeline stages; the CLI's ``--json`` is their model dump.
+
+Read in pipeline order: papers (ingest, store) → filters and hits (retrieve) → evidence and
+answers (answer) → health checks (health).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import re
+import time
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, Field, PrivateAttr, computed_field, model_validator
+
+from assistant.errors import InputError
 
 
 def normalize_title(title: str) -> str:
@@ -72,6 +79,12 @@ class Paper(BaseModel):
         return f"https://huggingface.co/papers/{self.arxiv_id}" if self.arxiv_id else None
 
     @property
+    def links(self) -> list[str]:
+        """The paper's links, most useful first: arXiv, Hugging Face, code, abstract URLs."""
+        found = [self.arxiv_url, self.hf_url, self.github_repo, *self.urls]
+        return list(dict.fromkeys(u for u in found if u))
+
+    @property
     def title_key(self) -> str:
         """Key under which two records of one paper (any format, any id) are merged."""
         return hashlib.sha256(normalize_title(self.title).encode()).hexdigest()[:16]
@@ -85,6 +98,61 @@ class Paper(BaseModel):
     def content_hash(self) -> str:
         """Changes exactly when the embedded text changes."""
         return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+
+
+class SearchFilters(BaseModel):
+    """Which papers a search may return; the store applies them inside its query."""
+
+    since: dt.date | None = Field(None, description="Published on or after.")
+    until: dt.date | None = Field(None, description="Published on or before.")
+    source: str | None = Field(None, description="Read from this source file name.")
+    added_since: dt.date | None = Field(None, description="Added to the store on or after.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SearchFilters:
+        if self.since and self.until and self.since > self.until:
+            raise InputError(f"--since {self.since} is after --until {self.until}.")
+        return self
+
+    @classmethod
+    def parse(
+        cls,
+        since: str | dt.date | None = None,
+        until: str | dt.date | None = None,
+        source: str | None = None,
+        added_days: int | None = None,
+        *,
+        labels: tuple[str, str] = ("--since", "--until"),
+        today: dt.date | None = None,
+    ) -> SearchFilters:
+        """Filters from user input (CLI flags, app fields), with one meaning everywhere.
+
+        Dates are ``YYYY-MM-DD`` (blank means unset); ``source`` blank means any source;
+        ``added_days=N`` keeps papers added in the last N days counting today, so 0 means
+        "added today" and None means no filter. ``labels`` name the date fields in errors.
+        """
+        if added_days is not None and (isinstance(added_days, bool) or added_days < 0):
+            raise InputError(f"added days must be 0 or more, not {added_days!r}.")
+        day = today or dt.date.today()
+        return cls(
+            since=parse_date(since, labels[0]),
+            until=parse_date(until, labels[1]),
+            source=(source or "").strip() or None,
+            added_since=None if added_days is None else day - dt.timedelta(days=added_days),
+        )
+
+
+def parse_date(value: str | dt.date | None, field: str) -> dt.date | None:
+    """A ``YYYY-MM-DD`` value (blank: None), or an InputError naming the field."""
+    if value is None or isinstance(value, dt.date):
+        return value
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{field} {value!r} is not a date; use YYYY-MM-DD.") from None
 
 
 class SentenceMatch(BaseModel):
@@ -129,3 +197,143 @@ class SearchResult(BaseModel):
     timings: dict[str, float] = Field(
         default_factory=dict, description="Milliseconds per stage (embed, dense, bm25, ...)."
     )
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+
+class Evidence(BaseModel):
+    """One numbered source as handed to the model."""
+
+    number: int
+    paper: Paper
+    sentences: list[str] = Field(description="The abstract sentences shown to the model.")
+    similarity: float = Field(description="Cosine similarity of the question to the paper.")
+
+
+class AnswerTelemetry(BaseModel):
+    """Where the time went, measured from the moment the question was asked."""
+
+    condense_ms: float = 0.0
+    retrieval_ms: float = 0.0
+    check_ms: float = 0.0
+    ttft_s: float | None = Field(
+        None, description="Seconds from the question to the first generated token."
+    )
+    generation_s: float | None = None
+    total_s: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    tokens_per_s: float | None = None
+    model: str = ""
+    provider: str = ""
+
+
+class EvidenceSet(BaseModel):
+    """What ``answer.gather`` found for a question: the input of ``answer.answer_from``.
+
+    Digests and the eval harness reuse it, so it carries everything generation needs.
+    """
+
+    question: str = Field(description="The question as asked (whitespace-normalized, capped).")
+    standalone_question: str = Field(description="The follow-up rewritten to stand alone.")
+    hits: list[Hit] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+    relevant: bool = Field(description="The best hit passed the relevance gate.")
+    notices: list[str] = Field(default_factory=list)
+    telemetry: AnswerTelemetry = Field(default_factory=AnswerTelemetry)
+    _started: float = PrivateAttr(default_factory=time.perf_counter)
+
+    def elapsed_s(self) -> float:
+        """Seconds since the question was asked (gather started)."""
+        return time.perf_counter() - self._started
+
+
+class SentenceCheck(BaseModel):
+    """One sentence of the answer, what it cites and how well the cited sources support it."""
+
+    text: str
+    citations: list[int] = Field(description="Source numbers (after renumbering) it cites.")
+    support: float | None = Field(
+        None, description="0..1 support by the cited abstracts; None when it cites nothing."
+    )
+    supported: bool | None = Field(None, description="None when the sentence cites nothing.")
+
+
+class Citation(BaseModel):
+    """A source the answer cites, by its number in the answer."""
+
+    number: int
+    paper_id: str
+    title: str
+    date: str | None
+    links: list[str]
+    evidence: list[str] = Field(description="The abstract sentences the model was shown.")
+    supported: bool = Field(description="Every sentence citing this source is supported.")
+    paper: Paper = Field(description="The whole cited paper (for exports and source cards).")
+
+
+class Source(BaseModel):
+    """A source handed to the model (cited or not), by its number in the answer."""
+
+    number: int
+    paper_id: str
+    title: str
+    date: str | None
+    cited: bool
+    similarity: float
+
+
+class CheckedText(BaseModel):
+    """Generated text after the citation check: what any cited paragraph is turned into."""
+
+    text: str = Field(description="The text, invalid citations removed (renumbered if asked).")
+    sentences: list[SentenceCheck] = Field(default_factory=list)
+    numbering: dict[int, int] = Field(
+        default_factory=dict, description="Evidence number -> number in the text, for cited ones."
+    )
+    invalid_citations: int = Field(0, description="Citations to numbers never given: removed.")
+
+    @property
+    def unsupported(self) -> int:
+        """Sentences whose cited sources do not support them."""
+        return sum(1 for c in self.sentences if c.supported is False)
+
+    @property
+    def uncited(self) -> int:
+        """Sentences that cite no source at all."""
+        return sum(1 for c in self.sentences if not c.citations)
+
+
+class Answer(BaseModel):
+    """A checked, cited answer (or an honest abstention)."""
+
+    question: str
+    standalone_question: str
+    answer: str = Field(description="The answer text, citations renumbered.")
+    abstained: bool
+    sentences: list[SentenceCheck] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list)
+    invalid_citations: int = Field(0, description="Citations to numbers never given: removed.")
+    unsupported: int = Field(0, description="Sentences whose cited sources do not support them.")
+    uncited: int = Field(0, description="Sentences that cite no source at all.")
+    notices: list[str] = Field(default_factory=list, description="Truncations, dropped text.")
+    telemetry: AnswerTelemetry = Field(default_factory=AnswerTelemetry)
+
+    @property
+    def uncited_sources(self) -> list[Source]:
+        """Sources retrieved and shown to the model but not cited."""
+        return [s for s in self.sources if not s.cited]
+
+
+# --- health ----------------------------------------------------------------------------------
+
+
+class Check(BaseModel):
+    """One health check (``assistant doctor``, the app's Status tab)."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""

@@ -24,7 +24,6 @@ are a few lines on bm25s and awkward through the node-based wrapper.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
@@ -35,35 +34,17 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, Field
 
 from assistant.embed import Embedder, get_embedder, split_sentences
 from assistant.errors import InputError
-from assistant.models import Hit, Paper, SearchResult, SentenceMatch, date_to_int
-from assistant.settings import RetrievalSettings, Settings
+from assistant.models import Hit, Paper, SearchFilters, SearchResult, SentenceMatch, date_to_int
+from assistant.settings import MODES, RetrievalSettings, Settings
 from assistant.store import IndexRow, PaperStore, open_store, where_filter
 
-#: The retrieval modes, in the order the CLI lists them.
-MODES: tuple[str, ...] = get_args(RetrievalSettings.model_fields["mode"].annotation)
-
-
 # --- input ---------------------------------------------------------------------------------
-
-
-class SearchFilters(BaseModel):
-    """Which papers a search may return; applied inside the store query."""
-
-    since: dt.date | None = Field(None, description="Published on or after.")
-    until: dt.date | None = Field(None, description="Published on or before.")
-    source: str | None = Field(None, description="Read from this source file name.")
-    added_since: dt.date | None = Field(None, description="Added to the store on or after.")
-
-    def where(self) -> dict[str, Any] | None:
-        """The Chroma ``where`` clause (None when nothing is filtered)."""
-        return where_filter(self.since, self.until, self.source, self.added_since)
 
 
 def clean_query(query: str, max_chars: int) -> tuple[str, str | None]:
@@ -387,7 +368,7 @@ class Retriever:
         mode = check_mode(mode, self.config)
         use_mmr = self.config.mmr if mmr is None else mmr
         filters = filters or SearchFilters()
-        where = filters.where()  # also rejects since > until
+        where = where_filter(filters)
         if self.store.count() == 0:
             raise InputError(
                 f"the store at {self.store.where} is empty: run 'assistant ingest data/sample' "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +18,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 #: Bumped whenever the text we embed for a paper changes, so old vectors are never reused.
 TEXT_RECIPE = "title-abstract-v1"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+RetrievalMode = Literal["hybrid", "dense", "bm25"]
+#: The retrieval modes, in the order the CLI and the app list them.
+MODES: tuple[str, ...] = get_args(RetrievalMode)
+#: The most sources one answer may be given (the prompt must fit the model's context).
+MAX_ANSWER_SOURCES = 20
 
 
 class EmbeddingSettings(BaseModel):
@@ -98,7 +103,7 @@ class LLMSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     """How papers are found for a question."""
 
-    mode: Literal["hybrid", "dense", "bm25"] = Field(
+    mode: RetrievalMode = Field(
         "hybrid", description="hybrid (dense + BM25 fused by RRF), dense or bm25."
     )
     k: int = Field(5, ge=1, le=100, description="Papers returned per query.")
@@ -127,7 +132,9 @@ class RetrievalSettings(BaseModel):
 class AnswerSettings(BaseModel):
     """How answers are built from retrieved papers."""
 
-    k: int = Field(5, ge=1, le=20, description="Sources handed to the model per question.")
+    k: int = Field(
+        5, ge=1, le=MAX_ANSWER_SOURCES, description="Sources handed to the model per question."
+    )
     min_relevance: float = Field(
         0.35,
         description="Cosine similarity below which the best hit counts as not relevant and the "
@@ -145,7 +152,6 @@ class AnswerSettings(BaseModel):
     support_threshold: float = Field(
         0.45, description="Sentence-to-source similarity under which a claim is flagged."
     )
-    llm_judge: bool = Field(False, description="Also ask the LLM whether each claim is supported.")
 
 
 class UISettings(BaseModel):

@@ -21,7 +21,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from assistant.errors import InputError, StoreError
-from assistant.models import Paper, date_to_int
+from assistant.models import Paper, SearchFilters, date_to_int
 from assistant.settings import TEXT_RECIPE, Settings
 
 #: Largest $in list / id list sent to Chroma in one request.
@@ -52,24 +52,17 @@ class IndexRow(NamedTuple):
     sources: list[str]
 
 
-def where_filter(
-    since: dt.date | None = None,
-    until: dt.date | None = None,
-    source: str | None = None,
-    added_since: dt.date | None = None,
-) -> dict[str, Any] | None:
-    """A Chroma ``where`` clause for date range, source file and 'added since'."""
-    if since and until and since > until:
-        raise InputError(f"--since {since} is after --until {until}.")
+def where_filter(filters: SearchFilters) -> dict[str, Any] | None:
+    """The Chroma ``where`` clause of the filters (None when nothing is filtered)."""
     clauses: list[dict[str, Any]] = []
-    if since:
-        clauses.append({"published_int": {"$gte": date_to_int(since)}})
-    if until:
-        clauses.append({"published_int": {"$lte": date_to_int(until)}})
-    if source:
-        clauses.append({"sources": {"$contains": source}})
-    if added_since:
-        clauses.append({"added_int": {"$gte": date_to_int(added_since)}})
+    if filters.since:
+        clauses.append({"published_int": {"$gte": date_to_int(filters.since)}})
+    if filters.until:
+        clauses.append({"published_int": {"$lte": date_to_int(filters.until)}})
+    if filters.source:
+        clauses.append({"sources": {"$contains": filters.source}})
+    if filters.added_since:
+        clauses.append({"added_int": {"$gte": date_to_int(filters.added_since)}})
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -221,17 +214,11 @@ class PaperStore:
             offset += page
 
     def list_papers(
-        self,
-        since: dt.date | None = None,
-        until: dt.date | None = None,
-        source: str | None = None,
-        added_since: dt.date | None = None,
-        limit: int | None = None,
+        self, filters: SearchFilters | None = None, *, limit: int | None = None
     ) -> list[Paper]:
         """Papers matching the filters, newest publication first, then by title."""
-        where = where_filter(since, until, source, added_since)
         papers = sorted(
-            self.iter_papers(where),
+            self.iter_papers(where_filter(filters or SearchFilters())),
             key=lambda p: (-(date_to_int(p.published) or 0), p.title.lower()),
         )
         return papers[:limit] if limit else papers

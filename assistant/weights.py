@@ -194,6 +194,11 @@ def assemble(
     return dest
 
 
+def uses_bundled(settings: LLMSettings) -> bool:
+    """True when these settings run the bundled GGUF (local provider, no model of its own)."""
+    return settings.provider == "local" and not settings.model and not settings.hf_repo
+
+
 def bundled_path(settings: LLMSettings, model: BundledModel = BUNDLED) -> Path:
     """Where the bundled GGUF lives once assembled."""
     return settings.cache_dir.expanduser() / model.file_name

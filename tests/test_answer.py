@@ -10,9 +10,13 @@ from click.testing import CliRunner
 
 from assistant.answer import (
     CANNOT_ANSWER,
-    Answer,
+    answer_from,
     ask,
     ask_stream,
+    check_text,
+    conversation,
+    final_answer,
+    gather,
     is_abstention,
     parse_citation_group,
     renumber_citations,
@@ -23,7 +27,7 @@ from assistant.answer import (
 from assistant.errors import AssistantError, InputError
 from assistant.export import answer_markdown, bibtex
 from assistant.llm import FakeLLM, Message, get_llm
-from assistant.models import Hit, Paper
+from assistant.models import Answer, Evidence, Hit, Paper, SearchFilters
 from assistant.prompts import load_prompt
 from assistant.settings import Settings
 
@@ -178,12 +182,102 @@ def test_answer_with_valid_and_invalid_citations(fake_settings: Settings, fake: 
 
 
 def test_renumbering_follows_first_use(fake_settings: Settings, fake: FakeLLM) -> None:
+    """The new [1] is the source retrieval ranked third, because the model cited it first."""
+    gathered = gather(OPTICAL_FLOW, fake_settings)
+    ranked = [ev.paper.id for ev in gathered.evidence]
     fake.enqueue("Point from the third source [3]. Point from the first [1].")
-    answer = ask(OPTICAL_FLOW, fake_settings)
-    first_source_id = answer.citations[1].paper_id
+    answer = final_answer(answer_from(gathered, fake_settings))
     assert [c.number for c in answer.citations] == [1, 2]
-    assert answer.answer.endswith("[2].")
-    assert answer.citations[0].paper_id != first_source_id
+    assert answer.answer == "Point from the third source [1]. Point from the first [2]."
+    assert [c.paper_id for c in answer.citations] == [ranked[2], ranked[0]]
+    # the uncited sources follow, in retrieval order
+    assert [s.paper_id for s in answer.sources] == [ranked[2], ranked[0]] + [
+        pid for pid in ranked if pid not in (ranked[0], ranked[2])
+    ]
+
+
+def test_gather_is_a_public_step_reused_by_answer_from(
+    fake_settings: Settings, fake: FakeLLM
+) -> None:
+    gathered = gather(OPTICAL_FLOW, fake_settings, k=4)
+    assert gathered.relevant and gathered.standalone_question == OPTICAL_FLOW
+    assert [ev.number for ev in gathered.evidence] == [1, 2, 3, 4]
+    assert [ev.paper.id for ev in gathered.evidence] == [h.paper.id for h in gathered.hits]
+    assert all(ev.sentences for ev in gathered.evidence)
+    assert fake.history == [], "gathering without history calls no model"
+    assert gathered.telemetry.retrieval_ms > 0
+
+    fake.enqueue("SplatFlow splats motion features [1].")
+    first = final_answer(answer_from(gathered, fake_settings))
+    fake.enqueue("SplatFlow splats motion features [1].")
+    again = final_answer(answer_from(gathered, fake_settings))
+    assert first.citations[0].paper_id == again.citations[0].paper_id == gathered.hits[0].paper.id
+    assert first.telemetry.ttft_s is not None
+    assert first.telemetry.total_s >= first.telemetry.retrieval_ms / 1000
+
+
+def test_time_to_first_token_counts_from_the_question(
+    fake_settings: Settings, fake: FakeLLM
+) -> None:
+    """Condensing a follow-up is part of the wait the user sees."""
+    fake.enqueue("How does SplatFlow handle occlusions?", "It uses splatting [1].")
+    history = [Message(role="user", content="Which papers estimate optical flow?")]
+    answer = ask("and occlusion?", fake_settings, history=history)
+    t = answer.telemetry
+    assert t.ttft_s is not None and t.condense_ms > 0
+    assert t.ttft_s >= (t.condense_ms + t.retrieval_ms) / 1000
+
+
+def test_check_text_works_on_any_numbered_evidence(embedder: Any) -> None:
+    """The one citation check, as a digest paragraph uses it: numbers kept, bad ones dropped."""
+    flow = paper("SplatFlow", "SplatFlow estimates multi-frame optical flow with splatting.", "a")
+    kv = paper("KVQuant", "KVQuant quantizes the KV cache to 3 bits with small loss.", "b")
+    evidence = [
+        Evidence(number=7, paper=flow, sentences=[flow.abstract], similarity=0.6),
+        Evidence(number=9, paper=kv, sentences=[kv.abstract], similarity=0.5),
+    ]
+    text = "KVQuant stores the KV cache in 3 bits [9]. Splatting helps flow [7]. Made up [4]."
+    kept = check_text(text, evidence, embedder, 0.45, renumber=False)
+    assert (
+        kept.text == "KVQuant stores the KV cache in 3 bits [9]. Splatting helps flow [7]. Made up."
+    )
+    assert kept.numbering == {9: 9, 7: 7} and kept.invalid_citations == 1
+    assert [s.citations for s in kept.sentences] == [[9], [7], []]
+    assert kept.sentences[0].supported and kept.uncited == 1
+
+    renumbered = check_text(text, evidence, embedder, 0.45)
+    assert renumbered.numbering == {9: 1, 7: 2}
+    assert renumbered.text.startswith("KVQuant stores the KV cache in 3 bits [1].")
+
+
+def test_conversation_records_the_standalone_question() -> None:
+    done = Answer(
+        question="and occlusion?",
+        standalone_question="How does SplatFlow handle occlusion?",
+        answer="With splatting [1].",
+        abstained=False,
+    )
+    turns = conversation([done])
+    assert [(m.role, m.content) for m in turns] == [
+        ("user", "How does SplatFlow handle occlusion?"),
+        ("assistant", "With splatting [1]."),
+    ]
+
+
+def test_search_filters_parse_has_one_meaning() -> None:
+    import datetime as dt
+
+    today = dt.date(2026, 3, 13)
+    assert SearchFilters.parse(added_days=0, today=today).added_since == today
+    assert SearchFilters.parse(added_days=7, today=today).added_since == dt.date(2026, 3, 6)
+    assert SearchFilters.parse(" ", "", "  ") == SearchFilters()
+    assert SearchFilters.parse("2024-03-01").since == dt.date(2024, 3, 1)
+    with pytest.raises(InputError, match="'From' '2024-13-45' is not a date"):
+        SearchFilters.parse("2024-13-45", labels=("'From'", "'Until'"))
+    with pytest.raises(InputError, match="after --until"):
+        SearchFilters.parse("2024-05-01", "2024-04-01")
+    with pytest.raises(InputError, match="0 or more"):
+        SearchFilters.parse(added_days=-1)
 
 
 def test_off_topic_question_abstains_without_calling_the_llm(
@@ -222,6 +316,8 @@ def test_bad_questions(fake_settings: Settings, fake: FakeLLM) -> None:
         ask("   ", fake_settings)
     with pytest.raises(InputError, match="between 1 and 20"):
         ask(OPTICAL_FLOW, fake_settings, k=0)
+    with pytest.raises(InputError, match="between 1 and 20"):
+        ask(OPTICAL_FLOW, fake_settings, k=21)
     fake.enqueue("SplatFlow uses splatting [1].")
     long = ask(OPTICAL_FLOW + " x" * 25_000, fake_settings)
     assert any("50,0" in n for n in long.notices)

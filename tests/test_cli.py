@@ -35,6 +35,10 @@ def test_ingest_stats_list_show(tmp_path: Path) -> None:
         run("--store", store, "list", "--since", "2024-08-01", "--limit", "0", "--json").stdout
     )
     assert len(listed) == 84 and all(p["published"] == "2024-08-11" for p in listed)
+    # --added-days means the same in list as in search: 0 is "added today", not "no filter"
+    today = run("--store", store, "list", "--added-days", "0", "--limit", "0", "--json")
+    assert today.exit_code == 0, today.output
+    assert len(json.loads(today.stdout)) == 583
 
     shown = json.loads(run("--store", store, "show", listed[0]["id"], "--json").stdout)
     assert shown == listed[0]
@@ -81,7 +85,10 @@ def test_bad_file_fails_cleanly_and_writes_nothing(tmp_path: Path) -> None:
         "--skip-invalid",
         "--json",
     )
-    assert skipped.exit_code == 0 and json.loads(skipped.stdout)["added"] == 71
+    assert skipped.exit_code == 0
+    report = json.loads(skipped.stdout)
+    assert report["added"] == 71
+    assert len(report["skipped"]) == 1 and "bad.jsonl:2" in report["skipped"][0]
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ from assistant.retrieve import (
     reciprocal_rank_fusion,
 )
 from assistant.settings import Settings
-from assistant.store import open_store
+from assistant.store import open_store, where_filter
 from tests.conftest import ROOT, SAMPLE
 
 SMOKE = ROOT / "eval" / "retrieval_smoke.jsonl"
@@ -135,7 +135,7 @@ def test_mmr_skips_a_near_duplicate_for_a_different_item() -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_date_range_is_respected_and_still_fills_k(sample: Retriever, mode: str) -> None:
     since, until = dt.date(2024, 8, 1), dt.date(2024, 8, 31)
-    inside = sample.store.list_papers(since=since, until=until)
+    inside = sample.store.list_papers(SearchFilters(since=since, until=until))
     assert len(inside) >= 10
     unfiltered = sample.search("language models", k=10, mode=mode, sentences=False).hits
     assert any(h.paper.published != dt.date(2024, 8, 11) for h in unfiltered), "filter must work"
@@ -174,7 +174,7 @@ def test_bm25_filter_mask_selects_what_the_store_where_selects(
     mask = sample.bm25_index().allowed(filters)
     assert mask is not None
     from_index = {pid for pid, ok in zip(sample.bm25_index().ids, mask, strict=True) if ok}
-    assert from_index == set(sample.store.ids(filters.where()))
+    assert from_index == set(sample.store.ids(where_filter(filters)))
 
 
 def test_added_since_filter(tmp_path: Path, embedder: Any, few_papers: list[Paper]) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from assistant.errors import InputError, StoreError
 from assistant.ingest import ingest_papers, parse_file, parse_paths
+from assistant.models import SearchFilters
 from assistant.settings import Settings
 from assistant.store import PaperStore, open_store, where_filter
 from tests.conftest import FIXTURES, SAMPLE
@@ -69,21 +70,21 @@ def test_ingest_sample_then_reingest_is_a_no_op(store: PaperStore, embedder: Any
 
 def test_list_filters_run_inside_chroma(store: PaperStore, embedder: Any) -> None:
     ingest_papers(store, embedder, parse_paths([SAMPLE], year=2024).papers, today=TODAY)
-    march = store.list_papers(since=dt.date(2024, 3, 1), until=dt.date(2024, 3, 31))
+    march = store.list_papers(SearchFilters(since=dt.date(2024, 3, 1), until=dt.date(2024, 3, 31)))
     assert len(march) == 71 and {p.published for p in march} == {dt.date(2024, 3, 13)}
-    august = store.list_papers(since=dt.date(2024, 8, 1))
+    august = store.list_papers(SearchFilters(since=dt.date(2024, 8, 1)))
     # Papers of the August page that already appeared in March keep their first date.
     march_keys = {p.title_key for p in parse_file(BLANK_LAYOUT, year=2024)}
     aug_page = parse_file(SAMPLE / "002_845fed19e190d690.txt", year=2024)
     assert len(august) == len({p.title_key for p in aug_page} - march_keys) == 84
-    from_file = store.list_papers(source="001_9d533ba750abefce.txt")
+    from_file = store.list_papers(SearchFilters(source="001_9d533ba750abefce.txt"))
     assert len(from_file) == len(
         {p.title_key for p in parse_file(SAMPLE / from_file[0].sources[0])}
     )
     assert all("001_9d533ba750abefce.txt" in p.sources for p in from_file)
     assert len(store.list_papers(limit=5)) == 5
-    assert store.list_papers(added_since=TODAY + dt.timedelta(days=1)) == []
-    assert len(store.list_papers(added_since=TODAY)) == 583
+    assert store.list_papers(SearchFilters(added_since=TODAY + dt.timedelta(days=1))) == []
+    assert len(store.list_papers(SearchFilters(added_since=TODAY))) == 583
 
 
 def test_same_paper_from_json_merges_into_page_dump_record(
@@ -150,9 +151,13 @@ def test_collection_name_carries_the_embedding_fingerprint(tmp_path: Path) -> No
 
 def test_where_filter_rejects_inverted_range() -> None:
     with pytest.raises(InputError, match="after"):
-        where_filter(since=dt.date(2024, 5, 1), until=dt.date(2024, 4, 1))
-    assert where_filter() is None
-    assert where_filter(source="x.txt") == {"sources": {"$contains": "x.txt"}}
+        SearchFilters(since=dt.date(2024, 5, 1), until=dt.date(2024, 4, 1))
+    assert where_filter(SearchFilters()) is None
+    assert where_filter(SearchFilters(source="x.txt")) == {"sources": {"$contains": "x.txt"}}
+    both = where_filter(SearchFilters(since=dt.date(2024, 3, 1), source="x.txt"))
+    assert both == {
+        "$and": [{"published_int": {"$gte": 20240301}}, {"sources": {"$contains": "x.txt"}}]
+    }
 
 
 def test_unreachable_server_is_a_store_error() -> None:

@@ -163,8 +163,32 @@ def test_errors_become_messages_not_tracebacks(app_url: tuple[str, FakeLLM]) -> 
     assert "not a date" in count
 
 
-def test_several_clients_all_get_answers(app_url: tuple[str, FakeLLM]) -> None:
+def test_several_clients_are_answered_one_at_a_time(
+    app_url: tuple[str, FakeLLM], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three clients at once: all answered, and never two answers generated together (the
+    'llm' queue lane runs ``ui.concurrency`` = 1 at a time, as the README says)."""
+    import threading
+    import time
+
+    import assistant.ui.app as app_module
+
     url, llm = app_url
+    active, overlaps, lock = [0], [0], threading.Lock()
+    real = app_module.ask_stream
+
+    def counted(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        with lock:
+            active[0] += 1
+            overlaps[0] = max(overlaps[0], active[0])
+        try:
+            time.sleep(0.5)  # long enough that a second handler would overlap if let in
+            yield from real(*args, **kwargs)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(app_module, "ask_stream", counted)
     llm.enqueue(REPLY, REPLY, REPLY)
     jobs = [
         client(url).submit(QUESTION, "", "", "All sources", "hybrid", 2, api_name="/ask")
@@ -172,6 +196,8 @@ def test_several_clients_all_get_answers(app_url: tuple[str, FakeLLM]) -> None:
     ]
     results = [job.result(timeout=300) for job in jobs]
     assert all(r[2]["abstained"] is False for r in results)
+    assert all(r[2]["citations"] for r in results)
+    assert overlaps[0] == 1, "answers were generated concurrently"
 
 
 def test_auth_protects_pages_and_api(sample_settings: Settings, tmp_path: Path) -> None:
@@ -222,7 +248,7 @@ def test_binding_beyond_localhost_without_auth_warns() -> None:
 
 
 def test_answers_are_escaped_and_flags_visible(sample_settings: Settings) -> None:
-    from assistant.answer import Answer, SentenceCheck
+    from assistant.models import Answer, SentenceCheck
     from assistant.ui.render import answer_html
 
     answer = Answer(

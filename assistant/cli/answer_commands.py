@@ -11,44 +11,29 @@ import click
 from rich.live import Live
 from rich.text import Text
 
-from assistant.answer import Answer, ask_stream
-from assistant.cli.base import cli, console, err_console, parse_date, settings_of
+from assistant.answer import ask_stream, conversation
+from assistant.cli.base import cli, console, err_console, settings_of
+from assistant.cli.options import (
+    filter_options,
+    json_option,
+    mode_option,
+    provider_option,
+    sources_option,
+)
 from assistant.errors import InputError
 from assistant.export import answer_markdown, bibtex, chat_markdown, support_marker
 from assistant.llm import Message
-from assistant.retrieve import SearchFilters
+from assistant.models import Answer, SearchFilters
 from assistant.settings import Settings
 
 
 def answer_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by ``ask`` and ``chat``."""
-    for option in reversed(
-        [
-            click.option("-k", "k", type=int, help="Sources handed to the model (1-20)."),
-            click.option("--since", help="Only papers published on or after YYYY-MM-DD."),
-            click.option("--until", help="Only papers published on or before YYYY-MM-DD."),
-            click.option("--source", help="Only papers read from this file name."),
-            click.option("--mode", type=click.Choice(["hybrid", "dense", "bm25"])),
-            click.option("--provider", type=click.Choice(["local", "openai", "fake"])),
-        ]
-    ):
-        fn = option(fn)
-    return fn
+    """Options shared by ``ask`` and ``chat``: sources, filters, retrieval mode, provider."""
+    return sources_option(filter_options(added=False)(mode_option(provider_option(fn))))
 
 
-def _setup(
-    ctx: click.Context,
-    since: str | None,
-    until: str | None,
-    source: str | None,
-    mode: str | None,
-    provider: str | None,
-) -> tuple[Settings, SearchFilters]:
-    settings = settings_of(ctx).with_overrides(**{"llm.provider": provider, "retrieval.mode": mode})
-    filters = SearchFilters(
-        since=parse_date(since, "--since"), until=parse_date(until, "--until"), source=source
-    )
-    return settings, filters
+def _settings(ctx: click.Context, mode: str | None, provider: str | None) -> Settings:
+    return settings_of(ctx).with_overrides(**{"llm.provider": provider, "retrieval.mode": mode})
 
 
 def render_answer(answer: Answer) -> None:
@@ -115,7 +100,7 @@ def stream_answer(
 @cli.command()
 @click.argument("question")
 @answer_options
-@click.option("--json", "as_json", is_flag=True, help="Print the Answer as JSON.")
+@json_option("Print the Answer as JSON.")
 @click.option(
     "--format",
     "fmt",
@@ -129,9 +114,7 @@ def ask(
     ctx: click.Context,
     question: str,
     k: int | None,
-    since: str | None,
-    until: str | None,
-    source: str | None,
+    filters: SearchFilters,
     mode: str | None,
     provider: str | None,
     as_json: bool,
@@ -145,9 +128,8 @@ def ask(
       assistant ask "What is new in optical flow?" --since 2024-03-01 -k 8
       assistant ask "How is vector quantization trained?" --json
     """
-    settings, filters = _setup(ctx, since, until, source, mode, provider)
     streaming = fmt == "text" and not as_json
-    answer = stream_answer(question, settings, filters, k, [], live=streaming)
+    answer = stream_answer(question, _settings(ctx, mode, provider), filters, k, [], streaming)
     if as_json:
         click.echo(answer.model_dump_json(indent=2))
     elif fmt == "markdown":
@@ -164,16 +146,13 @@ def ask(
 def chat(
     ctx: click.Context,
     k: int | None,
-    since: str | None,
-    until: str | None,
-    source: str | None,
+    filters: SearchFilters,
     mode: str | None,
     provider: str | None,
 ) -> None:
     """A multi-turn conversation in the terminal (/new, /export FILE, /quit)."""
-    settings, filters = _setup(ctx, since, until, source, mode, provider)
-    history: list[Message] = []
-    turns: list[tuple[str, Answer]] = []
+    settings = _settings(ctx, mode, provider)
+    answers: list[Answer] = []
     console.print(
         "[bold]papers-assistant chat[/] · /new starts over · /export FILE saves "
         "Markdown · /quit (or Ctrl-D) leaves"
@@ -189,7 +168,7 @@ def chat(
         if question in ("/quit", "/exit"):
             return
         if question == "/new":
-            history, turns = [], []
+            answers = []
             console.print("[dim]new conversation[/]")
             continue
         if question.startswith("/export"):
@@ -197,17 +176,13 @@ def chat(
                 question.removeprefix("/export").strip()
                 or f"chat-{dt.datetime.now():%Y%m%d-%H%M%S}.md"
             )
-            target.write_text(chat_markdown(turns))
+            target.write_text(chat_markdown(answers), encoding="utf-8")
             console.print(f"[dim]saved {target}[/]")
             continue
         try:
-            answer = stream_answer(question, settings, filters, k, history, live=True)
+            answer = stream_answer(question, settings, filters, k, conversation(answers), True)
         except InputError as exc:
             err_console.print(f"[red]error:[/] {exc}")
             continue
         render_answer(answer)
-        turns.append((question, answer))
-        history += [
-            Message(role="user", content=answer.standalone_question),
-            Message(role="assistant", content=answer.answer),
-        ]
+        answers.append(answer)

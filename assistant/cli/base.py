@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
@@ -13,7 +12,7 @@ import click
 from pydantic import BaseModel
 from rich.console import Console
 
-from assistant.errors import AssistantError, InputError
+from assistant.errors import AssistantError
 from assistant.settings import Settings
 
 console = Console()
@@ -48,16 +47,6 @@ def print_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
     else:
         text = json.dumps(value, indent=2, default=str)
     click.echo(text)
-
-
-def parse_date(value: str | None, flag: str) -> dt.date | None:
-    """A YYYY-MM-DD flag value, or a clear error naming the flag."""
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{flag} {value!r} is not a date; use YYYY-MM-DD.") from None
 
 
 @click.group(cls=AssistantGroup)

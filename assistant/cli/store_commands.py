@@ -10,9 +10,11 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from assistant.cli.base import cli, console, err_console, parse_date, print_json, settings_of
+from assistant.cli.base import cli, console, err_console, print_json, settings_of
+from assistant.cli.options import filter_options, json_option
 from assistant.errors import InputError
-from assistant.ingest import FORMATS, IngestReport, download_day, ingest_papers, parse_paths
+from assistant.ingest import FORMATS, IngestReport, download_day, ingest_paths
+from assistant.models import SearchFilters, parse_date
 from assistant.settings import Settings
 
 
@@ -25,22 +27,7 @@ def run_ingest(
     skip_invalid: bool,
     quiet: bool,
 ) -> IngestReport:
-    """Parse every file first; write only when all parsed (or the bad ones are skipped)."""
-    from assistant.embed import get_embedder
-    from assistant.store import open_store
-
-    parsed = parse_paths(paths, fmt, year=year, date=date)
-    if parsed.problems:
-        for problem in parsed.problems:
-            err_console.print(f"[red]✗[/] {problem}", highlight=False, soft_wrap=True)
-        if not skip_invalid or not parsed.papers:
-            raise InputError(
-                f"{len(parsed.problems)} of {parsed.files} file(s) could not be read; nothing "
-                "was written. Fix them, or pass --skip-invalid to ingest the others."
-            )
-        err_console.print(f"[yellow]skipping {len(parsed.problems)} unreadable file(s)[/]")
-    store = open_store(settings)
-    embedder = get_embedder(settings)
+    """``ingest.ingest_paths`` with a progress bar on stderr."""
     with Progress(
         TextColumn("[bold]ingest[/]"),
         BarColumn(),
@@ -55,14 +42,18 @@ def run_ingest(
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        return ingest_papers(
-            store,
-            embedder,
-            parsed.papers,
-            files=parsed.files,
-            batch_size=settings.ingest_batch,
+        report = ingest_paths(
+            settings,
+            paths,
+            fmt,
+            year=year,
+            date=date,
+            skip_invalid=skip_invalid,
             progress=progress,
         )
+    for problem in report.skipped:
+        err_console.print(f"[yellow]skipped[/] {problem}", highlight=False, soft_wrap=True)
+    return report
 
 
 def show_report(report: IngestReport, as_json: bool) -> None:
@@ -84,7 +75,7 @@ def show_report(report: IngestReport, as_json: bool) -> None:
 @click.option("--year", type=int, help="Year for date headers without one (default: this year).")
 @click.option("--date", "date_", help="Publication date (YYYY-MM-DD) for files without a header.")
 @click.option("--skip-invalid", is_flag=True, help="Ingest the readable files, report the rest.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option("Print the report as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 def ingest(
@@ -121,7 +112,7 @@ def ingest(
 
 @cli.command()
 @click.option("--date", "date_", required=True, help="The day to fetch (YYYY-MM-DD).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option("Print the report as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 def fetch(ctx: click.Context, date_: str, as_json: bool, quiet: bool) -> None:
@@ -136,7 +127,7 @@ def fetch(ctx: click.Context, date_: str, as_json: bool, quiet: bool) -> None:
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@json_option()
 @click.pass_context
 def stats(ctx: click.Context, as_json: bool) -> None:
     """Papers, sources, date range, embedding model and location of the store."""
@@ -159,37 +150,17 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command(name="list")
-@click.option("--since", help="Published on or after (YYYY-MM-DD).")
-@click.option("--until", help="Published on or before (YYYY-MM-DD).")
-@click.option("--source", help="Only papers read from this file name.")
-@click.option("--added-days", type=int, help="Only papers added in the last N days.")
-@click.option("--limit", type=int, default=20, show_default=True, help="0 for all.")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@filter_options()
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=20, show_default=True, help="0 for all."
+)
+@json_option()
 @click.pass_context
-def list_(
-    ctx: click.Context,
-    since: str | None,
-    until: str | None,
-    source: str | None,
-    added_days: int | None,
-    limit: int,
-    as_json: bool,
-) -> None:
+def list_(ctx: click.Context, filters: SearchFilters, limit: int, as_json: bool) -> None:
     """List papers, newest first."""
     from assistant.store import open_store
 
-    if limit < 0:
-        raise InputError("--limit must be 0 (all) or more.")
-    if added_days is not None and added_days < 0:
-        raise InputError("--added-days must be 0 or more.")
-    added_since = dt.date.today() - dt.timedelta(days=added_days) if added_days else None
-    papers = open_store(settings_of(ctx)).list_papers(
-        since=parse_date(since, "--since"),
-        until=parse_date(until, "--until"),
-        source=source,
-        added_since=added_since,
-        limit=limit or None,
-    )
+    papers = open_store(settings_of(ctx)).list_papers(filters, limit=limit or None)
     if as_json:
         print_json(papers)
         return
@@ -202,7 +173,7 @@ def list_(
 
 @cli.command()
 @click.argument("paper_id")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@json_option()
 @click.pass_context
 def show(ctx: click.Context, paper_id: str, as_json: bool) -> None:
     """Show one paper by id or arXiv id."""
@@ -224,8 +195,7 @@ def show(ctx: click.Context, paper_id: str, as_json: bool) -> None:
         console.print(", ".join(paper.authors), highlight=False)
     console.print()
     console.print(paper.abstract, highlight=False, soft_wrap=True)
-    links = [u for u in (paper.arxiv_url, paper.hf_url, paper.github_repo, *paper.urls) if u]
-    if links:
+    if paper.links:
         console.print()
-        for link in dict.fromkeys(links):
+        for link in paper.links:
             console.print(f"  {link}", highlight=False)

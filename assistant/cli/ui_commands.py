@@ -12,6 +12,7 @@ from __future__ import annotations
 import click
 
 from assistant.cli.base import cli, err_console, settings_of
+from assistant.cli.options import provider_option
 
 
 @cli.command()
@@ -23,11 +24,7 @@ from assistant.cli.base import cli, err_console, settings_of
     help="Protect every page and API route with this login (or set ASSISTANT_UI__AUTH).",
 )
 @click.option("--share", is_flag=True, default=None, help="Also open a public gradio.live link.")
-@click.option(
-    "--provider",
-    type=click.Choice(["local", "openai", "fake"]),
-    help="LLM provider (default: llm.provider).",
-)
+@provider_option
 @click.pass_context
 def ui(
     ctx: click.Context,

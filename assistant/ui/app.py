@@ -4,7 +4,7 @@ Run it with ``assistant ui`` (see ``assistant/cli/ui_commands.py``). Each tab is
 own function, so a new tab (a digest, say) is one more function and one more line in
 ``build_app``. The event handlers only translate between widgets and the pipeline:
 ``answer.ask_stream`` answers, ``retrieve.search`` and ``store.list_papers`` fill the library,
-``doctor_checks`` reports health. Styles and the citation-click script live in ``ui/`` at the
+``health.status_report`` reports health. Styles and the citation-click script live in ``ui/`` at the
 top of the repository (``assistant/_ui`` inside the wheel).
 
 LLM work runs in its own queue lane (``concurrency_id="llm"``, ``settings.ui.concurrency``
@@ -28,12 +28,14 @@ from typing import Any
 
 import gradio as gr
 
-from assistant.answer import Answer, ask_stream
+from assistant.answer import ask_stream, conversation
 from assistant.errors import AssistantError, InputError
 from assistant.export import bibtex, chat_markdown
-from assistant.llm import LLM, Message
-from assistant.retrieve import MODES, SearchFilters, search
-from assistant.settings import Settings
+from assistant.health import model_label, status_report
+from assistant.llm import LLM
+from assistant.models import Answer, SearchFilters
+from assistant.retrieve import search
+from assistant.settings import MAX_ANSWER_SOURCES, MODES, Settings
 from assistant.store import open_store
 from assistant.ui import render
 
@@ -44,8 +46,6 @@ _PACKAGE_ASSETS = Path(__file__).resolve().parent.parent / "_ui"
 _REPO_ASSETS = Path(__file__).resolve().parents[2] / "ui"
 
 ALL_SOURCES = "All sources"
-#: Bounds of the "sources" slider (Gradio refuses values outside); ``ask_stream`` takes 1..20.
-MIN_K, MAX_K = 1, 20
 #: What the chat input tells a new user.
 PLACEHOLDER = "Ask across the papers, e.g. “Which papers handle occlusion in optical flow?”"
 
@@ -100,13 +100,8 @@ def bind_warning(host: str, authenticated: bool) -> str | None:
 
 def filters_of(since: str | None, until: str | None, source: str | None) -> SearchFilters:
     """Search filters from the filter widgets; a bad date is an InputError naming the field."""
-    from assistant.cli.base import parse_date
-
-    return SearchFilters(
-        since=parse_date((since or "").strip() or None, "'From'"),
-        until=parse_date((until or "").strip() or None, "'Until'"),
-        source=None if not source or source == ALL_SOURCES else source,
-    )
+    source = None if source == ALL_SOURCES else source
+    return SearchFilters.parse(since, until, source, labels=("'From'", "'Until'"))
 
 
 def sources_count(k: Any) -> int:
@@ -115,17 +110,6 @@ def sources_count(k: Any) -> int:
         return round(float(k))
     except (TypeError, ValueError):
         raise InputError(f"the number of sources must be a whole number, not {k!r}.") from None
-
-
-def history_of(answers: list[Answer]) -> list[Message]:
-    """The conversation so far as chat turns, for condensing a follow-up question."""
-    history: list[Message] = []
-    for a in answers:
-        history += [
-            Message(role="user", content=a.question),
-            Message(role="assistant", content=a.answer),
-        ]
-    return history
 
 
 def chat_messages(answers: list[Answer]) -> list[dict[str, str]]:
@@ -149,7 +133,7 @@ def export_files(answers: list[Answer]) -> tuple[str, str]:
     folder = _EXPORT_ROOT / uuid.uuid4().hex
     folder.mkdir()
     markdown = folder / "conversation.md"
-    markdown.write_text(chat_markdown([(a.question, a) for a in answers]), encoding="utf-8")
+    markdown.write_text(chat_markdown(answers), encoding="utf-8")
     papers = {c.paper.id: c.paper for a in answers for c in a.citations}
     bib = folder / "cited-papers.bib"
     bib.write_text(bibtex(list(papers.values())), encoding="utf-8")
@@ -223,7 +207,11 @@ def chat_tab(settings: Settings, llm: LLM | None) -> ChatTab:
                 with gr.Row():
                     mode = gr.Radio(list(MODES), value=settings.retrieval.mode, label="Retrieval")
                     k = gr.Slider(
-                        MIN_K, MAX_K, value=settings.answer.k, step=1, label="Sources per answer"
+                        1,
+                        MAX_ANSWER_SOURCES,
+                        value=settings.answer.k,
+                        step=1,
+                        label="Sources per answer",
                     )
         with gr.Column(scale=5, min_width=320, elem_id="sources-col"):
             sources = gr.HTML(render.sources_panel_html([]), elem_id="sources")
@@ -264,7 +252,7 @@ def chat_tab(settings: Settings, llm: LLM | None) -> ChatTab:
             stream = ask_stream(
                 text,
                 settings,
-                history=history_of(done),
+                history=conversation(done),
                 filters=filters,
                 mode=mode_ or None,
                 k=k_value,
@@ -391,9 +379,7 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
         try:
             filters = filters_of(since_, until_, None)
             if not (text or "").strip():
-                papers = open_store(settings).list_papers(
-                    since=filters.since, until=filters.until, limit=limit
-                )
+                papers = open_store(settings).list_papers(filters, limit=limit)
                 shown = f"the first {limit}" if len(papers) == limit else f"{len(papers)}"
                 return render.library_rows(papers=papers), f"{shown} papers, newest first"
             result = search(settings, text, k=min(limit, 50), mode=mode_ or None, filters=filters)
@@ -460,48 +446,15 @@ class Health:
 
 
 def check_health(settings: Settings) -> Health:
-    """Store, embedding model and LLM: facts, checks and a banner naming what to fix."""
-    from assistant.cli.llm_commands import doctor_checks
-
-    checks = doctor_checks(settings, generate=False)
-    rows: list[tuple[str, str]] = []
-    sources: list[str] = []
-    papers = 0
-    problems = [(c.name, c.detail, c.fix) for c in checks if not c.ok]
-    try:
-        stats = open_store(settings).stats()
-        papers = stats.papers
-        sources = list(stats.sources)
-        span = f"{stats.first_published} → {stats.last_published}" if stats.first_published else "—"
-        rows += [
-            ("Store", stats.location),
-            ("Collection", stats.collection),
-            ("Papers", f"{stats.papers:,} ({stats.undated} undated)"),
-            ("Published", span),
-            ("Sources", ", ".join(f"{k} ({v})" for k, v in stats.sources.items()) or "—"),
-        ]
-        if not stats.papers:
-            flag = f"--store {settings.store_dir} " if not settings.chroma_url else ""
-            problems.append(("store", "the store is empty", f"assistant {flag}ingest data/sample"))
-    except Exception as exc:
-        rows.append(("Store", settings.chroma_url or str(settings.store_dir)))
-        if not any(p[0] == "store" for p in problems):
-            problems.append(("store", _failure(exc), "assistant doctor"))
-    llm = settings.llm
-    rows += [
-        ("Embedding model", settings.embedding.model),
-        (
-            "LLM provider",
-            f"{llm.provider} ({llm.runtime})" if llm.provider == "local" else llm.provider,
-        ),
-        ("LLM model", model_label(settings)),
-        ("Answers at once", str(settings.ui.concurrency)),
-    ]
+    """The status report rendered for the Status tab and the banner."""
+    report = status_report(settings)
     return Health(
-        status=render.status_html(rows, [(c.name, c.ok, c.detail, c.fix) for c in checks]),
-        banner=render.banner_html(problems),
-        sources=sources,
-        papers=papers,
+        status=render.status_html(
+            report.facts, [(c.name, c.ok, c.detail, c.fix) for c in report.checks]
+        ),
+        banner=render.banner_html([(p.name, p.detail, p.fix) for p in report.problems]),
+        sources=report.sources,
+        papers=report.papers,
     )
 
 
@@ -514,18 +467,6 @@ def status_tab(settings: Settings) -> tuple[gr.HTML, gr.Button]:
 
 
 # --- the app ------------------------------------------------------------------------------------
-
-
-def model_label(settings: Settings) -> str:
-    """The language model in a few words, without loading it."""
-    llm = settings.llm
-    if llm.provider == "fake":
-        return "fake model (tests)"
-    if llm.model:
-        return f"{llm.provider}: {llm.model.rsplit('/', 1)[-1]}"
-    if llm.provider == "local" and not llm.hf_repo:
-        return "Qwen2.5-Coder-1.5B-Instruct (bundled, local)"
-    return f"{llm.provider}: {llm.hf_file or llm.hf_repo or 'default'}"
 
 
 def header_html(papers: int | None, settings: Settings) -> str:

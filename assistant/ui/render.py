@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from html import escape
 from urllib.parse import urlparse
 
-from assistant.answer import Answer, AnswerTelemetry, Citation, Source
 from assistant.export import support_marker
-from assistant.models import Hit, Paper
+from assistant.models import Answer, AnswerTelemetry, Citation, Hit, Paper, Source
 
 _CITE = re.compile(r"\[(\d+)\]")
 
@@ -213,7 +212,7 @@ def paper_html(paper: Paper | None) -> str:
     meta = [paper.published.isoformat() if paper.published else "undated", paper.id]
     if paper.upvotes is not None:
         meta.append(f"▲ {paper.upvotes}")
-    links = [u for u in (paper.arxiv_url, paper.hf_url, paper.github_repo, *paper.urls) if u]
+    links = paper.links
     keywords = "".join(f'<span class="kw">{escape(k)}</span>' for k in paper.ai_keywords[:8])
     return (
         f'<article class="paper"><h3>{escape(paper.title)}</h3>'

