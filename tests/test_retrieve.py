@@ -174,7 +174,7 @@ def test_bm25_filter_mask_selects_what_the_store_where_selects(
     mask = sample.bm25_index().allowed(filters)
     assert mask is not None
     from_index = {pid for pid, ok in zip(sample.bm25_index().ids, mask, strict=True) if ok}
-    assert from_index == set(sample.store.ids(filters.where()))
+    assert from_index == {p.id for p in sample.store.iter_papers(filters.where())}
 
 
 def test_added_since_filter(tmp_path: Path, embedder: Any, few_papers: list[Paper]) -> None:
