@@ -152,6 +152,36 @@ class PaperStore:
 
     # --- reading -------------------------------------------------------------------------
 
+    def _get_chunked(
+        self, keys: Sequence[str], include: list[str], field: str | None = None
+    ) -> Iterator[tuple[Any, ...]]:
+        """(id, *included columns) of the records whose id (or ``field``) is in ``keys``,
+        read ``_CHUNK`` keys per request; keys that match nothing are left out."""
+        for start in range(0, len(keys), _CHUNK):
+            chunk = list(keys[start : start + _CHUNK])
+            select: dict[str, Any] = {"where": {field: {"$in": chunk}}} if field else {"ids": chunk}
+            res = self._call("get", self._collection.get, **select, include=include)
+            yield from zip(res["ids"], *(res[name] for name in include), strict=True)
+
+    def _pages(
+        self, where: dict[str, Any] | None, include: list[str], page: int
+    ) -> Iterator[tuple[Any, ...]]:
+        """(id, *included columns) of every record matching ``where``, ``page`` per request."""
+        offset = 0
+        while True:
+            res = self._call(
+                "get",
+                self._collection.get,
+                where=where,
+                limit=page,
+                offset=offset,
+                include=include,
+            )
+            yield from zip(res["ids"], *(res[name] for name in include), strict=True)
+            if len(res["ids"]) < page:
+                return
+            offset += page
+
     def count(self) -> int:
         """Number of papers in the store."""
         return int(self._call("count", self._collection.count))
@@ -167,51 +197,23 @@ class PaperStore:
 
     def by_title_keys(self, keys: Sequence[str]) -> dict[str, tuple[Paper, str]]:
         """Stored papers whose title key is in ``keys``: key -> (paper, content hash)."""
-        found: dict[str, tuple[Paper, str]] = {}
         unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), _CHUNK):
-            chunk = unique[start : start + _CHUNK]
-            res = self._call(
-                "get",
-                self._collection.get,
-                where={"title_key": {"$in": chunk}},
-                include=["metadatas"],
-            )
-            for meta in res["metadatas"]:
-                found[str(meta["title_key"])] = (_paper(meta), str(meta["content_hash"]))
-        return found
+        return {
+            str(meta["title_key"]): (_paper(meta), str(meta["content_hash"]))
+            for _, meta in self._get_chunked(unique, ["metadatas"], field="title_key")
+        }
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored embeddings by id (to rewrite a record's metadata without re-embedding)."""
-        out: dict[str, np.ndarray] = {}
-        for start in range(0, len(ids), _CHUNK):
-            res = self._call(
-                "get",
-                self._collection.get,
-                ids=list(ids[start : start + _CHUNK]),
-                include=["embeddings"],
-            )
-            for pid, vec in zip(res["ids"], res["embeddings"], strict=True):
-                out[pid] = np.asarray(vec, dtype=np.float32)
-        return out
+        return {
+            pid: np.asarray(vec, dtype=np.float32)
+            for pid, vec in self._get_chunked(ids, ["embeddings"])
+        }
 
     def iter_papers(self, where: dict[str, Any] | None = None, page: int = 2000) -> Iterator[Paper]:
         """Every paper matching ``where``, read page by page."""
-        offset = 0
-        while True:
-            res = self._call(
-                "get",
-                self._collection.get,
-                where=where,
-                limit=page,
-                offset=offset,
-                include=["metadatas"],
-            )
-            for meta in res["metadatas"]:
-                yield _paper(meta)
-            if len(res["ids"]) < page:
-                return
-            offset += page
+        for _, meta in self._pages(where, ["metadatas"], page):
+            yield _paper(meta)
 
     def list_papers(
         self, filters: SearchFilters | None = None, *, limit: int | None = None
@@ -241,26 +243,6 @@ class PaperStore:
             location=self.location,
         )
 
-    def query(
-        self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
-    ) -> list[tuple[Paper, float]]:
-        """The k nearest papers to ``vector`` with their cosine similarity, best first."""
-        n = min(k, self.count())
-        if n <= 0:
-            return []
-        res = self._call(
-            "query",
-            self._collection.query,
-            query_embeddings=[vector.tolist()],
-            n_results=n,
-            where=where,
-            include=["metadatas", "distances"],
-        )
-        return [
-            (_paper(meta), 1.0 - float(dist))
-            for meta, dist in zip(res["metadatas"][0], res["distances"][0], strict=True)
-        ]
-
     def nearest(
         self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
     ) -> list[tuple[str, float]]:
@@ -281,55 +263,23 @@ class PaperStore:
             for pid, dist in zip(res["ids"][0], res["distances"][0], strict=True)
         ]
 
-    def ids(self, where: dict[str, Any] | None = None, page: int = 5000) -> list[str]:
-        """Ids of the papers matching ``where`` (BM25 scores only these when a filter is set)."""
-        found: list[str] = []
-        offset = 0
-        while True:
-            res = self._call(
-                "get", self._collection.get, where=where, limit=page, offset=offset, include=[]
-            )
-            found.extend(res["ids"])
-            if len(res["ids"]) < page:
-                return found
-            offset += page
-
     def iter_index_rows(self, page: int = 2000) -> Iterator[IndexRow]:
         """Every paper's id, indexed text and filter fields, page by page (for BM25)."""
-        offset = 0
-        while True:
-            res = self._call(
-                "get",
-                self._collection.get,
-                limit=page,
-                offset=offset,
-                include=["documents", "metadatas"],
+        for pid, doc, meta in self._pages(None, ["documents", "metadatas"], page):
+            yield IndexRow(
+                pid,
+                doc,
+                int(meta.get("published_int") or 0),
+                int(meta.get("added_int") or 0),
+                [str(x) for x in meta.get("sources") or []],
             )
-            for pid, doc, meta in zip(res["ids"], res["documents"], res["metadatas"], strict=True):
-                yield IndexRow(
-                    pid,
-                    doc,
-                    int(meta.get("published_int") or 0),
-                    int(meta.get("added_int") or 0),
-                    [str(x) for x in meta.get("sources") or []],
-                )
-            if len(res["ids"]) < page:
-                return
-            offset += page
 
     def get_with_vectors(self, ids: Sequence[str]) -> dict[str, tuple[Paper, np.ndarray]]:
         """Papers and their stored vectors by id in one read; missing ids are left out."""
-        found: dict[str, tuple[Paper, np.ndarray]] = {}
-        for start in range(0, len(ids), _CHUNK):
-            res = self._call(
-                "get",
-                self._collection.get,
-                ids=list(ids[start : start + _CHUNK]),
-                include=["metadatas", "embeddings"],
-            )
-            for pid, meta, vec in zip(res["ids"], res["metadatas"], res["embeddings"], strict=True):
-                found[pid] = (_paper(meta), np.asarray(vec, dtype=np.float32))
-        return found
+        return {
+            pid: (_paper(meta), np.asarray(vec, dtype=np.float32))
+            for pid, meta, vec in self._get_chunked(ids, ["metadatas", "embeddings"])
+        }
 
     def _fresh_metadata(self) -> tuple[str, dict[str, Any]]:
         # The collection object caches its metadata; another process may have written since.

@@ -18,28 +18,21 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _common import ROOT, median
 
-from assistant.answer import ANSWER_FIELDS, ask, format_sources, select_evidence  # noqa: E402
-from assistant.embed import get_embedder  # noqa: E402
-from assistant.ingest import ingest_papers, parse_paths  # noqa: E402
-from assistant.llm import get_llm  # noqa: E402
-from assistant.prompts import load_prompt  # noqa: E402
-from assistant.retrieve import search  # noqa: E402
-from assistant.settings import Settings  # noqa: E402
-from assistant.store import open_store  # noqa: E402
-
-
-def median(values: list[float]) -> float:
-    return round(statistics.median(values), 3) if values else float("nan")
+from assistant.answer import ANSWER_FIELDS, ask, format_sources, select_evidence
+from assistant.embed import get_embedder
+from assistant.ingest import ingest_papers, parse_paths
+from assistant.llm import get_llm
+from assistant.prompts import load_prompt
+from assistant.retrieve import search
+from assistant.settings import Settings
+from assistant.store import open_store
 
 
 def raw_call(llm: Any, question: str, settings: Settings) -> dict[str, float]:
@@ -180,21 +173,21 @@ def main() -> None:
         "questions": len(questions),
         "model": llm.name,
         "ours": {
-            "retrieval_ms": median([o["retrieval_ms"] for o in ours]),
-            "ttft_s": median([o["ttft_s"] for o in answered]),
-            "total_s": median([o["total_s"] for o in ours]),
-            "prompt_tokens": median([o["prompt_tokens"] for o in answered]),
+            "retrieval_ms": median([o["retrieval_ms"] for o in ours], 3),
+            "ttft_s": median([o["ttft_s"] for o in answered], 3),
+            "total_s": median([o["total_s"] for o in ours], 3),
+            "prompt_tokens": median([o["prompt_tokens"] for o in answered], 3),
             "valid_citation_share": sum(o["valid"] for o in ours) / len(ours),
             "abstained": sum(o["abstained"] for o in ours),
         },
         "raw_llama_cpp": {
-            "ttft_s": median([r["ttft_s"] for r in raw]),
-            "total_s": median([r["total_s"] for r in raw]),
-            "prompt_tokens": median([r["prompt_tokens"] for r in raw]),
+            "ttft_s": median([r["ttft_s"] for r in raw], 3),
+            "total_s": median([r["total_s"] for r in raw], 3),
+            "prompt_tokens": median([r["prompt_tokens"] for r in raw], 3),
         },
         "citation_query_engine": {
-            "total_s": median([s["total_s"] for s in stock]),
-            "source_tokens": median([s["prompt_tokens"] for s in stock]),
+            "total_s": median([s["total_s"] for s in stock], 3),
+            "source_tokens": median([s["prompt_tokens"] for s in stock], 3),
             "valid_citation_share": sum(s["valid"] for s in stock) / len(stock),
             "cites_share": sum(s["cites"] for s in stock) / len(stock),
         },

@@ -11,33 +11,23 @@ run, is the bare model: ``SentenceTransformer.encode`` over the same texts, same
 from __future__ import annotations
 
 import argparse
-import json
-import resource
-import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _common import RESULTS, ROOT, median, peak_rss_mib, print_table, write_results
 
-from assistant.embed import get_embedder  # noqa: E402
-from assistant.ingest import ingest_papers, merge_duplicates, parse_paths  # noqa: E402
-from assistant.settings import Settings  # noqa: E402
-from assistant.store import open_store  # noqa: E402
-
-
-def peak_rss_mib() -> float:
-    """Peak resident memory of this process so far, MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from assistant.embed import get_embedder
+from assistant.ingest import ingest_papers, merge_duplicates, parse_paths
+from assistant.settings import Settings
+from assistant.store import open_store
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--corpus", type=Path, default=ROOT / "data" / "sample")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ingest.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "ingest.json")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -81,23 +71,19 @@ def main() -> None:
         "runs": args.runs,
         "model_load_s": round(load_s, 2),
         "parse_s": round(parse_s, 3),
-        "cold_s_median": round(statistics.median(cold), 2),
-        "cold_abstracts_per_s_median": round(n / statistics.median(cold), 1),
-        "warm_reingest_s_median": round(statistics.median(warm), 2),
-        "bare_encode_s_median": round(statistics.median(bare), 2),
-        "cold_vs_bare_encode": round(statistics.median(cold) / statistics.median(bare), 3),
+        "cold_s_median": round(median(cold), 2),
+        "cold_abstracts_per_s_median": round(n / median(cold), 1),
+        "warm_reingest_s_median": round(median(warm), 2),
+        "bare_encode_s_median": round(median(bare), 2),
+        "cold_vs_bare_encode": round(median(cold) / median(bare), 3),
         "cold_s_all": [round(x, 2) for x in cold],
         "warm_s_all": [round(x, 2) for x in warm],
         "peak_rss_mib": round(peak_rss_mib(), 0),
         "embedding_batch": base.embedding.batch_size,
         "max_seq_length": base.embedding.max_seq_length,
     }
-    print(f"{'metric':34s} value")
-    for key, value in result.items():
-        print(f"{key:34s} {value}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {args.out}")
+    print_table(["metric", "value"], result.items())
+    write_results(args.out, result)
 
 
 if __name__ == "__main__":

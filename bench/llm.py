@@ -14,32 +14,20 @@ Prints a table and writes ``bench/results/llm.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import resource
-import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _common import RESULTS, ROOT, median, peak_rss_mib, print_table, write_results
+from rich.console import Console
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-
-from assistant.llm import LlamaCppLLM, Message, get_llm  # noqa: E402
-from assistant.settings import LLMSettings  # noqa: E402
-from assistant.weights import prepare_bundled  # noqa: E402
+from assistant.llm import LlamaCppLLM, Message, get_llm
+from assistant.settings import LLMSettings
+from assistant.weights import prepare_bundled
 
 INSTRUCTION = "Summarize the abstracts above in one detailed paragraph."
-
-
-def peak_rss_mib() -> float:
-    """Peak resident memory of this process so far, MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def corpus_text() -> str:
@@ -117,17 +105,13 @@ def via_direct(llm: LlamaCppLLM, messages: list[Message], max_tokens: int) -> di
     }
 
 
-def median(runs: list[dict[str, float]], key: str) -> float:
-    return float(statistics.median(r[key] for r in runs))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sizes", default="256,1024,2048")
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "llm.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "llm.json")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     console = Console()
@@ -157,13 +141,14 @@ def main() -> None:
             direct_runs.append(via_direct(llm, msgs, args.max_tokens))
         row = {"target_tokens": size}
         for name, runs in (("seam", seam_runs), ("direct", direct_runs)):
+            mid = {key: median(r[key] for r in runs) for key in runs[0]}
             row[name] = {
-                "prompt_tokens": median(runs, "prompt_tokens"),
-                "completion_tokens": median(runs, "completion_tokens"),
-                "ttft_s": median(runs, "ttft_s"),
-                "prefill_tps": median(runs, "prompt_tokens") / median(runs, "ttft_s"),
-                "decode_tps": median(runs, "decode_tps"),
-                "total_s": median(runs, "total_s"),
+                "prompt_tokens": mid["prompt_tokens"],
+                "completion_tokens": mid["completion_tokens"],
+                "ttft_s": mid["ttft_s"],
+                "prefill_tps": mid["prompt_tokens"] / mid["ttft_s"],
+                "decode_tps": mid["decode_tps"],
+                "total_s": mid["total_s"],
                 "runs": runs,
             }
         row["overhead_ratio"] = row["seam"]["total_s"] / row["direct"]["total_s"]
@@ -171,22 +156,19 @@ def main() -> None:
         rows.append(row)
         console.print(f"[dim]{size} tokens done[/]")
 
-    table = Table(title=f"{llm.name} · {args.threads} threads · median of {args.runs}")
-    for column in (
-        "prompt tok",
-        "path",
-        "TTFT s",
-        "prefill tok/s",
-        "decode tok/s",
-        "gen tok",
-        "total s",
-        "seam/direct",
-    ):
-        table.add_column(column, justify="right")
-    for row in rows:
-        for name in ("seam", "direct"):
-            r = row[name]
-            table.add_row(
+    print_table(
+        [
+            "prompt tok",
+            "path",
+            "TTFT s",
+            "prefill tok/s",
+            "decode tok/s",
+            "gen tok",
+            "total s",
+            "seam/direct",
+        ],
+        [
+            [
                 f"{r['prompt_tokens']:.0f}",
                 name,
                 f"{r['ttft_s']:.2f}",
@@ -195,8 +177,13 @@ def main() -> None:
                 f"{r['completion_tokens']:.0f}",
                 f"{r['total_s']:.2f}",
                 f"{row['overhead_ratio']:.3f}" if name == "seam" else "",
-            )
-    console.print(table)
+            ]
+            for row in rows
+            for name, r in (("seam", row["seam"]), ("direct", row["direct"]))
+        ],
+        title=f"{llm.name} · {args.threads} threads · median of {args.runs}",
+        left=[],
+    )
     rss_peak = peak_rss_mib()
     console.print(
         f"load {load_s:.1f} s · peak RSS before load {rss_before:.0f} MiB, after load "
@@ -214,9 +201,7 @@ def main() -> None:
         "load_average": os.getloadavg(),
         "rows": rows,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    console.print(f"wrote {args.out}")
+    write_results(args.out, result)
 
 
 if __name__ == "__main__":

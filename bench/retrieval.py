@@ -35,24 +35,20 @@ import os
 import random
 import shutil
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import RESULTS, ROOT, percentile, print_table, write_results
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from assistant.embed import get_embedder, split_sentences
+from assistant.ingest import merge_duplicates, parse_paths
+from assistant.models import Paper, paper_id_for
+from assistant.retrieve import MODES, Retriever, SearchFilters
+from assistant.settings import Settings
+from assistant.store import open_store
 
-from assistant.embed import get_embedder, split_sentences  # noqa: E402
-from assistant.ingest import merge_duplicates, parse_paths  # noqa: E402
-from assistant.models import Paper, paper_id_for  # noqa: E402
-from assistant.retrieve import MODES, Retriever, SearchFilters  # noqa: E402
-from assistant.settings import Settings  # noqa: E402
-from assistant.store import open_store  # noqa: E402
-
-RESULTS = ROOT / "bench" / "results"
 SEED = 13
 
 
@@ -132,10 +128,6 @@ def queries(papers: list[Paper], n: int) -> list[str]:
     return list(dict.fromkeys(found))[:n]
 
 
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q))
-
-
 def measure(retriever: Retriever, qs: list[str], mode: str, **options: Any) -> dict[str, Any]:
     """Latency of each query (ms) and the median of each stage."""
     retriever.embedder.clear_cache()
@@ -150,10 +142,12 @@ def measure(retriever: Retriever, qs: list[str], mode: str, **options: Any) -> d
             stages.setdefault(name, []).append(ms)
     return {
         "queries": len(times),
-        "p50_ms": round(pct(times, 50), 1),
-        "p95_ms": round(pct(times, 95), 1),
+        "p50_ms": round(percentile(times, 50), 1),
+        "p95_ms": round(percentile(times, 95), 1),
         "mean_ms": round(statistics.fmean(times), 1),
-        "stage_p50_ms": {k: round(pct(v, 50), 2) for k, v in stages.items() if k != "total_ms"},
+        "stage_p50_ms": {
+            k: round(percentile(v, 50), 2) for k, v in stages.items() if k != "total_ms"
+        },
     }
 
 
@@ -226,28 +220,33 @@ def main() -> None:
             papers, vectors = synthetic(sample, int(size), base)
             results["sizes"][size] = run_size(f"syn{size}", base, papers, vectors, args.queries)
         results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2))
+        write_results(args.out, results)  # after each size: a long run keeps what it measured
 
-    print()
-    header = f"{'papers':>8s}  {'mode':17s} {'p50 ms':>8s} {'p95 ms':>8s}   stage p50 (ms)"
-    print(header)
-    print("-" * len(header))
+    print_table(
+        ["papers", "mode", "p50 ms", "p95 ms", "stage p50 (ms)"],
+        [
+            [
+                info["papers"],
+                mode,
+                f"{row['p50_ms']:.1f}",
+                f"{row['p95_ms']:.1f}",
+                " ".join(
+                    f"{k.removesuffix('_ms')}={v}"
+                    for k, v in row["stage_p50_ms"].items()
+                    if v >= 0.05
+                ),
+            ]
+            for info in results["sizes"].values()
+            for mode, row in info["modes"].items()
+        ],
+        left=["mode", "stage p50 (ms)"],
+    )
     for info in results["sizes"].values():
-        for mode, row in info["modes"].items():
-            stages = " ".join(
-                f"{k.removesuffix('_ms')}={v}" for k, v in row["stage_p50_ms"].items() if v >= 0.05
-            )
-            print(
-                f"{info['papers']:8d}  {mode:17s} {row['p50_ms']:8.1f} {row['p95_ms']:8.1f}"
-                f"   {stages}"
-            )
         print(
-            f"{'':8s}  one-off: BM25 build {info['bm25_build_s']} s, BM25 load "
+            f"{info['papers']} papers, one-off: BM25 build {info['bm25_build_s']} s, BM25 load "
             f"{info['bm25_load_s']} s ({info['bm25_load_kind']}), "
             f"store build {info['store_build_s']} s"
         )
-    print(f"\nwrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -20,9 +20,7 @@ Prints a table and writes ``bench/results/ui.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
-import statistics
 import sys
 import threading
 import time
@@ -30,18 +28,25 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _common import RESULTS, ROOT, free_port, median, print_table, write_results
+from rich.console import Console
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from assistant.answer import ask_stream
+from assistant.llm import FakeLLM, Generation, GenParams, Message, Usage
+from assistant.settings import Settings
+from assistant.ui.app import launch
 
-from assistant.answer import ask_stream  # noqa: E402
-from assistant.llm import FakeLLM, Generation, GenParams, Message, Usage  # noqa: E402
-from assistant.settings import Settings  # noqa: E402
-from assistant.ui.app import launch  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
-from tests.test_ui_browser import launch_chromium  # noqa: E402
+CHROMIUM = Path("/usr/bin/chromium")
+#: Flags for a quiet, offline, sandbox-less headless Chromium (as tests/test_ui_browser.py uses).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
 QUESTIONS = [
     "How do optical flow methods handle occlusions?",
@@ -53,6 +58,11 @@ SLOW_REPLY = " ".join(
     ["Multi-frame methods align previous motion features to handle occluded regions [1]."] * 8
     + ["Two-frame methods lack correspondences in occluded areas [2]."] * 2
 )
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's Chromium through Playwright (never a browser Playwright downloads)."""
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
 
 
 class SlowFakeLLM(FakeLLM):
@@ -197,7 +207,7 @@ def bench_concurrency(settings: Settings, clients: int, delay: float) -> dict[st
         "wall_s": round(wall, 2),
         "search_during_s": {
             "n": len(searches),
-            "median": round(statistics.median(searches), 3) if searches else None,
+            "median": median(searches, 3) if searches else None,
             "max": round(max(searches), 3) if searches else None,
         },
     }
@@ -210,9 +220,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--token-delay", type=float, default=1 / 27)
     parser.add_argument("--skip-browser", action="store_true")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ui.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "ui.json")
     args = parser.parse_args()
-    if not Path("/usr/bin/chromium").exists() and not args.skip_browser:
+    if not CHROMIUM.exists() and not args.skip_browser:
         sys.exit("needs /usr/bin/chromium (apt-get install chromium), or --skip-browser")
     settings = Settings(store_dir=args.store)
     console = Console()
@@ -222,21 +232,23 @@ def main() -> None:
         settings.with_overrides(**{"llm.provider": "fake"}), args.clients, args.token_delay
     )
 
-    table = Table(title="Time to first token: browser vs pipeline (real local model)")
-    for col in ("question", "pipeline cold", "pipeline", "browser", "added", "full answer"):
-        table.add_column(col, justify="left" if col == "question" else "right")
-    for r in ttft:
-        table.add_row(
-            r["question"][:48],
-            f"{r['pipeline_ttft_cold_s']:.2f} s",
-            f"{r['pipeline_ttft_s']:.2f} s",
-            f"{r['browser_ttft_s']:.2f} s",
-            f"{r['added_ms']:+.0f} ms",
-            f"{r['browser_answer_s']:.1f} s",
-        )
     if ttft:
-        console.print(table)
-        added = statistics.median(r["added_ms"] for r in ttft)
+        print_table(
+            ["question", "pipeline cold", "pipeline", "browser", "added", "full answer"],
+            [
+                [
+                    r["question"][:48],
+                    f"{r['pipeline_ttft_cold_s']:.2f} s",
+                    f"{r['pipeline_ttft_s']:.2f} s",
+                    f"{r['browser_ttft_s']:.2f} s",
+                    f"{r['added_ms']:+.0f} ms",
+                    f"{r['browser_answer_s']:.1f} s",
+                ]
+                for r in ttft
+            ],
+            title="Time to first token: browser vs pipeline (real local model)",
+        )
+        added = median(r["added_ms"] for r in ttft)
         console.print(f"median added by the UI: {added:+.0f} ms (aim: <= 300 ms)")
     c = concurrency
     console.print(
@@ -249,12 +261,10 @@ def main() -> None:
     result = {
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
         "ttft": ttft,
-        "ttft_added_ms_median": statistics.median(r["added_ms"] for r in ttft) if ttft else None,
+        "ttft_added_ms_median": median(r["added_ms"] for r in ttft) if ttft else None,
         "concurrency": concurrency,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    console.print(f"wrote {args.out}")
+    write_results(args.out, result)
 
 
 if __name__ == "__main__":

@@ -88,6 +88,7 @@ def test_similarity_is_the_stored_vector_cosine_for_bm25_only_hits(
     sample: Retriever, embedder: Any
 ) -> None:
     hits = sample.search("kv cache eviction", k=6, mode="bm25", sentences=False).hits
+    assert len(hits) == 6
     stored = sample.store.vectors([h.paper.id for h in hits])
     query = embedder.embed_one("kv cache eviction")
     for hit in hits:
@@ -97,11 +98,11 @@ def test_similarity_is_the_stored_vector_cosine_for_bm25_only_hits(
 def test_hybrid_combines_both_lists(sample: Retriever) -> None:
     query = "kv cache quantization bits"
     hits = sample.search(query, k=10, mode="hybrid", sentences=False).hits
+    dense = sample.search(query, k=50, mode="dense", sentences=False).hits
+    bm25 = sample.search(query, k=50, mode="bm25", sentences=False).hits
+    assert len(hits) == 10 and len(dense) == 50 and bm25
     assert any(h.dense_rank and h.bm25_rank for h in hits), "agreeing papers are fused"
-    assert {h.paper.id for h in hits} <= (
-        {h.paper.id for h in sample.search(query, k=50, mode="dense", sentences=False).hits}
-        | {h.paper.id for h in sample.search(query, k=50, mode="bm25", sentences=False).hits}
-    )
+    assert {h.paper.id for h in hits} <= {h.paper.id for h in dense} | {h.paper.id for h in bm25}
 
 
 # --- fusion and MMR units ------------------------------------------------------------------
@@ -138,6 +139,7 @@ def test_date_range_is_respected_and_still_fills_k(sample: Retriever, mode: str)
     inside = sample.store.list_papers(SearchFilters(since=since, until=until))
     assert len(inside) >= 10
     unfiltered = sample.search("language models", k=10, mode=mode, sentences=False).hits
+    assert len(unfiltered) == 10
     assert any(h.paper.published != dt.date(2024, 8, 11) for h in unfiltered), "filter must work"
     filters = SearchFilters(since=since, until=until)
     hits = sample.search("language models", k=10, mode=mode, filters=filters, sentences=False).hits
@@ -157,24 +159,25 @@ def test_source_filter(sample: Retriever, mode: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "filters",
+    ("filters", "matches"),
     [
-        SearchFilters(since=dt.date(2024, 8, 1)),
-        SearchFilters(until=dt.date(2024, 3, 31)),
-        SearchFilters(since=dt.date(2024, 3, 13), until=dt.date(2024, 3, 13)),
-        SearchFilters(source="002_845fed19e190d690.txt"),
-        SearchFilters(source="002_845fed19e190d690.txt", since=dt.date(2024, 1, 1)),
-        SearchFilters(added_since=dt.date.today()),
-        SearchFilters(source="no-such-file.txt"),
+        (SearchFilters(since=dt.date(2024, 8, 1)), True),
+        (SearchFilters(until=dt.date(2024, 3, 31)), True),
+        (SearchFilters(since=dt.date(2024, 3, 13), until=dt.date(2024, 3, 13)), True),
+        (SearchFilters(source="002_845fed19e190d690.txt"), True),
+        (SearchFilters(source="002_845fed19e190d690.txt", since=dt.date(2024, 1, 1)), True),
+        (SearchFilters(added_since=dt.date.today()), True),
+        (SearchFilters(source="no-such-file.txt"), False),
     ],
 )
 def test_bm25_filter_mask_selects_what_the_store_where_selects(
-    sample: Retriever, filters: SearchFilters
+    sample: Retriever, filters: SearchFilters, matches: bool
 ) -> None:
     mask = sample.bm25_index().allowed(filters)
     assert mask is not None
     from_index = {pid for pid, ok in zip(sample.bm25_index().ids, mask, strict=True) if ok}
-    assert from_index == set(sample.store.ids(where_filter(filters)))
+    assert bool(from_index) == matches
+    assert from_index == {p.id for p in sample.store.iter_papers(where_filter(filters))}
 
 
 def test_added_since_filter(tmp_path: Path, embedder: Any, few_papers: list[Paper]) -> None:
@@ -217,6 +220,7 @@ def test_mmr_returns_fewer_near_duplicates(
     group = {base.id} | {v.id for v in variants}
     plain = retriever.search(FLOW_QUERY, k=4, mmr=False, sentences=False).hits
     diverse = retriever.search(FLOW_QUERY, k=4, mmr=True, sentences=False).hits
+    assert len(plain) == len(diverse) == 4
     assert sum(h.paper.id in group for h in plain) == 4
     assert sum(h.paper.id in group for h in diverse) < 4
     assert diverse[0].paper.id in group, "MMR keeps the most relevant paper first"
@@ -225,6 +229,7 @@ def test_mmr_returns_fewer_near_duplicates(
 def test_mmr_lowers_redundancy_on_a_topic_query(sample: Retriever) -> None:
     def redundancy(mmr: bool) -> float:
         hits = sample.search("in-context learning theory", k=6, mmr=mmr, sentences=False).hits
+        assert len(hits) == 6
         vectors = np.stack(list(sample.store.vectors([h.paper.id for h in hits]).values()))
         sims = vectors @ vectors.T
         return float(sims[np.triu_indices(len(hits), 1)].mean())
@@ -241,6 +246,7 @@ def test_no_paper_appears_twice(sample: Retriever, mode: str) -> None:
 
 def test_best_sentences_come_from_the_abstract_best_first(sample: Retriever) -> None:
     hits = sample.search(FLOW_QUERY, k=3).hits
+    assert len(hits) == 3
     top = next(h for h in hits if h.paper.title == FLOW_TITLE)
     assert "occlu" in top.best_sentences[0].text.lower()
     for hit in hits:
@@ -248,7 +254,8 @@ def test_best_sentences_come_from_the_abstract_best_first(sample: Retriever) -> 
         assert all(s.text in hit.paper.abstract for s in hit.best_sentences)
         scores = [s.score for s in hit.best_sentences]
         assert scores == sorted(scores, reverse=True)
-    assert all(not h.best_sentences for h in sample.search(FLOW_QUERY, sentences=False).hits)
+    without = sample.search(FLOW_QUERY, sentences=False).hits
+    assert without and all(not h.best_sentences for h in without)
 
 
 # --- the BM25 index on disk ----------------------------------------------------------------
@@ -342,7 +349,9 @@ def test_cli_table_and_json(sample_settings: Settings) -> None:
     dated = runner.invoke(
         cli, ["--store", store, "search", "models", "--since", "2024-08-01", "--json"]
     )
-    assert all(i["paper"]["date"] >= "2024-08-01" for i in json.loads(dated.stdout))
+    assert dated.exit_code == 0, dated.output
+    dated_items = json.loads(dated.stdout)
+    assert dated_items and all(i["paper"]["date"] >= "2024-08-01" for i in dated_items)
 
 
 @pytest.mark.parametrize(

@@ -118,8 +118,8 @@ def test_changed_abstract_is_re_embedded(store: PaperStore, embedder: Any, tmp_p
     assert report.updated == 1 and store.count() == 1
     (paper,) = store.list_papers()
     assert "KV cache" in paper.abstract and paper.added == TODAY
-    hits = store.query(embedder.embed_one("compressing the key-value cache"), k=1)
-    assert hits[0][0].id == paper.id and hits[0][1] > 0.3
+    hits = store.nearest(embedder.embed_one("compressing the key-value cache"), k=1)
+    assert len(hits) == 1 and hits[0][0] == paper.id and hits[0][1] > 0.3
 
 
 def test_interrupted_ingest_leaves_whole_batches_and_reruns(
@@ -134,12 +134,32 @@ def test_interrupted_ingest_leaves_whole_batches_and_reruns(
     assert (report.added, report.unchanged, report.store_total) == (39, 32, 71)
 
 
-def test_query_returns_similarities_best_first(sample_settings: Settings, embedder: Any) -> None:
+def test_nearest_returns_similarities_best_first(sample_settings: Settings, embedder: Any) -> None:
     store = open_store(sample_settings)
-    hits = store.query(embedder.embed_one("multi-frame optical flow with occlusions"), k=5)
-    assert hits[0][0].title.startswith("SplatFlow")
+    hits = store.nearest(embedder.embed_one("multi-frame optical flow with occlusions"), k=5)
+    assert len(hits) == 5
+    top = store.get(hits[0][0])
+    assert top is not None and top.title.startswith("SplatFlow")
     scores = [s for _, s in hits]
     assert scores == sorted(scores, reverse=True) and 0 < scores[0] <= 1
+
+
+@pytest.mark.parametrize("page", [53, 100])  # 583 = 11 * 53: the last page is exactly full
+def test_paged_and_chunked_reads_return_every_paper_once(
+    sample_settings: Settings, page: int
+) -> None:
+    store = open_store(sample_settings)
+    papers = list(store.iter_papers(page=page))
+    ids = {p.id for p in papers}
+    assert len(papers) == len(ids) == store.count() == 583
+    rows = list(store.iter_index_rows(page=page))
+    assert len(rows) == 583 and {r.id for r in rows} == ids
+    # 583 ids or keys are two chunks of 500; an unknown id is left out, not an error.
+    assert set(store.vectors(sorted(ids))) == ids
+    with_vectors = store.get_with_vectors([*sorted(ids), "no-such-id"])
+    assert set(with_vectors) == ids and all(p.id == pid for pid, (p, _) in with_vectors.items())
+    keys = {p.title_key for p in papers}
+    assert set(store.by_title_keys(sorted(keys))) == keys
 
 
 def test_collection_name_carries_the_embedding_fingerprint(tmp_path: Path) -> None:
