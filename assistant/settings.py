@@ -154,6 +154,57 @@ class AnswerSettings(BaseModel):
     )
 
 
+class DigestSettings(BaseModel):
+    """Topic digests and weekly summaries: how many papers, how many themes, how much text."""
+
+    papers: int = Field(30, ge=1, le=100, description="Papers a topic digest retrieves (-n).")
+    min_similarity: float = Field(
+        0.2,
+        description="Papers retrieved for a topic that are less similar to it than this are "
+        "left out of the digest (the topic itself is gated by answer.min_relevance).",
+    )
+    max_themes: int = Field(6, ge=1, le=12, description="Most themes a topic digest has.")
+    single_theme_below: int = Field(
+        6, ge=2, description="A set of fewer papers than this is one theme (not clustered)."
+    )
+    week_max_themes: int = Field(
+        12, ge=1, le=30, description="Most themes a weekly summary has (a week is broad)."
+    )
+    week_theme_size: int = Field(
+        40,
+        ge=2,
+        description="A week has at least papers/week_theme_size themes, so a 300-paper week is "
+        "not cut into two giant themes.",
+    )
+    week_paragraphs: int = Field(
+        6,
+        ge=0,
+        description="Themes of a week that get a written paragraph (the most novel, then the "
+        "largest); the others are listed by name and papers.",
+    )
+    sources_per_theme: int = Field(
+        6, ge=1, le=20, description="Most central papers of a theme shown to the model."
+    )
+    name_with_llm: bool = Field(
+        True, description="Name themes with the LLM (else by keywords of their papers)."
+    )
+    name_tokens: int = Field(12, ge=4, description="Tokens per theme name.")
+    paragraph_tokens: int = Field(160, ge=16, description="Most tokens of a theme paragraph.")
+    overview_tokens: int = Field(120, ge=16, description="Most tokens of the overview.")
+    central_papers: int = Field(5, ge=1, description="Papers listed as most central to a week.")
+    novelty_weeks: int = Field(
+        4, ge=1, description="Earlier weeks a theme is compared with to call it new."
+    )
+    novelty_threshold: float = Field(
+        0.55,
+        description="A theme is new this week when the median cosine distance of its papers "
+        "to their nearest paper of the earlier weeks is at least this.",
+    )
+    lock_timeout: float = Field(
+        600.0, ge=0, description="Seconds a weekly run waits for another run's lock."
+    )
+
+
 class UISettings(BaseModel):
     """The Gradio app."""
 
@@ -196,6 +247,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
     ui: UISettings = Field(default_factory=UISettings)
 
     def collection_name(self) -> str:
