@@ -237,7 +237,7 @@ def keyword_name(papers: Sequence[Paper], background: Sequence[Paper], n: int = 
             words.append(term)
         if len(words) == n:
             break
-    return ", ".join(words) or "other papers"
+    return " · ".join(words) or "other papers"
 
 
 _NAME_LINE = re.compile(r"^\s*(?:[-*]\s*)?(?:group|theme)?\s*(\d+)\s*[.:)\-–]\s*(.+?)\s*$", re.I)
@@ -455,7 +455,9 @@ def write_page(
 
     # 6. one paragraph per theme
     to_write = [n for n, t in enumerate(page.themes, start=1) if t.write]
-    for done, n in enumerate(to_write if use_llm and llm is not None else [], start=1):
+    for done, n in enumerate(to_write, start=1):
+        if not use_llm or llm is None:
+            break
         spec, theme = page.themes[n - 1], themes[n - 1]
         yield DigestProgress(
             stage="theme",

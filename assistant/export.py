@@ -1,10 +1,15 @@
-"""Answers as Markdown with references, cited papers as BibTeX, chats as Markdown."""
+"""Answers as Markdown with references, cited papers as BibTeX, chats as Markdown; and the
+one way files people keep are written (whole: a temporary file, then a rename)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import tempfile
 import unicodedata
 from collections.abc import Sequence
+from pathlib import Path
 
 from assistant.models import Answer, Paper
 
@@ -77,3 +82,21 @@ def bibtex(papers: Sequence[Paper]) -> str:
         body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
         entries.append(f"@misc{{{bibtex_key(paper)},\n{body}\n}}")
     return "\n\n".join(entries) + ("\n" if entries else "")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole: a temporary file beside it, then ``os.replace``, so a
+    reader (or a crash) never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

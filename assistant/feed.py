@@ -1,0 +1,76 @@
+"""The Atom feed of saved weekly summaries: ``<store>/digests/weekly/feed.xml``.
+
+One entry per saved week, newest first. Entry ids are derived from the week alone
+(``urn:papers-assistant:weekly:2026-W11``), so rebuilding a week or the feed never makes a
+reader show it twice; ``updated`` is when the week was generated. Links are relative to the
+feed's folder (``2026-W11.html``), so the folder can be served or copied anywhere.
+Rebuilt whole (temporary file, rename) every time a week is saved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from assistant.export import write_atomic
+from assistant.settings import Settings
+from assistant.weekly import SavedWeek, list_saved_weeks, weekly_dir
+
+ATOM = "http://www.w3.org/2005/Atom"
+FEED_ID = "urn:papers-assistant:weekly"
+
+
+def entry_id(week: str) -> str:
+    """The stable Atom id of a week's entry."""
+    return f"{FEED_ID}:{week}"
+
+
+def _stamp(value: dt.datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def feed_xml(weeks: list[SavedWeek], *, title: str = "Papers assistant: weekly summaries") -> str:
+    """The Atom document for these saved weeks (newest first)."""
+    ET.register_namespace("", ATOM)
+
+    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        if text is not None:
+            element.text = text
+        return element
+
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    sub(feed, "id", FEED_ID)
+    sub(feed, "title", title)
+    newest = max((w.generated_at for w in weeks), default=dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
+    sub(feed, "updated", _stamp(newest))
+    author = sub(feed, "author")
+    sub(author, "name", "papers-assistant")
+    sub(feed, "link", rel="self", href="feed.xml")
+    sub(feed, "generator", "papers-assistant")
+    for week in sorted(weeks, key=lambda w: w.week, reverse=True):
+        entry = sub(feed, "entry")
+        sub(entry, "id", entry_id(week.week))
+        sub(entry, "title", f"{week.title}: {week.papers} papers, {week.themes} themes")
+        sub(entry, "updated", _stamp(week.generated_at))
+        sub(entry, "link", rel="alternate", type="text/html", href=f"{week.week}.html")
+        sub(entry, "link", rel="alternate", type="text/markdown", href=f"{week.week}.md")
+        new = f" New this week: {'; '.join(week.new_themes)}." if week.new_themes else ""
+        sub(entry, "summary", week.overview + new, type="text")
+    ET.indent(feed)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode") + "\n"
+
+
+def feed_path(settings: Settings) -> Path:
+    """Where the feed is written."""
+    return weekly_dir(settings) / "feed.xml"
+
+
+def write_feed(settings: Settings) -> Path:
+    """Rebuild the feed from every saved week, atomically; returns its path."""
+    path = feed_path(settings)
+    write_atomic(path, feed_xml(list_saved_weeks(settings)))
+    return path

@@ -1,0 +1,257 @@
+"""Digests and weekly summaries as Markdown, a standalone HTML page, or JSON.
+
+The HTML page needs nothing else to read: inline CSS, no scripts, no external assets. Every
+piece of text that comes from an abstract or the model is escaped; citation numbers link to
+the reference list, and references to the papers' own pages (http(s) links only).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+
+from assistant.export import support_marker
+from assistant.models import Digest, DigestTheme, SentenceCheck
+
+FORMATS = ("markdown", "html", "json")
+SUFFIXES = {"markdown": "md", "html": "html", "json": "json"}
+
+_CITE = re.compile(r"\[(\d+)\]")
+
+
+def render(digest: Digest, fmt: str) -> str:
+    """The digest in ``fmt``: markdown, html or json."""
+    renderers: dict[str, Callable[[Digest], str]] = {
+        "markdown": digest_markdown,
+        "html": digest_html,
+        "json": lambda d: d.model_dump_json(indent=2) + "\n",
+    }
+    if fmt not in renderers:
+        raise ValueError(f"unknown digest format {fmt!r}; use one of {', '.join(FORMATS)}")
+    return renderers[fmt](digest)
+
+
+def _subtitle(digest: Digest) -> str:
+    if digest.week:
+        w = digest.week
+        return (
+            f"{w.start:%d %b %Y} – {w.end:%d %b %Y} · {w.papers} papers · {w.themes} themes · "
+            f"{w.with_code} with code"
+        )
+    return f"{len(digest.citations)} papers · {len(digest.themes)} themes"
+
+
+def _telemetry_line(digest: Digest) -> str:
+    t = digest.telemetry
+    model = f"{t.provider}:{t.model} · " if t.model else ""
+    return (
+        f"{model}retrieval {t.retrieval_s:.1f} s · clustering {t.clustering_s:.2f} s · "
+        f"model {t.llm_s:.1f} s ({len(t.llm_calls)} calls, {t.prompt_tokens}+"
+        f"{t.completion_tokens} tokens) · total {t.total_s:.1f} s · "
+        f"made {digest.generated_at:%Y-%m-%d %H:%M} UTC"
+    )
+
+
+# --- Markdown ----------------------------------------------------------------------------------
+
+
+def _md_sentences(sentences: list[SentenceCheck], fallback: str) -> str:
+    if not sentences:
+        return fallback
+    return " ".join(s.text + (" ⚠" if s.supported is False else "") for s in sentences)
+
+
+def _md_cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def digest_markdown(digest: Digest) -> str:
+    """The page as Markdown: overview, themes, paper table, references."""
+    lines = [f"# {digest.title}", "", f"*{_subtitle(digest)}*", ""]
+    for notice in digest.notices:
+        lines.append(f"> note: {notice}")
+    if digest.notices:
+        lines.append("")
+    if not digest.covered:
+        lines.append(digest.overview)
+        return "\n".join(lines).strip() + "\n"
+    lines += ["## Overview", "", _md_sentences(digest.overview_sentences, digest.overview), ""]
+    if digest.week:
+        w = digest.week
+        central = ", ".join(f"[{n}]" for n in w.central)
+        lines += [f"**Most central this week:** {central}", ""]
+        new = [t for t in digest.themes if t.new]
+        if w.earlier_papers == 0:
+            lines += ["**New this week:** no earlier weeks to compare with.", ""]
+        elif new:
+            names = "; ".join(f"{t.name} (distance {t.novelty:.2f})" for t in new)
+            lines += [f"**New this week:** {names}", ""]
+        else:
+            lines += ["**New this week:** nothing far from the previous weeks.", ""]
+    lines += ["## Themes", ""]
+    for theme in digest.themes:
+        lines += [f"### {theme.number}. {theme.name}{_theme_tag(theme)}", ""]
+        if theme.paragraph:
+            lines += [_md_sentences(theme.sentences, theme.paragraph), ""]
+        lines.append("Papers: " + ", ".join(f"[{p.number}] {p.title}" for p in theme.papers))
+        lines.append("")
+    lines += [
+        "## Papers",
+        "",
+        "| # | Title | Date | Contribution | Code |",
+        "|---|---|---|---|---|",
+    ]
+    for c in digest.citations:
+        code = f"[code]({c.code_url})" if c.code_url else ""
+        lines.append(
+            f"| {c.number} | {_md_cell(c.title)} | {c.date or 'n.d.'} | "
+            f"{_md_cell(c.contribution)} | {code} |"
+        )
+    lines += ["", "## References", ""]
+    for c in digest.citations:
+        link = c.links[0] if c.links else ""
+        title = f"[{c.title}]({link})" if link else c.title
+        lines.append(f"{c.number}. {title} ({c.date or 'n.d.'})")
+    lines += ["", f"*{_telemetry_line(digest)}*"]
+    return "\n".join(lines).strip() + "\n"
+
+
+def _theme_tag(theme: DigestTheme) -> str:
+    if theme.new and theme.novelty is not None:
+        return f" — new this week (distance {theme.novelty:.2f})"
+    return ""
+
+
+# --- HTML --------------------------------------------------------------------------------------
+
+_CSS = """
+body{font:16px/1.55 Georgia,'Times New Roman',serif;color:#1d1d1f;background:#fbfaf7;
+margin:0 auto;max-width:54rem;padding:2rem 1.25rem}
+h1{font-size:1.9rem;line-height:1.2;margin:0 0 .3rem}
+h2{font-size:1.3rem;border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
+h3{font-size:1.1rem;margin-bottom:.3rem}
+.sub,.meta{color:#666;font-size:.9rem}.note{background:#fff6db;border-left:3px solid #e0b000;
+padding:.4rem .7rem;margin:.4rem 0;font-size:.9rem}
+a{color:#0b57d0;text-decoration:none}a:hover{text-decoration:underline}
+a.cite{font-size:.85em;vertical-align:super;line-height:0}
+.warn{color:#b26a00;cursor:help}.new{background:#e6f4ea;color:#137333;border-radius:3px;
+padding:0 .35rem;font-size:.8rem;font-family:sans-serif}
+.papers{font-size:.9rem;color:#333}
+table{border-collapse:collapse;width:100%;font-size:.88rem;font-family:system-ui,sans-serif}
+th,td{border-bottom:1px solid #e3e3e3;padding:.35rem .4rem;text-align:left;vertical-align:top}
+th{background:#f1efe9}ol.refs li{margin:.25rem 0}ol.refs li:target{background:#fff2b3}
+"""
+
+
+def _e(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _safe_url(url: str) -> str | None:
+    return url if re.match(r"^https?://", url, re.I) else None
+
+
+def _link_citations(escaped: str, numbers: set[int]) -> str:
+    """Citation numbers in already-escaped text as links to their references."""
+
+    def link(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        if n not in numbers:
+            return match.group(0)
+        return f'<a class="cite" href="#ref-{n}">[{n}]</a>'
+
+    return _CITE.sub(link, escaped)
+
+
+def _html_sentences(sentences: list[SentenceCheck], fallback: str, numbers: set[int]) -> str:
+    if not sentences:
+        return _link_citations(_e(fallback), numbers)
+    parts = []
+    for s in sentences:
+        text = _link_citations(_e(s.text), numbers)
+        if s.supported is False:
+            text += (
+                ' <span class="warn" title="not supported by the cited source">'
+                f"{support_marker(False)}</span>"
+            )
+        parts.append(text)
+    return " ".join(parts)
+
+
+def digest_html(digest: Digest) -> str:
+    """The page as standalone HTML (inline CSS, no scripts, every text escaped)."""
+    numbers = {c.number for c in digest.citations}
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(digest.title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_e(digest.title)}</h1>",
+        f'<p class="sub">{_e(_subtitle(digest))}</p>',
+    ]
+    out += [f'<p class="note">note: {_e(n)}</p>' for n in digest.notices]
+    if not digest.covered:
+        out += [f"<p><strong>{_e(digest.overview)}</strong></p>", "</body></html>"]
+        return "\n".join(out) + "\n"
+    out += [
+        "<h2>Overview</h2>",
+        f"<p>{_html_sentences(digest.overview_sentences, digest.overview, numbers)}</p>",
+    ]
+    if digest.week:
+        w = digest.week
+        central = ", ".join(_link_citations(f"[{n}]", numbers) for n in w.central)
+        out.append(f"<p><strong>Most central this week:</strong> {central}</p>")
+        new = [t for t in digest.themes if t.new]
+        if w.earlier_papers == 0:
+            news = "no earlier weeks to compare with."
+        elif new:
+            news = "; ".join(
+                f'<a href="#theme-{t.number}">{_e(t.name)}</a> (distance {t.novelty:.2f})'
+                for t in new
+            )
+        else:
+            news = "nothing far from the previous weeks."
+        out.append(f"<p><strong>New this week:</strong> {news}</p>")
+    out.append("<h2>Themes</h2>")
+    for theme in digest.themes:
+        tag = (
+            f' <span class="new">new · distance {theme.novelty:.2f}</span>'
+            if theme.new and theme.novelty is not None
+            else ""
+        )
+        out.append(f'<h3 id="theme-{theme.number}">{theme.number}. {_e(theme.name)}{tag}</h3>')
+        if theme.paragraph:
+            out.append(f"<p>{_html_sentences(theme.sentences, theme.paragraph, numbers)}</p>")
+        papers = ", ".join(
+            f'<a href="#ref-{p.number}">[{p.number}]</a> {_e(p.title)}' for p in theme.papers
+        )
+        out.append(f'<p class="papers">Papers: {papers}</p>')
+    out += [
+        "<h2>Papers</h2>",
+        "<table><thead><tr><th>#</th><th>Title</th><th>Date</th><th>Contribution</th>"
+        "<th>Code</th></tr></thead><tbody>",
+    ]
+    for c in digest.citations:
+        code = _safe_url(c.code_url or "")
+        code_cell = f'<a href="{_e(code)}">code</a>' if code else ""
+        out.append(
+            f'<tr><td><a href="#ref-{c.number}">{c.number}</a></td><td>{_e(c.title)}</td>'
+            f"<td>{_e(c.date or 'n.d.')}</td><td>{_e(c.contribution)}</td><td>{code_cell}</td></tr>"
+        )
+    out += ["</tbody></table>", "<h2>References</h2>", '<ol class="refs">']
+    for c in digest.citations:
+        urls = [u for u in (_safe_url(x) for x in c.links) if u]
+        title = f'<a href="{_e(urls[0])}">{_e(c.title)}</a>' if urls else _e(c.title)
+        extra = " ".join(f'<a href="{_e(u)}">{_e(_host(u))}</a>' for u in urls[1:4])
+        out.append(
+            f'<li id="ref-{c.number}" value="{c.number}">{title} '
+            f'<span class="meta">({_e(c.date or "n.d.")}) {extra}</span></li>'
+        )
+    out += ["</ol>", f'<p class="meta">{_e(_telemetry_line(digest))}</p>', "</body></html>"]
+    return "\n".join(out) + "\n"
+
+
+def _host(url: str) -> str:
+    match = re.match(r"^https?://([^/]+)", url, re.I)
+    return match.group(1) if match else url

@@ -1,0 +1,519 @@
+"""Weekly summaries: "what came in this week?", saved as Markdown, HTML and JSON, and a feed.
+
+``build_week_stream(settings, "2026-W11")`` reads top to bottom:
+
+1. select   the papers whose publication date (else the date they were added) falls in the
+            ISO week; none, one, or undated papers each get a clear message
+2. cluster  all of them into themes (``digest.choose_clusters``; at least
+            papers / ``digest.week_theme_size`` themes, at most ``digest.week_max_themes``)
+3. novelty  each theme's distance to the papers of the previous ``digest.novelty_weeks``
+            weeks; far ones are "new this week"
+4. write    paragraphs only for the most novel, then largest, ``digest.week_paragraphs``
+            themes (``digest.write_page``: names, overview, checked paragraphs)
+5. save     ``<store>/digests/weekly/<week>.{md,html,json}`` atomically, under a lock, never
+            over an existing week without ``force``; then the Atom feed (``feed.py``)
+
+Run from cron: ``assistant weekly --latest`` exits 0 when it wrote a new week, 3 when the week
+was already there, 4 when the week has no papers, 1 on failure. This module owns the weekly
+folder: nothing else reads or writes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import math
+import re
+import time
+from collections import Counter
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from assistant.digest import (
+    DigestEvent,
+    PageInput,
+    ThemeSpec,
+    choose_clusters,
+    code_url,
+    final_digest,
+    group_themes,
+    page_order,
+    paper_date,
+    write_page,
+)
+from assistant.embed import get_embedder
+from assistant.errors import InputError, StoreError
+from assistant.export import write_atomic
+from assistant.llm import LLM
+from assistant.models import (
+    Digest,
+    DigestProgress,
+    DigestTelemetry,
+    Hit,
+    Paper,
+    SearchFilters,
+    WeekInfo,
+)
+from assistant.render_digest import SUFFIXES, render
+from assistant.retrieve import best_sentences
+from assistant.settings import Settings
+from assistant.store import PaperStore, open_store, where_filter
+
+_WEEK = re.compile(r"^\s*(\d{4})-?W(\d{1,2})\s*$", re.I)
+
+#: Exit codes of ``assistant weekly``, by outcome (1 is any failure).
+EXIT_CODES = {"written": 0, "dry-run": 0, "exists": 3, "empty": 4}
+
+
+# --- weeks ---------------------------------------------------------------------------------------
+
+
+def iso_week(day: dt.date) -> str:
+    """``2026-W11`` for a day of that ISO week."""
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_bounds(week: str) -> tuple[dt.date, dt.date]:
+    """Monday and Sunday of an ISO week written ``2026-W11``; an InputError otherwise."""
+    match = _WEEK.match(week or "")
+    if not match:
+        raise InputError(f"week {week!r} is not an ISO week; write it like 2026-W11.")
+    year, number = int(match.group(1)), int(match.group(2))
+    try:
+        monday = dt.date.fromisocalendar(year, number, 1)
+    except ValueError:
+        raise InputError(f"{year} has no week {number}.") from None
+    return monday, monday + dt.timedelta(days=6)
+
+
+def normalize_week(week: str) -> str:
+    """The canonical spelling of a week (``2026-w3`` -> ``2026-W03``)."""
+    return iso_week(week_bounds(week)[0])
+
+
+def papers_between(store: PaperStore, start: dt.date, end: dt.date) -> tuple[list[Paper], int]:
+    """Papers published in [start, end], plus undated papers added then; and how many of
+    those were placed by the date they were added."""
+    published = list(store.iter_papers(where_filter(SearchFilters(since=start, until=end))))
+    added = [
+        p
+        for p in store.iter_papers(where_filter(SearchFilters(added_since=start)))
+        if p.published is None and p.added is not None and p.added <= end
+    ]
+    papers = sorted(published + added, key=lambda p: (paper_date(p) or start, p.title.lower()))
+    return papers, len(added)
+
+
+class StoreWeeks(BaseModel):
+    """Which ISO weeks the store's papers fall in."""
+
+    weeks: dict[str, int] = Field(description="Week -> papers, oldest week first.")
+    undated: int = Field(description="Papers with neither a publication nor an added date.")
+
+
+def store_weeks(settings: Settings) -> StoreWeeks:
+    """Every week that holds papers, with its paper count (one pass over the store)."""
+    counts: Counter[str] = Counter()
+    undated = 0
+    for paper in open_store(settings).iter_papers():
+        day = paper_date(paper)
+        if day is None:
+            undated += 1
+        else:
+            counts[iso_week(day)] += 1
+    return StoreWeeks(weeks=dict(sorted(counts.items())), undated=undated)
+
+
+def latest_week(settings: Settings) -> str | None:
+    """The most recent week that holds papers (None for an empty store)."""
+    weeks = store_weeks(settings).weeks
+    return max(weeks) if weeks else None
+
+
+# --- the summary ---------------------------------------------------------------------------------
+
+
+def summarize_week_stream(
+    settings: Settings, week: str, *, llm: LLM | None = None, use_llm: bool = True
+) -> Iterator[DigestEvent]:
+    """The summary of one week: yields progress and the model's text, then the ``Digest``
+    (``kind="week"``, its ``week`` numbers filled). A week without papers gives a Digest with
+    ``covered=False`` and a message saying so; nothing is saved here."""
+    started = time.perf_counter()
+    week = normalize_week(week)
+    start, end = week_bounds(week)
+    config = settings.digest
+    telemetry = DigestTelemetry()
+    store = open_store(settings)
+
+    yield DigestProgress(stage="retrieval", message=f"reading the papers of {week}")
+    t0 = time.perf_counter()
+    papers, by_added = papers_between(store, start, end)
+    notices: list[str] = []
+    if by_added:
+        notices.append(
+            f"{by_added} paper(s) have no publication date; they are placed in the week they "
+            "were added to the store."
+        )
+    info = WeekInfo(
+        week=week,
+        start=start,
+        end=end,
+        papers=len(papers),
+        themes=0,
+        with_code=sum(1 for p in papers if code_url(p)),
+        placed_by_added=by_added,
+    )
+    title = f"Week {week}"
+    if not papers:
+        telemetry.total_s = round(time.perf_counter() - started, 3)
+        yield Digest(
+            kind="week",
+            title=title,
+            topic=week,
+            covered=False,
+            overview=f"No papers fall in {week} ({start:%d %b} – {end:%d %b %Y}).",
+            notices=notices,
+            week=info,
+            used_llm=False,
+            generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+            telemetry=telemetry,
+        )
+        return
+    if len(papers) == 1:
+        notices.append("this week has a single paper: one theme, no comparison between papers.")
+    stored = store.vectors([p.id for p in papers])
+    vectors = np.stack([stored[p.id] for p in papers])
+    earlier, _ = papers_between(
+        store, start - dt.timedelta(days=7 * config.novelty_weeks), start - dt.timedelta(days=1)
+    )
+    earlier_vectors = store.vectors([p.id for p in earlier])
+    telemetry.retrieval_s = round(time.perf_counter() - t0, 3)
+
+    yield DigestProgress(stage="clustering", message=f"grouping {len(papers)} papers into themes")
+    t0 = time.perf_counter()
+    min_k = max(2, math.ceil(len(papers) / config.week_theme_size))
+    labels = choose_clusters(
+        vectors,
+        min_k=min_k,
+        max_k=max(config.week_max_themes, min_k),
+        single_below=config.single_theme_below,
+    )
+    themes = group_themes(vectors, labels)
+    info.earlier_weeks = sorted({iso_week(d) for p in earlier if (d := paper_date(p))})
+    info.earlier_papers = len(earlier)
+    if earlier_vectors:
+        before = np.stack(list(earlier_vectors.values()))
+        for theme in themes:
+            nearest = (theme.vectors @ before.T).max(axis=1)
+            theme.novelty = round(float(1.0 - np.median(nearest)), 3)
+            theme.new = theme.novelty >= config.novelty_threshold
+    else:
+        notices.append(
+            f"no earlier weeks: the {config.novelty_weeks} weeks before {week} hold no papers, "
+            "so no theme can be called new."
+        )
+    themes = _choose_written(themes, config.week_paragraphs)
+    telemetry.clustering_s = round(time.perf_counter() - t0, 3)
+    yield DigestProgress(
+        stage="clustering",
+        message=f"{len(themes)} theme(s); {sum(t.new for t in themes)} new; paragraphs for "
+        f"{sum(t.write for t in themes)}",
+    )
+
+    t0 = time.perf_counter()
+    hits = _week_hits(settings, papers, themes, use_llm=use_llm)
+    week_centre = vectors.mean(axis=0)
+    central_ids = [
+        papers[i].id
+        for i in np.argsort(-(vectors @ week_centre), kind="stable")[: config.central_papers]
+    ]
+    ordered, themes = page_order(hits, themes)
+    position = {h.paper.id: i for i, h in enumerate(ordered)}
+    info.central = [position[pid] + 1 for pid in central_ids]
+    info.themes = len(themes)
+    telemetry.evidence_s = round(time.perf_counter() - t0, 3)
+    page = PageInput(
+        kind="week",
+        title=title,
+        topic=f"papers of the week {week}",
+        hits=ordered,
+        themes=themes,
+        overview_sources=[t.members[0] for t in themes if t.write][: config.sources_per_theme],
+        notices=notices,
+        week=info,
+    )
+    yield from write_page(page, settings, telemetry, started, llm=llm, use_llm=use_llm)
+
+
+def _choose_written(themes: list[ThemeSpec], paragraphs: int) -> list[ThemeSpec]:
+    """Themes in page order: those that get a paragraph (new ones by novelty, then the
+    largest) first, then the rest by size."""
+    ranked = sorted(
+        themes, key=lambda t: (not t.new, -(t.novelty or 0.0) if t.new else 0.0, -len(t.members))
+    )
+    for i, theme in enumerate(ranked):
+        theme.write = i < paragraphs
+    return [t for t in ranked if t.write] + sorted(
+        (t for t in ranked if not t.write), key=lambda t: -len(t.members)
+    )
+
+
+def _week_hits(
+    settings: Settings, papers: list[Paper], themes: list[ThemeSpec], *, use_llm: bool
+) -> list[Hit]:
+    """The week's papers as hits; the papers a paragraph is written from get the abstract
+    sentences closest to their theme as evidence (only those: embedding is the cost)."""
+    matches: dict[int, list] = {}
+    if use_llm:
+        embedder = get_embedder(settings)
+        for theme in themes:
+            if theme.write:
+                shown = theme.members[: settings.digest.sources_per_theme]
+                found = best_sentences(
+                    embedder,
+                    theme.centre,
+                    [papers[i] for i in shown],
+                    settings.retrieval.best_sentences,
+                )
+                matches.update(zip(shown, found, strict=True))
+    centrality = {
+        i: c for theme in themes for i, c in zip(theme.members, theme.centrality, strict=True)
+    }
+    return [
+        Hit(
+            rank=i + 1,
+            score=centrality[i],
+            paper=paper,
+            similarity=centrality[i],
+            best_sentences=matches.get(i, []),
+        )
+        for i, paper in enumerate(papers)
+    ]
+
+
+def summarize_week(settings: Settings, week: str, **options: object) -> Digest:
+    """The summary of one week without streaming (see ``summarize_week_stream``)."""
+    return final_digest(summarize_week_stream(settings, week, **options))  # type: ignore[arg-type]
+
+
+# --- saving --------------------------------------------------------------------------------------
+
+
+def weekly_dir(settings: Settings) -> Path:
+    """Where weekly summaries and the feed are saved: ``<store_dir>/digests/weekly``."""
+    return settings.store_dir.expanduser().resolve() / "digests" / "weekly"
+
+
+def week_paths(settings: Settings, week: str) -> dict[str, Path]:
+    """The three files of a saved week, by format."""
+    folder = weekly_dir(settings)
+    return {fmt: folder / f"{week}.{suffix}" for fmt, suffix in SUFFIXES.items()}
+
+
+@contextlib.contextmanager
+def weekly_lock(settings: Settings) -> Iterator[None]:
+    """Hold the weekly folder's lock (one writer at a time); wait up to ``lock_timeout``."""
+    folder = weekly_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + settings.digest.lock_timeout
+    with (folder / ".lock").open("a") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"another weekly run holds {folder / '.lock'}; waited "
+                        f"{settings.digest.lock_timeout:.0f} s. Try again when it is done."
+                    ) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def save_week(settings: Settings, digest: Digest) -> list[Path]:
+    """Write a week's Markdown, HTML and JSON (each whole) and rebuild the feed."""
+    from assistant.feed import write_feed
+
+    assert digest.week is not None
+    paths = week_paths(settings, digest.week.week)
+    # JSON last: its presence is what marks the week as saved.
+    for fmt in ("markdown", "html", "json"):
+        write_atomic(paths[fmt], render(digest, fmt))
+    write_feed(settings)
+    return [paths[f] for f in ("markdown", "html", "json")]
+
+
+class WeekBuild(BaseModel):
+    """What a weekly run did for one week."""
+
+    week: str | None
+    status: Literal["written", "exists", "empty", "dry-run"]
+    message: str
+    paths: list[str] = Field(default_factory=list)
+    digest: Digest | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """The CLI's exit code for this outcome (``EXIT_CODES``)."""
+        return EXIT_CODES[self.status]
+
+
+def build_week_stream(
+    settings: Settings,
+    week: str | None = None,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+    use_llm: bool = True,
+    llm: LLM | None = None,
+) -> Iterator[DigestProgress | str | WeekBuild]:
+    """Build and save one week (default: the latest week holding papers); yields progress and
+    the model's text, then a ``WeekBuild``.
+
+    A saved week is left alone unless ``force``; ``dry_run`` summarizes without the model and
+    saves nothing. Two runs at once are safe: the second waits for the lock, then finds the
+    week saved. The app's "build the latest week" button is ``build_week_stream(settings)``.
+    """
+    if week is None:
+        found = store_weeks(settings)
+        if not found.weeks:
+            extra = f" ({found.undated} papers have no date at all)" if found.undated else ""
+            yield WeekBuild(
+                week=None, status="empty", message=f"the store has no dated papers{extra}."
+            )
+            return
+        week = max(found.weeks)
+    week = normalize_week(week)
+    if dry_run:
+        summary = yield from _summary(settings, week, llm=None, use_llm=False)
+        status: Literal["empty", "dry-run"] = "empty" if not summary.covered else "dry-run"
+        yield WeekBuild(week=week, status=status, message=_describe(summary), digest=summary)
+        return
+    paths = week_paths(settings, week)
+    with weekly_lock(settings):
+        if paths["json"].exists() and not force:
+            yield WeekBuild(
+                week=week,
+                status="exists",
+                message=f"{week} is already saved at {paths['json'].parent} (--force rewrites it).",
+                paths=[str(p) for p in paths.values()],
+            )
+            return
+        summary = yield from _summary(settings, week, llm=llm, use_llm=use_llm)
+        if not summary.covered:
+            yield WeekBuild(week=week, status="empty", message=summary.overview, digest=summary)
+            return
+        yield DigestProgress(stage="save", message=f"saving {week}")
+        saved = save_week(settings, summary)
+    yield WeekBuild(
+        week=week,
+        status="written",
+        message=f"{week} written: {_describe(summary)}",
+        paths=[str(p) for p in saved],
+        digest=summary,
+    )
+
+
+def _summary(
+    settings: Settings, week: str, *, llm: LLM | None, use_llm: bool
+) -> Generator[DigestProgress | str, None, Digest]:
+    """Pass on a week's progress and text; return its ``Digest``."""
+    summary = None
+    for event in summarize_week_stream(settings, week, llm=llm, use_llm=use_llm):
+        if isinstance(event, Digest):
+            summary = event
+        else:
+            yield event
+    assert summary is not None
+    return summary
+
+
+def _describe(summary: Digest) -> str:
+    if not summary.covered or summary.week is None:
+        return summary.overview
+    w = summary.week
+    new = sum(t.new for t in summary.themes)
+    return f"{w.papers} papers, {w.themes} themes ({new} new), {w.with_code} with code" + (
+        "" if summary.used_llm else "; no model used"
+    )
+
+
+def build_week(settings: Settings, week: str | None = None, **options: object) -> WeekBuild:
+    """``build_week_stream`` without the progress: the ``WeekBuild``."""
+    for event in build_week_stream(settings, week, **options):  # type: ignore[arg-type]
+        if isinstance(event, WeekBuild):
+            return event
+    raise AssertionError("the weekly stream ended without a WeekBuild")
+
+
+def build_latest_week_stream(
+    settings: Settings, *, force: bool = False, use_llm: bool = True, llm: LLM | None = None
+) -> Iterator[DigestProgress | str | WeekBuild]:
+    """Build the most recent week holding papers (the app's button); see ``build_week_stream``."""
+    return build_week_stream(settings, None, force=force, use_llm=use_llm, llm=llm)
+
+
+# --- reading saved weeks -------------------------------------------------------------------------
+
+
+class SavedWeek(BaseModel):
+    """A saved weekly summary, as the app and the feed list it."""
+
+    week: str
+    title: str
+    papers: int
+    themes: int
+    new_themes: list[str]
+    overview: str
+    generated_at: dt.datetime
+    used_llm: bool
+    paths: dict[str, str] = Field(description="Format -> file path (markdown, html, json).")
+
+
+def load_week(settings: Settings, week: str) -> Digest:
+    """A saved week's ``Digest``; an InputError when it was never saved."""
+    path = week_paths(settings, normalize_week(week))["json"]
+    try:
+        return Digest.model_validate_json(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(
+            f"{week} has not been built; run 'assistant weekly --week {week}'."
+        ) from None
+
+
+def list_saved_weeks(settings: Settings) -> list[SavedWeek]:
+    """Every saved weekly summary, newest week first (unreadable files are skipped)."""
+    folder = weekly_dir(settings)
+    saved = []
+    for path in sorted(folder.glob("*-W*.json"), reverse=True) if folder.is_dir() else []:
+        try:
+            d = Digest.model_validate_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if d.week is None:
+            continue
+        saved.append(
+            SavedWeek(
+                week=d.week.week,
+                title=d.title,
+                papers=d.week.papers,
+                themes=d.week.themes,
+                new_themes=[t.name for t in d.themes if t.new],
+                overview=d.overview,
+                generated_at=d.generated_at,
+                used_llm=d.used_llm,
+                paths={f: str(p) for f, p in week_paths(settings, d.week.week).items()},
+            )
+        )
+    return saved
