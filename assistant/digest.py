@@ -423,6 +423,7 @@ def write_page(
                 ThemePaper(number=i + 1, paper_id=papers[i].id, title=papers[i].title)
                 for i in t.members
             ],
+            planned=t.write,
             cohesion=t.cohesion,
             novelty=t.novelty,
             new=t.new,
@@ -484,8 +485,7 @@ def write_page(
         invalid += checked.invalid_citations
     if not use_llm:
         notices.append(
-            "written without the language model: themes are named by keywords and listed "
-            "without paragraphs."
+            "no language model used: themes are named by keywords and listed without paragraphs."
         )
 
     # 7. result

@@ -366,6 +366,9 @@ class DigestTheme(BaseModel):
     sentences: list[SentenceCheck] = Field(default_factory=list)
     invalid_citations: int = 0
     unsupported: int = 0
+    planned: bool = Field(
+        True, description="A paragraph is written for it (weekly: only the most novel/largest)."
+    )
     papers: list[ThemePaper] = Field(description="Its papers, most central first.")
     cohesion: float = Field(description="Mean cosine similarity of its papers to its centre.")
     novelty: float | None = Field(
