@@ -419,7 +419,7 @@ def build_week_stream(
     yield WeekBuild(
         week=week,
         status="written",
-        message=f"{week} written: {_describe(summary)}",
+        message=f"{week}: {_describe(summary)}",
         paths=[str(p) for p in saved],
         digest=summary,
     )
