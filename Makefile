@@ -26,6 +26,9 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 demo: install
 	$(VENV)/bin/assistant --store $(STORE) ingest data/sample --year 2024  # the sample pages are from 2024
 	$(VENV)/bin/assistant --store $(STORE) stats
+	@# The sample's weeks, once and quickly (keyword theme names, no paragraphs: writing them
+	@# with the local model takes minutes per week on 2 cores). Exit 3 = already there.
+	$(VENV)/bin/assistant --store $(STORE) weekly --all --no-llm || [ $$? -eq 3 ]
 	$(VENV)/bin/assistant --store $(STORE) ui --host $(HOST) --port $(PORT)
 
 test: install chromium
@@ -55,6 +58,7 @@ bench: install
 	$(PY) bench/ingest.py
 	$(PY) bench/retrieval.py
 	$(PY) bench/llm.py
+	$(PY) bench/digest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache bench/results

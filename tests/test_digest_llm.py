@@ -1,0 +1,66 @@
+"""Digests from the real local model: the quality floor of the digest issue.
+
+Few and short (every model call takes seconds on 2 cores): one covered topic from
+``eval/digest_topics.jsonl`` with its core papers, one topic the store does not cover.
+Marked ``llm``: ``make test-fast`` skips them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from assistant.answer import CANNOT_ANSWER
+from assistant.digest import digest
+from assistant.models import Digest
+from assistant.settings import Settings
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.llm
+
+TOPICS = [
+    json.loads(line)
+    for line in (ROOT / "eval" / "digest_topics.jsonl").read_text().splitlines()
+    if line.strip()
+]
+COVERED = next(t for t in TOPICS if t["kind"] == "covered")
+UNCOVERED = next(t for t in TOPICS if t["kind"] == "uncovered")
+
+
+@pytest.fixture(scope="module")
+def short(sample_settings: Settings) -> Settings:
+    """The default local model, with short generations so the test stays in minutes."""
+    return sample_settings.with_overrides(
+        **{"digest.paragraph_tokens": 110, "digest.overview_tokens": 80, "digest.max_themes": 3}
+    )
+
+
+@pytest.fixture(scope="module")
+def covered(short: Settings) -> Digest:
+    return digest(COVERED["topic"], short, n=16)
+
+
+def test_covered_topic_has_themes_and_valid_citations(covered: Digest) -> None:
+    assert covered.covered and len(covered.themes) >= 2
+    numbers = {c.number for c in covered.citations}
+    texts = [covered.overview] + [t.paragraph or "" for t in covered.themes]
+    printed = {int(n) for text in texts for n in re.findall(r"\[(\d+)\]", text)}
+    assert printed <= numbers, printed - numbers
+    cited = {c.paper_id for c in covered.citations if c.cited}
+    assert len(cited) >= 5, [t.paragraph for t in covered.themes]
+    assert all(t.name for t in covered.themes)
+    assert len(covered.telemetry.llm_calls) == 2 + len(covered.themes)
+
+
+def test_covered_topic_includes_its_core_papers(covered: Digest) -> None:
+    titles = {c.title for c in covered.citations}
+    missing = [t for t in COVERED["core"] if t not in titles]
+    assert not missing, missing
+
+
+def test_uncovered_topic_is_not_covered(short: Settings) -> None:
+    result = digest(UNCOVERED["topic"], short)
+    assert not result.covered and result.overview == CANNOT_ANSWER
+    assert result.telemetry.llm_calls == []
