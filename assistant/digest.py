@@ -42,7 +42,7 @@ from assistant.answer import (
 )
 from assistant.embed import get_embedder, split_sentences
 from assistant.errors import InputError
-from assistant.llm import LLM, Message, get_llm
+from assistant.llm import LLM, Message, Telemetry, get_llm
 from assistant.models import (
     CheckedText,
     Digest,
@@ -303,17 +303,19 @@ def _generate(
     stream = llm.stream(messages, max_tokens=max_tokens)
     with stream:
         yield from stream
-    t = stream.telemetry
-    calls.append(
-        LLMCall(
-            stage=stage,
-            prompt_tokens=t.prompt_tokens if t else 0,
-            completion_tokens=t.completion_tokens if t else 0,
-            ttft_s=t.ttft_s if t else None,
-            seconds=round(t.total_s if t else time.perf_counter() - started, 3),
-        )
-    )
+    calls.append(_call(stage, stream.telemetry, time.perf_counter() - started))
     return stream.text
+
+
+def _call(stage: str, t: Telemetry | None, elapsed: float = 0.0) -> LLMCall:
+    """The telemetry of one model call, as a digest records it."""
+    return LLMCall(
+        stage=stage,
+        prompt_tokens=t.prompt_tokens if t else 0,
+        completion_tokens=t.completion_tokens if t else 0,
+        ttft_s=t.ttft_s if t else None,
+        seconds=round(t.total_s if t else elapsed, 3),
+    )
 
 
 def _checked(
@@ -410,8 +412,10 @@ def write_page(
         )
         prompt = load_prompt("digest_names", NAMES_FIELDS).render(topic=page.topic, groups=groups)
         tokens = config.name_tokens * len(page.themes) + 8
-        text = yield from _generate(llm, prompt, tokens, "names", calls)
-        for number, name in parse_names(text, len(page.themes)).items():
+        # Not streamed: names are not prose for the reader; they appear in the next events.
+        named = llm.complete(prompt, max_tokens=tokens)
+        calls.append(_call("names", named.telemetry))
+        for number, name in parse_names(named.text, len(page.themes)).items():
             names[number - 1] = (name, "llm")
 
     themes = [
