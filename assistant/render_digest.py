@@ -94,7 +94,7 @@ def digest_markdown(digest: Digest) -> str:
         lines += [f"### {theme.number}. {theme.name}{_theme_tag(theme)}", ""]
         if theme.paragraph:
             lines += [_md_sentences(theme.sentences, theme.paragraph), ""]
-        lines.append("Papers: " + ", ".join(f"[{p.number}] {p.title}" for p in theme.papers))
+        lines += [f"- [{p.number}] {p.title}" for p in theme.papers]
         lines.append("")
     lines += [
         "## Papers",
@@ -137,7 +137,8 @@ a{color:#0b57d0;text-decoration:none}a:hover{text-decoration:underline}
 a.cite{font-size:.85em;vertical-align:super;line-height:0}
 .warn{color:#b26a00;cursor:help}.new{background:#e6f4ea;color:#137333;border-radius:3px;
 padding:0 .35rem;font-size:.8rem;font-family:sans-serif}
-.papers{font-size:.9rem;color:#333}
+.papers{font-size:.9rem;color:#333;padding-left:1.1rem;margin:.3rem 0}
+.papers li{margin:.1rem 0}
 table{border-collapse:collapse;width:100%;font-size:.88rem;font-family:system-ui,sans-serif}
 th,td{border-bottom:1px solid #e3e3e3;padding:.35rem .4rem;text-align:left;vertical-align:top}
 th{background:#f1efe9}ol.refs li{margin:.25rem 0}ol.refs li:target{background:#fff2b3}
@@ -223,10 +224,12 @@ def digest_html(digest: Digest) -> str:
         out.append(f'<h3 id="theme-{theme.number}">{theme.number}. {_e(theme.name)}{tag}</h3>')
         if theme.paragraph:
             out.append(f"<p>{_html_sentences(theme.sentences, theme.paragraph, numbers)}</p>")
-        papers = ", ".join(
-            f'<a href="#ref-{p.number}">[{p.number}]</a> {_e(p.title)}' for p in theme.papers
-        )
-        out.append(f'<p class="papers">Papers: {papers}</p>')
+        out.append('<ul class="papers">')
+        out += [
+            f'<li><a href="#ref-{p.number}">[{p.number}]</a> {_e(p.title)}</li>'
+            for p in theme.papers
+        ]
+        out.append("</ul>")
     out += [
         "<h2>Papers</h2>",
         "<table><thead><tr><th>#</th><th>Title</th><th>Date</th><th>Contribution</th>"
