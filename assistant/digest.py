@@ -482,6 +482,8 @@ def write_page(
         if checked is None:
             notices.append(f"the model wrote nothing for theme {n} ({theme.name}); listed only.")
             continue
+        if checked.sentences and checked.uncited == len(checked.sentences):
+            notices.append(f"the paragraph of theme {n} ({theme.name}) cites no paper.")
         theme.paragraph = checked.text
         theme.sentences = checked.sentences
         theme.invalid_citations = checked.invalid_citations
