@@ -59,7 +59,7 @@ from assistant.models import (
     WeekInfo,
 )
 from assistant.prompts import load_prompt
-from assistant.retrieve import search
+from assistant.retrieve import best_sentences, search
 from assistant.settings import Settings
 from assistant.store import open_store
 
@@ -345,6 +345,32 @@ class PageInput:
     week: WeekInfo | None = None
 
 
+def with_evidence_sentences(
+    settings: Settings,
+    hits: list[Hit],
+    themes: list[ThemeSpec],
+    target: np.ndarray | None = None,
+) -> list[Hit]:
+    """The hits, where the papers shown to the model (each written theme's most central
+    ``digest.sources_per_theme``) carry the abstract sentences closest to ``target`` (the
+    topic's vector), else to their theme's centre. Only those are embedded: it is the cost."""
+    embedder = get_embedder(settings)
+    hits = list(hits)
+    for theme in themes:
+        if not theme.write:
+            continue
+        shown = theme.members[: settings.digest.sources_per_theme]
+        found = best_sentences(
+            embedder,
+            theme.centre if target is None else target,
+            [hits[i].paper for i in shown],
+            settings.retrieval.best_sentences,
+        )
+        for i, matches in zip(shown, found, strict=True):
+            hits[i] = hits[i].model_copy(update={"best_sentences": matches})
+    return hits
+
+
 def page_order(hits: Sequence[Hit], themes: list[ThemeSpec]) -> tuple[list[Hit], list[ThemeSpec]]:
     """Hits reordered theme by theme (most central first), so numbers read down the page;
     the themes' member indices are rewritten to the new order."""
@@ -393,7 +419,7 @@ def write_page(
         )
         for i, ev in enumerate(evidence)
     ]
-    telemetry.evidence_s = round(time.perf_counter() - t0, 3)
+    telemetry.evidence_s = round(telemetry.evidence_s + time.perf_counter() - t0, 3)
     calls = telemetry.llm_calls
     if use_llm:
         llm = llm or get_llm(settings)
@@ -560,7 +586,9 @@ def digest_stream(
 
     yield DigestProgress(stage="retrieval", message=f"retrieving up to {n} papers")
     t0 = time.perf_counter()
-    result = search(settings, topic, k=n, mode="hybrid", filters=filters, mmr=True, sentences=True)
+    # Evidence sentences are picked after clustering, for the papers shown to the model only:
+    # embedding every abstract's sentences is most of retrieval's time.
+    result = search(settings, topic, k=n, mode="hybrid", filters=filters, mmr=True, sentences=False)
     telemetry.retrieval_s = round(time.perf_counter() - t0, 3)
     notices = list(result.notices)
     title = f"Digest: {result.query}"
@@ -605,6 +633,11 @@ def digest_stream(
         message=f"{len(themes)} theme(s) of "
         f"{', '.join(str(len(t.members)) for t in themes)} papers",
     )
+    if use_llm:
+        t0 = time.perf_counter()
+        query_vector = get_embedder(settings).embed_one(result.query)  # cached by the search
+        ordered = with_evidence_sentences(settings, ordered, themes, query_vector)
+        telemetry.evidence_s = round(time.perf_counter() - t0, 3)
     page = PageInput(
         kind="topic",
         title=title,

@@ -44,9 +44,9 @@ from assistant.digest import (
     group_themes,
     page_order,
     paper_date,
+    with_evidence_sentences,
     write_page,
 )
-from assistant.embed import get_embedder
 from assistant.errors import InputError, StoreError
 from assistant.export import write_atomic
 from assistant.llm import LLM
@@ -60,7 +60,6 @@ from assistant.models import (
     WeekInfo,
 )
 from assistant.render_digest import SUFFIXES, render
-from assistant.retrieve import best_sentences
 from assistant.settings import Settings
 from assistant.store import PaperStore, open_store, where_filter
 
@@ -228,13 +227,15 @@ def summarize_week_stream(
     )
 
     t0 = time.perf_counter()
-    hits = _week_hits(settings, papers, themes, use_llm=use_llm)
+    hits = _week_hits(papers, themes)
     week_centre = vectors.mean(axis=0)
     central_ids = [
         papers[i].id
         for i in np.argsort(-(vectors @ week_centre), kind="stable")[: config.central_papers]
     ]
     ordered, themes = page_order(hits, themes)
+    if use_llm:  # the sentences closest to each written theme, for its shown papers
+        ordered = with_evidence_sentences(settings, ordered, themes)
     position = {h.paper.id: i for i, h in enumerate(ordered)}
     info.central = [position[pid] + 1 for pid in central_ids]
     info.themes = len(themes)
@@ -265,35 +266,13 @@ def _choose_written(themes: list[ThemeSpec], paragraphs: int) -> list[ThemeSpec]
     )
 
 
-def _week_hits(
-    settings: Settings, papers: list[Paper], themes: list[ThemeSpec], *, use_llm: bool
-) -> list[Hit]:
-    """The week's papers as hits; the papers a paragraph is written from get the abstract
-    sentences closest to their theme as evidence (only those: embedding is the cost)."""
-    matches: dict[int, list] = {}
-    if use_llm:
-        embedder = get_embedder(settings)
-        for theme in themes:
-            if theme.write:
-                shown = theme.members[: settings.digest.sources_per_theme]
-                found = best_sentences(
-                    embedder,
-                    theme.centre,
-                    [papers[i] for i in shown],
-                    settings.retrieval.best_sentences,
-                )
-                matches.update(zip(shown, found, strict=True))
+def _week_hits(papers: list[Paper], themes: list[ThemeSpec]) -> list[Hit]:
+    """The week's papers as hits, scored by their similarity to their theme's centre."""
     centrality = {
         i: c for theme in themes for i, c in zip(theme.members, theme.centrality, strict=True)
     }
     return [
-        Hit(
-            rank=i + 1,
-            score=centrality[i],
-            paper=paper,
-            similarity=centrality[i],
-            best_sentences=matches.get(i, []),
-        )
+        Hit(rank=i + 1, score=centrality[i], paper=paper, similarity=centrality[i])
         for i, paper in enumerate(papers)
     ]
 

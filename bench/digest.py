@@ -130,6 +130,12 @@ def main() -> None:
     parser.add_argument("--week-papers", type=int, default=300)
     parser.add_argument("--topic", default="diffusion models for text-to-image generation")
     parser.add_argument("--store", type=Path)
+    parser.add_argument(
+        "--no-llm",
+        action="store_true",
+        help="Only the stages outside the model (keyword names, no paragraphs): a quick look "
+        "at retrieval, clustering and evidence when the model is too slow to wait for.",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "digest.json")
     args = parser.parse_args()
 
@@ -140,26 +146,28 @@ def main() -> None:
             parsed = parse_paths([ROOT / "data" / "sample"], year=2024)
             ingest_papers(open_store(settings), get_embedder(settings), parsed.papers)
 
+        use_llm = not args.no_llm
         started = time.perf_counter()
         llm = get_llm(settings)
-        llm.complete("Say hi", max_tokens=1)  # load the model outside the measured runs
+        if use_llm:
+            llm.complete("Say hi", max_tokens=1)  # load the model outside the measured runs
         load_s = time.perf_counter() - started
 
         started = time.perf_counter()
-        topic = digest(args.topic, settings, n=args.n)
+        topic = digest(args.topic, settings, n=args.n, use_llm=use_llm)
         topic_figures = figures(topic, time.perf_counter() - started)
         show(f"digest of {args.n} papers: {args.topic!r}", topic_figures)
 
         week_settings = week_store(settings, Path(tmp) / "week", args.week_papers)
         started = time.perf_counter()
-        week = summarize_week(week_settings, WEEK)
+        week = summarize_week(week_settings, WEEK, use_llm=use_llm)
         week_figures = figures(week, time.perf_counter() - started)
         show(f"weekly summary of a {args.week_papers}-paper week", week_figures)
 
     write_results(
         args.out,
         {
-            "model": f"{llm.provider}:{llm.name}",
+            "model": f"{llm.provider}:{llm.name}" if use_llm else None,
             "model_load_s": round(load_s, 2),
             "digest": {"n": args.n, "topic": args.topic, **topic_figures},
             "week": {"papers_asked": args.week_papers, **week_figures},
