@@ -31,6 +31,7 @@ from assistant.embed import get_embedder
 from assistant.ingest import ingest_papers, parse_paths
 from assistant.llm import get_llm
 from assistant.models import Digest
+from assistant.retrieve import search
 from assistant.settings import Settings
 from assistant.store import open_store
 from assistant.weekly import summarize_week, week_bounds
@@ -147,6 +148,8 @@ def main() -> None:
             ingest_papers(open_store(settings), get_embedder(settings), parsed.papers)
 
         use_llm = not args.no_llm
+        # Warm: the embedding model and the BM25 index load once per process, as in the app.
+        search(settings, "warm-up query about transformers", k=5, sentences=False)
         started = time.perf_counter()
         llm = get_llm(settings)
         if use_llm:

@@ -15,10 +15,12 @@ import pytest
 from assistant.answer import CANNOT_ANSWER
 from assistant.digest import digest
 from assistant.models import Digest
+from assistant.render_digest import render
 from assistant.settings import Settings
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.llm
+# Minutes on 2 busy cores: the module's model calls run once, shared by the tests.
+pytestmark = [pytest.mark.llm, pytest.mark.timeout(2400)]
 
 TOPICS = [
     json.loads(line)
@@ -33,13 +35,22 @@ UNCOVERED = next(t for t in TOPICS if t["kind"] == "uncovered")
 def short(sample_settings: Settings) -> Settings:
     """The default local model, with short generations so the test stays in minutes."""
     return sample_settings.with_overrides(
-        **{"digest.paragraph_tokens": 110, "digest.overview_tokens": 80, "digest.max_themes": 3}
+        **{
+            "digest.paragraph_tokens": 100,
+            "digest.overview_tokens": 80,
+            "digest.max_themes": 3,
+            "digest.sources_per_theme": 5,
+        }
     )
 
 
 @pytest.fixture(scope="module")
 def covered(short: Settings) -> Digest:
-    return digest(COVERED["topic"], short, n=16)
+    result = digest(COVERED["topic"], short, n=14)
+    artifacts = ROOT / "tests" / "artifacts"  # git-ignored: the page, to look at
+    artifacts.mkdir(exist_ok=True)
+    (artifacts / "digest_llm.html").write_text(render(result, "html"))
+    return result
 
 
 def test_covered_topic_has_themes_and_valid_citations(covered: Digest) -> None:
