@@ -161,8 +161,9 @@ def weekly(
                 "published nor added) and belong to no week.",
                 highlight=False,
             )
-        if all_weeks:
-            targets = list(found.weeks) or [None]
+        # One pass over the store: the latest week is known from it.
+        latest_only: list[str | None] = [max(found.weeks)] if found.weeks else [None]
+        targets = (list(found.weeks) or [None]) if all_weeks else latest_only
     builds: list[WeekBuild] = []
     for target in targets:
         result = follow(
