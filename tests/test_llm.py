@@ -29,6 +29,7 @@ from assistant.llm import (
     get_llm,
     providers,
     register_provider,
+    registry,
     safe_url,
     scrub,
 )
@@ -48,10 +49,10 @@ from assistant.weights import (
 def _fresh_llm_cache() -> Iterator[None]:
     """Each test starts with no cached instances and leaves the registry as it found it."""
     clear_llm_cache()
-    registered = dict(llm_module._PROVIDERS)
+    registered = dict(registry._PROVIDERS)
     yield
-    llm_module._PROVIDERS.clear()
-    llm_module._PROVIDERS.update(registered)
+    registry._PROVIDERS.clear()
+    registry._PROVIDERS.update(registered)
     clear_llm_cache()
 
 
