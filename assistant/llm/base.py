@@ -31,7 +31,7 @@ class Message(BaseModel):
 class Telemetry(BaseModel):
     """What one generation cost: tokens, latency and speed."""
 
-    provider: str = Field(description="Provider that answered: local, openai or fake.")
+    provider: str = Field(description="Provider that answered, by its registered name.")
     model: str = Field(description="Model name.")
     prompt_tokens: int = Field(description="Tokens in the prompt, chat template included.")
     completion_tokens: int = Field(description="Tokens generated.")

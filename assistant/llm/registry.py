@@ -32,16 +32,18 @@ def register_provider(name: str) -> Callable[[ProviderFactory], ProviderFactory]
 
 
 def providers() -> list[str]:
-    """Names of the registered providers."""
+    """Names of the registered providers, sorted: what ``settings.llm.provider`` may name."""
     return sorted(_PROVIDERS)
 
 
 def create_llm(settings: LLMSettings) -> BaseLLM:
     """A new provider instance for these settings (prefer ``get_llm``, which caches)."""
+    # settings.llm.provider is an open string, so this is where a name is checked.
     factory = _PROVIDERS.get(settings.provider)
     if factory is None:
         raise InputError(
-            f"unknown LLM provider {settings.provider!r}; choose one of {', '.join(providers())}."
+            f"unknown LLM provider {settings.provider!r}; choose one of {', '.join(providers())} "
+            "(ASSISTANT_LLM__PROVIDER or --provider)."
         )
     return factory(settings)
 
