@@ -14,13 +14,14 @@ provider. Importing this package registers the built-in ones, each a module of i
 - ``fake`` (``fake.py``): deterministic and scriptable (``enqueue``, ``history``), for fast tests.
 
 Every provider comes through ``register_provider`` (``registry.py``), the same door; a new one
-is a module that decorates its factory, and ``providers()`` lists the names. ``get_llm(settings)``
-hands out one instance per configuration, and heavy weights are loaded once per process
-whatever the generation settings. Each loaded model has one lock: a generation (a whole stream
-included) holds it, so two chat users never interleave tokens in one llama.cpp context.
-Every call returns its ``Telemetry`` (tokens, time to first token, total time, tokens/s).
-``base.py`` holds the types, ``Stream`` and ``BaseLLM``. Heavy libraries (llama_cpp,
-llama-index, transformers, torch, openai) are imported only when a provider needs them.
+is a module that decorates its factory, ``providers()`` lists the names and
+``unregister_provider`` takes one away. ``get_llm(settings)`` hands out one instance per
+configuration, and heavy weights are loaded once per process whatever the generation settings.
+Each loaded model has one lock: a generation (a whole stream included) holds it, so two chat
+users never interleave tokens in one llama.cpp context. Every call returns its ``Telemetry``
+(tokens, time to first token, total time, tokens/s). ``base.py`` holds the types, ``Stream``
+and ``BaseLLM``. Heavy libraries (llama_cpp, llama-index, transformers, torch, openai) are
+imported only when a provider needs them.
 
 Usage::
 
@@ -59,6 +60,7 @@ from assistant.llm.registry import (
     loaded_models,
     providers,
     register_provider,
+    unregister_provider,
 )
 from assistant.llm.transformers_runtime import TransformersLLM
 
@@ -89,4 +91,5 @@ __all__ = [
     "register_provider",
     "safe_url",
     "scrub",
+    "unregister_provider",
 ]

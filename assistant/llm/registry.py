@@ -31,6 +31,14 @@ def register_provider(name: str) -> Callable[[ProviderFactory], ProviderFactory]
     return decorator
 
 
+def unregister_provider(name: str) -> None:
+    """Remove the provider ``name`` and forget its cached instances (a no-op if unknown)."""
+    with _INSTANCES_LOCK:
+        _PROVIDERS.pop(name, None)
+        for key in [k for k, llm in _INSTANCES.items() if llm.settings.provider == name]:
+            del _INSTANCES[key]
+
+
 def providers() -> list[str]:
     """Names of the registered providers, sorted: what ``settings.llm.provider`` may name."""
     return sorted(_PROVIDERS)
