@@ -151,15 +151,15 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 
 @cli.command(name="list")
 @filter_options()
-@click.option(
-    "--limit", type=click.IntRange(min=0), default=20, show_default=True, help="0 for all."
-)
+@click.option("--limit", type=int, default=20, show_default=True, help="0 for all.")
 @json_option()
 @click.pass_context
 def list_(ctx: click.Context, filters: SearchFilters, limit: int, as_json: bool) -> None:
     """List papers, newest first."""
     from assistant.store import open_store
 
+    if limit < 0:
+        raise InputError("--limit must be 0 (all) or more.")
     papers = open_store(settings_of(ctx)).list_papers(filters, limit=limit or None)
     if as_json:
         print_json(papers)
