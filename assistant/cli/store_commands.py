@@ -7,10 +7,10 @@ import tempfile
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import MofNCompleteColumn
 from rich.table import Table
 
-from assistant.cli.base import cli, console, err_console, print_json, settings_of
+from assistant.cli.base import cli, console, err_console, print_json, progress_bar, settings_of
 from assistant.cli.options import filter_options, json_option
 from assistant.errors import InputError
 from assistant.ingest import FORMATS, IngestReport, download_day, ingest_paths
@@ -28,15 +28,7 @@ def run_ingest(
     quiet: bool,
 ) -> IngestReport:
     """``ingest.ingest_paths`` with a progress bar on stderr."""
-    with Progress(
-        TextColumn("[bold]ingest[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        disable=quiet,
-        transient=True,
-    ) as bar:
+    with progress_bar(MofNCompleteColumn(), quiet=quiet) as bar:
         task = bar.add_task("ingest", total=None)
 
         def progress(done: int, total: int) -> None:
