@@ -356,15 +356,18 @@ def with_evidence_sentences(
     topic's vector), else to their theme's centre. Only those are embedded: it is the cost."""
     embedder = get_embedder(settings)
     hits = list(hits)
-    for theme in themes:
-        if not theme.write:
-            continue
+    written = [t for t in themes if t.write]
+    per_theme = settings.digest.sources_per_theme
+    ids = [hits[i].paper.id for t in written for i in t.members[:per_theme]]
+    stored = open_store(settings).sentence_vectors(ids)  # embedded at ingest
+    for theme in written:
         shown = theme.members[: settings.digest.sources_per_theme]
         found = best_sentences(
             embedder,
             theme.centre if target is None else target,
             [hits[i].paper for i in shown],
             settings.retrieval.best_sentences,
+            stored,
         )
         for i, matches in zip(shown, found, strict=True):
             hits[i] = hits[i].model_copy(update={"best_sentences": matches})
@@ -398,7 +401,8 @@ def write_page(
     t0 = time.perf_counter()
     config = settings.digest
     embedder = get_embedder(settings)
-    evidence, dropped = select_evidence(page.hits, settings.answer.evidence_sentences)
+    budget = settings.answer.evidence_tokens
+    evidence, dropped = select_evidence(page.hits, page.topic, budget)
     notices = list(page.notices) + dropped
     theme_of = {i: n for n, theme in enumerate(page.themes, start=1) for i in theme.members}
     theme_centrality = {
@@ -467,7 +471,7 @@ def write_page(
     overview, overview_sentences = _plain_overview(page, themes), []
     if use_llm and llm is not None and page.overview_sources:
         yield DigestProgress(stage="overview", message="writing the overview")
-        shown = [evidence[i] for i in page.overview_sources]
+        shown = shown_evidence(page, page.overview_sources, page.topic, budget)
         prompt = load_prompt("digest_overview", OVERVIEW_FIELDS).render(
             topic=page.topic,
             themes="; ".join(t.name for t in themes),
@@ -496,7 +500,9 @@ def write_page(
             done=done,
             total=len(to_write),
         )
-        shown = [evidence[i] for i in spec.members[: config.sources_per_theme]]
+        shown = shown_evidence(
+            page, spec.members[: config.sources_per_theme], f"{theme.name} ({page.topic})", budget
+        )
         prompt = load_prompt("digest_theme", THEME_FIELDS).render(
             topic=page.topic, theme=theme.name, sources=format_sources(shown)
         )
@@ -545,6 +551,15 @@ def write_page(
         generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
         telemetry=telemetry,
     )
+
+
+def shown_evidence(
+    page: PageInput, indices: Sequence[int], question: str, budget: int
+) -> list[Evidence]:
+    """The evidence one prompt shows: ``answer.select_evidence`` over those papers alone (so
+    the token budget is theirs), under their numbers on the page."""
+    chosen, _ = select_evidence([page.hits[i] for i in indices], question, budget)
+    return [ev.model_copy(update={"number": i + 1}) for ev, i in zip(chosen, indices, strict=True)]
 
 
 def _plain_overview(page: PageInput, themes: list[DigestTheme]) -> str:
