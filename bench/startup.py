@@ -11,7 +11,8 @@ What is measured:
   ``ASSISTANT_EMBEDDING__BACKEND=torch``, the baseline, in the same run. Runs are
   interleaved (every command and backend once per round, after one warm-up round that is
   not counted), so machine noise lands on both alike. p50 and p95 per command and backend,
-  and the ratio of the p50s (torch / onnx).
+  and the ratio of the p50s (torch / onnx). Also the p50 CPU seconds (user + system) of the
+  process: on a busy machine, a closer guess at the wall time a quiet one would show.
 * Embedding throughput as ingest embeds (``Embedder.embed``: batches of
   ``embedding.batch_size``, sorted by length), abstracts per second, for each backend in this
   process after its model is loaded, alternating backends over ``--embed-rounds`` rounds.
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -50,39 +52,45 @@ QUERIES = [
 ]
 
 
-def timed_cli(args: list[str], backend: str) -> float:
-    """Seconds from spawning ``python -m assistant ARGS`` to its exit (which must be 0)."""
+def timed_cli(args: list[str], backend: str) -> tuple[float, float]:
+    """Wall seconds from spawning ``python -m assistant ARGS`` to its exit (which must be 0),
+    and the CPU seconds (user + system) the process used."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
         "ASSISTANT_EMBEDDING__BACKEND": backend,
     }
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "assistant", *args], capture_output=True, text=True, env=env
     )
     took = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"assistant {' '.join(args)} failed ({backend}):\n{done.stderr}")
-    return took
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return took, cpu
 
 
 def startup(store: Path, runs: int) -> dict[str, dict[str, Any]]:
-    """p50/p95 wall seconds of each command per backend, measured interleaved."""
+    """p50/p95 wall seconds (and p50 CPU seconds) of each command per backend, interleaved."""
     commands: dict[str, list[str]] = {
         "--help": ["--help"],
         "stats": ["--store", str(store), "stats"],
         "search": ["--store", str(store), "search", QUERIES[0]],
     }
     times: dict[tuple[str, str], list[float]] = {(c, b): [] for c in commands for b in BACKENDS}
+    cpus: dict[tuple[str, str], list[float]] = {(c, b): [] for c in commands for b in BACKENDS}
     for round_ in range(runs + 1):  # round 0 warms the page cache and the BM25 index
         for name, args in commands.items():
             if name == "search":  # a different query each round, the same for both backends
                 args = [*args[:-1], QUERIES[round_ % len(QUERIES)]]
             for backend in BACKENDS:
-                took = timed_cli(args, backend)
+                took, cpu = timed_cli(args, backend)
                 if round_:
                     times[(name, backend)].append(took)
+                    cpus[(name, backend)].append(cpu)
         if round_:
             print(f"  round {round_}/{runs}", end="\r", flush=True)
     print()
@@ -94,6 +102,7 @@ def startup(store: Path, runs: int) -> dict[str, dict[str, Any]]:
             row[backend] = {
                 "p50_s": round(percentile(values, 50), 3),
                 "p95_s": round(percentile(values, 95), 3),
+                "cpu_p50_s": round(percentile(cpus[(name, backend)], 50), 3),
                 "all_s": [round(v, 3) for v in values],
             }
         row["torch_over_onnx_p50"] = round(row["torch"]["p50_s"] / row["onnx"]["p50_s"], 2)
@@ -170,19 +179,30 @@ def main() -> None:
     write_results(args.out, results)
 
     print_table(
-        ["command", "onnx p50 s", "onnx p95 s", "torch p50 s", "torch p95 s", "torch/onnx"],
+        [
+            "command",
+            "onnx p50",
+            "onnx p95",
+            "onnx CPU",
+            "torch p50",
+            "torch p95",
+            "torch CPU",
+            "ratio",
+        ],
         [
             [
                 name,
                 row["onnx"]["p50_s"],
                 row["onnx"]["p95_s"],
+                row["onnx"]["cpu_p50_s"],
                 row["torch"]["p50_s"],
                 row["torch"]["p95_s"],
+                row["torch"]["cpu_p50_s"],
                 f"{row['torch_over_onnx_p50']}x",
             ]
             for name, row in results["startup"].items()
         ],
-        title="fresh-process wall time",
+        title="fresh-process seconds (CPU: p50 user+system; ratio: torch p50 / onnx p50)",
     )
     tp = results["embed_throughput"]
     print_table(
