@@ -225,3 +225,17 @@ def test_read_only_commands_never_import_torch(tmp_path: Path, onnx_backend: Onn
         outputs[args[2] if len(args) > 2 else args[0]] = done.stdout
     assert json.loads(outputs["ingest"])["added"] == 12
     assert json.loads(outputs["search"])[0]["paper"]["title"] == sample[3].title
+
+
+def test_model_prepare_reports_the_embedding_export(
+    onnx_backend: OnnxBackend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from assistant.cli.llm_commands import prepare_embedder
+
+    prepare_embedder(Settings())
+    prepare_embedder(Settings(embedding=EmbeddingSettings(backend="torch")))
+    prepare_embedder(Settings(embedding=EmbeddingSettings(device="cuda")))
+    out = " ".join(capsys.readouterr().out.split())
+    assert "ready as ONNX at" in out and "sha256 verified" in out
+    assert "embedding backend is torch: no ONNX export" in out
+    assert "embeds with sentence-transformers: the device is 'cuda'" in out
