@@ -170,8 +170,8 @@ def _export(source: Path, path: Path) -> None:
         from transformers import AutoModel
     except ImportError as exc:
         raise ModelError(
-            f"exporting the embedding model to ONNX needs torch, transformers and onnx ({exc}): "
-            "pip install 'onnx>=1.17,<2', or set ASSISTANT_EMBEDDING__BACKEND=torch."
+            f"exporting the embedding model to ONNX needs torch, transformers and onnx ({exc}); "
+            "pip install 'onnx>=1.17,<2'"
         ) from exc
     import inspect
 
@@ -221,10 +221,7 @@ def _export(source: Path, path: Path) -> None:
         os.replace(tmp, path)
     except Exception as exc:
         tmp.unlink(missing_ok=True)
-        raise ModelError(
-            f"could not export the embedding model to ONNX at {path}: {exc}. "
-            "Set ASSISTANT_EMBEDDING__BACKEND=torch to use sentence-transformers."
-        ) from exc
+        raise ModelError(f"could not export the embedding model to ONNX at {path}: {exc}") from exc
     stat = path.stat()
     stamp = {"sha256": digest, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     _atomic_write_text(_stamp_path(path), json.dumps({**stamp, "source": str(source)}))

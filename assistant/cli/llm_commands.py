@@ -27,6 +27,7 @@ from rich.progress import (
 
 from assistant.cli.base import cli, console, err_console, print_json, progress_bar, settings_of
 from assistant.cli.options import json_option, provider_option
+from assistant.errors import ModelError
 from assistant.settings import Settings
 from assistant.weights import uses_bundled
 
@@ -69,7 +70,13 @@ def prepare_embedder(settings: Settings, *, force: bool = False) -> None:
         return
     start = time.perf_counter()
     with console.status("embedding model: checking (or building) its ONNX export"):
-        path = prepare_onnx(embedding, force=force)
+        try:
+            path = prepare_onnx(embedding, force=force)
+        except ModelError as exc:
+            raise ModelError(
+                f"{exc}. Fix that and run 'assistant model prepare' again, or set "
+                "ASSISTANT_EMBEDDING__BACKEND=torch to embed with sentence-transformers."
+            ) from exc
     console.print(
         f"[green]✓[/] embedding model {embedding.model} ready as ONNX at {path} "
         f"(sha256 verified, {time.perf_counter() - start:.1f} s)",
