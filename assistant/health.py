@@ -70,13 +70,17 @@ def doctor_checks(
         return f"{count} papers at {opened.where}{note}"
 
     def embedding() -> str:
-        from assistant.embed import get_embedder
+        from assistant.embed import get_embedder, onnx_unsupported
 
         start = time.perf_counter()
         embedder = get_embedder(settings)
         dim = len(embedder.embed(["doctor check"])[0])
         took = time.perf_counter() - start
-        return f"{embedder.name} loads and embeds ({dim} dimensions, {took:.1f} s)"
+        backend = embedder.backend
+        if backend != settings.embedding.backend:
+            why = onnx_unsupported(settings.embedding)
+            backend += f" ({why})" if why else " (no ONNX export: run 'assistant model prepare')"
+        return f"{embedder.name} loads and embeds ({dim} dimensions, {backend}, {took:.1f} s)"
 
     def language_model() -> str:
         from assistant.llm import get_llm
