@@ -174,7 +174,9 @@ def status_report(settings: Settings, *, generate: bool = False) -> StatusReport
             ("Published", span),
             (
                 "Last ingest",
-                f"{stats.last_added} (papers added that day)" if stats.last_added else "never",
+                f"{stats.last_added} (the newest papers were added that day)"
+                if stats.last_added
+                else "never",
             ),
             ("Last weekly summary", last_weekly_summary(settings)),
             ("Sources", ", ".join(f"{k} ({v})" for k, v in stats.sources.items()) or "—"),

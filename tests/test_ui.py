@@ -479,3 +479,64 @@ def test_answers_are_escaped_and_flags_visible(sample_settings: Settings) -> Non
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert 'href="#src-4-2"' in html
     assert 'class="unsupported"' in html and "⚠" in html
+
+
+def test_links_are_labelled_by_what_they_are() -> None:
+    from assistant.ui.render import link_label, paper_html
+
+    assert link_label("https://arxiv.org/abs/2401.00001") == "arXiv"
+    assert link_label("https://huggingface.co/papers/2401.00001") == "HF"
+    assert link_label("https://github.com/a/b") == "code"
+    assert link_label("https://someone.github.io/project") == "project page"
+    assert link_label("https://aka.ms/xyz") == "link"  # a shortener says nothing by itself...
+    assert (
+        link_label("https://aka.ms/xyz", "The code is available at ") == "code"
+    )  # ...its text does
+    assert link_label("https://tfhub.dev/x", "All the models are released at ") == "model"
+
+    from assistant.models import Paper
+
+    paper = Paper(
+        id="t-1",
+        title="  A title\n with spaces ",
+        abstract="Our code is at https://bit.ly/abc and a demo at https://youtu.be/q.",
+        urls=["https://bit.ly/abc", "https://youtu.be/q"],
+        sources=["002_845fed19e190d690.txt"],
+    )
+    html = paper_html(paper, {"002_845fed19e190d690.txt": "dump 002 · 2024-08-11"})
+    assert ">code</a>" in html and ">video</a>" in html and "bit.ly</a>" not in html
+    assert "<h3>A title with spaces</h3>" in html
+    assert "From dump 002 · 2024-08-11" in html and 'data-copy="t-1"' in html
+
+
+def test_sources_are_named_by_the_date_of_their_dump() -> None:
+    import datetime as dt
+
+    from assistant.models import Paper
+    from assistant.ui.render import source_labels
+
+    def paper(n: int, day: dt.date | None, source: str) -> Paper:
+        return Paper(id=f"t-{n}", title=f"p{n}", abstract="a", published=day, sources=[source])
+
+    aug, mar = dt.date(2024, 8, 11), dt.date(2024, 3, 13)
+    one, two = "001_9d533ba750abefce.txt", "002_845fed19e190d690.txt"
+    dates = [(aug, two), (aug, two), (mar, one), (aug, one), (None, one), (None, one)]
+    papers = [paper(n, day, source) for n, (day, source) in enumerate(dates)]
+    labels = source_labels([*papers, paper(9, None, "my-papers.jsonl")])
+    assert labels == {
+        "002_845fed19e190d690.txt": "dump 002 · 2024-08-11",
+        "001_9d533ba750abefce.txt": "dump 001 · 2024-03-13 → 2024-08-11",
+        "my-papers.jsonl": "my-papers.jsonl · undated",
+    }
+
+
+def test_status_gives_the_command_that_fixes_a_red_check() -> None:
+    from assistant.ui.render import status_html
+
+    html = status_html(
+        [("Papers", "3")],
+        [("store", True, "3 papers", "unused"), ("llm", False, "no model <here>", "assistant x")],
+    )
+    assert "unused" not in html  # a green check needs no fix
+    assert "To fix: <code>assistant x</code>" in html and 'data-copy="assistant x"' in html
+    assert "&lt;here&gt;" in html

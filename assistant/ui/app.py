@@ -666,7 +666,7 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
     with gr.Row(elem_id="library-search", equal_height=True):
         query = gr.Textbox(
             show_label=False,
-            placeholder="Search titles and abstracts (empty: browse all)",
+            placeholder="Search titles and abstracts",
             scale=6,
             min_width=200,
             elem_id="library-query",
@@ -875,17 +875,25 @@ class Health:
 def check_health(settings: Settings, speed: SpeedLog) -> Health:
     """The status report rendered for the Status tab and the banner."""
     report = status_report(settings)
-    facts = [*report.facts, ("Model speed here", speed.text())]
     try:
         labels = source_labels(settings) if report.papers else {}
     except Exception:  # the report already says what is wrong with the store
         labels = {}
+    facts = [(k, _relabel(v, labels) if k == "Sources" else v) for k, v in report.facts]
+    facts.append(("Model speed here", speed.text()))
     return Health(
         status=render.status_html(facts, [(c.name, c.ok, c.detail, c.fix) for c in report.checks]),
         banner=render.banner_html([(p.name, p.detail, p.fix) for p in report.problems]),
         sources=[(labels.get(name, name), name) for name in report.sources],
         papers=report.papers,
     )
+
+
+def _relabel(text: str, labels: dict[str, str]) -> str:
+    """Source file names in ``text`` replaced by their readable labels."""
+    for name, label in labels.items():
+        text = text.replace(name, label)
+    return text
 
 
 def status_tab() -> tuple[gr.HTML, gr.Button, gr.Button]:

@@ -36,7 +36,7 @@ _LINK_CONTEXT = [
     (re.compile(r"\b(code|github|implementation|source|repository|repo)\b", re.I), "code"),
     (re.compile(r"\b(dataset|data|benchmark)\b", re.I), "data"),
     (re.compile(r"\b(demo|video|youtube)\b", re.I), "video"),
-    (re.compile(r"\b(model|weights|checkpoints?)\b", re.I), "model"),
+    (re.compile(r"\b(models?|weights|checkpoints?)\b", re.I), "model"),
     (re.compile(r"\b(project|website|homepage|page|site)\b", re.I), "project page"),
 ]
 _HASHED_SOURCE = re.compile(r"^(\d+)_[0-9a-f]{8,}\.\w+$")
@@ -220,8 +220,8 @@ def streaming_html(text: str, turn: int = 0) -> str:
 def waiting_html(ahead: int) -> str:
     """The chat message of a question waiting for the model."""
     return (
-        f'<p class="waiting">⏳ waiting, {ahead} ahead: the model answers one question at a '
-        "time. Press Stop to leave the line.</p>"
+        f'<p class="waiting"><span class="spinner"></span>waiting, {ahead} ahead: the model '
+        "answers one question at a time. Press Stop to leave the line.</p>"
     )
 
 
