@@ -406,10 +406,17 @@ def test_status_says_what_to_act_on(app_url: Served) -> None:
     assert "Model speed here" in status
 
     weekly = settings.store_dir / "digests" / "weekly"
-    weekly.mkdir(parents=True, exist_ok=True)
-    (weekly / "2024-W33.json").write_text("{}")
-    status, *_ = c.predict(api_name="/measure_speed")
-    assert "2024-W33" in status
+    made = [d for d in (weekly.parent, weekly) if not d.exists()]
+    summary = weekly / "2099-W01.json"  # newest by far; removed again, the store is shared
+    try:
+        weekly.mkdir(parents=True, exist_ok=True)
+        summary.write_text("{}")
+        status, *_ = c.predict(api_name="/measure_speed")
+    finally:
+        summary.unlink(missing_ok=True)
+        for folder in reversed(made):
+            folder.rmdir()
+    assert "2099-W01" in status
     assert "tokens/s" in status.split("Model speed here", 1)[1]
 
 
@@ -540,3 +547,24 @@ def test_status_gives_the_command_that_fixes_a_red_check() -> None:
     assert "unused" not in html  # a green check needs no fix
     assert "To fix: <code>assistant x</code>" in html and 'data-copy="assistant x"' in html
     assert "&lt;here&gt;" in html
+
+
+def test_the_waiting_line_serves_in_order_and_forgets_the_departed() -> None:
+    from assistant.errors import InputError
+    from assistant.ui.app import WaitingLine
+
+    line = WaitingLine(slots=1, size=2, stale_s=0.2)
+    a, b = line.join(), line.join()
+    with pytest.raises(InputError, match="already waiting"):
+        line.join()  # two waiting: the line is full
+    assert line.poll(b) == 1  # a is ahead, not yet admitted
+    assert line.poll(a) == 0  # a holds the slot...
+    assert line.poll(b) == 1  # ...so b waits, one ahead
+    c = line.join()
+    assert line.poll(c) == 2
+    line.leave(a)
+    assert line.poll(c) == 1 and line.poll(b) == 0  # first come, first served
+    line.leave(b)
+    d = line.join()
+    time.sleep(0.3)  # c's tab went away: it stopped polling
+    assert line.poll(d) == 0

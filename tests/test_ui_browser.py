@@ -107,7 +107,7 @@ def test_chat_library_status_in_a_browser(app: str) -> None:
 
         # Library: browse, open a paper, ask about it.
         page.get_by_role("tab", name="Library").click()
-        first_title = page.locator("#library-table [data-testid='cell-0-1']")
+        first_title = page.locator("#library-table [data-testid='cell-0-3']")
         first_title.wait_for(timeout=60_000)
         title = first_title.inner_text().strip()
         first_title.click()
