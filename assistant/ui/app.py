@@ -954,7 +954,7 @@ def build_app(settings: Settings, *, llm: LLM | None = None) -> gr.Blocks:
                 chat = chat_tab(settings, llm, line, runs, speed)
             with gr.Tab("Library", id="library") as library_item:
                 library = library_tab(settings, tabs, chat)
-            with gr.Tab("Status", id="status"):
+            with gr.Tab("Status", id="status") as status_item:
                 status, again, measure = status_tab()
             # A "Digests" tab is one more ``with gr.Tab(...)`` line and one more function.
 
@@ -990,7 +990,8 @@ def build_app(settings: Settings, *, llm: LLM | None = None) -> gr.Blocks:
 
         health_outputs = [status, banner, chat.source, library.source, header]
         app.load(refresh, None, health_outputs, api_name="status", concurrency_limit=None)
-        again.click(refresh, None, health_outputs, concurrency_limit=None, api_visibility="private")
+        for trigger in (again.click, status_item.select):  # opening the tab shows today's speed
+            trigger(refresh, None, health_outputs, concurrency_limit=None, api_visibility="private")
         measure.click(
             measure_then_refresh,
             None,
