@@ -39,11 +39,8 @@ import gradio as gr
 
 from assistant.answer import (
     answer_from,
-    clean_question,
     conversation,
     gather,
-    is_relevant,
-    select_evidence,
 )
 from assistant.errors import AssistantError, InputError
 from assistant.export import bibtex, chat_markdown
@@ -258,34 +255,13 @@ def sources_count(k: Any) -> int:
 def gather_about(
     question: str, paper_id: str, settings: Settings, *, k: int, llm: LLM | None = None
 ) -> EvidenceSet:
-    """Evidence restricted to one paper and its nearest neighbours ("Ask about this paper").
-
-    A stand-in built from the public steps until ``answer.gather`` takes ``ids=`` (a
-    retrieval restricted to given papers): the neighbours are the papers nearest to this
-    one's title and abstract, the paper itself first.
-    """
-    del llm  # no follow-up to condense: the question names the paper
-    started = time.perf_counter()
+    """Evidence from one paper and its nearest neighbours only ("Ask about this paper")."""
     found = open_store(settings).get(paper_id)
     if found is None:
         raise InputError(f"no paper {paper_id!r} in the store (was it removed?).")
-    question, notices = clean_question(question, settings.answer.max_question_chars)
-    t0 = time.perf_counter()
-    result = search(settings, found.text, k=k + 1, mode="dense", mmr=False)
-    hits = sorted(result.hits, key=lambda h: h.paper.id != found.id)[:k]
-    retrieval_ms = round((time.perf_counter() - t0) * 1000, 1)
-    evidence, dropped = select_evidence(hits, settings.answer.evidence_sentences)
-    gathered = EvidenceSet(
-        question=question,
-        standalone_question=question,
-        hits=hits,
-        evidence=evidence,
-        relevant=is_relevant(hits, settings.answer.min_relevance),
-        notices=notices + dropped,
-    )
-    gathered.telemetry.retrieval_ms = retrieval_ms
-    gathered._started = started
-    return gathered
+    neighbours = search(settings, found.text, k=k, mode="dense", sentences=False).hits
+    ids = [found.id, *(h.paper.id for h in neighbours if h.paper.id != found.id)][:k]
+    return gather(question, settings, k=k, llm=llm, ids=ids)
 
 
 def about_question(title: str) -> str:
