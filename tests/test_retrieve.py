@@ -461,4 +461,4 @@ def test_ids_restrict_every_mode_to_those_papers(sample: Retriever, mode: str) -
     chosen = [everything[7].paper.id, everything[3].paper.id, everything[9].paper.id]
     hits = sample.search(FLOW_QUERY, k=5, mode=mode, sentences=False, ids=chosen).hits
     assert {h.paper.id for h in hits} == set(chosen)
-    assert [h.paper.id for h in hits][0] == everything[3].paper.id  # still ranked by the query
+    assert hits[0].paper.id == everything[3].paper.id  # still ranked by the query
