@@ -55,6 +55,7 @@ typecheck: install
 	$(VENV)/bin/mypy
 
 bench: install
+	$(PY) bench/startup.py
 	$(PY) bench/ingest.py
 	$(PY) bench/retrieval.py
 	$(PY) bench/llm.py

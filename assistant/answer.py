@@ -285,8 +285,10 @@ def gather(
     mode: str | None = None,
     k: int | None = None,
     llm: LLM | None = None,
+    ids: Sequence[str] | None = None,
 ) -> EvidenceSet:
-    """Steps 1-5: the standalone question, its hits, the numbered evidence and the gate."""
+    """Steps 1-5: the standalone question, its hits, the numbered evidence and the gate;
+    ``ids`` restricts the sources to those papers ("ask about this paper")."""
     started = time.perf_counter()
     k = settings.answer.k if k is None else k
     if isinstance(k, bool) or not 1 <= k <= MAX_ANSWER_SOURCES:
@@ -309,6 +311,7 @@ def gather(
         filters=filters or SearchFilters(),
         sentences=True,
         sentence_limit=_ALL_SENTENCES,
+        ids=ids,
     )
     notices += result.notices
 

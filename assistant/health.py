@@ -7,6 +7,7 @@ models) for ``assistant doctor`` and the app's Status tab alike.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 
@@ -70,13 +71,17 @@ def doctor_checks(
         return f"{count} papers at {opened.where}{note}"
 
     def embedding() -> str:
-        from assistant.embed import get_embedder
+        from assistant.embed import get_embedder, onnx_unsupported
 
         start = time.perf_counter()
         embedder = get_embedder(settings)
         dim = len(embedder.embed(["doctor check"])[0])
         took = time.perf_counter() - start
-        return f"{embedder.name} loads and embeds ({dim} dimensions, {took:.1f} s)"
+        backend = embedder.backend
+        if backend != settings.embedding.backend:
+            why = onnx_unsupported(settings.embedding)
+            backend += f" ({why})" if why else " (no ONNX export: run 'assistant model prepare')"
+        return f"{embedder.name} loads and embeds ({dim} dimensions, {backend}, {took:.1f} s)"
 
     def language_model() -> str:
         from assistant.llm import get_llm
@@ -121,6 +126,20 @@ def model_label(settings: Settings) -> str:
     return f"{llm.provider}: {llm.hf_file or llm.hf_repo or 'default'}"
 
 
+def last_weekly_summary(settings: Settings) -> str:
+    """The newest weekly summary under ``<store_dir>/digests/weekly/``, or "none yet"."""
+    folder = settings.store_dir.expanduser() / "digests" / "weekly"
+    try:
+        written = sorted((p.stat().st_mtime, p.stem) for p in folder.glob("*.json"))
+    except OSError:  # a file removed while we looked: look again next time
+        written = []
+    if not written:
+        return "none yet"
+    mtime, name = written[-1]
+    when = dt.datetime.fromtimestamp(mtime).strftime("%Y-%m-%d %H:%M")
+    return f"{name} (written {when})"
+
+
 class Problem(BaseModel):
     """Something broken, and the command that fixes it."""
 
@@ -151,11 +170,19 @@ def status_report(settings: Settings, *, generate: bool = False) -> StatusReport
         stats = open_store(settings).stats()
         papers, sources = stats.papers, list(stats.sources)
         span = f"{stats.first_published} → {stats.last_published}" if stats.first_published else "—"
+        share = f" ({stats.undated / stats.papers:.0%})" if stats.papers else ""
         facts += [
             ("Store", stats.location),
             ("Collection", stats.collection),
-            ("Papers", f"{stats.papers:,} ({stats.undated} undated)"),
+            ("Papers", f"{stats.papers:,}, {stats.undated:,} of them undated{share}"),
             ("Published", span),
+            (
+                "Last ingest",
+                f"{stats.last_added} (the newest papers were added that day)"
+                if stats.last_added
+                else "never",
+            ),
+            ("Last weekly summary", last_weekly_summary(settings)),
             ("Sources", ", ".join(f"{k} ({v})" for k, v in stats.sources.items()) or "—"),
         ]
         if not stats.papers:

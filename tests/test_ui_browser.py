@@ -1,8 +1,10 @@
-"""The app in a real browser: headless Debian Chromium driven by Playwright, the real model.
+"""The app in a real browser: headless Debian Chromium driven by Playwright.
 
-One real answer (10-30 s on a CPU): type a question, watch it stream, check the citation
-cards, follow a citation, then walk the Library (open a paper, "ask about this paper") and the
-Status tab. Screenshots land in ``tests/artifacts/`` (git-ignored); ``docs/`` holds copies.
+Most tests run the app in this process with the slow fake model (``tests/test_ui.py``), so
+Stop, the place in line, "Ask about this paper" and the 400 px phone layout are fast and
+deterministic. One test uses the real model (10-30 s on a CPU): type a question, watch it
+stream, check the citation cards, follow a citation, walk the Library and the Status tab.
+Screenshots land in ``tests/artifacts/`` (git-ignored); ``docs/`` holds copies.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import pytest
 
 from assistant.settings import Settings
 from tests.conftest import ROOT, free_port, stop, wait_http
+from tests.test_ui import LONG_REPLY, REPLY, Served, serve
 
-pytestmark = [pytest.mark.browser, pytest.mark.llm, pytest.mark.server]
+pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: Flags for a quiet, offline, sandbox-less headless Chromium (CI runs as root in a container).
@@ -68,6 +71,7 @@ def app(sample_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> 
         stop(proc)
 
 
+@pytest.mark.llm
 def test_chat_library_status_in_a_browser(app: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -103,17 +107,21 @@ def test_chat_library_status_in_a_browser(app: str) -> None:
 
         # Library: browse, open a paper, ask about it.
         page.get_by_role("tab", name="Library").click()
-        first_title = page.locator("#library-table [data-testid='cell-0-1']")
+        first_title = page.locator("#library-table [data-testid='cell-0-3']")
         first_title.wait_for(timeout=60_000)
         title = first_title.inner_text().strip()
         first_title.click()
         expect(page.locator("#paper h3")).to_have_text(title, timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "library.png"))
         page.locator("#ask-paper").click()
-        expect(page.locator("#question textarea")).to_have_value(
+        # The question is sent at once; stopping it frees the model for the status check.
+        expect(page.locator("#chatbot .user-q").last).to_have_text(
             f"What does “{title}” propose, and how does it relate to other papers?",
             timeout=10_000,
         )
+        page.locator("#stop").click()
+        expect(page.locator("#chatbot .message").last).to_contain_text("Stopped", timeout=120_000)
+        expect(page.locator("#send")).to_be_enabled()
 
         # Status: every check passes with the real model.
         page.get_by_role("tab", name="Status").click()
@@ -121,3 +129,170 @@ def test_chat_library_status_in_a_browser(app: str) -> None:
         page.screenshot(path=str(ARTIFACTS / "status.png"))
         browser.close()
     assert not errors, errors
+
+
+# --- the app with the slow fake model -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fake_app(sample_settings: Settings) -> Iterator[Served]:
+    """The app in this process over the sample store, with the scriptable slow fake model."""
+    if not CHROMIUM.exists():
+        pytest.skip("needs /usr/bin/chromium: apt-get install chromium chromium-driver (make test)")
+    app, served = serve(sample_settings)
+    try:
+        yield served
+    finally:
+        app.close()
+
+
+@pytest.fixture
+def fake(fake_app: Served) -> Served:
+    fake_app.llm._queue.clear()
+    fake_app.llm.delay = 0.0
+    return fake_app
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.skip("needs /usr/bin/chromium")
+    with sync_playwright() as pw:
+        chromium = launch_chromium(pw)
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser: Any, url: str, width: int = 1360, height: int = 900) -> Any:
+    """A new browser session (its own chat) on the app, ready for a question."""
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.errors = []  # script errors in the page, checked by the tests that care
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.goto(url)
+    page.wait_for_selector("#question textarea", timeout=60_000)
+    return page
+
+
+def ask_in(page: Any, question: str) -> None:
+    page.fill("#question textarea", question)
+    page.locator("#send").click()
+
+
+def test_stop_and_the_place_in_line_in_a_browser(fake: Served, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    fake.llm.delay = 0.05
+    fake.llm.enqueue(LONG_REPLY, REPLY)
+    first, second = open_page(browser, fake.url), open_page(browser, fake.url)
+
+    ask_in(first, "How do optical flow methods handle occlusions?")
+    expect(first.locator("#chatbot .streaming")).to_contain_text("word3", timeout=60_000)
+    expect(first.locator("#send")).to_be_disabled()  # no second question while one runs
+    expect(first.locator("#stop")).to_be_visible()
+    # Chips appear while the text streams, linked to the sources being read.
+    expect(first.locator("#chatbot .streaming a.cite").first).to_be_visible(timeout=30_000)
+    expect(first.locator("#sources .src-card.reading").first).to_be_visible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    ask_in(second, "Which papers study video generation?")
+    expect(second.locator("#chatbot .waiting")).to_contain_text("waiting, 1 ahead", timeout=30_000)
+    second.screenshot(path=str(ARTIFACTS / "waiting.png"))
+
+    first.locator("#stop").click()
+    expect(first.locator("#chatbot .message").last).to_contain_text("Stopped", timeout=10_000)
+    expect(first.locator("#send")).to_be_enabled()
+    expect(first.locator("#stop")).to_be_hidden()
+    assert not fake.llm._lock.locked()
+
+    # The model went to the second user, whose answer now arrives.
+    expect(second.locator("#chatbot .answer-meta")).to_be_visible(timeout=60_000)
+    expect(second.locator("#sources .src-card").first).to_be_visible()
+
+
+def test_ask_about_this_paper_in_a_browser(fake: Served, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = open_page(browser, fake.url)
+    page.get_by_role("tab", name="Library").click()
+    page.fill("#library-query textarea, #library-query input", "multi-frame optical flow splatting")
+    page.locator("#library-go").click()
+    expect(page.locator("#library-count")).to_contain_text("best matches", timeout=30_000)
+    cell = page.locator("#library-table [data-testid='cell-0-3']")
+    title = cell.inner_text().strip()
+    cell.click()
+    expect(page.locator("#paper h3")).to_have_text(title, timeout=30_000)
+    expect(page.locator("#paper .copy-btn")).to_be_visible()  # the id hides behind a button
+    fake.llm.enqueue("It splats features across frames [1]. A neighbour differs [2].")
+    page.locator("#ask-paper").click()
+
+    # Sent at once, in the chat tab, and answered from that paper first.
+    expect(page.locator("#chatbot .user-q").last).to_contain_text(title, timeout=10_000)
+    expect(page.locator("#chatbot .answer-meta")).to_be_visible(timeout=60_000)
+    expect(page.locator("#sources .src-card").first.locator(".src-title")).to_have_text(title)
+
+
+def test_narrow_phone_layout(fake: Served, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = open_page(browser, fake.url, width=400, height=800)
+    page.wait_for_timeout(500)
+    # The header stays in view (no autofocus scrolling), nothing is wider than the screen.
+    assert page.evaluate("window.scrollY") == 0
+    assert page.evaluate("document.activeElement.tagName") != "TEXTAREA"
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 400
+    box = page.locator("#question textarea")
+    fits = "e => { const c = document.createElement('canvas').getContext('2d'); "
+    fits += "c.font = getComputedStyle(e).font; "
+    fits += "return c.measureText(e.placeholder).width <= e.clientWidth; }"
+    assert box.evaluate(fits), "the placeholder is cut"
+    page.screenshot(path=str(ARTIFACTS / "phone-chat-empty.png"))
+
+    # A question with markup in it stays text; the answer, then its sources below it.
+    fake.llm.enqueue(REPLY)
+    ask_in(page, "Occlusion <img src=x onerror=alert(1)> in optical flow?")
+    expect(page.locator("#chatbot .answer-meta")).to_be_visible(timeout=60_000)
+    assert page.locator("#chatbot img[src='x']").count() == 0
+    expect(page.locator("#chatbot .user-q")).to_contain_text("<img src=x onerror=alert(1)>")
+    chat = page.locator("#chatbot").bounding_box()
+    sources = page.locator("#sources").bounding_box()
+    assert chat and sources and sources["y"] >= chat["y"] + chat["height"] - 1
+    assert chat["height"] <= 0.7 * 800  # no fixed desktop height on a phone
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 400
+    page.screenshot(path=str(ARTIFACTS / "phone-chat.png"), full_page=True)
+    # The sources fold away.
+    page.locator("#sources summary.src-panel-head").click()
+    expect(page.locator("#sources .src-card").first).to_be_hidden()
+
+    # The library table: one line per header, dates never wrapped, nothing off-screen.
+    page.get_by_role("tab", name="Library").click()
+    cell = page.locator("#library-table [data-testid='cell-0-3']")
+    cell.wait_for(timeout=60_000)
+    date = page.locator("#library-table [data-testid='cell-0-2'] span")
+    assert date.evaluate("e => e.scrollWidth <= e.parentElement.clientWidth + 1")
+    for heading in ("#", "date", "title"):
+        header = page.locator("#library-table th", has_text=heading).first.bounding_box()
+        assert header and header["height"] < 60, heading
+    title_box = cell.bounding_box()
+    assert title_box and title_box["x"] + title_box["width"] <= 400
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 400
+    clip = {"x": 0, "y": 0, "width": 400, "height": 1300}  # filters and the table's top
+    page.screenshot(path=str(ARTIFACTS / "phone-library.png"), full_page=True, clip=clip)
+    assert not page.errors, page.errors
+
+
+def test_dark_mode_switch_is_remembered(fake: Served, browser: Any) -> None:
+    page = open_page(browser, fake.url)
+    page.wait_for_timeout(300)
+    assert not page.evaluate("document.body.classList.contains('dark')")
+    page.locator("#theme-toggle").click()
+    assert page.evaluate("document.body.classList.contains('dark')")
+    page.reload()
+    page.wait_for_selector("#question textarea", timeout=60_000)
+    page.wait_for_function("document.body.classList.contains('dark')", timeout=5_000)
+    page.locator("#theme-toggle").click()
+    assert not page.evaluate("document.body.classList.contains('dark')")
+    # No stray separator after "Use via API" in the footer.
+    assert page.locator("footer .divider:visible").count() == 0

@@ -5,13 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.live import Live
 from rich.text import Text
 
-from assistant.answer import ask_stream, conversation
 from assistant.cli.base import cli, console, err_console, settings_of
 from assistant.cli.options import (
     filter_options,
@@ -22,9 +20,14 @@ from assistant.cli.options import (
 )
 from assistant.errors import InputError
 from assistant.export import answer_markdown, bibtex, chat_markdown, support_marker
-from assistant.llm import Message
 from assistant.models import Answer, SearchFilters
 from assistant.settings import Settings
+
+if TYPE_CHECKING:
+    from assistant.llm import Message
+
+# The answer pipeline and rich's Live view are imported by the commands that use them, so
+# that every other command starts without them (tests/test_embed.py checks what loads).
 
 
 def answer_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -84,6 +87,10 @@ def stream_answer(
     live: bool,
 ) -> Answer:
     """Run the pipeline, showing tokens as they arrive, and return the checked answer."""
+    from rich.live import Live
+
+    from assistant.answer import ask_stream
+
     draft = Text(style="dim")
     with Live(
         draft, console=console, transient=True, auto_refresh=False, redirect_stderr=False
@@ -151,6 +158,8 @@ def chat(
     provider: str | None,
 ) -> None:
     """A multi-turn conversation in the terminal (/new, /export FILE, /quit)."""
+    from assistant.answer import conversation
+
     settings = _settings(ctx, mode, provider)
     answers: list[Answer] = []
     console.print(

