@@ -6,6 +6,7 @@ Examples::
     assistant stats
     assistant list --since 2026-03-01 --limit 5
     assistant show 2402.13616 --json
+    assistant eval run eval/suites/quick.jsonl --no-llm
 
 Every command takes ``--store DIR`` / ``--chroma-url URL`` and prints errors without a
 traceback. ``--json`` output is the pydantic model dump of the typed results. Commands live
@@ -17,6 +18,7 @@ from __future__ import annotations
 # Command modules register themselves on the root group when imported.
 from assistant.cli import (  # noqa: F401
     answer_commands,
+    eval_commands,
     llm_commands,
     search_commands,
     store_commands,
