@@ -132,7 +132,7 @@ class SearchFilters(BaseModel):
         "added today" and None means no filter. ``labels`` name the date fields in errors.
         """
         if added_days is not None and (isinstance(added_days, bool) or added_days < 0):
-            raise InputError(f"added days must be 0 or more, not {added_days!r}.")
+            raise InputError(f"--added-days must be 0 or more, not {added_days!r}.")
         day = today or dt.date.today()
         return cls(
             since=parse_date(since, labels[0]),

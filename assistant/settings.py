@@ -47,10 +47,13 @@ class EmbeddingSettings(BaseModel):
 class LLMSettings(BaseModel):
     """The language model behind answers: local llama.cpp/transformers or a hosted endpoint."""
 
-    provider: Literal["local", "openai", "fake"] = Field(
+    # A plain string, not a Literal: providers registered outside this package must be
+    # selectable too. The registry checks the name when the LLM is created.
+    provider: str = Field(
         "local",
-        description="'local' (on this machine), 'openai' (any OpenAI-compatible "
-        "endpoint) or 'fake' (deterministic, for tests).",
+        description="A registered provider: 'local' (on this machine), 'openai' (any "
+        "OpenAI-compatible endpoint), 'fake' (deterministic, for tests), or one added with "
+        "assistant.llm.register_provider.",
     )
     runtime: Literal["llama.cpp", "transformers"] = Field(
         "llama.cpp", description="Local runtime: llama.cpp (GGUF, fast on CPU) or transformers."

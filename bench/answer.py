@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python bench/answer.py [--questions 10] [--store DIR]``. It needs a store
 holding the sample corpus (built in a temporary directory when ``--store`` is not given) and
 the default local model. For each of the first N answerable questions of
-``eval/retrieval_smoke.jsonl`` it measures, in one process and one model load:
+``eval/suites/core.jsonl`` it measures, in one process and one model load:
 
 * ours: retrieval ms, time to first token, total time, prompt tokens, citation validity;
 * raw: ``llama_cpp.Llama`` called directly on the very prompt our pipeline sent (same
@@ -27,6 +27,7 @@ from _common import ROOT, median
 
 from assistant.answer import ANSWER_FIELDS, ask, format_sources, select_evidence
 from assistant.embed import get_embedder
+from assistant.evals.suite import load_suite
 from assistant.ingest import ingest_papers, parse_paths
 from assistant.llm import get_llm
 from assistant.prompts import load_prompt
@@ -121,11 +122,8 @@ def main() -> None:
     if store.count() == 0:
         parsed = parse_paths([ROOT / "data" / "sample"], year=2024)
         ingest_papers(store, get_embedder(settings), parsed.papers)
-    questions = [
-        json.loads(line)["question"]
-        for line in (ROOT / "eval" / "retrieval_smoke.jsonl").read_text().splitlines()
-        if line.strip() and json.loads(line).get("kind") != "unanswerable"
-    ][: args.questions]
+    suite = load_suite(ROOT / "eval" / "suites" / "core.jsonl")
+    questions = [case.question for case in suite.answerable][: args.questions]
 
     llm = get_llm(settings)
     ask(questions[0], settings)  # warm-up: model load, BM25 index, first prefill

@@ -22,7 +22,7 @@ random sample sentences; its vector is the normalized sum of those parts' vector
 vector stay consistent (BM25 sees the words, dense sees their meaning), the vocabulary and
 vector distribution are the sample's, and no text is embedded twice. Synthetic stores are
 built once per (size, model, seed) under ``bench/results/stores/`` and reused by later runs.
-Queries are the smoke-eval questions plus sample titles and sentence fragments.
+Queries are the core eval suite's questions plus sample titles and sentence fragments.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
-import json
 import os
 import random
 import shutil
@@ -43,6 +42,7 @@ import numpy as np
 from _common import RESULTS, ROOT, percentile, print_table, write_results
 
 from assistant.embed import get_embedder, split_sentences
+from assistant.evals.suite import load_suite
 from assistant.ingest import merge_duplicates, parse_paths
 from assistant.models import Paper, paper_id_for
 from assistant.retrieve import MODES, Retriever, SearchFilters
@@ -114,9 +114,8 @@ def build_store(settings: Settings, papers: list[Paper], vectors: np.ndarray) ->
 
 
 def queries(papers: list[Paper], n: int) -> list[str]:
-    """n distinct queries: smoke questions, then title prefixes and sentence fragments."""
-    smoke = ROOT / "eval" / "retrieval_smoke.jsonl"
-    found = [json.loads(line)["question"] for line in smoke.read_text().splitlines() if line]
+    """n distinct queries: core-suite questions, then title prefixes and sentence fragments."""
+    found = [case.question for case in load_suite(ROOT / "eval" / "suites" / "core.jsonl").cases]
     rng = random.Random(SEED + 1)
     pool = list(papers)
     rng.shuffle(pool)

@@ -6,7 +6,6 @@ question set. Marked ``llm``: ``make test-fast`` skips them.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -14,25 +13,22 @@ from typing import Any
 import pytest
 
 from assistant.answer import CANNOT_ANSWER, Answer, ask
+from assistant.evals.suite import load_suite
 from assistant.ingest import ingest_papers, make_paper, parse_paths
 from assistant.settings import Settings
 from tests.conftest import ROOT, SAMPLE
 
 pytestmark = pytest.mark.llm
 
-QUESTIONS = [
-    json.loads(line)
-    for line in (ROOT / "eval" / "retrieval_smoke.jsonl").read_text().splitlines()
-    if line.strip()
-]
-ANSWERABLE = [q for q in QUESTIONS if q.get("kind") != "unanswerable"][:10]
-UNANSWERABLE = [q for q in QUESTIONS if q.get("kind") == "unanswerable"][:10]
+SUITE = load_suite(ROOT / "eval" / "suites" / "core.jsonl")
+ANSWERABLE = SUITE.answerable[:10]
+UNANSWERABLE = SUITE.of_type("unanswerable")[:10]
 
 
 @pytest.fixture(scope="module")
 def answers(sample_settings: Settings) -> dict[str, Answer]:
     """One real answer per question, shared by the checks below."""
-    return {q["question"]: ask(q["question"], sample_settings) for q in ANSWERABLE + UNANSWERABLE}
+    return {q.question: ask(q.question, sample_settings) for q in ANSWERABLE + UNANSWERABLE}
 
 
 def test_every_citation_points_to_a_given_source(answers: dict[str, Answer]) -> None:
@@ -50,8 +46,8 @@ def test_every_citation_points_to_a_given_source(answers: dict[str, Answer]) -> 
 
 def test_unanswerable_questions_are_refused(answers: dict[str, Answer]) -> None:
     assert len(UNANSWERABLE) >= 10
-    refused = [q["question"] for q in UNANSWERABLE if answers[q["question"]].abstained]
-    assert len(refused) >= 0.8 * len(UNANSWERABLE), set(q["question"] for q in UNANSWERABLE) - set(
+    refused = [q.question for q in UNANSWERABLE if answers[q.question].abstained]
+    assert len(refused) >= 0.8 * len(UNANSWERABLE), set(q.question for q in UNANSWERABLE) - set(
         refused
     )
     for question in refused:
@@ -60,14 +56,12 @@ def test_unanswerable_questions_are_refused(answers: dict[str, Answer]) -> None:
 
 def test_answerable_questions_are_answered(answers: dict[str, Answer]) -> None:
     assert len(ANSWERABLE) >= 10
-    answered = [q for q in ANSWERABLE if not answers[q["question"]].abstained]
+    answered = [q for q in ANSWERABLE if not answers[q.question].abstained]
     assert len(answered) >= 0.8 * len(ANSWERABLE), [
-        (q["question"], answers[q["question"]].answer) for q in ANSWERABLE
+        (q.question, answers[q.question].answer) for q in ANSWERABLE
     ]
     expected_hits = sum(
-        1
-        for q in answered
-        if {c.title for c in answers[q["question"]].citations} & set(q["titles"])
+        1 for q in answered if {c.title for c in answers[q.question].citations} & set(q.gold_titles)
     )
     assert expected_hits >= 0.6 * len(answered), "citations should name the expected papers"
 

@@ -29,8 +29,10 @@ from assistant.llm import (
     get_llm,
     providers,
     register_provider,
+    registry,
     safe_url,
     scrub,
+    unregister_provider,
 )
 from assistant.settings import LLMSettings, Settings
 from assistant.weights import (
@@ -48,10 +50,10 @@ from assistant.weights import (
 def _fresh_llm_cache() -> Iterator[None]:
     """Each test starts with no cached instances and leaves the registry as it found it."""
     clear_llm_cache()
-    registered = dict(llm_module._PROVIDERS)
+    registered = dict(registry._PROVIDERS)
     yield
-    llm_module._PROVIDERS.clear()
-    llm_module._PROVIDERS.update(registered)
+    registry._PROVIDERS.clear()
+    registry._PROVIDERS.update(registered)
     clear_llm_cache()
 
 
@@ -179,18 +181,66 @@ def test_registry_lists_the_three_providers() -> None:
     assert {"local", "openai", "fake"} <= set(providers())
 
 
-def test_custom_provider_registers_through_the_same_door() -> None:
-    @register_provider("fake")  # the fixture restores the real one afterwards
-    def scripted(settings: LLMSettings) -> BaseLLM:
-        llm = FakeLLM(settings)
-        llm.enqueue("from the custom factory")
-        return llm
+class _Shout(BaseLLM):
+    """A provider written outside the package: repeats the last message in capitals."""
 
-    assert get_llm(LLMSettings(provider="fake")).complete("x").text == "from the custom factory"
+    provider = "echo-test"
+    name = "shout"
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def _generate(self, messages: list[Message], params: GenParams) -> Generation:
+        for k, word in enumerate(messages[-1].content.upper().split()):
+            yield word if k == 0 else " " + word
+        return Usage(finish_reason="stop")
+
+
+@pytest.fixture
+def echo_provider() -> Iterator[str]:
+    """A new provider name registered the way a plugin would, and unregistered afterwards."""
+
+    @register_provider("echo-test")
+    def shout(settings: LLMSettings) -> BaseLLM:
+        return _Shout(settings)
+
+    yield "echo-test"
+    unregister_provider("echo-test")
+
+
+def test_custom_provider_registers_through_the_same_door(
+    echo_provider: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert echo_provider in providers()
+    monkeypatch.setenv("ASSISTANT_LLM__PROVIDER", echo_provider)
+    settings = Settings()
+    assert settings.llm.provider == echo_provider
+    llm = get_llm(settings)
+    assert llm is get_llm(LLMSettings(provider=echo_provider))
+
+    done = llm.complete("hello there")
+    assert done.text == "HELLO THERE"
+    assert (done.telemetry.provider, done.telemetry.model) == ("echo-test", "shout")
+    stream = llm.stream([Message(role="user", content="say it twice")])
+    assert list(stream) == ["SAY", " IT", " TWICE"]
+    assert stream.telemetry is not None
+    assert stream.telemetry.completion_tokens == 3
+
+
+def test_unregistering_a_provider_forgets_it_and_its_instances(echo_provider: str) -> None:
+    settings = LLMSettings(provider=echo_provider)
+    get_llm(settings)
+    unregister_provider(echo_provider)
+    assert echo_provider not in providers()
+    with pytest.raises(InputError, match="unknown LLM provider 'echo-test'"):
+        get_llm(settings)
 
 
 def test_unknown_provider_is_an_input_error() -> None:
-    settings = LLMSettings.model_construct(**{**LLMSettings().model_dump(), "provider": "nope"})
+    settings = LLMSettings(provider="nope")  # settings accept any name; the registry checks it
+    with pytest.raises(InputError, match="unknown LLM provider 'nope'") as info:
+        get_llm(settings)
+    assert all(name in str(info.value) for name in providers())
     with pytest.raises(InputError, match="unknown LLM provider 'nope'"):
         create_llm(settings)
 

@@ -1,5 +1,5 @@
 """Retrieval with the real embedder and real Chroma: modes, fusion, filters, MMR, BM25 index
-lifecycle, bad input, the CLI, a Chroma server, and the smoke eval's quality floor."""
+lifecycle, bad input, the CLI, a Chroma server, and the hit@5 floor on the core eval suite."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from click.testing import CliRunner
 
 from assistant.cli import cli
 from assistant.errors import InputError
+from assistant.evals.suite import GoldResolution, Suite, load_suite, resolve_gold, title_index
 from assistant.ingest import ingest_papers, make_paper, parse_paths
-from assistant.models import Paper, normalize_title
+from assistant.models import Paper
 from assistant.retrieve import (
     MODES,
     Retriever,
@@ -29,7 +30,7 @@ from assistant.settings import Settings
 from assistant.store import open_store, where_filter
 from tests.conftest import ROOT, SAMPLE
 
-SMOKE = ROOT / "eval" / "retrieval_smoke.jsonl"
+CORE_SUITE = ROOT / "eval" / "suites" / "core.jsonl"
 FLOW_QUERY = "estimating motion between video frames when regions are occluded"
 FLOW_TITLE = "SplatFlow: Learning Multi-frame Optical Flow via Splatting"
 
@@ -402,45 +403,52 @@ def test_hybrid_search_on_a_chroma_server(
     assert retriever.search("qwertzu", k=1, mode="bm25").hits[0].paper.id == novel.id
 
 
-# --- the smoke eval ------------------------------------------------------------------------
-
-
-def smoke_rows() -> list[dict[str, Any]]:
-    """The answerable smoke questions (kinds this test does not know are skipped)."""
-    rows = [json.loads(line) for line in SMOKE.read_text().splitlines() if line.strip()]
-    return [row for row in rows if row.get("kind") in {"single", "multi"}]
-
-
-def smoke_hit_rate(retriever: Retriever, mode: str, k: int = 5) -> float:
-    """Share of smoke questions whose every listed paper is in the top k."""
-    rows = smoke_rows()
-    found = 0
-    for row in rows:
-        hits = retriever.search(row["question"], k=k, mode=mode, sentences=False).hits
-        got = {normalize_title(h.paper.title) for h in hits}
-        found += {normalize_title(t) for t in row["titles"]} <= got
-    return found / len(rows)
+# --- the core eval suite: hit@5 floor ----------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def smoke(sample: Retriever) -> dict[str, float]:
-    return {mode: smoke_hit_rate(sample, mode) for mode in MODES}
+def core(sample: Retriever) -> tuple[Suite, GoldResolution]:
+    """The core suite and its gold papers as ids of the sample store."""
+    suite = load_suite(CORE_SUITE)
+    return suite, resolve_gold(suite, title_index(sample.store.iter_papers()))
 
 
-def test_smoke_eval_titles_exist(sample: Retriever) -> None:
-    stored = {normalize_title(p.title) for p in sample.store.iter_papers()}
-    rows = smoke_rows()
-    assert len(rows) >= 25
-    for row in rows:
-        assert len(row["titles"]) >= 1
-        assert (row["kind"] == "multi") == (len(row["titles"]) > 1)
-        assert {normalize_title(t) for t in row["titles"]} <= stored, row["titles"]
+def hit_rate(
+    retriever: Retriever, mode: str, suite: Suite, gold: GoldResolution, k: int = 5
+) -> float:
+    """Share of answerable cases whose every gold paper is in the top k (for a topic core
+    larger than k: k of its papers)."""
+    cases = suite.answerable
+    found = 0
+    for case in cases:
+        hits = retriever.search(case.question, k=k, mode=mode, sentences=False).hits
+        wanted = set(gold.gold[case.id])
+        found += len(wanted & {h.paper.id for h in hits}) >= min(len(wanted), k)
+    return found / len(cases)
 
 
-def test_smoke_hybrid_hit_at_5(smoke: dict[str, float]) -> None:
-    assert smoke["hybrid"] >= 0.9, smoke
-    assert smoke["hybrid"] >= smoke["dense"], smoke
+@pytest.fixture(scope="module")
+def hit_at_5(sample: Retriever, core: tuple[Suite, GoldResolution]) -> dict[str, float]:
+    return {mode: hit_rate(sample, mode, *core) for mode in MODES}
 
 
-def test_smoke_hybrid_at_least_as_good_as_bm25(smoke: dict[str, float]) -> None:
-    assert smoke["hybrid"] >= smoke["bm25"], smoke
+def test_core_suite_gold_is_in_the_store(core: tuple[Suite, GoldResolution]) -> None:
+    suite, gold = core
+    assert len(suite.answerable) >= 100
+    assert gold.missing == []
+
+
+def test_core_hybrid_hit_at_5(hit_at_5: dict[str, float]) -> None:
+    """Hybrid keeps a floor and beats dense alone.
+
+    The floor is the hybrid value measured on core.jsonl over the sample store, rounded down
+    to 0.05: 0.795 (dense 0.723, BM25 0.777, 112 answerable cases). The old 50 answerable
+    smoke questions held 0.9; core adds harder multi_paper and topic cases and rewords the
+    smoke questions that repeated their titles' words, so 0.9 no longer holds.
+    """
+    assert hit_at_5["hybrid"] >= 0.75, hit_at_5
+    assert hit_at_5["hybrid"] >= hit_at_5["dense"], hit_at_5
+
+
+def test_core_hybrid_at_least_as_good_as_bm25(hit_at_5: dict[str, float]) -> None:
+    assert hit_at_5["hybrid"] >= hit_at_5["bm25"], hit_at_5

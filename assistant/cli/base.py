@@ -11,6 +11,7 @@ from typing import Any
 import click
 from pydantic import BaseModel
 from rich.console import Console
+from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 
 from assistant.errors import AssistantError
 from assistant.settings import Settings
@@ -31,6 +32,19 @@ class AssistantGroup(click.Group):
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/] (the store keeps only whole batches)")
             sys.exit(130)
+
+
+def progress_bar(*counters: ProgressColumn, quiet: bool = False) -> Progress:
+    """A transient progress bar on stderr: description, bar, ``counters``, time left."""
+    return Progress(
+        TextColumn("[bold]{task.description}[/]"),
+        BarColumn(),
+        *counters,
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=quiet,
+        transient=True,
+    )
 
 
 def settings_of(ctx: click.Context) -> Settings:

@@ -21,15 +21,11 @@ from typing import Any
 import click
 from pydantic import BaseModel
 from rich.progress import (
-    BarColumn,
     DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
     TransferSpeedColumn,
 )
 
-from assistant.cli.base import cli, console, err_console, print_json, settings_of
+from assistant.cli.base import cli, console, err_console, print_json, progress_bar, settings_of
 from assistant.cli.options import json_option, provider_option
 from assistant.settings import Settings
 from assistant.weights import uses_bundled
@@ -38,16 +34,7 @@ from assistant.weights import uses_bundled
 @contextmanager
 def byte_progress(quiet: bool = False) -> Iterator[Callable[[str, int], Callable[[int], None]]]:
     """A rich progress bar factory for ``weights.prepare_bundled`` (on stderr)."""
-    with Progress(
-        TextColumn("[bold]{task.description}[/]"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        disable=quiet,
-        transient=True,
-    ) as bar:
+    with progress_bar(DownloadColumn(), TransferSpeedColumn(), quiet=quiet) as bar:
 
         def factory(description: str, total: int) -> Callable[[int], None]:
             task = bar.add_task(description, total=total)

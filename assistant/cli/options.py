@@ -52,7 +52,7 @@ def sources_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "-k",
         "k",
-        type=click.IntRange(1, MAX_ANSWER_SOURCES),
+        type=int,
         help=f"Sources handed to the model (1-{MAX_ANSWER_SOURCES}; default: answer.k).",
     )(fn)
 
@@ -86,7 +86,7 @@ def filter_options(*, added: bool = True) -> Decorator:
             options.append(
                 click.option(
                     "--added-days",
-                    type=click.IntRange(min=0),
+                    type=int,
                     help="Only papers added in the last N days (0: today).",
                 )
             )

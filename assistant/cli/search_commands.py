@@ -13,9 +13,7 @@ from assistant.retrieve import get_retriever
 
 @cli.command()
 @click.argument("query")
-@click.option(
-    "-k", "k", type=click.IntRange(min=1), help="Papers to return (default: retrieval.k)."
-)
+@click.option("-k", "k", type=int, help="Papers to return (default: retrieval.k).")
 @mode_option
 @filter_options()
 @click.option(

@@ -7,10 +7,10 @@ import tempfile
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import MofNCompleteColumn
 from rich.table import Table
 
-from assistant.cli.base import cli, console, err_console, print_json, settings_of
+from assistant.cli.base import cli, console, err_console, print_json, progress_bar, settings_of
 from assistant.cli.options import filter_options, json_option
 from assistant.errors import InputError
 from assistant.ingest import FORMATS, IngestReport, download_day, ingest_paths
@@ -28,15 +28,7 @@ def run_ingest(
     quiet: bool,
 ) -> IngestReport:
     """``ingest.ingest_paths`` with a progress bar on stderr."""
-    with Progress(
-        TextColumn("[bold]ingest[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        disable=quiet,
-        transient=True,
-    ) as bar:
+    with progress_bar(MofNCompleteColumn(), quiet=quiet) as bar:
         task = bar.add_task("ingest", total=None)
 
         def progress(done: int, total: int) -> None:
@@ -151,15 +143,15 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 
 @cli.command(name="list")
 @filter_options()
-@click.option(
-    "--limit", type=click.IntRange(min=0), default=20, show_default=True, help="0 for all."
-)
+@click.option("--limit", type=int, default=20, show_default=True, help="0 for all.")
 @json_option()
 @click.pass_context
 def list_(ctx: click.Context, filters: SearchFilters, limit: int, as_json: bool) -> None:
     """List papers, newest first."""
     from assistant.store import open_store
 
+    if limit < 0:
+        raise InputError("--limit must be 0 (all) or more.")
     papers = open_store(settings_of(ctx)).list_papers(filters, limit=limit or None)
     if as_json:
         print_json(papers)

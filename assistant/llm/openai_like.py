@@ -1,0 +1,196 @@
+"""The ``openai`` provider: any OpenAI-compatible chat endpoint, through ``OpenAILike``.
+
+``openai`` and ``llama_index`` are imported only when the provider is created or fails.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from assistant.errors import AssistantError, ModelError
+from assistant.llm.base import BaseLLM, Generation, GenParams, Message, Usage
+from assistant.llm.registry import register_provider
+from assistant.settings import LLMSettings
+
+
+def safe_url(url: str) -> str:
+    """``url`` without user:password, for messages."""
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        netloc = parts.hostname or ""
+        if parts.port:
+            netloc += f":{parts.port}"
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts)
+
+
+_KEY_LIKE = re.compile(r"\b(sk|pk|key)-[A-Za-z0-9_\-*.]{3,}")
+
+
+def scrub(text: str, secret: str | None) -> str:
+    """``text`` with the secret, and anything shaped like an API key, masked."""
+    if secret:
+        text = text.replace(secret, "***")
+    return _KEY_LIKE.sub(r"\1-***", text)
+
+
+class OpenAILikeLLM(BaseLLM):
+    """Any OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, LM Studio, llama.cpp server)
+    through llama-index's ``OpenAILike``.
+
+    Retries happen once, in the openai client (exponential backoff with jitter, honouring
+    Retry-After): llama-index's own tenacity wrapper, which would multiply the client's
+    attempts, is switched off. Every failure becomes a ``ModelError`` naming the endpoint,
+    with the key masked; the exception is not chained so the key cannot ride along.
+    """
+
+    provider = "openai"
+
+    def __init__(self, settings: LLMSettings) -> None:
+        super().__init__(settings)
+        if not settings.model:
+            raise ModelError(
+                "the openai provider needs a model name: set ASSISTANT_LLM__MODEL (e.g. "
+                "gpt-4o-mini, or the name your server lists under /v1/models)."
+            )
+        self.name = settings.model
+        self.endpoint = safe_url(settings.api_base)
+        self._secret = settings.api_key.get_secret_value() if settings.api_key else None
+        try:
+            self._li = _openai_like(settings, self._secret)
+        except Exception as exc:
+            raise ModelError(
+                f"cannot set up the client for {self.endpoint}: {scrub(str(exc), self._secret)}"
+            ) from None
+
+    def count_tokens(self, text: str) -> int:
+        """An estimate (4 characters a token): hosted models do not share their tokenizer."""
+        return max(1, (len(text) + 3) // 4) if text else 0
+
+    def _error(self, exc: BaseException) -> ModelError:
+        """A person-readable error for a failed call, key masked."""
+        import openai
+
+        where = f"the model endpoint {self.endpoint}"
+        retries = self.settings.max_retries
+        tried = f" (after {retries} retr{'y' if retries == 1 else 'ies'})" if retries else ""
+        cause = exc.__cause__ if isinstance(exc, openai.APIConnectionError) else None
+        detail = scrub(str(cause or exc), self._secret).rstrip(".") or type(exc).__name__
+        if isinstance(exc, openai.APITimeoutError):
+            msg = (
+                f"{where} did not answer within {self.settings.timeout:g}s{tried}. Check the "
+                "server, or raise ASSISTANT_LLM__TIMEOUT."
+            )
+        elif isinstance(exc, openai.APIConnectionError):
+            msg = (
+                f"cannot connect to {where}{tried}: {detail}. Is the server running? "
+                "Check ASSISTANT_LLM__API_BASE."
+            )
+        elif isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+            msg = (
+                f"{where} refused the API key (HTTP {exc.status_code}). Set "
+                "ASSISTANT_LLM__API_KEY (or OPENAI_API_KEY) to a valid key."
+            )
+        elif isinstance(exc, openai.NotFoundError):
+            msg = (
+                f"{where} has no model {self.name!r} or no chat API at that URL (HTTP 404). "
+                "Check ASSISTANT_LLM__MODEL and that ASSISTANT_LLM__API_BASE ends in /v1."
+            )
+        elif isinstance(exc, openai.RateLimitError):
+            msg = f"{where} is rate limiting us (HTTP 429){tried}. Wait and try again."
+        elif isinstance(exc, openai.APIStatusError):
+            msg = f"{where} failed with HTTP {exc.status_code}{tried}: {detail}"
+        else:
+            msg = (
+                f"unexpected reply from {where}: {type(exc).__name__}: {detail}. Is it an "
+                "OpenAI-compatible chat endpoint?"
+            )
+        return ModelError(msg)
+
+    def _kwargs(self, params: GenParams) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "max_tokens": params.max_tokens,
+            "temperature": params.temperature,
+        }
+        if params.stop:
+            kwargs["stop"] = list(params.stop)
+        return kwargs
+
+    @staticmethod
+    def _chat_messages(messages: list[Message]) -> list[Any]:
+        from llama_index.core.llms import ChatMessage
+
+        return [ChatMessage(role=m.role, content=m.content) for m in messages]
+
+    def _complete(self, messages: list[Message], params: GenParams) -> tuple[str, Usage]:
+        try:
+            response = self._li.chat(self._chat_messages(messages), **self._kwargs(params))
+            text = response.message.content
+            if not isinstance(text, str):
+                raise TypeError(f"the reply has no text content ({text!r})")
+            usage = getattr(response.raw, "usage", None)
+            choices = getattr(response.raw, "choices", None) or [None]
+            finish = getattr(choices[0], "finish_reason", None)
+        except AssistantError:
+            raise
+        except Exception as exc:
+            raise self._error(exc) from None
+        if usage is not None and getattr(usage, "completion_tokens", None) is not None:
+            return text, Usage(usage.prompt_tokens, usage.completion_tokens, finish)
+        return text, Usage(finish_reason=finish, estimated=True)
+
+    def _generate(self, messages: list[Message], params: GenParams) -> Generation:
+        usage = None
+        finish = None
+        try:
+            for response in self._li.stream_chat(
+                self._chat_messages(messages), **self._kwargs(params)
+            ):
+                raw = response.raw
+                usage = getattr(raw, "usage", None) or usage
+                choices = getattr(raw, "choices", None) or []
+                if choices and getattr(choices[0], "finish_reason", None):
+                    finish = choices[0].finish_reason
+                if response.delta:
+                    yield response.delta
+        except AssistantError:
+            raise
+        except Exception as exc:
+            raise self._error(exc) from None
+        if usage is not None and getattr(usage, "completion_tokens", None) is not None:
+            return Usage(usage.prompt_tokens, usage.completion_tokens, finish)
+        return Usage(finish_reason=finish, estimated=True)
+
+
+def _openai_like(settings: LLMSettings, secret: str | None) -> Any:
+    """An ``OpenAILike`` whose retries are done by the openai client alone."""
+    from llama_index.llms.openai_like import OpenAILike
+
+    class _ClientRetries(OpenAILike):
+        client_retries: int = 0
+
+        def _get_credential_kwargs(self, is_async: bool = False) -> dict[str, Any]:
+            kwargs: dict[str, Any] = super()._get_credential_kwargs(is_async)
+            kwargs["max_retries"] = self.client_retries
+            return kwargs
+
+    return _ClientRetries(
+        model=settings.model,
+        api_base=settings.api_base,
+        # Local servers need no key, but the openai client insists on one.
+        api_key=secret or "no-key",
+        is_chat_model=True,
+        context_window=settings.n_ctx,
+        max_tokens=None,  # passed per call; a value here would override the call's
+        temperature=settings.temperature,
+        timeout=settings.timeout,
+        max_retries=0,  # llama-index's tenacity layer off...
+        client_retries=settings.max_retries,  # ...the openai client retries instead
+    )
+
+
+@register_provider("openai")
+def _openai(settings: LLMSettings) -> BaseLLM:
+    return OpenAILikeLLM(settings)
