@@ -6,9 +6,10 @@ import datetime as dt
 from pathlib import Path
 
 import click
+from rich.progress import MofNCompleteColumn, TextColumn
 from rich.table import Table
 
-from assistant.cli.base import cli, console, err_console, print_json, settings_of
+from assistant.cli.base import cli, console, err_console, print_json, progress_bar, settings_of
 from assistant.cli.options import json_option
 
 
@@ -86,16 +87,24 @@ def run(
 
     settings = settings_of(ctx)
     loaded = load_suite(suite)
-    result = run_suite(
-        loaded,
-        settings,
-        modes=[m.lower() for m in modes] or EVAL_MODES,
-        no_llm=no_llm,
-        digests=digests,
-        limit=limit,
-        system=[s.lower() for s in systems] or ["ours"],
-        progress=not as_json,
-    )
+    with progress_bar(
+        MofNCompleteColumn(), TextColumn("{task.fields[scores]}"), quiet=as_json
+    ) as bar:
+        task = bar.add_task(f"eval {loaded.name}", total=None, scores="")
+
+        def progress(done: int, total: int, scores: str) -> None:
+            bar.update(task, completed=done, total=total, scores=scores)
+
+        result = run_suite(
+            loaded,
+            settings,
+            modes=[m.lower() for m in modes] or EVAL_MODES,
+            no_llm=no_llm,
+            digests=digests,
+            limit=limit,
+            system=[s.lower() for s in systems] or ["ours"],
+            progress=progress,
+        )
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     folder = out or Path("eval") / "runs" / f"{loaded.name}-{stamp}"
     paths = write_report(result, folder)

@@ -20,8 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -206,44 +205,6 @@ def git_state(root: Path | None = None) -> tuple[str | None, bool | None]:
 # --- the run -------------------------------------------------------------------------------
 
 
-class _Progress:
-    """A rich progress bar on stderr whose last column shows the running scores."""
-
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.bar: Any = None
-        if enabled:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            self.bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TextColumn("{task.fields[scores]}"),
-                console=Console(stderr=True),
-            )
-            self.task = self.bar.add_task("eval", total=total, scores="")
-
-    @contextmanager
-    def running(self) -> Iterator[_Progress]:
-        if self.bar is None:
-            yield self
-            return
-        with self.bar:
-            yield self
-
-    def step(self, description: str, scores: str) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, advance=1, description=description, scores=scores)
-
-
 def running_scores(cases: Sequence[CaseResult], systems: Sequence[str]) -> str:
     """A one-line digest of the scores so far, for the progress bar."""
     parts = []
@@ -278,12 +239,13 @@ def run_suite(
     limit: int | None = None,
     system: Sequence[str] | str = ("ours",),
     llm: LLM | None = None,
-    progress: bool = True,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> RunResult:
     """Score ``suite`` against the store ``settings`` point at (see the module docstring).
 
     ``system`` is one of ``SYSTEMS`` or several; ``llm`` overrides the configured model
-    (tests pass a fake). Failures of one answer are recorded on its case, not raised.
+    (tests pass a fake); ``progress(done, total, scores)`` is called after every case with
+    a line of running scores. Failures of one answer are recorded on its case, not raised.
     """
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -329,42 +291,43 @@ def run_suite(
     _warm_up(settings, modes, cases)
     embedder = get_embedder(settings)
     results: list[CaseResult] = []
-    bar = _Progress(progress, len(cases))
-    with bar.running():
-        for case in cases:
-            result = CaseResult(
-                id=case.id,
-                type=case.type,
-                question=case.question,
-                gold=resolution.gold.get(case.id, []),
-                also_relevant=resolution.also_relevant.get(case.id, []),
-                facts=list(case.answer_facts),
-            )
-            if case.answerable:
-                embedder.embed_one(" ".join(case.question.split()))  # cached for every mode
-                # Each case starts at the next mode, so no mode always pays for going first.
-                turn = len(results) % len(modes)
-                timed = {
-                    m: _search(settings, case, m, result.gold) for m in modes[turn:] + modes[:turn]
-                }
-                result.retrieval = [timed[m] for m in modes]
-            gathered = None
-            if systems:
-                gathered = gather(case.question, settings)
-                hits, result.gate_passed = gathered.hits, gathered.relevant
-            else:  # gather without its evidence sentences: the gate is all --no-llm needs
-                hits = search(settings, case.question, k=settings.answer.k, sentences=False).hits
-                result.gate_passed = is_relevant(hits, settings.answer.min_relevance)
-            result.best_similarity = max((h.similarity for h in hits), default=None)
-            for name in systems:
-                if name == "ours":
-                    result.answers.append(_ours(gathered, settings, llm, case, result.gold))
-                else:
-                    result.answers.append(_stock(pipelines[name], name, case, result.gold))
-            if digest_fn is not None and case.type == "topic":
-                result.digest = _digest(digest_fn, case, settings, llm, result)
-            results.append(result)
-            bar.step(case.id, running_scores(results, systems))
+    if progress:
+        progress(0, len(cases), "")
+    for case in cases:
+        result = CaseResult(
+            id=case.id,
+            type=case.type,
+            question=case.question,
+            gold=resolution.gold.get(case.id, []),
+            also_relevant=resolution.also_relevant.get(case.id, []),
+            facts=list(case.answer_facts),
+        )
+        if case.answerable:
+            embedder.embed_one(" ".join(case.question.split()))  # cached for every mode
+            # Each case starts at the next mode, so no mode always pays for going first.
+            turn = len(results) % len(modes)
+            timed = {
+                m: _search(settings, case, m, result.gold) for m in modes[turn:] + modes[:turn]
+            }
+            result.retrieval = [timed[m] for m in modes]
+        gathered = None
+        if systems:
+            gathered = gather(case.question, settings)
+            hits, result.gate_passed = gathered.hits, gathered.relevant
+        else:  # gather without its evidence sentences: the gate is all --no-llm needs
+            hits = search(settings, case.question, k=settings.answer.k, sentences=False).hits
+            result.gate_passed = is_relevant(hits, settings.answer.min_relevance)
+        result.best_similarity = max((h.similarity for h in hits), default=None)
+        for name in systems:
+            if name == "ours":
+                result.answers.append(_ours(gathered, settings, llm, case, result.gold))
+            else:
+                result.answers.append(_stock(pipelines[name], name, case, result.gold))
+        if digest_fn is not None and case.type == "topic":
+            result.digest = _digest(digest_fn, case, settings, llm, result)
+        results.append(result)
+        if progress:
+            progress(len(results), len(cases), running_scores(results, systems))
 
     commit, dirty = git_state()
     meta = RunMeta(
