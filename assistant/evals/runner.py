@@ -406,42 +406,40 @@ def _stock(pipeline: Any, name: str, case: Case, gold: list[str]) -> AnswerScore
 
 # --- digests (optional: assistant.digest is its own feature) -------------------------------
 
-#: The function the digest hook calls: ``(question, settings, *, llm) -> Digest`` whose
-#: ``papers`` are the included ``Paper``s and ``checks`` the ``CheckedText`` of each paragraph.
-DIGEST_FUNCTION = "digest_question"
-
 
 def _digest_function() -> Any:
-    """``assistant.digest.digest_question``, or an InputError saying what is missing."""
+    """``assistant.digest.digest``, or an InputError saying what is missing."""
     try:
-        from assistant import digest  # type: ignore[attr-defined]
+        from assistant import digest as module  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
         raise InputError(
             "--digests needs the digest feature (assistant/digest.py), which this install "
             "does not have; run without --digests."
         ) from None
-    fn = getattr(digest, DIGEST_FUNCTION, None)
+    fn = getattr(module, "digest", None)
     if fn is None:
         raise InputError(
-            f"--digests needs assistant.digest.{DIGEST_FUNCTION}(question, settings, *, llm), "
-            "which this version of assistant/digest.py does not define."
+            "--digests needs assistant.digest.digest(topic, settings, *, llm), which this "
+            "version of assistant/digest.py does not define."
         )
     return fn
 
 
 def _digest(fn: Any, case: Case, settings: Settings, llm: Any, result: CaseResult) -> DigestScore:
+    """A topic case's question as a digest topic, scored on the papers the page includes
+    and the checked sentences of its overview and theme paragraphs."""
     t0 = time.perf_counter()
     try:
-        made = fn(case.question, settings, llm=llm)
+        page = fn(case.question, settings, llm=llm)
     except AssistantError as exc:
         return DigestScore(included=[], core_included=0.0, included_relevant=None, error=str(exc))
-    checks = list(getattr(made, "checks", []))
+    sentences = list(page.overview_sentences) + [s for t in page.themes for s in t.sentences]
     return DigestScore.of(
-        [p.id for p in made.papers],
+        [p.paper_id for p in page.citations],
         result.gold,
         result.also_relevant,
-        valid=sum(len(s.citations) for c in checks for s in c.sentences),
-        invalid=sum(c.invalid_citations for c in checks),
-        supported=sum(len(s.citations) for c in checks for s in c.sentences if s.supported),
+        valid=sum(len(s.citations) for s in sentences),
+        invalid=page.invalid_citations,
+        supported=sum(len(s.citations) for s in sentences if s.supported),
         total_s=time.perf_counter() - t0,
     )
