@@ -279,7 +279,7 @@ def run_suite(
 
     model = None
     pipelines: dict[str, Any] = {}
-    if systems or digest_fn:
+    if systems or (digest_fn and not no_llm):
         llm = llm or get_llm(settings)
         model = f"{llm.provider}:{llm.name}"
         for name in systems:
@@ -302,7 +302,7 @@ def run_suite(
             also_relevant=resolution.also_relevant.get(case.id, []),
             facts=list(case.answer_facts),
         )
-        if case.answerable:
+        if case.answerable and modes:
             embedder.embed_one(" ".join(case.question.split()))  # cached for every mode
             # Each case starts at the next mode, so no mode always pays for going first.
             turn = len(results) % len(modes)
@@ -324,7 +324,7 @@ def run_suite(
             else:
                 result.answers.append(_stock(pipelines[name], name, case, result.gold))
         if digest_fn is not None and case.type == "topic":
-            result.digest = _digest(digest_fn, case, settings, llm, result)
+            result.digest = _digest(digest_fn, case, settings, llm, result, use_llm=not no_llm)
         results.append(result)
         if progress:
             progress(len(results), len(cases), running_scores(results, systems))
@@ -425,12 +425,15 @@ def _digest_function() -> Any:
     return fn
 
 
-def _digest(fn: Any, case: Case, settings: Settings, llm: Any, result: CaseResult) -> DigestScore:
+def _digest(
+    fn: Any, case: Case, settings: Settings, llm: Any, result: CaseResult, *, use_llm: bool
+) -> DigestScore:
     """A topic case's question as a digest topic, scored on the papers the page includes
-    and the checked sentences of its overview and theme paragraphs."""
+    and the checked sentences of its overview and theme paragraphs (none with --no-llm:
+    the digest then names its themes by keywords and writes no paragraphs)."""
     t0 = time.perf_counter()
     try:
-        page = fn(case.question, settings, llm=llm)
+        page = fn(case.question, settings, llm=llm, use_llm=use_llm)
     except AssistantError as exc:
         return DigestScore(included=[], core_included=0.0, included_relevant=None, error=str(exc))
     sentences = list(page.overview_sentences) + [s for t in page.themes for s in t.sentences]
