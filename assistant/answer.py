@@ -69,6 +69,37 @@ _INJECTION = re.compile(
 )
 _NO_ANSWER_HINTS = ("don't cover", "do not cover", "not found in the indexed", "cannot answer")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# Sentences that state a result or the contribution are worth more as evidence.
+_RESULT = re.compile(
+    r"\b(?:outperform|improv|achiev|surpass|reduc|speed|faster|accura|state-of-the-art|sota|"
+    r"gain|we (?:propose|introduce|present|develop))",
+    re.I,
+)
+_STOPWORD_TEXT = (
+    "about across and are based between can does each for from has have how into its more "
+    "not other over such than that the their them these they this those through using use "
+    "used what when where which while who why will with within without would paper papers "
+    "method methods approach approaches model models propose proposed work"
+)
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+# A name: a word with letters (and digits, dashes, dots), or a capitalized phrase whose
+# words may be joined by "of"/"the" ("Tree of Thoughts", "Segment Anything").
+_NAME = re.compile(
+    r"\b(?:[A-Z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*"
+    r"(?:\s+(?:of\s+|the\s+)?[A-Z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*)*"
+    r"|[a-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*)\b"
+)
+_NAME_SUFFIX = re.compile(r"-(?:style|like|based|free|aware|level|scale|sized|only)$", re.I)
+# Acronyms every ML abstract uses: a question naming them names no particular thing.
+_COMMON_TEXT = (
+    "AI ML LLM VLM MLLM LVLM NLP CV RL RLHF GAN VAE CNN RNN LSTM MLP GNN KV RAG SFT QA VQA ASR "
+    "TTS OCR FID BLEU ROUGE SOTA API GPU CPU TPU MOE VIT"
+)
+_COMMON = frozenset(_COMMON_TEXT.split())
+#: How much more support than ``support_threshold`` a citation the checker adds must have.
+REPAIR_MARGIN = 0.1
+#: Ask retrieval for every sentence's similarity (evidence is chosen by budget, not count).
+_ALL_SENTENCES = 1000
 _SALIENT = re.compile(r"\b(?:\d[\d.,%x×]*|[A-Z][A-Za-z]*[A-Z0-9][A-Za-z0-9-]*)\b")
 
 
@@ -132,23 +163,108 @@ def drop_instructions(sentences: Sequence[str]) -> tuple[list[str], int]:
     return clean, len(sentences) - len(clean)
 
 
-def select_evidence(hits: Sequence[Hit], per_source: int) -> tuple[list[Evidence], list[str]]:
-    """Numbered sources with their best sentences; planted instructions are dropped."""
+def question_terms(text: str) -> set[str]:
+    """Content words of a text (lower-case, no stop words): what a question asks about."""
+    words = re.findall(r"[a-z0-9][a-z0-9-]+", text.lower())
+    return {w for w in words if len(w) > 2 and w not in _STOPWORDS}
+
+
+def sentence_value(text: str, similarity: float, terms: set[str]) -> float:
+    """How much a sentence is worth showing the model: its similarity to the question, plus
+    what carries facts (numbers, results, the contribution) and the question's own words."""
+    value = similarity
+    if _NUMBER.search(text):
+        value += 0.08
+    if _RESULT.search(text):
+        value += 0.05
+    if terms:
+        value += 0.15 * len(terms & question_terms(text)) / len(terms)
+    return value
+
+
+def estimate_tokens(text: str) -> int:
+    """Prompt tokens of English text, roughly (4 characters a token), without a tokenizer."""
+    return len(text) // 4 + 1
+
+
+def budget_shares(sources: int, budget: int) -> list[int]:
+    """Token allowance per source by rank: more for the top sources, less for the tail."""
+    weights = [1 / (rank + 1) for rank in range(1, sources + 1)]
+    total = sum(weights)
+    return [int(budget * w / total) for w in weights]
+
+
+def select_evidence(
+    hits: Sequence[Hit], question: str, budget: int
+) -> tuple[list[Evidence], list[str]]:
+    """Numbered sources, each with the abstract sentences that best carry what the question
+    asks, within a prompt-token ``budget`` shared by rank (a short abstract goes in whole;
+    what a source leaves unused passes to the next). Planted instructions are dropped."""
     evidence, notices = [], []
-    for number, hit in enumerate(hits, start=1):
-        ranked = [s.text for s in hit.best_sentences] or split_sentences(hit.paper.abstract)
-        clean, dropped = drop_instructions(ranked)
+    terms = question_terms(question)
+    carry = 0
+    for number, (hit, share) in enumerate(
+        zip(hits, budget_shares(len(hits), budget), strict=True), 1
+    ):
+        sentences = split_sentences(hit.paper.abstract) or [hit.paper.abstract]
+        clean, dropped = drop_instructions(sentences)
         if dropped:
             notices.append(
                 f"source [{number}] contains instruction-like text; it was left out of the prompt."
             )
+        allowance, used = share + carry, 0
+        similarity = {m.text: m.score for m in hit.best_sentences}
+        ranked = sorted(clean, key=lambda t: -sentence_value(t, similarity.get(t, 0.0), terms))
+        chosen: list[str] = []
+        for sentence in ranked:
+            cost = estimate_tokens(sentence)
+            if chosen and used + cost > allowance:
+                continue
+            chosen.append(sentence)
+            used += cost
+        carry = max(0, allowance - used)
         # Keep the abstract's own order: sentences read better that way.
-        order = {s: i for i, s in enumerate(split_sentences(hit.paper.abstract))}
-        chosen = sorted(clean[:per_source], key=lambda s: order.get(s, 0))
+        chosen.sort(key=clean.index)
         evidence.append(
             Evidence(number=number, paper=hit.paper, sentences=chosen, similarity=hit.similarity)
         )
     return evidence, notices
+
+
+def named_terms(question: str) -> list[str]:
+    """Names a question asks about: GPT-4o, ImageNet, SWE-bench, ECG (a capital after the
+    first letter, or letters with digits), and capitalized phrases inside a sentence (Jamba,
+    Tree of Thoughts). Everyday ML acronyms (LLM, FID) and suffixes like "-style" are left out."""
+    names = []
+    for match in _NAME.finditer(question):
+        words = match.group().split()
+        starts_sentence = not re.search(r"\w[^.!?:]*$", question[: match.start()])
+        if starts_sentence and not _mixed(words[0]):
+            words = words[1:]  # "Which", "Keeping CLIP" -> "CLIP"
+        name = _NAME_SUFFIX.sub("", " ".join(words))
+        if not name or name.lower() in _STOPWORDS or name.rstrip("s").upper() in _COMMON:
+            continue
+        if _mixed(name) or " " in name or name[0].isupper():
+            names.append(name)
+    return list(dict.fromkeys(names))
+
+
+def _mixed(word: str) -> bool:
+    """A capital after the first letter, or letters mixed with digits: a made-up name."""
+    return any(c.isupper() for c in word[1:]) or (
+        any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+    )
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", text.lower())
+
+
+def uncovered_terms(question: str, papers: Sequence[Paper]) -> list[str]:
+    """The names in the question that none of ``papers`` mentions (spelling and plural
+    insensitive: "Llama 2" matches LLaMA-2, "Gaussian" matches Gaussians)."""
+    hay = " ".join(_squash(p.text) for p in papers)
+    return [t for t in named_terms(question) if _squash(t).removesuffix("s") not in hay]
 
 
 def format_sources(evidence: Sequence[Evidence]) -> str:
@@ -186,19 +302,31 @@ def gather(
 
     t0 = time.perf_counter()
     result = search(
-        settings, standalone, k=k, mode=mode, filters=filters or SearchFilters(), sentences=True
+        settings,
+        standalone,
+        k=k,
+        mode=mode,
+        filters=filters or SearchFilters(),
+        sentences=True,
+        sentence_limit=_ALL_SENTENCES,
     )
-    telemetry.retrieval_ms = _ms(t0)
     notices += result.notices
 
     relevant = is_relevant(result.hits, settings.answer.min_relevance)
-    evidence, dropped = select_evidence(result.hits, settings.answer.evidence_sentences)
+    uncovered = uncovered_terms(standalone, [h.paper for h in result.hits]) if relevant else []
+    if uncovered:
+        relevant = False
+        names = ", ".join(f"'{t}'" for t in uncovered)
+        notices.append(f"none of the closest papers mentions {names}; they are listed instead.")
+    evidence, dropped = select_evidence(result.hits, standalone, settings.answer.evidence_tokens)
+    telemetry.retrieval_ms = _ms(t0)
     gathered = EvidenceSet(
         question=question,
         standalone_question=standalone,
         hits=result.hits,
         evidence=evidence,
         relevant=relevant,
+        uncovered=uncovered,
         notices=notices + dropped,
         telemetry=telemetry,
     )
@@ -232,11 +360,19 @@ def answer_from(
     else:
         stream = llm.stream(answer_prompt(gathered))
         generation_started = gathered.elapsed_s()
+        looped = False
         with stream:
-            yield from stream
+            for chunk in stream:
+                yield chunk
+                if chunk.strip() and repeats_itself(stream.text):
+                    looped = True
+                    break
         gen = stream.telemetry
+        text = drop_repetition(stream.text) if looped else stream.text
         t0 = time.perf_counter()
-        answer = build_answer(gathered, stream.text, embedder, settings.answer.support_threshold)
+        answer = build_answer(gathered, text, embedder, settings.answer.support_threshold)
+        if looped:
+            answer.notices.append("the model started repeating itself; it was stopped there.")
         telemetry.check_ms = _ms(t0)
         if gen is not None:
             telemetry.ttft_s = (
@@ -247,9 +383,30 @@ def answer_from(
             telemetry.completion_tokens = gen.completion_tokens
             telemetry.tokens_per_s = gen.tokens_per_s
     telemetry.total_s = round(gathered.elapsed_s(), 3)
-    answer.notices = list(gathered.notices)
+    answer.notices = [*gathered.notices, *answer.notices]
     answer.telemetry = telemetry
     yield answer
+
+
+def repeats_itself(text: str) -> bool:
+    """Whether the last finished sentence of ``text`` was already written (a decoding loop)."""
+    done = split_answer(text)
+    if len(done) < 2 or not re.search(r"[.!?](?:\s*\[[\d,\s\-–]+\])*\s*$", text):
+        return False
+    last = _squash(_CITATION_GROUP.sub("", done[-1]))
+    return len(last) > 10 and any(_squash(_CITATION_GROUP.sub("", s)) == last for s in done[:-1])
+
+
+def drop_repetition(text: str) -> str:
+    """``text`` without sentences that repeat an earlier one."""
+    seen: set[str] = set()
+    kept = []
+    for sentence in split_answer(text):
+        key = _squash(_CITATION_GROUP.sub("", sentence))
+        if key not in seen:
+            seen.add(key)
+            kept.append(sentence)
+    return " ".join(kept)
 
 
 # --- 7. check ----------------------------------------------------------------------------------
@@ -307,13 +464,39 @@ def split_answer(text: str) -> list[str]:
 def _lexical_support(sentence: str, sources_text: str) -> tuple[float | None, bool]:
     """Share of the sentence's numbers and names found in the cited abstracts, and whether
     every number is among them (a wrong figure is the typical slip of a small model)."""
-    plain = _CITATION_GROUP.sub("", sentence)
-    salient = {t.lower().rstrip(".,") for t in _SALIENT.findall(plain)} - {""}
+    salient = {t.lower().rstrip(".,") for t in _SALIENT.findall(sentence)} - {""}
     if not salient:
         return None, True
     hay = sources_text.lower()
-    numbers_ok = all(n in hay for n in _NUMBER.findall(plain))
+    numbers_ok = all(n in hay for n in _NUMBER.findall(sentence))
     return sum(1 for t in salient if t in hay) / len(salient), numbers_ok
+
+
+class SupportScorer:
+    """How well papers support a sentence: the best cosine similarity to one of their
+    abstract sentences, blended with the share of the sentence's numbers and names found in
+    them. Supported means the score reaches ``threshold`` and every number is there."""
+
+    def __init__(self, embedder: Embedder, threshold: float) -> None:
+        self.embedder = embedder
+        self.threshold = threshold
+
+    def score(self, sentence: str, papers: Sequence[Paper]) -> tuple[float, bool]:
+        """(support score, supported) of a sentence (citations stripped) by ``papers``."""
+        evidence = [s for p in papers for s in split_sentences(p.text)]
+        if not evidence:
+            return 0.0, False
+        vectors = self.embedder.embed([sentence, *evidence])
+        semantic = float(np.max(vectors[1:] @ vectors[0]))
+        lexical, numbers_ok = _lexical_support(sentence, " ".join(p.text for p in papers))
+        score = semantic if lexical is None else 0.7 * semantic + 0.3 * lexical
+        return round(score, 3), score >= self.threshold and numbers_ok
+
+
+def cited_numbers(sentence: str) -> list[int]:
+    """The source numbers a sentence cites, in order, once each."""
+    found = [n for g in _CITATION_GROUP.findall(sentence) for n in parse_citation_group(g)]
+    return list(dict.fromkeys(found))
 
 
 def verify_citations(
@@ -322,36 +505,52 @@ def verify_citations(
     embedder: Embedder,
     threshold: float,
 ) -> list[SentenceCheck]:
-    """Score each sentence against the abstract sentences of the papers it cites.
+    """Score each sentence against the papers it cites (``SupportScorer``).
 
-    Support = the best cosine similarity to a cited abstract sentence, blended with the share
-    of its numbers and names found in those abstracts. A sentence is supported when the score
-    reaches ``threshold`` and every number it states appears in the sources it cites.
+    A sentence is supported when all its cited papers together support it and each of them
+    alone supports it enough to be cited (``supported_by``): crediting one paper's finding
+    to two papers leaves the second citation unsupported.
     """
+    scorer = SupportScorer(embedder, threshold)
     checks: list[SentenceCheck] = []
-    pending: list[tuple[int, str, list[str], str]] = []
     for sentence in sentences:
-        numbers = [n for g in _CITATION_GROUP.findall(sentence) for n in parse_citation_group(g)]
-        numbers = list(dict.fromkeys(n for n in numbers if n in cited_papers))
-        checks.append(SentenceCheck(text=sentence, citations=numbers))
+        numbers = [n for n in cited_numbers(sentence) if n in cited_papers]
+        check = SentenceCheck(text=sentence, citations=numbers)
         plain = _CITATION_GROUP.sub("", sentence).strip()
         if numbers and plain:
-            evidence = [s for n in numbers for s in split_sentences(cited_papers[n].text)]
-            source_text = " ".join(cited_papers[n].text for n in numbers)
-            pending.append((len(checks) - 1, plain, evidence, source_text))
-    if not pending:
-        return checks
-    texts = [p[1] for p in pending] + [s for p in pending for s in p[2]]
-    vectors = embedder.embed(list(dict.fromkeys(texts)))
-    index = {t: i for i, t in enumerate(dict.fromkeys(texts))}
-    for i, plain, evidence, source_text in pending:
-        sims = vectors[[index[s] for s in evidence]] @ vectors[index[plain]]
-        semantic = float(np.max(sims)) if len(sims) else 0.0
-        lexical, numbers_ok = _lexical_support(plain, source_text)
-        score = semantic if lexical is None else 0.7 * semantic + 0.3 * lexical
-        checks[i].support = round(score, 3)
-        checks[i].supported = score >= threshold and numbers_ok
+            score, together = scorer.score(plain, [cited_papers[n] for n in numbers])
+            alone = {n: scorer.score(plain, [cited_papers[n]])[0] for n in numbers}
+            check.support = score
+            check.supported_by = [n for n in numbers if alone[n] >= threshold]
+            check.supported = together and len(check.supported_by) == len(numbers)
+        checks.append(check)
     return checks
+
+
+def repair_citations(
+    sentences: Sequence[str], evidence: Sequence[Evidence], embedder: Embedder, threshold: float
+) -> dict[int, int]:
+    """For each sentence that cites nothing, the evidence number of the shown source that
+    supports it best, when one does clearly (sentence index -> number): adding a citation
+    the model did not write asks for more than keeping one it did (``REPAIR_MARGIN``)."""
+    scorer = SupportScorer(embedder, threshold + REPAIR_MARGIN)
+    attach: dict[int, int] = {}
+    for i, sentence in enumerate(sentences):
+        plain = _CITATION_GROUP.sub("", sentence).strip()
+        if cited_numbers(sentence) or len(plain.split()) < 4:
+            continue
+        scored = [(scorer.score(plain, [ev.paper]), ev.number) for ev in evidence]
+        best = max(scored, key=lambda item: item[0][0], default=None)
+        if best is not None and best[0][1]:
+            attach[i] = best[1]
+    return attach
+
+
+def _cite(sentence: str, number: int) -> str:
+    """The sentence with ``[number]`` before its closing punctuation."""
+    body = sentence.rstrip()
+    end = len(body.rstrip(".!?:;"))
+    return f"{body[:end]} [{number}]{body[end:]}"
 
 
 def is_abstention(text: str) -> bool:
@@ -369,18 +568,30 @@ def check_text(
     threshold: float,
     *,
     renumber: bool = True,
+    repair: bool = True,
 ) -> CheckedText:
     """The one citation check, for an answer or any other generated paragraph.
 
-    Citations to numbers not in ``evidence`` are removed and counted; with ``renumber`` the
-    rest are renumbered by first use (else they keep the evidence numbers, so a page that
-    numbers its sources once can check each paragraph against all of them). Every sentence is
-    scored against the abstracts of the papers it cites (``verify_citations``).
+    Citations to numbers not in ``evidence`` are removed and counted; with ``repair`` a
+    sentence that cites nothing gets the shown source that supports it (marked
+    ``attached``); with ``renumber`` citations are renumbered by first use (else they keep
+    the evidence numbers, so a page that numbers its sources once can check each paragraph
+    against all of them). Every sentence is scored against the papers it cites.
     """
     by_number = {ev.number: ev for ev in evidence}
-    text, numbering, removed = renumber_citations(raw_text, set(by_number), renumber=renumber)
+    text, _, removed = renumber_citations(raw_text, set(by_number), renumber=False)
+    attached: dict[int, int] = {}
+    if repair:
+        parts = split_answer(text)
+        attached = repair_citations(parts, evidence, embedder, threshold)
+        for i, number in attached.items():
+            text = text.replace(parts[i], _cite(parts[i], number), 1)
+    text, numbering, _ = renumber_citations(text, set(by_number), renumber=renumber)
     cited = {new: by_number[old].paper for old, new in numbering.items()}
     sentences = verify_citations(split_answer(text), cited, embedder, threshold)
+    for i, old in attached.items():
+        if i < len(sentences):
+            sentences[i].attached = [numbering[old]]
     return CheckedText(
         text=text, sentences=sentences, numbering=numbering, invalid_citations=removed
     )
@@ -419,6 +630,13 @@ def build_answer(
             sources=[_source(ev.number, ev, cited=False) for ev in evidence],
         )
     checked = check_text(raw_text, evidence, embedder, threshold)
+    if checked.sentences and not any(c.supported for c in checked.sentences):
+        honest = build_answer(gathered, CANNOT_ANSWER, embedder, threshold)
+        honest.notices.append(
+            "the model's draft was withheld: none of its sentences is supported by the papers "
+            "it was shown; the closest papers are listed instead."
+        )
+        return honest
     by_number = {ev.number: ev for ev in evidence}
     new_to_old = {new: old for old, new in checked.numbering.items()}
     citations = []

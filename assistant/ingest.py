@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
+from assistant.embed import split_sentences
 from assistant.errors import InputError
 from assistant.models import Paper, paper_id_for
 from assistant.settings import Settings
@@ -486,9 +487,15 @@ def ingest_papers(
     for start in range(0, len(todo), size):
         batch = todo[start : start + size]
         fresh = [p for p, needs in batch if needs]
-        fresh_vectors = iter(embedder.embed([p.text for p in fresh]))
+        split = [split_sentences(p.abstract) or [p.abstract] for p in fresh]
+        # One embed call per batch: the papers' texts, then every sentence of their abstracts.
+        embedded = embedder.embed([p.text for p in fresh] + [s for part in split for s in part])
+        fresh_vectors, offset, sentences = iter(embedded[: len(fresh)]), len(fresh), {}
+        for paper, part in zip(fresh, split, strict=True):
+            sentences[paper.id] = (part, embedded[offset : offset + len(part)])
+            offset += len(part)
         vectors = np.stack([next(fresh_vectors) if needs else reuse[p.id] for p, needs in batch])
-        store.write_batch([p for p, _ in batch], vectors)
+        store.write_batch([p for p, _ in batch], vectors, sentences)
         done += len(batch)
         if progress:
             progress(done, len(todo))

@@ -239,7 +239,13 @@ class EvidenceSet(BaseModel):
     standalone_question: str = Field(description="The follow-up rewritten to stand alone.")
     hits: list[Hit] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
-    relevant: bool = Field(description="The best hit passed the relevance gate.")
+    relevant: bool = Field(
+        description="Worth an LLM call: the gate passed and nothing the "
+        "question names is missing from the sources."
+    )
+    uncovered: list[str] = Field(
+        default_factory=list, description="Names in the question no retrieved paper mentions."
+    )
     notices: list[str] = Field(default_factory=list)
     telemetry: AnswerTelemetry = Field(default_factory=AnswerTelemetry)
     _started: float = PrivateAttr(default_factory=time.perf_counter)
@@ -258,6 +264,14 @@ class SentenceCheck(BaseModel):
         None, description="0..1 support by the cited abstracts; None when it cites nothing."
     )
     supported: bool | None = Field(None, description="None when the sentence cites nothing.")
+    supported_by: list[int] = Field(
+        default_factory=list, description="The cited sources that support it on their own."
+    )
+    attached: list[int] = Field(
+        default_factory=list,
+        description="Citations the checker added (the model cited nothing; this source "
+        "supports the sentence).",
+    )
 
 
 class Citation(BaseModel):

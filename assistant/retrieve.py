@@ -11,7 +11,8 @@ One query runs top to bottom through :meth:`Retriever.search`:
 5. reciprocal rank fusion (``hybrid``), or one list alone (``dense``, ``bm25``);
 6. optionally MMR over the fused top, using the stored vectors, so a topic query does not
    return five near-duplicates; one hit per paper, always;
-7. the best-matching abstract sentences of the returned hits, with the same embedder.
+7. the best-matching abstract sentences of the returned hits, scored with the sentence
+   vectors stored at ingest (embedded here only for papers stored without them).
 
 The BM25 index is derived from the Chroma contents and persisted under
 ``<store_dir>/bm25/<collection>[-<server>]/<revision hash>/``. Each BM25 query compares
@@ -254,26 +255,36 @@ def mmr_order(relevance: np.ndarray, vectors: np.ndarray, k: int, lam: float) ->
 
 
 def best_sentences(
-    embedder: Embedder, query_vector: np.ndarray, papers: Sequence[Paper], n: int
+    embedder: Embedder,
+    query_vector: np.ndarray,
+    papers: Sequence[Paper],
+    n: int,
+    stored: dict[str, tuple[list[str], np.ndarray]] | None = None,
 ) -> list[list[SentenceMatch]]:
-    """For each paper, its n abstract sentences most similar to the query (one embed call)."""
-    split = [split_sentences(p.abstract) or [p.abstract] for p in papers]
+    """For each paper, its n abstract sentences most similar to the query.
+
+    Sentence vectors come from ``stored`` (embedded at ingest); papers without them have
+    their sentences embedded here, in one call.
+    """
+    stored = stored or {}
+    missing = [p for p in papers if p.id not in stored]
+    split = [split_sentences(p.abstract) or [p.abstract] for p in missing]
     flat = [s for sentences in split for s in sentences]
-    if not flat:
-        return [[] for _ in papers]
-    scores = embedder.embed(flat) @ query_vector
-    out, start = [], 0
-    for sentences in split:
-        part = scores[start : start + len(sentences)]
-        start += len(sentences)
-        order = sorted(range(len(sentences)), key=lambda i: -float(part[i]))[:n]
+    if flat:
+        vectors, start = embedder.embed(flat), 0
+        stored = dict(stored)
+        for paper, sentences in zip(missing, split, strict=True):
+            stored[paper.id] = (sentences, vectors[start : start + len(sentences)])
+            start += len(sentences)
+    out = []
+    for paper in papers:
+        sentences, vectors = stored.get(paper.id, ([], np.zeros((0, len(query_vector)))))
+        scores = vectors @ query_vector if len(sentences) else np.zeros(0)
+        order = sorted(range(len(sentences)), key=lambda i: -float(scores[i]))[:n]
         out.append(
-            [SentenceMatch(text=sentences[i], score=round(float(part[i]), 4)) for i in order]
+            [SentenceMatch(text=sentences[i], score=round(float(scores[i]), 4)) for i in order]
         )
     return out
-
-
-# --- the retriever -------------------------------------------------------------------------
 
 
 class Retriever:
@@ -354,6 +365,7 @@ class Retriever:
         filters: SearchFilters | None = None,
         mmr: bool | None = None,
         sentences: bool = True,
+        sentence_limit: int | None = None,
     ) -> SearchResult:
         """The k papers best matching ``query``, best first (see the module docstring)."""
         started = time.perf_counter()
@@ -406,11 +418,16 @@ class Retriever:
         timings["fuse_ms"] = _ms(mark)
 
         mark = time.perf_counter()
+        papers = [p for _, p, _ in chosen]
         evidence = (
             best_sentences(
-                self.embedder, query_vector, [p for _, p, _ in chosen], self.config.best_sentences
+                self.embedder,
+                query_vector,
+                papers,
+                sentence_limit or self.config.best_sentences,
+                self.store.sentence_vectors([p.id for p in papers]),
             )
-            if sentences
+            if sentences and papers
             else [[] for _ in chosen]
         )
         timings["sentences_ms"] = _ms(mark)

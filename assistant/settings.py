@@ -84,6 +84,13 @@ class LLMSettings(BaseModel):
     n_ctx: int = Field(4096, ge=256, description="Context window (tokens) of the local model.")
     max_new_tokens: int = Field(384, ge=1, description="Most tokens generated per answer.")
     temperature: float = Field(0.1, ge=0.0, le=2.0, description="Sampling temperature.")
+    repeat_penalty: float = Field(
+        1.1,
+        ge=1.0,
+        le=2.0,
+        description="Penalty on tokens already generated (local runtimes; 1 = none): keeps a "
+        "small model out of repetition loops.",
+    )
     seed: int = Field(0, description="Sampling seed, for repeatable local answers.")
     n_gpu_layers: int = Field(
         0, ge=-1, description="llama.cpp layers offloaded to a GPU (-1: all; needs a GPU build)."
@@ -146,11 +153,11 @@ class AnswerSettings(BaseModel):
     max_question_chars: int = Field(
         2000, ge=10, description="Longer questions are truncated to this many characters."
     )
-    evidence_sentences: int = Field(
-        2,
-        ge=1,
-        description="Best abstract sentences per source shown to the model (prompt "
-        "size, hence time to first token, grows with it).",
+    evidence_tokens: int = Field(
+        500,
+        ge=50,
+        description="Prompt tokens (about) of abstract sentences shown to the model, shared by "
+        "rank: time to first token grows with it, so better sentences, not more.",
     )
     support_threshold: float = Field(
         0.45, description="Sentence-to-source similarity under which a claim is flagged."

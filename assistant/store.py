@@ -126,6 +126,13 @@ class PaperStore:
                     "text_recipe": TEXT_RECIPE,
                 },
             )
+            # Each abstract sentence's vector, embedded once at ingest: evidence selection
+            # reads them instead of embedding sentences per question.
+            self._sentences = self._client.get_or_create_collection(
+                f"{self.collection_name}-sentences",
+                embedding_function=None,
+                configuration={"hnsw": {"space": "cosine"}},
+            )
         except InputError:
             raise
         except Exception as exc:
@@ -153,14 +160,19 @@ class PaperStore:
     # --- reading -------------------------------------------------------------------------
 
     def _get_chunked(
-        self, keys: Sequence[str], include: list[str], field: str | None = None
+        self,
+        keys: Sequence[str],
+        include: list[str],
+        field: str | None = None,
+        collection: Any = None,
     ) -> Iterator[tuple[Any, ...]]:
         """(id, *included columns) of the records whose id (or ``field``) is in ``keys``,
         read ``_CHUNK`` keys per request; keys that match nothing are left out."""
+        target = self._collection if collection is None else collection
         for start in range(0, len(keys), _CHUNK):
             chunk = list(keys[start : start + _CHUNK])
             select: dict[str, Any] = {"where": {field: {"$in": chunk}}} if field else {"ids": chunk}
-            res = self._call("get", self._collection.get, **select, include=include)
+            res = self._call("get", target.get, **select, include=include)
             yield from zip(res["ids"], *(res[name] for name in include), strict=True)
 
     def _pages(
@@ -281,6 +293,25 @@ class PaperStore:
             for pid, meta, vec in self._get_chunked(ids, ["metadatas", "embeddings"])
         }
 
+    def sentence_vectors(self, ids: Sequence[str]) -> dict[str, tuple[list[str], np.ndarray]]:
+        """Each paper's abstract sentences and their stored vectors, in abstract order;
+        papers stored without sentence vectors are left out (callers embed those)."""
+        rows: dict[str, list[tuple[int, str, Any]]] = {}
+        unique = list(dict.fromkeys(ids))
+        records = self._get_chunked(
+            unique, ["metadatas", "documents", "embeddings"], "paper_id", self._sentences
+        )
+        for _, meta, text, vector in records:
+            rows.setdefault(meta["paper_id"], []).append((int(meta["i"]), text, vector))
+        out = {}
+        for pid, found in rows.items():
+            found.sort(key=lambda row: row[0])
+            if [i for i, _, _ in found] != list(range(len(found))):
+                continue  # torn by an interrupted write: treat as missing
+            vectors = np.asarray([v for _, _, v in found], dtype=np.float32)
+            out[pid] = ([t for _, t, _ in found], vectors)
+        return out
+
     def _fresh_metadata(self) -> tuple[str, dict[str, Any]]:
         # The collection object caches its metadata; another process may have written since.
         fresh = self._call("get", self._client.get_collection, self.collection_name)
@@ -305,12 +336,24 @@ class PaperStore:
         except Exception:
             return 1000
 
-    def write_batch(self, papers: Sequence[Paper], vectors: np.ndarray) -> None:
-        """Upsert papers with their vectors in one Chroma call: it lands whole or not at all."""
+    def write_batch(
+        self,
+        papers: Sequence[Paper],
+        vectors: np.ndarray,
+        sentences: dict[str, tuple[list[str], np.ndarray]] | None = None,
+    ) -> None:
+        """Upsert papers with their vectors in one Chroma call: it lands whole or not at all.
+
+        ``sentences`` (paper id -> its abstract sentences and their vectors) replace the
+        papers' stored sentences first, so a paper never lands without them; a run
+        interrupted in between leaves the paper to be rewritten by the next one.
+        """
         if not papers:
             return
         if len(papers) > self.max_batch:
             raise StoreError(f"batch of {len(papers)} exceeds Chroma's limit {self.max_batch}.")
+        if sentences:
+            self._write_sentences(sentences)
         self._call(
             "upsert",
             self._collection.upsert,
@@ -321,14 +364,34 @@ class PaperStore:
         )
         self._bump_revision()
 
+    def _write_sentences(self, sentences: dict[str, tuple[list[str], np.ndarray]]) -> None:
+        """Replace the stored sentences of these papers (one delete, then upserts)."""
+        self._call("delete", self._sentences.delete, where={"paper_id": {"$in": list(sentences)}})
+        rows = [
+            (f"{pid}#{i}", pid, i, text, vector)
+            for pid, (texts, vecs) in sentences.items()
+            for i, (text, vector) in enumerate(zip(texts, vecs, strict=True))
+        ]
+        for start in range(0, len(rows), self.max_batch):
+            part = rows[start : start + self.max_batch]
+            self._call(
+                "upsert",
+                self._sentences.upsert,
+                ids=[r[0] for r in part],
+                metadatas=[{"paper_id": r[1], "i": r[2]} for r in part],
+                documents=[r[3] for r in part],
+                embeddings=np.asarray([r[4] for r in part], dtype=np.float32),
+            )
+
     def _bump_revision(self) -> None:
         _, meta = self._fresh_metadata()
         meta["revision"] = int(meta.get("revision", 0)) + 1
         self._call("modify", self._collection.modify, metadata=meta)
 
     def delete_collection(self) -> None:
-        """Drop this collection (tests, and ``assistant reset``)."""
+        """Drop this collection and its sentences (tests, and ``assistant reset``)."""
         self._call("delete", self._client.delete_collection, self.collection_name)
+        self._call("delete", self._client.delete_collection, f"{self.collection_name}-sentences")
 
 
 def open_store(settings: Settings) -> PaperStore:

@@ -135,9 +135,79 @@ def test_planted_instructions_never_reach_the_prompt() -> None:
         "We compress the KV cache by 4x.",
         "Accuracy stays within 1%.",
     ]
-    (evidence,), notices = select_evidence([_hit(evil, sentences)], per_source=3)
+    (evidence,), notices = select_evidence([_hit(evil, sentences)], "kv cache", budget=500)
     assert evidence.sentences == ["We compress the KV cache by 4x.", "Accuracy stays within 1%."]
     assert "instruction-like" in notices[0]
+
+
+def test_each_citation_must_support_the_sentence_on_its_own(embedder: Any) -> None:
+    """Crediting one paper's finding to two papers leaves the second citation unsupported."""
+    flow = paper(
+        "SplatFlow",
+        "SplatFlow aligns the previous frame's motion features with differentiable splatting.",
+        "a",
+    )
+    cook = paper("Basil", "Fresh basil and oregano season a tomato sauce for pasta.", "b")
+    (both,) = verify_citations(
+        ["SplatFlow aligns previous-frame motion features with splatting [1][2]."],
+        {1: flow, 2: cook},
+        embedder,
+        threshold=0.45,
+    )
+    assert both.citations == [1, 2] and both.supported_by == [1]
+    assert both.supported is False
+
+
+def test_evidence_is_chosen_within_a_token_budget_for_the_facts() -> None:
+    long_abstract = (
+        "Video understanding is an important and long-studied problem in computer vision. "
+        "Many applications need to reason about motion over time. "
+        "Prior work mostly considers two frames at a time. "
+        "We propose FlowMix, which mixes features of several past frames with attention. "
+        "FlowMix reduces the end-point error on Sintel by 19.4% and runs at 30 fps. "
+        "We hope this inspires future work on temporal modelling."
+    )
+    top = _hit(paper("FlowMix", long_abstract, "a"), [])
+    short = _hit(paper("Tiny", "A short abstract about optical flow on Sintel.", "b"), [])
+    tail = _hit(paper("Tail", long_abstract.replace("FlowMix", "TailNet"), "c"), [])
+    evidence, _ = select_evidence(
+        [top, short, tail], "How much does FlowMix reduce the error on Sintel?", budget=80
+    )
+    first, second, third = evidence
+    assert any("19.4%" in s for s in first.sentences), "the sentence with the result is shown"
+    assert "important and long-studied" not in " ".join(first.sentences)
+    assert second.sentences == ["A short abstract about optical flow on Sintel."]  # whole
+    assert 1 <= len(third.sentences) <= len(first.sentences)
+    # abstract order is kept
+    assert first.sentences == sorted(first.sentences, key=long_abstract.index)
+
+
+def test_named_terms_and_what_the_sources_do_not_mention() -> None:
+    from assistant.answer import named_terms, uncovered_terms
+
+    question = "How does GPT-4o compare with LLaMA-2 on ImageNet and SWE-bench for LLMs?"
+    assert named_terms(question) == ["GPT-4o", "LLaMA-2", "ImageNet", "SWE-bench"]
+    papers = [paper("Llama 2 on imagenet", "We evaluate Llama 2 LLMs on ImageNet and GPT-4o.")]
+    assert uncovered_terms(question, papers) == ["SWE-bench"]
+    assert named_terms("Which papers estimate optical flow under occlusion?") == []
+    assert named_terms("How does Tree of Thoughts search? And 3D Gaussian Splatting?") == [
+        "Tree of Thoughts",
+        "Gaussian Splatting",
+    ]
+    assert named_terms("An RWKV-style model that Jamba extends") == ["RWKV", "Jamba"]
+    assert named_terms("Keeping CLIP frozen, do LLMs see the ECG?") == ["CLIP", "ECG"]
+
+
+def test_a_loop_is_detected_and_cut() -> None:
+    from assistant.answer import drop_repetition, repeats_itself
+
+    looped = (
+        "SplatFlow splats features [1]. It handles occlusion [1]. SplatFlow splats features [1]."
+    )
+    assert repeats_itself(looped)
+    assert not repeats_itself("SplatFlow splats features [1]. It handles occlusion [1].")
+    assert not repeats_itself("SplatFlow splats features [1]. SplatFlow splats feat")
+    assert drop_repetition(looped) == "SplatFlow splats features [1]. It handles occlusion [1]."
 
 
 def test_prompt_placeholders_are_checked_at_load() -> None:
@@ -154,7 +224,7 @@ def test_prompt_placeholders_are_checked_at_load() -> None:
 def test_answer_with_valid_and_invalid_citations(fake_settings: Settings, fake: FakeLLM) -> None:
     fake.enqueue(
         "SplatFlow aligns motion features from the previous frame with splatting to handle "
-        "occlusions [1]. Another method uses a transformer [12]."
+        "occlusions [1]. Another method is seasoned with basil and oregano [12]."
     )
     chunks: list[str] = []
     answer: Answer | None = None
@@ -185,10 +255,11 @@ def test_renumbering_follows_first_use(fake_settings: Settings, fake: FakeLLM) -
     """The new [1] is the source retrieval ranked third, because the model cited it first."""
     gathered = gather(OPTICAL_FLOW, fake_settings)
     ranked = [ev.paper.id for ev in gathered.evidence]
-    fake.enqueue("Point from the third source [3]. Point from the first [1].")
+    third, first = (gathered.evidence[i].sentences[0].rstrip(".") for i in (2, 0))
+    fake.enqueue(f"{third} [3]. {first} [1].")
     answer = final_answer(answer_from(gathered, fake_settings))
     assert [c.number for c in answer.citations] == [1, 2]
-    assert answer.answer == "Point from the third source [1]. Point from the first [2]."
+    assert answer.answer == f"{third} [1]. {first} [2]."
     assert [c.paper_id for c in answer.citations] == [ranked[2], ranked[0]]
     # the uncited sources follow, in retrieval order
     assert [s.paper_id for s in answer.sources] == [ranked[2], ranked[0]] + [
@@ -225,7 +296,7 @@ def test_time_to_first_token_counts_from_the_question(
     answer = ask("and occlusion?", fake_settings, history=history)
     t = answer.telemetry
     assert t.ttft_s is not None and t.condense_ms > 0
-    assert t.ttft_s >= (t.condense_ms + t.retrieval_ms) / 1000
+    assert t.ttft_s >= (t.condense_ms + t.retrieval_ms) / 1000 - 0.001  # rounded to ms
 
 
 def test_check_text_works_on_any_numbered_evidence(embedder: Any) -> None:
@@ -278,6 +349,47 @@ def test_search_filters_parse_has_one_meaning() -> None:
         SearchFilters.parse("2024-05-01", "2024-04-01")
     with pytest.raises(InputError, match="0 or more"):
         SearchFilters.parse(added_days=-1)
+
+
+def test_uncited_supported_sentence_gets_its_citation_attached(
+    fake_settings: Settings, fake: FakeLLM
+) -> None:
+    gathered = gather(OPTICAL_FLOW, fake_settings)
+    flow = next(ev for ev in gathered.evidence if ev.paper.title.startswith("SplatFlow"))
+    claim = flow.sentences[0].rstrip(".")
+    fake.enqueue(f"{claim}. Pasta sauce needs fresh basil and oregano.")
+    answer = final_answer(answer_from(gathered, fake_settings))
+    attached, unrelated = answer.sentences
+    assert attached.attached == [1] and attached.citations == [1] and attached.supported
+    assert answer.citations[0].paper_id == flow.paper.id
+    assert answer.answer.startswith(f"{claim} [1].")
+    assert unrelated.citations == [] and unrelated.attached == []
+    assert answer.uncited == 1
+
+
+def test_an_answer_nothing_supports_is_withheld(fake_settings: Settings, fake: FakeLLM) -> None:
+    fake.enqueue("Pasta sauce needs fresh basil [1]. Oregano is optional [2].")
+    answer = ask(OPTICAL_FLOW, fake_settings)
+    assert answer.abstained and answer.answer == CANNOT_ANSWER
+    assert any("withheld" in n for n in answer.notices)
+    assert answer.sources, "the closest papers are listed instead"
+
+
+def test_a_named_thing_no_source_mentions_is_not_sent_to_the_model(
+    fake_settings: Settings, fake: FakeLLM
+) -> None:
+    answer = ask("How well does optical flow work on the KITTI-9000 benchmark?", fake_settings)
+    assert answer.abstained and fake.history == []
+    assert any("'KITTI-9000'" in n for n in answer.notices)
+    assert answer.sources
+
+
+def test_a_looping_model_is_stopped(fake_settings: Settings, fake: FakeLLM) -> None:
+    sentence = "SplatFlow aligns motion features from the previous frame with splatting [1]. "
+    fake.enqueue(sentence * 6)
+    answer = ask(OPTICAL_FLOW, fake_settings)
+    assert answer.answer.count("SplatFlow aligns") == 1
+    assert any("repeating" in n for n in answer.notices)
 
 
 def test_off_topic_question_abstains_without_calling_the_llm(

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from assistant.embed import split_sentences
 from assistant.errors import InputError, StoreError
 from assistant.ingest import ingest_papers, parse_file, parse_paths
 from assistant.models import SearchFilters
@@ -27,6 +28,7 @@ class CountingEmbedder:
     def __init__(self, inner: Any, fail_on_call: int | None = None) -> None:
         self.inner = inner
         self.texts = 0
+        self.seen: list[str] = []
         self.calls = 0
         self.fail_on_call = fail_on_call
 
@@ -35,6 +37,7 @@ class CountingEmbedder:
         if self.calls == self.fail_on_call:
             raise KeyboardInterrupt  # what a user's Ctrl-C looks like mid-ingest
         self.texts += len(texts)
+        self.seen += texts
         return self.inner.embed(texts)
 
 
@@ -54,10 +57,13 @@ def test_ingest_sample_then_reingest_is_a_no_op(store: PaperStore, embedder: Any
     parsed = parse_paths([SAMPLE], year=2024)
     first = ingest_papers(store, counting, parsed.papers, files=4, today=TODAY)
     assert (first.entries, first.papers, first.added, first.store_total) == (617, 583, 583, 583)
-    assert counting.texts == 583
+    embedded = counting.texts  # each paper's text, and each sentence of its abstract
+    stored = store.sentence_vectors([p.id for p in parsed.papers])
+    assert len(stored) == 583
+    assert embedded == 583 + sum(len(sentences) for sentences, _ in stored.values())
     again = ingest_papers(store, counting, parse_paths([SAMPLE], year=2024).papers, today=TODAY)
     assert (again.added, again.updated, again.merged, again.unchanged) == (0, 0, 0, 583)
-    assert counting.texts == 583, "unchanged papers must not be re-embedded"
+    assert counting.texts == embedded, "unchanged papers must not be re-embedded"
     assert store.count() == 583
 
     stats = store.stats()
@@ -92,12 +98,15 @@ def test_same_paper_from_json_merges_into_page_dump_record(
 ) -> None:
     counting = CountingEmbedder(embedder)
     ingest_papers(store, counting, parse_file(BLANK_LAYOUT, year=2024), today=TODAY)
-    before = counting.texts
-    report = ingest_papers(
-        store, counting, parse_file(FIXTURES / "daily_papers_2026-03-07.json"), today=TODAY
-    )
+    before = len(counting.seen)
+    incoming = parse_file(FIXTURES / "daily_papers_2026-03-07.json")
+    report = ingest_papers(store, counting, incoming, today=TODAY)
     assert (report.added, report.merged, report.updated) == (2, 1, 0)
-    assert counting.texts - before == 2, "the merged paper's text is unchanged: no re-embed"
+    embedded = set(counting.seen[before:])
+    papers_embedded = [p for p in incoming if p.text in embedded]
+    assert len(papers_embedded) == 2, "the merged paper's text is unchanged: no re-embed"
+    for paper in papers_embedded:  # ...while the new papers' sentences are embedded with them
+        assert set(split_sentences(paper.abstract)) <= embedded
     assert store.count() == 71 + 2
     yolo = next(p for p in store.list_papers() if p.title.startswith("YOLOv9"))
     assert yolo.id.startswith("t-"), "ids never change once stored"
@@ -118,6 +127,9 @@ def test_changed_abstract_is_re_embedded(store: PaperStore, embedder: Any, tmp_p
     assert report.updated == 1 and store.count() == 1
     (paper,) = store.list_papers()
     assert "KV cache" in paper.abstract and paper.added == TODAY
+    ((sentences, vectors),) = store.sentence_vectors([paper.id]).values()
+    assert sentences == ["About KV cache compression instead."], "old sentences are replaced"
+    assert float(vectors[0] @ embedder.embed_one(sentences[0])) > 0.999
     hits = store.nearest(embedder.embed_one("compressing the key-value cache"), k=1)
     assert len(hits) == 1 and hits[0][0] == paper.id and hits[0][1] > 0.3
 

@@ -108,6 +108,7 @@ class LlamaCppLLM(BaseLLM):
             temperature=params.temperature,
             stop=[*self._stop, *params.stop],
             seed=params.seed,
+            repeat_penalty=self.settings.repeat_penalty,
         )
         return prompt, prompt_tokens
 

@@ -125,6 +125,7 @@ class TransformersLLM(BaseLLM):
             if params.temperature > 0
             else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
         )
+        sampling["repetition_penalty"] = self.settings.repeat_penalty
         failure: list[BaseException] = []
         halt = threading.Event()  # set when the reader stops early: generation ends too
 
