@@ -95,18 +95,13 @@ def _paper(pid: str) -> Paper:
     return Paper(id=pid, title=f"Paper {pid}", abstract="An abstract.")
 
 
-def _answer(
-    text: str, sentences: list[tuple[list[int], bool | None]], cited: list[str], invalid: int
-) -> Answer:
+def _answer(text: str, sentences: list[SentenceCheck], cited: list[str], invalid: int) -> Answer:
     return Answer(
         question="q",
         standalone_question="q",
         answer=text,
         abstained=False,
-        sentences=[
-            SentenceCheck(text=f"s{i}", citations=c, supported=s)
-            for i, (c, s) in enumerate(sentences)
-        ],
+        sentences=sentences,
         citations=[
             Citation(
                 number=n,
@@ -125,24 +120,32 @@ def _answer(
 
 
 def test_answer_score_counts_citations_sentences_facts_and_gold() -> None:
-    # Three sentences: [1,2] supported, [1] unsupported, none cited; one invalid citation removed.
+    # s0 cites [1][2], both support it; s1 cites [1], which does not; s2 cited nothing and
+    # the checker attached [2]; s3 cites nothing. One citation to an unknown number removed.
+    sentences = [
+        SentenceCheck(text="s0", citations=[1, 2], supported=True, supported_by=[1, 2]),
+        SentenceCheck(text="s1", citations=[1], supported=False, supported_by=[]),
+        SentenceCheck(text="s2", citations=[2], supported=True, supported_by=[2], attached=[2]),
+        SentenceCheck(text="s3", citations=[]),
+    ]
     answer = _answer(
-        "SplatFlow reaches 1.12 EPE [1][2]. It is fast [1]. Nothing else.",
-        [([1, 2], True), ([1], False), ([], None)],
+        "SplatFlow reaches 1.12 EPE [1][2]. It is fast [1]. More [2]. Nothing else.",
+        sentences,
         cited=["g1", "x"],
         invalid=1,
     )
     score = AnswerScore.of(
         "ours", answer, sources=["g1", "x", "g2"], gold=["g1", "g2"], facts=["1.12", "2.07"]
     )
-    assert (score.citations_valid, score.citations_invalid, score.citations_supported) == (3, 1, 2)
-    assert (score.sentences, score.sentences_supported) == (3, 1)
+    assert (score.citations_valid, score.citations_invalid) == (3, 1)
+    assert (score.citations_supported, score.citations_attached) == (2, 1)
+    assert (score.sentences, score.sentences_supported) == (4, 2)
     assert score.gold_coverage == 0.5 and score.source_recall == 1.0
     assert score.facts_found == ["1.12"]
     summary = summarize_answers([("numeric", score)])
-    assert summary["citation_validity"] == 0.75  # 3 valid of 4
+    assert summary["citation_validity"] == 0.75  # 3 of the model's 4 citations
     assert summary["citation_precision"] == pytest.approx(0.6667, abs=1e-4)  # 2 of 3 valid
-    assert summary["citation_recall"] == pytest.approx(0.3333, abs=1e-4)  # 1 of 3 sentences
+    assert summary["citation_recall"] == 0.5  # 2 of 4 sentences
     assert summary["gold_coverage"] == 0.5
     assert summary["fact_accuracy"] == 0.5
 
@@ -230,7 +233,8 @@ def test_no_llm_run_scores_every_mode(quick_run: RunResult) -> None:
     assert summary["retrieval"]["hybrid"]["n"] == len(answerable)
     assert all(len(c.retrieval) == 4 for c in answerable)
     assert all(c.gate_passed is not None for c in quick_run.cases)
-    assert summary["gate"]["false_abstention"] == 0.0
+    assert summary["gate"]["false_abstention"] <= 0.25
+    assert summary["gate"]["abstention_accuracy"] >= 0.5
 
 
 def test_ci_quick_check_hybrid_hit_at_5_floor(quick_run: RunResult) -> None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from assistant.models import Answer
+from assistant.models import Answer, SentenceCheck
 
 #: The cutoffs of hit@k; recall and nDCG are taken at the largest.
 HIT_KS: tuple[int, ...] = (1, 5, 10)
@@ -126,6 +126,30 @@ def fact_found(fact: str, text: str) -> bool:
     return re.search(left + re.escape(needle) + right, hay) is not None
 
 
+class CitationCounts(NamedTuple):
+    """Citations of checked sentences, as the metrics count them."""
+
+    valid: int  #: the model's own citations to given sources (checker-attached ones left out)
+    supported: int  #: of those, the ones whose source supports the sentence on its own
+    attached: int  #: citations the checker added to sentences that cited nothing
+    sentences: int
+    sentences_supported: int  #: sentences with at least one supporting citation (as shown)
+
+
+def citation_counts(sentences: Iterable[SentenceCheck]) -> CitationCounts:
+    """Count citations per ``answer.verify_citations``: a citation is supported when its
+    source alone supports the sentence (``supported_by``)."""
+    valid = supported = attached = total = with_support = 0
+    for s in sentences:
+        own = [n for n in s.citations if n not in s.attached]
+        valid += len(own)
+        supported += len(set(own) & set(s.supported_by))
+        attached += len(s.attached)
+        total += 1
+        with_support += bool(s.supported_by)
+    return CitationCounts(valid, supported, attached, total, with_support)
+
+
 class AnswerScore(BaseModel):
     """One case answered by one system: the text, what it cited, and the counts scored."""
 
@@ -138,7 +162,10 @@ class AnswerScore(BaseModel):
     cited: list[str] = Field(default_factory=list, description="Paper ids the answer cites.")
     citations_valid: int = Field(0, description="Citations (per sentence) to a given source.")
     citations_invalid: int = Field(0, description="Citations to a number never given.")
-    citations_supported: int = Field(0, description="Valid citations of supported sentences.")
+    citations_supported: int = Field(
+        0, description="Valid citations whose source alone supports the sentence."
+    )
+    citations_attached: int = Field(0, description="Citations the checker added.")
     sentences: int = Field(0, description="Sentences of the answer.")
     sentences_supported: int = Field(0, description="Sentences with a supporting citation.")
     facts: list[str] = Field(default_factory=list, description="The case's answer_facts.")
@@ -163,8 +190,7 @@ class AnswerScore(BaseModel):
     ) -> AnswerScore:
         """Score a checked ``Answer`` (from ``answer_from`` or ``build_answer``)."""
         cited = list(dict.fromkeys(c.paper_id for c in answer.citations))
-        valid = sum(len(s.citations) for s in answer.sentences)
-        supported = sum(len(s.citations) for s in answer.sentences if s.supported)
+        counts = citation_counts(answer.sentences)
         t = answer.telemetry
         gold_set = set(gold)
         return cls(
@@ -173,11 +199,12 @@ class AnswerScore(BaseModel):
             abstained=answer.abstained,
             sources=list(sources),
             cited=cited,
-            citations_valid=valid,
+            citations_valid=counts.valid,
             citations_invalid=answer.invalid_citations,
-            citations_supported=supported,
-            sentences=len(answer.sentences),
-            sentences_supported=sum(1 for s in answer.sentences if s.supported),
+            citations_supported=counts.supported,
+            citations_attached=counts.attached,
+            sentences=counts.sentences,
+            sentences_supported=counts.sentences_supported,
             facts=list(facts),
             facts_found=[]
             if answer.abstained

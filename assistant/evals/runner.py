@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from assistant.answer import answer_from, final_answer, gather, is_relevant
+from assistant.answer import answer_from, final_answer, gather
 from assistant.embed import get_embedder
 from assistant.errors import AssistantError, InputError
 from assistant.evals.metrics import (
@@ -34,6 +34,7 @@ from assistant.evals.metrics import (
     DigestScore,
     RetrievalScore,
     by_key,
+    citation_counts,
     summarize_answers,
     summarize_digests,
     summarize_gate,
@@ -103,6 +104,9 @@ class CaseResult(BaseModel):
     retrieval: list[RetrievalScore] = Field(default_factory=list)
     gate_passed: bool | None = Field(None, description="The best hit passed the relevance gate.")
     best_similarity: float | None = None
+    uncovered: list[str] = Field(
+        default_factory=list, description="Names in the question no retrieved paper mentions."
+    )
     answers: list[AnswerScore] = Field(default_factory=list)
     digest: DigestScore | None = None
 
@@ -310,14 +314,10 @@ def run_suite(
                 m: _search(settings, case, m, result.gold) for m in modes[turn:] + modes[:turn]
             }
             result.retrieval = [timed[m] for m in modes]
-        gathered = None
-        if systems:
-            gathered = gather(case.question, settings)
-            hits, result.gate_passed = gathered.hits, gathered.relevant
-        else:  # gather without its evidence sentences: the gate is all --no-llm needs
-            hits = search(settings, case.question, k=settings.answer.k, sentences=False).hits
-            result.gate_passed = is_relevant(hits, settings.answer.min_relevance)
-        result.best_similarity = max((h.similarity for h in hits), default=None)
+        gathered = gather(case.question, settings)  # the gate is gather's decision
+        result.gate_passed = gathered.relevant
+        result.uncovered = gathered.uncovered
+        result.best_similarity = max((h.similarity for h in gathered.hits), default=None)
         for name in systems:
             if name == "ours":
                 result.answers.append(_ours(gathered, settings, llm, case, result.gold))
@@ -436,13 +436,15 @@ def _digest(
         page = fn(case.question, settings, llm=llm, use_llm=use_llm)
     except AssistantError as exc:
         return DigestScore(included=[], core_included=0.0, included_relevant=None, error=str(exc))
-    sentences = list(page.overview_sentences) + [s for t in page.themes for s in t.sentences]
+    counts = citation_counts(
+        [*page.overview_sentences, *(s for t in page.themes for s in t.sentences)]
+    )
     return DigestScore.of(
         [p.paper_id for p in page.citations],
         result.gold,
         result.also_relevant,
-        valid=sum(len(s.citations) for s in sentences),
+        valid=counts.valid,
         invalid=page.invalid_citations,
-        supported=sum(len(s.citations) for s in sentences if s.supported),
+        supported=counts.supported,
         total_s=time.perf_counter() - t0,
     )
