@@ -253,6 +253,7 @@ def run_suite(
     """
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    commit, dirty = git_state()  # now: the checkout may move while a long run goes on
     systems = [system] if isinstance(system, str) else list(dict.fromkeys(system))
     unknown = [s for s in systems if s not in SYSTEMS]
     if unknown or not systems:
@@ -329,7 +330,6 @@ def run_suite(
         if progress:
             progress(len(results), len(cases), running_scores(results, systems))
 
-    commit, dirty = git_state()
     meta = RunMeta(
         suite=suite.name,
         suite_path=str(suite.path),
