@@ -9,7 +9,7 @@ STORE ?= store
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: install demo test test-fast chromium lint format typecheck bench clean
+.PHONY: install demo test test-fast chromium lint format typecheck bench eval-quick clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -60,6 +60,11 @@ bench: install
 	$(PY) bench/retrieval.py
 	$(PY) bench/llm.py
 	$(PY) bench/digest.py
+
+# The CI quality floor by hand: quick.jsonl, retrieval only, over $(STORE) (tests/test_eval.py
+# checks hybrid hit@5 on the sample corpus in CI).
+eval-quick: install
+	$(VENV)/bin/assistant --store $(STORE) eval run eval/suites/quick.jsonl --no-llm
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache bench/results

@@ -1,116 +1,84 @@
-"""Answer benchmark: our pipeline vs the raw model call vs llama-index's CitationQueryEngine.
+"""Answer benchmark: our pipeline vs llama-index's stock CitationQueryEngine, same model.
 
 Run: ``.venv/bin/python bench/answer.py [--questions 10] [--store DIR]``. It needs a store
 holding the sample corpus (built in a temporary directory when ``--store`` is not given) and
-the default local model. For each of the first N answerable questions of
-``eval/suites/core.jsonl`` it measures, in one process and one model load:
+the configured model (the bundled local one by default). For each of the first N answerable
+questions of ``eval/suites/core.jsonl`` it measures, in one process and one model load:
 
-* ours: retrieval ms, time to first token, total time, prompt tokens, citation validity;
-* raw: ``llama_cpp.Llama`` called directly on the very prompt our pipeline sent (same
-  tokens, same sampling), so ``ours_total / raw_total - 1`` is our overhead;
-* stock: llama-index's ``CitationQueryEngine`` over the same papers, vectors and model.
+* ours: ``answer.gather`` then ``answer.answer_from`` (the exact messages come from
+  ``answer.answer_prompt``): retrieval ms, time to first token, total time, prompt tokens,
+  citation validity;
+* stock: ``assistant.evals.llamaindex.StockPipeline``, llama-index's ``VectorStoreIndex``
+  over the same Chroma collection + ``BM25Retriever`` + ``CitationQueryEngine``, on the same
+  model through the LLM seam; its text checked by the same checker.
 
-Prints a table of medians and writes ``bench/results/answer.json``.
+The two systems alternate question by question, so neither reuses the other's prompt prefix
+in llama.cpp's cache. (The former "raw llama_cpp" column called the provider's private
+``llama_cpp.Llama`` to reset that cache and time a bare call; it is gone with the private
+access. ``bench/llm.py`` still measures the seam's overhead over llama.cpp.)
+
+Prints a table of medians and writes ``bench/results/answer.json``. For quality on a whole
+suite, use ``assistant eval run SUITE --system ours --system llamaindex``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, median
+from _common import RESULTS, ROOT, median, print_table, write_results
 
-from assistant.answer import ANSWER_FIELDS, ask, format_sources, select_evidence
+from assistant.answer import answer_from, answer_prompt, final_answer, gather
 from assistant.embed import get_embedder
+from assistant.evals.llamaindex import StockPipeline
 from assistant.evals.suite import load_suite
 from assistant.ingest import ingest_papers, parse_paths
 from assistant.llm import get_llm
-from assistant.prompts import load_prompt
-from assistant.retrieve import search
+from assistant.models import Answer
 from assistant.settings import Settings
 from assistant.store import open_store
 
 
-def raw_call(llm: Any, question: str, settings: Settings) -> dict[str, float]:
-    """The model called directly on the prompt our pipeline builds for ``question``."""
-    hits = search(settings, question, k=settings.answer.k, sentences=True).hits
-    evidence, _ = select_evidence(hits, settings.answer.evidence_sentences)
-    messages = load_prompt("answer", ANSWER_FIELDS).render(
-        sources=format_sources(evidence), question=question
-    )
-    prompt = llm.prompt_text(messages)
-    raw = llm._llama  # the llama_cpp.Llama our provider loaded
-    raw.reset()  # no prefix reuse from the previous call: same footing as ours
-    start = time.perf_counter()
-    first = None
-    n = 0
-    for chunk in raw.create_completion(
-        prompt,
-        max_tokens=settings.llm.max_new_tokens,
-        temperature=settings.llm.temperature,
-        seed=settings.llm.seed,
-        stream=True,
-        stop=list(llm._stop),
-    ):
-        if first is None and chunk["choices"][0]["text"]:
-            first = time.perf_counter()
-        n += 1
-    end = time.perf_counter()
+def measure(answer: Answer, prompt_chars: int) -> dict[str, Any]:
+    """The numbers of one checked answer."""
+    t = answer.telemetry
+    cited = sum(len(s.citations) for s in answer.sentences)
     return {
-        "ttft_s": (first or end) - start,
-        "total_s": end - start,
-        "tokens": n,
-        "prompt_tokens": llm.count_tokens(prompt),
+        "retrieval_ms": t.retrieval_ms,
+        "ttft_s": t.ttft_s,
+        "total_s": t.total_s,
+        "prompt_tokens": t.prompt_tokens,
+        "completion_tokens": t.completion_tokens,
+        "prompt_chars": prompt_chars,
+        "citations": cited,
+        "invalid_citations": answer.invalid_citations,
+        "abstained": answer.abstained,
     }
 
 
-def stock_engine(settings: Settings, llm: Any) -> Any:
-    """llama-index's CitationQueryEngine over the same papers, vectors and loaded model."""
-    from llama_index.core import Settings as LISettings
-    from llama_index.core import VectorStoreIndex
-    from llama_index.core.embeddings import BaseEmbedding
-    from llama_index.core.query_engine import CitationQueryEngine
-    from llama_index.core.schema import TextNode
-
-    embedder = get_embedder(settings)
-
-    class OurEmbedding(BaseEmbedding):
-        def _get_query_embedding(self, query: str) -> list[float]:
-            return embedder.embed_one(query).tolist()
-
-        def _get_text_embedding(self, text: str) -> list[float]:
-            return embedder.embed_one(text).tolist()
-
-        async def _aget_query_embedding(self, query: str) -> list[float]:
-            return self._get_query_embedding(query)
-
-    store = open_store(settings)
-    papers = list(store.iter_papers())
-    vectors = store.vectors([p.id for p in papers])
-    nodes = [
-        TextNode(
-            id_=p.id, text=p.text, embedding=vectors[p.id].tolist(), metadata={"title": p.title}
-        )
-        for p in papers
-    ]
-    LISettings.llm = llm._li
-    LISettings.embed_model = OurEmbedding()
-    index = VectorStoreIndex(nodes)
-    return CitationQueryEngine.from_args(
-        index, similarity_top_k=settings.answer.k, citation_chunk_size=512
-    )
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over the questions, and the share of valid citations (pooled)."""
+    answered = [r for r in rows if not r["abstained"]]
+    valid = sum(r["citations"] for r in answered)
+    invalid = sum(r["invalid_citations"] for r in answered)
+    return {
+        "retrieval_ms": median([r["retrieval_ms"] for r in rows], 1),
+        "ttft_s": median([r["ttft_s"] for r in answered if r["ttft_s"] is not None], 3),
+        "total_s": median([r["total_s"] for r in rows], 3),
+        "prompt_tokens": median([r["prompt_tokens"] for r in answered], 0),
+        "completion_tokens": median([r["completion_tokens"] for r in answered], 0),
+        "citation_validity": round(valid / (valid + invalid), 3) if valid + invalid else None,
+        "abstained": len(rows) - len(answered),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--questions", type=int, default=10)
     parser.add_argument("--store", type=Path)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "answer.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "answer.json")
     args = parser.parse_args()
 
     tmp = None
@@ -126,79 +94,36 @@ def main() -> None:
     questions = [case.question for case in suite.answerable][: args.questions]
 
     llm = get_llm(settings)
-    ask(questions[0], settings)  # warm-up: model load, BM25 index, first prefill
+    stock = StockPipeline(settings, llm)
+    # Warm-up: model load, BM25 indexes, first prefill of each prompt template.
+    final_answer(answer_from(gather(questions[0], settings), settings, llm=llm))
+    stock.answer(questions[0])
+
     ours: list[dict[str, Any]] = []
-    raw: list[dict[str, float]] = []
+    theirs: list[dict[str, Any]] = []
     for question in questions:
-        llm._llama.reset()
-        answer = ask(question, settings)
-        t = answer.telemetry
-        ours.append(
-            {
-                "retrieval_ms": t.retrieval_ms,
-                "ttft_s": t.ttft_s or 0.0,
-                "total_s": t.total_s,
-                "prompt_tokens": t.prompt_tokens,
-                "completion_tokens": t.completion_tokens,
-                "valid": answer.invalid_citations == 0,
-                "abstained": answer.abstained,
-            }
-        )
-        raw.append(raw_call(llm, answer.standalone_question, settings))
+        gathered = gather(question, settings)
+        chars = sum(len(m.content) for m in answer_prompt(gathered))
+        ours.append(measure(final_answer(answer_from(gathered, settings, llm=llm)), chars))
+        answer, _ = stock.answer(question)
+        theirs.append(measure(answer, 0))
 
-    engine = stock_engine(settings, llm)
-    stock: list[dict[str, Any]] = []
-    for question in questions:
-        llm._llama.reset()
-        start = time.perf_counter()
-        response = engine.query(question)
-        total = time.perf_counter() - start
-        given = len(response.source_nodes)
-        cited = {int(n) for n in re.findall(r"\[(\d+)\]", str(response))}
-        stock.append(
-            {
-                "total_s": total,
-                "valid": all(1 <= n <= given for n in cited),
-                "cites": bool(cited),
-                "prompt_tokens": llm.count_tokens(
-                    "\n".join(n.node.get_content() for n in response.source_nodes)
-                ),
-            }
-        )
-
-    answered = [o for o in ours if not o["abstained"]]
     result = {
         "questions": len(questions),
-        "model": llm.name,
-        "ours": {
-            "retrieval_ms": median([o["retrieval_ms"] for o in ours], 3),
-            "ttft_s": median([o["ttft_s"] for o in answered], 3),
-            "total_s": median([o["total_s"] for o in ours], 3),
-            "prompt_tokens": median([o["prompt_tokens"] for o in answered], 3),
-            "valid_citation_share": sum(o["valid"] for o in ours) / len(ours),
-            "abstained": sum(o["abstained"] for o in ours),
-        },
-        "raw_llama_cpp": {
-            "ttft_s": median([r["ttft_s"] for r in raw], 3),
-            "total_s": median([r["total_s"] for r in raw], 3),
-            "prompt_tokens": median([r["prompt_tokens"] for r in raw], 3),
-        },
-        "citation_query_engine": {
-            "total_s": median([s["total_s"] for s in stock], 3),
-            "source_tokens": median([s["prompt_tokens"] for s in stock], 3),
-            "valid_citation_share": sum(s["valid"] for s in stock) / len(stock),
-            "cites_share": sum(s["cites"] for s in stock) / len(stock),
-        },
+        "model": f"{llm.provider}:{llm.name}",
+        "ours": summarize(ours),
+        "citation_query_engine": summarize(theirs),
     }
-    result["overhead_vs_raw"] = round(
-        result["ours"]["total_s"] / result["raw_llama_cpp"]["total_s"] - 1, 3
+    columns = ["", *result["ours"]]
+    print_table(
+        columns,
+        [
+            [name, *result[key].values()]
+            for name, key in (("ours", "ours"), ("stock", "citation_query_engine"))
+        ],
+        title=f"answers, medians over {len(questions)} questions ({result['model']})",
     )
-    print(json.dumps(result, indent=2))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps({**result, "per_question": {"ours": ours, "raw": raw, "stock": stock}}, indent=2)
-    )
-    print(f"wrote {args.out}")
+    write_results(args.out, {**result, "per_question": {"ours": ours, "stock": theirs}})
     if tmp:
         tmp.cleanup()
 

@@ -8,6 +8,7 @@ Examples::
     assistant show 2402.13616 --json
     assistant digest "KV cache compression" --format html --out digest.html
     assistant weekly --latest
+    assistant eval run eval/suites/quick.jsonl --no-llm
 
 Every command takes ``--store DIR`` / ``--chroma-url URL`` and prints errors without a
 traceback. ``--json`` output is the pydantic model dump of the typed results. Commands live
@@ -20,6 +21,7 @@ from __future__ import annotations
 from assistant.cli import (  # noqa: F401
     answer_commands,
     digest_commands,
+    eval_commands,
     llm_commands,
     search_commands,
     store_commands,

@@ -1,0 +1,179 @@
+"""``assistant eval``: run a question suite and write its report; compare two runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+from rich.progress import MofNCompleteColumn, TextColumn
+from rich.table import Table
+
+from assistant.cli.base import cli, console, err_console, print_json, progress_bar, settings_of
+from assistant.cli.options import json_option
+
+
+@cli.group(name="eval")
+def eval_group() -> None:
+    """Measure retrieval, citations, abstention, facts and speed on a question suite."""
+
+
+def _modes() -> tuple[str, ...]:
+    from assistant.evals.runner import EVAL_MODES
+
+    return EVAL_MODES
+
+
+def _systems() -> tuple[str, ...]:
+    from assistant.evals.runner import SYSTEMS
+
+    return SYSTEMS
+
+
+@eval_group.command(name="run")
+@click.argument("suite", type=click.Path(path_type=Path))
+@click.option(
+    "--modes",
+    "modes",
+    multiple=True,
+    type=click.Choice(_modes(), case_sensitive=False),
+    help="Retrieval modes to score (repeat the option; default: all).",
+)
+@click.option("--no-llm", is_flag=True, help="Retrieval and the relevance gate only (seconds).")
+@click.option("--digests", is_flag=True, help="Also score digests of the topic cases.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Score N cases, taken in turn from each case type (default: all).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Report folder (default: eval/runs/<suite>-<UTC time>).",
+)
+@click.option(
+    "--system",
+    "systems",
+    multiple=True,
+    type=click.Choice(_systems(), case_sensitive=False),
+    help="Answering system: ours, llamaindex (stock pipeline) or llamaindex+ours (stock "
+    "CitationQueryEngine on our retriever); repeat for a side-by-side run (default: ours).",
+)
+@json_option("Print summary.json instead of the tables.")
+@click.pass_context
+def run(
+    ctx: click.Context,
+    suite: Path,
+    modes: tuple[str, ...],
+    no_llm: bool,
+    digests: bool,
+    limit: int | None,
+    out: Path | None,
+    systems: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Score the suite SUITE (a JSONL file) and write report.md, results.jsonl,
+    summary.json and plots into the --out folder.
+
+    \b
+    Examples:
+      assistant eval run eval/suites/quick.jsonl --no-llm
+      assistant eval run eval/suites/core.jsonl --limit 15 --out eval/runs/today
+      assistant eval run eval/suites/core.jsonl --limit 15 --system ours --system llamaindex
+    """
+    from assistant.evals.report import answers_table, retrieval_table, write_report
+    from assistant.evals.runner import EVAL_MODES, run_suite
+    from assistant.evals.suite import load_suite
+
+    settings = settings_of(ctx)
+    loaded = load_suite(suite)
+    with progress_bar(
+        MofNCompleteColumn(), TextColumn("{task.fields[scores]}"), quiet=as_json
+    ) as bar:
+        task = bar.add_task(f"eval {loaded.name}", total=None, scores="")
+
+        def progress(done: int, total: int, scores: str) -> None:
+            bar.update(task, completed=done, total=total, scores=scores)
+
+        result = run_suite(
+            loaded,
+            settings,
+            modes=[m.lower() for m in modes] or EVAL_MODES,
+            no_llm=no_llm,
+            digests=digests,
+            limit=limit,
+            system=[s.lower() for s in systems] or ["ours"],
+            progress=progress,
+        )
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    folder = out or Path("eval") / "runs" / f"{loaded.name}-{stamp}"
+    paths = write_report(result, folder)
+    summary = result.summary()
+    if as_json:
+        print_json({"meta": result.meta.model_dump(mode="json"), "summary": summary})
+        return
+    for missing in result.meta.missing_gold:
+        err_console.print(
+            f"[yellow]note:[/] {missing.case_id}: {missing.role} {missing.reference!r} is not "
+            "in the store; the case is left out of the scores.",
+            highlight=False,
+            soft_wrap=True,
+        )
+    console.print(retrieval_table(summary), markup=False, highlight=False, soft_wrap=True)
+    if summary["answers"]:
+        console.print()
+        console.print(answers_table(summary), markup=False, highlight=False, soft_wrap=True)
+    else:
+        gate = summary["gate"]
+        console.print(
+            f"\nrelevance gate: abstention accuracy {gate['abstention_accuracy']}, "
+            f"false abstention {gate['false_abstention']}",
+            highlight=False,
+        )
+    console.print(f"\nwrote {', '.join(p.name for p in paths)} to {folder}", highlight=False)
+
+
+@eval_group.command(name="compare")
+@click.argument("run_a", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("run_b", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--all", "show_all", is_flag=True, help="Show unchanged metrics too.")
+@json_option("Print the comparison as JSON.")
+def compare_command(run_a: Path, run_b: Path, show_all: bool, as_json: bool) -> None:
+    """Compare two runs (folders written by 'eval run'): metric deltas B - A, and the cases
+    that got better (wins) or worse (losses).
+
+    \b
+    Example:
+      assistant eval compare eval/runs/before eval/runs/after
+    """
+    from assistant.evals.report import compare, load_run
+
+    result = compare(load_run(run_a), load_run(run_b), a=str(run_a), b=str(run_b))
+    if as_json:
+        print_json(result)
+        return
+    for note in result.notes:
+        err_console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+    table = Table("metric", "A", "B", "B - A", "", header_style="bold")
+    table.columns[0].overflow = "fold"
+    for d in result.deltas:
+        if not show_all and not d.delta:
+            continue
+        mark = {True: "[green]better[/]", False: "[red]worse[/]", None: ""}[d.improved]
+        table.add_row(
+            d.metric,
+            "–" if d.a is None else f"{d.a:.4g}",
+            "–" if d.b is None else f"{d.b:.4g}",
+            "–" if d.delta is None else f"{d.delta:+.4g}",
+            mark,
+        )
+    console.print(table if table.rows else "[dim]no metric changed.[/]")
+    cases = Table("per-case score", "cases", "wins", "losses", header_style="bold")
+    for c in result.cases:
+        cases.add_row(
+            c.score,
+            str(c.compared),
+            f"{len(c.wins)} {' '.join(c.wins[:6])}{' …' if len(c.wins) > 6 else ''}",
+            f"{len(c.losses)} {' '.join(c.losses[:6])}{' …' if len(c.losses) > 6 else ''}",
+        )
+    console.print(cases)

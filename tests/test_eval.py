@@ -1,0 +1,367 @@
+"""The eval harness: metric formulas on hand-made cases, runs on the sample store (retrieval
+only, and with the fake LLM), report files, compare, the llama-index adapters, the CI floor."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.cli import cli
+from assistant.errors import InputError
+from assistant.evals.metrics import (
+    AnswerScore,
+    DigestScore,
+    RetrievalScore,
+    fact_found,
+    hit_at,
+    ndcg_at,
+    recall_at,
+    reciprocal_rank,
+    summarize_answers,
+    summarize_digests,
+    summarize_gate,
+)
+from assistant.evals.report import compare, load_run, write_report
+from assistant.evals.runner import RunResult, pick_cases, run_suite
+from assistant.evals.suite import load_suite
+from assistant.llm import get_llm
+from assistant.models import Answer, Citation, Paper, SentenceCheck
+from assistant.settings import Settings
+from tests.conftest import ROOT
+
+QUICK = ROOT / "eval" / "suites" / "quick.jsonl"
+# CI floor for hybrid hit@5 on quick.jsonl (--no-llm, sample corpus). Measured 0.909 (10 of
+# the 11 answerable cases; the miss is a multi_paper case at 0.5): the floor sits just under
+# it, so losing any one more gold paper from the top 5 fails CI.
+HYBRID_HIT5_FLOOR = 0.90
+
+
+# --- retrieval formulas --------------------------------------------------------------------
+
+
+def test_hit_at_k_single_and_multi_gold() -> None:
+    ranked = ["a", "b", "g", "c", "d", "e", "f", "h", "i", "j"]
+    assert hit_at("known_item", ranked, ["g"], 1) == 0.0
+    assert hit_at("known_item", ranked, ["g"], 5) == 1.0
+    assert hit_at("numeric", ranked, ["zz"], 10) == 0.0
+    multi = ["g1", "x", "y", "z", "w", "g2", "v"]
+    gold = ["g1", "g2", "g3"]
+    assert hit_at("multi_paper", multi, gold, 1) == 1.0  # 1 found / min(1, 3)
+    assert hit_at("multi_paper", multi, gold, 5) == pytest.approx(1 / 3)  # 1 / min(5, 3)
+    assert hit_at("topic", multi, gold, 10) == pytest.approx(2 / 3)
+    # With more gold than k, k is the denominator.
+    assert hit_at("topic", ["a", "b"], ["a", "b", "c", "d", "e", "f"], 5) == pytest.approx(2 / 5)
+
+
+def test_recall_mrr_ndcg() -> None:
+    ranked = ["a", "x", "b", "y"]
+    assert recall_at(ranked, ["a", "b", "c"], 10) == pytest.approx(2 / 3)
+    assert reciprocal_rank(ranked, ["b"]) == pytest.approx(1 / 3)
+    assert reciprocal_rank(ranked, ["q"]) == 0.0
+    # DCG = 1/log2(2) + 1/log2(4) = 1.5; ideal = 1 + 1/log2(3).
+    assert ndcg_at(ranked, ["a", "b"], 10) == pytest.approx(1.5 / (1 + 1 / math.log2(3)))
+    assert ndcg_at(["a", "b"], ["a", "b"], 10) == pytest.approx(1.0)
+    score = RetrievalScore.of("hybrid", "known_item", ["x", "g"], ["g"], 3.14159)
+    assert (score.hit_at_1, score.hit_at_5, score.mrr, score.latency_ms) == (0.0, 1.0, 0.5, 3.14)
+
+
+# --- answer formulas -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fact", "text", "found"),
+    [
+        ("1.12", "an end-point error of 1.12 on Sintel", True),
+        ("1.12", "an end-point error of 11.12", False),
+        ("1.12", "an end-point error of 1.123", False),
+        ("1.12", "errors fell to 1.12.", True),
+        ("74.5%", "preferred 74.5% of the time", True),
+        ("10x", "a 10× speed-up", True),
+        ("GELAN", "the Gelan architecture", True),
+        ("3 times", "about 3  times faster", True),
+        ("40 times", "140 times", False),
+    ],
+)
+def test_fact_found_matches_numbers_exactly(fact: str, text: str, found: bool) -> None:
+    assert fact_found(fact, text) is found
+
+
+def _paper(pid: str) -> Paper:
+    return Paper(id=pid, title=f"Paper {pid}", abstract="An abstract.")
+
+
+def _answer(text: str, sentences: list[SentenceCheck], cited: list[str], invalid: int) -> Answer:
+    return Answer(
+        question="q",
+        standalone_question="q",
+        answer=text,
+        abstained=False,
+        sentences=sentences,
+        citations=[
+            Citation(
+                number=n,
+                paper_id=pid,
+                title=pid,
+                date=None,
+                links=[],
+                evidence=[],
+                supported=True,
+                paper=_paper(pid),
+            )
+            for n, pid in enumerate(cited, start=1)
+        ],
+        invalid_citations=invalid,
+    )
+
+
+def test_answer_score_counts_citations_sentences_facts_and_gold() -> None:
+    # s0 cites [1][2], both support it; s1 cites [1], which does not; s2 cited nothing and
+    # the checker attached [2]; s3 cites nothing. One citation to an unknown number removed.
+    sentences = [
+        SentenceCheck(text="s0", citations=[1, 2], supported=True, supported_by=[1, 2]),
+        SentenceCheck(text="s1", citations=[1], supported=False, supported_by=[]),
+        SentenceCheck(text="s2", citations=[2], supported=True, supported_by=[2], attached=[2]),
+        SentenceCheck(text="s3", citations=[]),
+    ]
+    answer = _answer(
+        "SplatFlow reaches 1.12 EPE [1][2]. It is fast [1]. More [2]. Nothing else.",
+        sentences,
+        cited=["g1", "x"],
+        invalid=1,
+    )
+    score = AnswerScore.of(
+        "ours", answer, sources=["g1", "x", "g2"], gold=["g1", "g2"], facts=["1.12", "2.07"]
+    )
+    assert (score.citations_valid, score.citations_invalid) == (3, 1)
+    assert (score.citations_supported, score.citations_attached) == (2, 1)
+    assert (score.sentences, score.sentences_supported) == (4, 2)
+    assert score.gold_coverage == 0.5 and score.source_recall == 1.0
+    assert score.facts_found == ["1.12"]
+    summary = summarize_answers([("numeric", score)])
+    assert summary["citation_validity"] == 0.75  # 3 of the model's 4 citations
+    assert summary["citation_precision"] == pytest.approx(0.6667, abs=1e-4)  # 2 of 3 valid
+    assert summary["citation_recall"] == 0.5  # 2 of 4 sentences
+    assert summary["gold_coverage"] == 0.5
+    assert summary["fact_accuracy"] == 0.5
+
+
+def test_abstention_metrics() -> None:
+    abstained = AnswerScore(system="ours", text="", abstained=True)
+    answered = AnswerScore(system="ours", text="x", abstained=False)
+    pairs = [
+        ("unanswerable", abstained),
+        ("unanswerable", abstained),
+        ("unanswerable", answered),
+        ("known_item", answered),
+        ("known_item", answered),
+        ("known_item", answered),
+        ("topic", abstained),
+    ]
+    summary = summarize_answers(pairs)
+    assert summary["abstention_accuracy"] == pytest.approx(0.6667, abs=1e-4)  # 2 of 3
+    assert summary["false_abstention"] == 0.25  # 1 of 4 answerable
+    gate = summarize_gate([("unanswerable", False), ("unanswerable", True), ("numeric", True)])
+    assert (gate["abstention_accuracy"], gate["false_abstention"]) == (0.5, 0.0)
+
+
+def test_digest_score() -> None:
+    d = DigestScore.of(
+        ["c1", "a1", "z"], ["c1", "c2"], ["a1"], valid=4, invalid=1, supported=3, total_s=1.0
+    )
+    assert d.core_included == 0.5 and d.included_relevant == pytest.approx(2 / 3)
+    summary = summarize_digests([d])
+    assert summary["citation_validity"] == 0.8 and summary["citation_precision"] == 0.75
+
+
+# --- suites in, errors out -----------------------------------------------------------------
+
+
+def test_limit_takes_every_type_in_turn() -> None:
+    suite = load_suite(QUICK)
+    picked = pick_cases(suite.cases, 5)
+    assert len(picked) == 5
+    assert {c.type for c in picked} == {c.type for c in suite.cases}
+    assert pick_cases(suite.cases, None) == suite.cases
+
+
+def test_bad_suite_is_a_clear_error(tmp_path: Path, sample_settings: Settings) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        '{"id": "a", "type": "known_item", "question": "q", "gold_titles": ["T"]}\n'
+        '{"id": "b", "type": "guess", "question": "q"}\n'
+        "not json\n"
+    )
+    result = CliRunner().invoke(
+        cli, ["--store", str(sample_settings.store_dir), "eval", "run", str(bad), "--no-llm"]
+    )
+    assert result.exit_code == 1
+    assert "bad.jsonl:2: unknown type 'guess'" in result.output
+    assert "bad.jsonl:3: not valid JSON" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_digests_without_the_digest_feature_is_a_clear_error(sample_settings: Settings) -> None:
+    if importlib.util.find_spec("assistant.digest") is not None:
+        pytest.skip("assistant.digest exists: the digest hook runs instead")
+    with pytest.raises(InputError, match=r"assistant/digest\.py"):
+        run_suite(load_suite(QUICK), sample_settings, no_llm=True, digests=True)
+
+
+# --- runs on the sample store --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def quick_run(sample_settings: Settings) -> RunResult:
+    """quick.jsonl, retrieval only, over the sample store."""
+    return run_suite(load_suite(QUICK), sample_settings, no_llm=True)
+
+
+def test_no_llm_run_scores_every_mode(quick_run: RunResult) -> None:
+    meta = quick_run.meta
+    assert meta.cases == 15 and meta.systems == [] and meta.model is None
+    assert meta.missing_gold == [] and meta.skipped == []
+    assert meta.store.papers > 500 and meta.store.revision.startswith(meta.store.collection)
+    assert len(meta.suite_sha256) == 64 and meta.settings["collection_name"]
+    summary = quick_run.summary()
+    assert set(summary["retrieval"]) == {"dense", "bm25", "hybrid", "hybrid+mmr"}
+    answerable = [c for c in quick_run.cases if c.type != "unanswerable"]
+    assert summary["retrieval"]["hybrid"]["n"] == len(answerable)
+    assert all(len(c.retrieval) == 4 for c in answerable)
+    assert all(c.gate_passed is not None for c in quick_run.cases)
+    assert summary["gate"]["false_abstention"] <= 0.25
+    assert summary["gate"]["abstention_accuracy"] >= 0.5
+
+
+def test_ci_quick_check_hybrid_hit_at_5_floor(quick_run: RunResult) -> None:
+    """The CI quality floor (see HYBRID_HIT5_FLOOR)."""
+    hit5 = quick_run.summary()["retrieval"]["hybrid"]["hit_at_5"]
+    assert hit5 >= HYBRID_HIT5_FLOOR, f"hybrid hit@5 on quick.jsonl fell to {hit5}"
+
+
+def test_report_files_and_reload(quick_run: RunResult, tmp_path: Path) -> None:
+    paths = write_report(quick_run, tmp_path / "run")
+    names = {p.name for p in paths}
+    assert {"report.md", "results.jsonl", "summary.json", "retrieval.png", "latency.png"} <= names
+    assert all(p.stat().st_size > 0 for p in paths)
+    assert (tmp_path / "run" / "retrieval.png").read_bytes()[:4] == b"\x89PNG"
+    lines = (tmp_path / "run" / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 15 and json.loads(lines[0])["system"] is None
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "## Retrieval per mode" in report and "| hybrid |" in report
+    again = load_run(tmp_path / "run")
+    assert again.summary() == quick_run.summary()
+
+
+def test_compare_gives_deltas_and_per_case_wins_and_losses(
+    quick_run: RunResult, tmp_path: Path
+) -> None:
+    worse = quick_run.model_copy(deep=True)
+    case = next(c for c in worse.cases if (s := c.in_mode("hybrid")) and s.mrr == 1.0)
+    i = next(i for i, r in enumerate(case.retrieval) if r.mode == "hybrid")
+    case.retrieval[i] = RetrievalScore.of("hybrid", case.type, ["nothing"], case.gold, 1.0)
+    result = compare(quick_run, worse)
+    delta = next(d for d in result.deltas if d.metric == "retrieval.hybrid.mrr")
+    assert delta.delta is not None and delta.delta < 0 and delta.improved is False
+    mrr = next(c for c in result.cases if c.score == "retrieval.hybrid.mrr")
+    assert mrr.losses == [case.id] and mrr.wins == []
+    reverse = next(c for c in compare(worse, quick_run).cases if c.score == "retrieval.hybrid.mrr")
+    assert reverse.wins == [case.id]
+
+    write_report(quick_run, tmp_path / "a")
+    write_report(worse, tmp_path / "b")
+    out = CliRunner().invoke(cli, ["eval", "compare", str(tmp_path / "a"), str(tmp_path / "b")])
+    assert out.exit_code == 0, out.output
+    assert "retrieval.hybrid.mrr" in out.output and case.id in out.output
+    missing = CliRunner().invoke(cli, ["eval", "compare", str(tmp_path / "a"), str(tmp_path)])
+    assert missing.exit_code == 1 and "not an eval run" in missing.output
+
+
+def test_cli_no_llm_run_writes_the_report(sample_settings: Settings, tmp_path: Path) -> None:
+    out = tmp_path / "cli-run"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--store",
+            str(sample_settings.store_dir),
+            "eval",
+            "run",
+            str(QUICK),
+            "--no-llm",
+            "--modes",
+            "hybrid",
+            "--limit",
+            "4",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "| hybrid |" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["meta"]["cases"] == 4 and list(summary["summary"]["retrieval"]) == ["hybrid"]
+
+
+# --- with the fake LLM ---------------------------------------------------------------------
+
+
+def test_fake_llm_run_scores_answers_of_every_system(
+    sample_settings: Settings, tmp_path: Path
+) -> None:
+    settings = sample_settings.with_overrides(
+        **{"llm.provider": "fake", "llm.model": "eval-harness-test"}
+    )
+    llm = get_llm(settings)
+    # Every answer cites source 1 (valid) and source 9 (never given: invalid).
+    llm.enqueue(*["The first source answers it [1]. More detail [9]."] * 40)
+    run = run_suite(
+        load_suite(QUICK),
+        settings,
+        modes=["hybrid"],
+        limit=3,
+        system=["ours", "llamaindex", "llamaindex+ours"],
+        llm=llm,
+    )
+    assert run.meta.model == "fake:eval-harness-test"
+    assert run.meta.systems == ["ours", "llamaindex", "llamaindex+ours"]
+    summary = run.summary()["answers"]
+    for system in ("ours", "llamaindex", "llamaindex+ours"):
+        s = summary[system]
+        assert s["n"] == 3 and s["errors"] == 0, (system, s)
+        assert s["citation_validity"] == 0.5, (system, s)  # [1] valid, [9] removed
+        answered = [c.by_system(system) for c in run.cases]
+        assert all(a is not None and a.sources for a in answered)
+        assert all(a.prompt_tokens > 0 for a in answered if a and not a.abstained)
+    paths = write_report(run, tmp_path / "fake")
+    assert "answers.png" in {p.name for p in paths}
+    lines = (tmp_path / "fake" / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 3 * 3  # one per case and system
+    report = (tmp_path / "fake" / "report.md").read_text()
+    assert "## Answers per system" in report and "## Worst answers: llamaindex" in report
+
+
+# --- llama-index adapters ------------------------------------------------------------------
+
+
+def test_papers_retriever_returns_nodes_with_paper_metadata(sample_settings: Settings) -> None:
+    from llama_index.core.schema import NodeWithScore, QueryBundle
+
+    from assistant.evals.llamaindex import PapersRetriever
+
+    nodes = PapersRetriever(sample_settings, k=3).retrieve(
+        QueryBundle("estimating motion between video frames when regions are occluded")
+    )
+    assert len(nodes) == 3 and all(isinstance(n, NodeWithScore) for n in nodes)
+    top = nodes[0]
+    assert (
+        top.node.metadata["title"] == "SplatFlow: Learning Multi-frame Optical Flow via Splatting"
+    )
+    assert set(top.node.metadata) == {"id", "title", "date", "links"}
+    assert top.node.node_id == top.node.metadata["id"]
+    assert top.node.metadata["date"] and top.node.metadata["links"]
+    assert top.score is not None and top.score >= nodes[-1].score  # type: ignore[operator]
+    assert "SplatFlow" in top.node.get_content()
