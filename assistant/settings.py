@@ -213,6 +213,12 @@ class Settings(BaseSettings):
     ingest_batch: int = Field(
         64, ge=1, description="Papers written per store batch (each lands whole or not at all)."
     )
+    max_file_bytes: int = Field(
+        200 * 1024 * 1024,
+        ge=1,
+        description="Largest input file ingest reads, in bytes; a bigger one is an error naming "
+        "it (a guard against feeding it a disk image or a log by mistake).",
+    )
     daily_papers_url: str = Field(
         "https://huggingface.co/api/daily_papers",
         description="Daily Papers API endpoint used by 'assistant fetch' (takes ?date=).",

@@ -215,6 +215,13 @@ class PaperStore:
             for _, meta in self._get_chunked(unique, ["metadatas"], field="title_key")
         }
 
+    def by_ids(self, ids: Sequence[str]) -> dict[str, tuple[Paper, str]]:
+        """Stored papers whose id is in ``ids``: id -> (paper, content hash)."""
+        return {
+            str(pid): (_paper(meta), str(meta["content_hash"]))
+            for pid, meta in self._get_chunked(list(dict.fromkeys(ids)), ["metadatas"])
+        }
+
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored embeddings by id (to rewrite a record's metadata without re-embedding)."""
         return {
