@@ -226,12 +226,23 @@ def _date_from_header(line: str, year: int) -> dt.date | None:
 
 
 def _content_lines(text: str) -> Iterator[tuple[int, str]]:
-    """(line number, text) of lines that are neither blank nor page boilerplate."""
+    """(line number, text) of lines that are neither blank nor page boilerplate.
+
+    In the one-line layout the first title is glued to "Subscribe"; the prefix is cut only
+    there (before any content, and when no "Subscribe" line stood alone), never from a later
+    title or abstract that happens to start with "Subscribers..."."""
+    glued_possible = True
     for number, raw in enumerate(split_lines(text), start=1):
         line = raw.strip()
-        if line[:9].lower() == "subscribe" and line.lower() not in BOILERPLATE:
-            line = line[9:].strip()  # one-line layout: the first title is glued to "Subscribe"
+        lowered = line.lower()
+        if lowered == "subscribe":
+            glued_possible = False
+        elif glued_possible and lowered[:9] == "subscribe" and lowered not in BOILERPLATE:
+            line = line[9:].strip()
+            glued_possible = False
         if line and line.lower() not in BOILERPLATE:
+            if not _DATE_HEADER.match(line):
+                glued_possible = False
             yield number, line
 
 
@@ -347,6 +358,8 @@ def parse_hf_json(path: Path, text: str) -> list[Paper]:
         raise InputError(
             f"{path}:{exc.lineno}: not valid JSON ({exc.msg}); truncated download?"
         ) from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to be daily papers.") from None
     if isinstance(data, dict):
         data = data.get("papers", data.get("data", [data]))
     if not isinstance(data, list):
@@ -407,6 +420,8 @@ def parse_jsonl(path: Path, text: str) -> list[Paper]:
         except json.JSONDecodeError as exc:
             hint = " (is this a Daily Papers text dump? try --format auto)" if number == 1 else ""
             raise InputError(f"{where}: not valid JSON ({exc.msg}){hint}.") from None
+        except RecursionError:
+            raise InputError(f"{where}: JSON nested too deeply to be a paper.") from None
         if not isinstance(obj, dict):
             raise InputError(f"{where}: expected a JSON object per line.")
         title = (_typed(where, obj, "title", str) or "").strip()

@@ -106,6 +106,26 @@ def test_control_characters_and_terminal_escapes_are_dropped(tmp_path: Path) -> 
     assert found.title == "Red [31m Title"
 
 
+def test_a_title_or_abstract_starting_with_subscribe_keeps_it(tmp_path: Path) -> None:
+    page = PAGE.replace("Caches for Résumé Parsing", "Subscribers Matter").replace(
+        "Optical flow under", "Subscribe-and-publish optical flow under"
+    )
+    papers = parse_file(write(tmp_path, "sub.txt", page), year=2024)
+    assert papers[0].title == "Subscribers Matter"
+    assert papers[1].abstract.startswith("Subscribe-and-publish optical flow")
+
+
+def test_titles_in_other_scripts_stay_distinct_papers(tmp_path: Path) -> None:
+    # The ASCII-only title key was empty for all of them: they merged into one paper.
+    rows = [paper(t) for t in ("大型语言模型的缓存压缩", "扩散模型的快速采样", "ضغط ذاكرة التخزين")]
+    rows.append(paper("À-la-carte Prompt Tuning"))
+    rows.append(paper("À-la-Carte prompt tuning!"))  # Latin titles keep their old key
+    merged = merge_duplicates(parse_file(write(tmp_path, "scripts.jsonl", jsonl(*rows))))
+    assert [p.title for p in merged] == [r["title"] for r in rows[:3]] + [
+        "À-la-Carte prompt tuning!"
+    ]
+
+
 def test_duplicate_ids_with_different_text_become_one_paper_later_text_wins(
     tmp_path: Path,
 ) -> None:
@@ -183,6 +203,8 @@ def test_duplicate_ids_with_different_text_become_one_paper_later_text_wins(
             jsonl(paper("One")) + '{"title": "Two", "abstract": \n' + jsonl(paper("Three")),
             r"bad_middle\.jsonl:2: not valid JSON",
         ),
+        ("deep.json", "[" * 100_000, r"deep\.json: JSON nested too deeply"),
+        ("deep.jsonl", '{"a":' * 100_000, r"deep\.jsonl:1: JSON nested too deeply"),
         (
             "array_line.jsonl",
             jsonl(paper("One"), ["not", "an", "object"]),
