@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.text import Text
 
-from assistant.cli.base import cli, console, err_console, settings_of
+from assistant.cli.base import cli, console, err_console, no_control, plain, settings_of
 from assistant.cli.options import (
     filter_options,
     json_option,
@@ -42,13 +42,13 @@ def _settings(ctx: click.Context, mode: str | None, provider: str | None) -> Set
 def render_answer(answer: Answer) -> None:
     """The checked answer: sentences with support markers, references, timings."""
     for notice in answer.notices:
-        err_console.print(f"[yellow]note:[/] {notice}", highlight=False)
+        err_console.print(f"[yellow]note:[/] {plain(notice)}", highlight=False)
     if answer.abstained:
-        console.print(Text(answer.answer, style="bold"))
+        console.print(Text(no_control(answer.answer), style="bold"))
     else:
         text = Text()
         for s in answer.sentences:
-            text.append(s.text)
+            text.append(no_control(s.text))
             if s.supported is False:
                 text.append(" ⚠", style="bold yellow")
             text.append(" ")
@@ -65,14 +65,14 @@ def render_answer(answer: Answer) -> None:
         for c in answer.citations:
             link = c.links[0] if c.links else ""
             console.print(
-                f" [{c.number}] {support_marker(c.supported)} {c.title}"
-                f" [dim]({c.date or 'n.d.'}) {link}[/]",
+                f" [{c.number}] {support_marker(c.supported)} {plain(c.title)}"
+                f" [dim]({c.date or 'n.d.'}) {plain(link)}[/]",
                 highlight=False,
             )
     t = answer.telemetry
     ttft = f"first token {t.ttft_s:.1f} s · " if t.ttft_s is not None else ""
     console.print(
-        f"[dim]{t.provider}:{t.model} · retrieval {t.retrieval_ms:.0f} ms · {ttft}"
+        f"[dim]{plain(t.provider)}:{plain(t.model)} · retrieval {t.retrieval_ms:.0f} ms · {ttft}"
         f"total {t.total_s:.1f} s · {t.prompt_tokens}+{t.completion_tokens} tokens[/]",
         highlight=False,
     )
@@ -99,7 +99,7 @@ def stream_answer(
             if isinstance(item, Answer):
                 answer = item
             elif live:
-                draft.append(item)
+                draft.append(no_control(item))
                 view.refresh()
     return answer
 
@@ -140,9 +140,9 @@ def ask(
     if as_json:
         click.echo(answer.model_dump_json(indent=2))
     elif fmt == "markdown":
-        click.echo(answer_markdown(answer), nl=False)
+        click.echo(no_control(answer_markdown(answer)), nl=False)
     elif fmt == "bibtex":
-        click.echo(bibtex([c.paper for c in answer.citations]), nl=False)
+        click.echo(no_control(bibtex([c.paper for c in answer.citations])), nl=False)
     else:
         render_answer(answer)
 
@@ -186,12 +186,12 @@ def chat(
                 or f"chat-{dt.datetime.now():%Y%m%d-%H%M%S}.md"
             )
             target.write_text(chat_markdown(answers), encoding="utf-8")
-            console.print(f"[dim]saved {target}[/]")
+            console.print(f"[dim]saved {plain(target)}[/]")
             continue
         try:
             answer = stream_answer(question, settings, filters, k, conversation(answers), True)
         except InputError as exc:
-            err_console.print(f"[red]error:[/] {exc}")
+            err_console.print(f"[red]error:[/] {plain(exc)}")
             continue
         render_answer(answer)
         answers.append(answer)
