@@ -209,6 +209,12 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(
         None, description="URL of a Chroma server (chroma run); overrides store_dir when set."
     )
+    chroma_timeout: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds a request to the Chroma server may take before it fails (the "
+        "chromadb client would wait forever on a hung server).",
+    )
     collection: str = Field("papers", description="Prefix of the Chroma collection name.")
     ingest_batch: int = Field(
         64, ge=1, description="Papers written per store batch (each lands whole or not at all)."

@@ -110,6 +110,7 @@ class PaperStore:
                     ssl=url.scheme == "https",
                     settings=chroma_settings,
                 )
+                _set_timeout(self._client, settings.chroma_timeout)
             else:
                 path = settings.store_dir.expanduser().resolve()
                 path.mkdir(parents=True, exist_ok=True)
@@ -150,10 +151,23 @@ class PaperStore:
         return self.settings.chroma_url or str(self.settings.store_dir)
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        import httpx
+
         try:
             return fn(*args, **kwargs)
         except (InputError, StoreError):
             raise
+        except httpx.TimeoutException as exc:
+            raise StoreError(
+                f"the Chroma server at {self.where} did not answer within "
+                f"{self.settings.chroma_timeout:g}s ({what}). Is it overloaded or stopped? "
+                "Raise ASSISTANT_CHROMA_TIMEOUT if it is just slow."
+            ) from exc
+        except (httpx.TransportError, ConnectionError) as exc:
+            raise StoreError(
+                f"cannot reach the Chroma server at {self.where} ({what}: {exc}). Is it "
+                "running? Start it with: chroma run --path DIR --host 127.0.0.1 --port 8000"
+            ) from exc
         except Exception as exc:
             raise StoreError(f"Chroma {what} failed at {self.where}: {exc}") from exc
 
@@ -405,6 +419,16 @@ class PaperStore:
         """Drop this collection and its sentences (tests, and ``assistant reset``)."""
         self._call("delete", self._client.delete_collection, self.collection_name)
         self._call("delete", self._client.delete_collection, f"{self.collection_name}-sentences")
+
+
+def _set_timeout(client: Any, seconds: float) -> None:
+    """Give the chromadb HTTP client a timeout: it makes its httpx session with
+    ``timeout=None``, so a hung server would hang every caller for good."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(seconds, connect=min(seconds, 10.0))
 
 
 def open_store(settings: Settings) -> PaperStore:
