@@ -5,7 +5,10 @@ assembled. Each ends in a clear error or a correct result, and nothing half-done
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -21,7 +24,7 @@ from assistant.errors import StoreError
 from assistant.ingest import make_paper
 from assistant.settings import Settings
 from assistant.store import open_store
-from tests.conftest import free_port, wait_http
+from tests.conftest import ROOT, SAMPLE, free_port, wait_http
 
 # --- the Chroma server stops, hangs, and comes back -------------------------------------------
 
@@ -159,3 +162,284 @@ def test_search_recovers_after_the_chroma_server_restarts(
     assert get_retriever(settings) is retriever  # the cached retriever, not a new one
     assert retriever.search("fault number 2", k=2, mode="dense").hits
     assert retriever.search("fault number 2", k=2, mode="hybrid").hits
+
+
+# --- ingest killed with SIGKILL at a random point, then re-run ----------------------------------
+
+CLI = [sys.executable, "-c", "from assistant.cli import main; main()"]
+
+
+def cli_run(store: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """The real ``assistant`` command, from this checkout, in a subprocess."""
+    return subprocess.run(
+        [*CLI, "--store", str(store), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=cli_env(),
+        check=False,
+    )
+
+
+def cli_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "ASSISTANT_INGEST_BATCH": "16"}
+
+
+@pytest.mark.slow
+def test_ingest_killed_at_random_points_then_rerun_is_exact(tmp_path: Path) -> None:
+    from assistant.ingest import merge_duplicates, parse_paths
+    from assistant.retrieve import get_retriever
+
+    seed = int(os.environ.get("KILL_SEED", time.time()))
+    rng = random.Random(seed)
+    store = tmp_path / "store"
+    expected = merge_duplicates(parse_paths([SAMPLE], year=2024).papers)
+    last = expected[-1]  # new papers are written in this order: it lands in the last batch
+    ingest = [*CLI, "--store", str(store), "ingest", str(SAMPLE), "--year", "2024", "-q"]
+    counts = []
+    for low, high in [(4.0, 25.0), (15.0, 45.0)]:
+        delay = rng.uniform(low, high)
+        proc = subprocess.Popen(
+            ingest, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        # Between runs a search builds (and saves) a BM25 index of the partial store.
+        searched = cli_run(store, "search", last.title, "--mode", "bm25", "--json")
+        assert searched.returncode in (0, 1), searched.stderr
+        stats = cli_run(store, "stats", "--json")
+        counts.append(json.loads(stats.stdout)["papers"] if stats.returncode == 0 else None)
+    print(f"seed {seed}: papers stored after each kill: {counts}")
+
+    final = cli_run(store, "ingest", str(SAMPLE), "--year", "2024", "--json", "-q")
+    assert final.returncode == 0, final.stderr
+    report = json.loads(final.stdout)
+    assert report["store_total"] == 583
+    assert report["added"] == 583 - (counts[-1] or 0)
+
+    settings = Settings(store_dir=store)
+    stored = list(open_store(settings).iter_papers())
+    assert len(stored) == 583
+    assert len({p.id for p in stored}) == 583  # no duplicates
+    assert {p.title_key for p in stored} == {p.title_key for p in expected}  # none missing
+    hits = get_retriever(settings).search(last.title, k=3, mode="bm25").hits
+    assert hits and hits[0].paper.id == last.id  # the BM25 index is not stale
+
+
+# --- the hosted model endpoint: slow, refusing, or dropping its stream half-way -----------------
+
+SECRET = "sk-canary-faults-0123456789"
+
+
+def sse_chunk(text: str, finish: str | None = None) -> bytes:
+    body = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "m",
+        "choices": [
+            {"index": 0, "delta": {"content": text} if text else {}, "finish_reason": finish}
+        ],
+    }
+    return f"data: {json.dumps(body)}\n\n".encode()
+
+
+class SSEServer:
+    """A small OpenAI-compatible endpoint on 127.0.0.1 that streams a few SSE chunks and then
+    does what the test asks: finish, close the connection, break a chunked body, stall, or
+    answer with an HTTP error."""
+
+    WORDS = ("Caches ", "shrink ", "when ", "keys ", "are ", "merged [1]. ")
+
+    def __init__(self, mode: str, *, stall: float = 0.0, before: float = 0.0) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.mode, self.stall, self.before = mode, stall, before
+        self.requests = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.requests += 1
+                outer.respond(self)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def respond(self, handler: object) -> None:
+        import socket
+
+        h = handler  # a BaseHTTPRequestHandler
+        time.sleep(self.before)
+        if self.mode == "refuse":
+            body = b'{"error": {"message": "overloaded", "type": "server_error"}}'
+            h.send_response(503)  # type: ignore[attr-defined]
+            h.send_header("Content-Type", "application/json")  # type: ignore[attr-defined]
+            h.send_header("Content-Length", str(len(body)))  # type: ignore[attr-defined]
+            h.end_headers()  # type: ignore[attr-defined]
+            h.wfile.write(body)  # type: ignore[attr-defined]
+            return
+        chunked = self.mode == "break-chunked"
+        h.send_response(200)  # type: ignore[attr-defined]
+        h.send_header("Content-Type", "text/event-stream")  # type: ignore[attr-defined]
+        h.send_header(
+            "Transfer-Encoding" if chunked else "Connection", "chunked" if chunked else "close"
+        )  # type: ignore[attr-defined]
+        h.end_headers()  # type: ignore[attr-defined]
+
+        def write(data: bytes) -> None:
+            if chunked:
+                data = f"{len(data):x}\r\n".encode() + data + b"\r\n"
+            h.wfile.write(data)  # type: ignore[attr-defined]
+            h.wfile.flush()  # type: ignore[attr-defined]
+
+        for word in self.WORDS[:3]:
+            write(sse_chunk(word))
+            time.sleep(0.02)
+        if self.mode == "stall":
+            time.sleep(self.stall)
+        if self.mode == "finish":
+            for word in self.WORDS[3:]:
+                write(sse_chunk(word))
+            write(sse_chunk("", "stop"))
+            write(b"data: [DONE]\n\n")
+        h.close_connection = True  # type: ignore[attr-defined]
+        with contextlib.suppress(OSError):
+            h.connection.shutdown(socket.SHUT_RDWR)  # type: ignore[attr-defined]
+
+    def __enter__(self) -> SSEServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def hosted(url: str, timeout: float = 2.0, retries: int = 0) -> object:
+    from pydantic import SecretStr
+
+    from assistant.llm import create_llm
+    from assistant.settings import LLMSettings
+
+    return create_llm(
+        LLMSettings(
+            provider="openai",
+            model="m",
+            api_base=url,
+            api_key=SecretStr(SECRET),
+            timeout=timeout,
+            max_retries=retries,
+        )
+    )
+
+
+def test_a_finished_stream_is_whole() -> None:
+    with SSEServer("finish") as server:
+        stream = hosted(server.url).stream("hi")  # type: ignore[attr-defined]
+        assert "".join(stream) == "".join(SSEServer.WORDS)
+        assert stream.telemetry.finish_reason == "stop"
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("close", r"closed the stream after 19 characters without finishing it"),
+        ("break-chunked", r"dropped the connection after 19 characters \(peer closed"),
+        ("stall", r"stopped sending for 1s after 19 characters"),
+    ],
+)
+def test_a_stream_cut_half_way_keeps_the_text_and_says_it_is_incomplete(
+    mode: str, message: str
+) -> None:
+    from assistant.errors import ModelError
+
+    with SSEServer(mode, stall=5.0) as server:
+        stream = hosted(server.url, timeout=1.0).stream("hi")  # type: ignore[attr-defined]
+        started = time.monotonic()
+        with pytest.raises(ModelError, match=message) as info:
+            for _ in stream:
+                pass
+        assert time.monotonic() - started < 4.5  # the timeout (1 s) and slack, not the stall
+    assert stream.text == "".join(SSEServer.WORDS[:3])  # what came is kept
+    assert "the answer is incomplete" in str(info.value) and server.url in str(info.value)
+    assert SECRET not in str(info.value)
+
+
+def test_a_slow_endpoint_times_out_within_the_retries() -> None:
+    from assistant.errors import ModelError
+
+    with SSEServer("finish", before=10.0) as server:
+        started = time.monotonic()
+        with pytest.raises(ModelError, match=r"did not answer within 1s \(after 1 retry\)"):
+            "".join(hosted(server.url, timeout=1.0, retries=1).stream("hi"))  # type: ignore[attr-defined]
+        assert time.monotonic() - started < 6  # 2 tries of 1 s, plus backoff
+        assert server.requests == 2
+
+
+def test_a_refusing_endpoint_is_a_clear_error_after_its_retries() -> None:
+    from assistant.errors import ModelError
+
+    with SSEServer("refuse") as server:
+        with pytest.raises(ModelError, match=r"failed with HTTP 503 \(after 1 retry\)"):
+            "".join(hosted(server.url, retries=1).stream("hi"))  # type: ignore[attr-defined]
+        assert server.requests == 2
+
+
+@pytest.fixture
+def small_store(tmp_path: Path, embedder: object) -> Path:
+    from assistant.ingest import ingest_papers
+
+    settings = Settings(store_dir=tmp_path / "store")
+    kv = make_paper(
+        "KV Cache Merging for Long Contexts",
+        "We merge similar keys in the KV cache of transformers, which shrinks the cache by "
+        "half while keeping accuracy on long-context benchmarks.",
+        "x.jsonl",
+    )
+    ingest_papers(open_store(settings), embedder, [kv, *papers(2)])  # type: ignore[arg-type]
+    return settings.store_dir
+
+
+@pytest.mark.parametrize("mode", ["close", "stall", "refuse"])
+def test_cli_ask_shows_what_came_marked_incomplete_then_one_error_line(
+    small_store: Path, mode: str
+) -> None:
+    from click.testing import CliRunner
+
+    from assistant.cli import cli
+
+    with SSEServer(mode, stall=5.0) as server:
+        env = {
+            "ASSISTANT_LLM__PROVIDER": "openai",
+            "ASSISTANT_LLM__API_BASE": server.url,
+            "ASSISTANT_LLM__MODEL": "m",
+            "ASSISTANT_LLM__API_KEY": SECRET,
+            "ASSISTANT_LLM__TIMEOUT": "1",
+            "ASSISTANT_LLM__MAX_RETRIES": "0",
+        }
+        result = CliRunner().invoke(
+            cli, ["--store", str(small_store), "ask", "How is the KV cache shrunk?"], env=env
+        )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)
+    assert SECRET not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and server.url in errors[0]
+    if mode == "refuse":
+        assert "incomplete" not in result.stderr
+    else:
+        assert "Caches shrink when" in result.stderr
+        assert "⚠ incomplete:" in result.stderr and "the answer is incomplete" in errors[0]

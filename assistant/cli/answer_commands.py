@@ -18,7 +18,7 @@ from assistant.cli.options import (
     provider_option,
     sources_option,
 )
-from assistant.errors import InputError
+from assistant.errors import AssistantError
 from assistant.export import answer_markdown, bibtex, chat_markdown, support_marker
 from assistant.models import Answer, SearchFilters
 from assistant.settings import Settings
@@ -86,21 +86,39 @@ def stream_answer(
     history: list[Message],
     live: bool,
 ) -> Answer:
-    """Run the pipeline, showing tokens as they arrive, and return the checked answer."""
+    """Run the pipeline, showing tokens as they arrive, and return the checked answer.
+
+    When the model fails mid-answer, what it wrote so far is printed on stderr, marked
+    incomplete, before the error: the user sees how far it got, never a silent cut.
+    """
     from rich.live import Live
 
     from assistant.answer import ask_stream
 
     draft = Text(style="dim")
-    with Live(
-        draft, console=console, transient=True, auto_refresh=False, redirect_stderr=False
-    ) as view:
-        for item in ask_stream(question, settings, history=history, filters=filters, k=k):
-            if isinstance(item, Answer):
-                answer = item
-            elif live:
-                draft.append(no_control(item))
-                view.refresh()
+    received: list[str] = []
+    try:
+        with Live(
+            draft, console=console, transient=True, auto_refresh=False, redirect_stderr=False
+        ) as view:
+            for item in ask_stream(question, settings, history=history, filters=filters, k=k):
+                if isinstance(item, Answer):
+                    answer = item
+                    continue
+                received.append(item)
+                if live:
+                    draft.append(no_control(item))
+                    view.refresh()
+    except AssistantError:
+        partial = "".join(received).strip()
+        if partial:
+            err_console.print(Text(no_control(partial)))
+            err_console.print(
+                "[bold yellow]⚠ incomplete:[/] the model stopped before finishing this answer; "
+                "its citations were not checked.",
+                highlight=False,
+            )
+        raise
     return answer
 
 
@@ -190,8 +208,8 @@ def chat(
             continue
         try:
             answer = stream_answer(question, settings, filters, k, conversation(answers), True)
-        except InputError as exc:
-            err_console.print(f"[red]error:[/] {plain(exc)}")
+        except AssistantError as exc:  # the chat goes on: ask again, or /quit
+            err_console.print(f"[red]error:[/] {plain(exc)}", highlight=False)
             continue
         render_answer(answer)
         answers.append(answer)
