@@ -443,3 +443,147 @@ def test_cli_ask_shows_what_came_marked_incomplete_then_one_error_line(
     else:
         assert "Caches shrink when" in result.stderr
         assert "⚠ incomplete:" in result.stderr and "the answer is incomplete" in errors[0]
+
+
+# --- assembling the bundled model: a full disk, a damaged file, a killed assembly ---------------
+
+
+def tiny_parts(
+    folder: Path, sizes: tuple[int, ...] = (1000, 2000, 1500)
+) -> tuple[list[Path], object]:
+    """Tiny part files and a ``BundledModel`` describing their concatenation."""
+    import hashlib
+
+    from assistant.weights import BundledModel
+
+    paths, data = [], b""
+    for k, size in enumerate(sizes, start=1):
+        chunk = bytes((k * 7 + i) % 251 for i in range(size))
+        path = folder / "parts" / f"part{k:02d}.bin"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(chunk)
+        paths.append(path)
+        data += chunk
+    model = BundledModel(
+        name="tiny",
+        file_name="tiny.gguf",
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        parts=len(sizes),
+        package="no_such_tiny_part_pkg_{k}",
+        member="data/part{k:02d}.bin",
+    )
+    return paths, model
+
+
+def test_disk_full_while_assembling_is_a_clear_error_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from assistant.errors import ModelError
+    from assistant.settings import LLMSettings
+    from assistant.weights import is_verified, prepare_bundled, require_bundled
+
+    parts, model = tiny_parts(tmp_path)
+    settings = LLMSettings(cache_dir=tmp_path / "cache")
+    real_fdopen = os.fdopen
+
+    class FillsUp:
+        """A file whose second write finds the disk full."""
+
+        def __init__(self, handle: object) -> None:
+            self.handle, self.writes = handle, 0
+
+        def write(self, data: bytes) -> int:
+            self.writes += 1
+            if self.writes > 1:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.handle.write(data)  # type: ignore[attr-defined, no-any-return]
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.handle, name)
+
+        def __enter__(self) -> FillsUp:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.handle.close()  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(
+        "assistant.weights.os.fdopen", lambda *a, **k: FillsUp(real_fdopen(*a, **k))
+    )
+    with pytest.raises(ModelError) as info:
+        prepare_bundled(settings, model=model, parts=parts)  # type: ignore[arg-type]
+    message = str(info.value)
+    assert "No space left on device" in message and "ASSISTANT_LLM__CACHE_DIR" in message
+    assert list((tmp_path / "cache").iterdir()) == []  # no partial file, no model, no stamp
+
+    monkeypatch.setattr("assistant.weights.os.fdopen", real_fdopen)
+    dest = prepare_bundled(settings, model=model, parts=parts)  # type: ignore[arg-type]
+    assert is_verified(dest, model.sha256, model.size)  # type: ignore[attr-defined]
+    assert require_bundled(settings, model=model) == dest  # type: ignore[arg-type]
+
+
+def test_disk_full_for_the_stamp_only_keeps_the_verified_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from assistant.settings import LLMSettings
+    from assistant.weights import is_verified, prepare_bundled, require_bundled
+
+    parts, model = tiny_parts(tmp_path)
+    settings = LLMSettings(cache_dir=tmp_path / "cache")
+    real_write_text = Path.write_text
+
+    def full(self: Path, *args: object, **kwargs: object) -> int:
+        if self.name.endswith(".verified"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write_text(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "write_text", full)
+    dest = prepare_bundled(settings, model=model, parts=parts)  # type: ignore[arg-type]
+    assert dest.read_bytes() == b"".join(p.read_bytes() for p in parts)
+    assert not is_verified(dest, model.sha256, model.size)  # type: ignore[attr-defined]
+    monkeypatch.setattr(Path, "write_text", real_write_text)
+    assert require_bundled(settings, model=model) == dest  # type: ignore[arg-type]  # hashed
+
+
+def test_a_damaged_model_is_refused_and_removed_so_the_next_start_rebuilds_it(
+    tmp_path: Path,
+) -> None:
+    from assistant.errors import ModelError
+    from assistant.settings import LLMSettings
+    from assistant.weights import prepare_bundled, require_bundled
+
+    parts, model = tiny_parts(tmp_path)
+    settings = LLMSettings(cache_dir=tmp_path / "cache")
+    dest = prepare_bundled(settings, model=model, parts=parts)  # type: ignore[arg-type]
+    damaged = bytearray(dest.read_bytes())
+    damaged[100] ^= 0xFF  # same size: only the checksum can tell
+    dest.write_bytes(bytes(damaged))
+    with pytest.raises(ModelError, match=r"sha256 .*\(damaged") as info:
+        require_bundled(settings, model=model)  # type: ignore[arg-type]
+    assert "assistant model prepare" in str(info.value)
+    assert not dest.exists() and list(dest.parent.glob("*.verified")) == []
+    # Without --force: the bad copy is gone, so it is simply assembled again.
+    assert prepare_bundled(settings, model=model, parts=parts) == dest  # type: ignore[arg-type]
+    assert require_bundled(settings, model=model) == dest  # type: ignore[arg-type]
+
+
+def test_partial_files_of_a_killed_assembly_are_cleaned_up(tmp_path: Path) -> None:
+    from assistant.settings import LLMSettings
+    from assistant.weights import STALE_PARTIAL_S, prepare_bundled
+
+    parts, model = tiny_parts(tmp_path)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    stale = cache / "tiny.gguf.abc123.partial"
+    stale.write_bytes(b"x" * 100)
+    old = time.time() - STALE_PARTIAL_S - 60
+    os.utime(stale, (old, old))
+    live = cache / "tiny.gguf.def456.partial"  # another process is writing this one now
+    live.write_bytes(b"y" * 10)
+    prepare_bundled(LLMSettings(cache_dir=cache), model=model, parts=parts)  # type: ignore[arg-type]
+    assert not stale.exists() and live.exists()
