@@ -62,11 +62,23 @@ def answer_markdown(answer: Answer, *, heading: bool = True) -> str:
     if answer.citations:
         lines += ["", "**References**", ""]
         for c in answer.citations:
-            link = next((u for u in map(safe_link, c.links) if u), None)
-            date = f" ({md_text(c.date)})" if c.date else ""
-            title = f"[{md_text(c.title)}]({link})" if link else md_text(c.title)
-            lines.append(f"{c.number}. {title}{date}")
+            lines.append(f"{c.number}. {reference_markdown(c.title, c.date, c.paper, c.links)}")
     return "\n".join(lines).strip() + "\n"
+
+
+def reference_markdown(
+    title: str, date: str | None, paper: Paper | None, links: Sequence[str]
+) -> str:
+    """One reference: the title links to the paper's arXiv or HF page, links we build from
+    its id; a link taken from other text (an abstract, a JSON field) is shown as itself,
+    never hidden behind the title."""
+    when = f" ({md_text(date)})" if date else ""
+    own = [paper.arxiv_url, paper.hf_url] if paper else []
+    trusted = next((u for u in own if u and safe_link(u)), None)
+    if trusted:
+        return f"[{md_text(title)}]({trusted}){when}"
+    other = next((u for u in map(safe_link, links) if u), None)
+    return md_text(title) + when + (f" <{other}>" if other else "")
 
 
 def chat_markdown(answers: Sequence[Answer]) -> str:

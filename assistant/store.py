@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from assistant.errors import InputError, StoreError
 from assistant.models import Paper, SearchFilters, date_to_int
-from assistant.settings import TEXT_RECIPE, Settings
+from assistant.settings import TEXT_RECIPE, Settings, safe_url
 
 #: Largest $in list / id list sent to Chroma in one request.
 _CHUNK = 500
@@ -103,7 +103,7 @@ class PaperStore:
                 url = urlparse(settings.chroma_url)
                 if not url.hostname:
                     raise InputError(f"chroma URL {settings.chroma_url!r} has no host.")
-                self.location = settings.chroma_url
+                self.location = safe_url(settings.chroma_url)
                 self._client = chromadb.HttpClient(
                     host=url.hostname,
                     port=url.port or (443 if url.scheme == "https" else 8000),
@@ -148,7 +148,7 @@ class PaperStore:
     @property
     def where(self) -> str:
         """Human-readable location, for messages."""
-        return self.settings.chroma_url or str(self.settings.store_dir)
+        return safe_url(self.settings.chroma_url or "") or str(self.settings.store_dir)
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         import httpx

@@ -7,24 +7,11 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from assistant.errors import AssistantError, ModelError
 from assistant.llm.base import BaseLLM, Generation, GenParams, Message, Usage
 from assistant.llm.registry import register_provider
-from assistant.settings import LLMSettings
-
-
-def safe_url(url: str) -> str:
-    """``url`` without user:password, for messages."""
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        netloc = parts.hostname or ""
-        if parts.port:
-            netloc += f":{parts.port}"
-        parts = parts._replace(netloc=netloc)
-    return urlunsplit(parts)
-
+from assistant.settings import LLMSettings, safe_url
 
 _KEY_LIKE = re.compile(r"\b(sk|pk|key)-[A-Za-z0-9_\-*.]{3,}")
 
