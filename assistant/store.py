@@ -374,11 +374,17 @@ class PaperStore:
         ``sentences`` (paper id -> its abstract sentences and their vectors) replace the
         papers' stored sentences first, so a paper never lands without them; a run
         interrupted in between leaves the paper to be rewritten by the next one.
+
+        The revision is bumped before the write as well as after it: a process killed between
+        the upsert and the second bump has still changed the revision, so no derived index
+        (BM25) built before the write is taken for current afterwards. (Counting alone would
+        not tell: re-embedding changed papers leaves the count as it was.)
         """
         if not papers:
             return
         if len(papers) > self.max_batch:
             raise StoreError(f"batch of {len(papers)} exceeds Chroma's limit {self.max_batch}.")
+        self._bump_revision()
         if sentences:
             self._write_sentences(sentences)
         self._call(

@@ -587,3 +587,31 @@ def test_partial_files_of_a_killed_assembly_are_cleaned_up(tmp_path: Path) -> No
     live.write_bytes(b"y" * 10)
     prepare_bundled(LLMSettings(cache_dir=cache), model=model, parts=parts)  # type: ignore[arg-type]
     assert not stale.exists() and live.exists()
+
+
+def test_a_write_killed_before_its_revision_bump_still_changes_the_revision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-embedding changed papers keeps the count: only the revision tells BM25 to rebuild."""
+    from assistant.store import PaperStore
+
+    store = open_store(Settings(store_dir=tmp_path / "store"))
+    originals = papers(3)
+    store.write_batch(originals, vectors(3))
+    before = store.revision()
+    changed = [p.model_copy(update={"abstract": p.abstract + " Revised."}) for p in originals]
+    real_bump = PaperStore._bump_revision
+
+    def killed_after_the_upsert(self: PaperStore) -> None:
+        stored = self.get(changed[0].id)
+        if stored is not None and stored.abstract.endswith("Revised."):
+            raise KeyboardInterrupt  # SIGKILL, as far as the store can tell
+        real_bump(self)
+
+    monkeypatch.setattr(PaperStore, "_bump_revision", killed_after_the_upsert)
+    with pytest.raises(KeyboardInterrupt):
+        store.write_batch(changed, vectors(3))
+    monkeypatch.setattr(PaperStore, "_bump_revision", real_bump)
+    reopened = open_store(Settings(store_dir=tmp_path / "store"))
+    assert reopened.count() == 3
+    assert reopened.revision() != before
