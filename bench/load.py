@@ -139,8 +139,9 @@ def chat_level(url: str, clients: int, seconds: float, asked: list[str]) -> dict
     }
 
 
-def searches_during_answer(url: str, n: int) -> dict[str, Any]:
-    """``n`` library searches at once while one answer is generating."""
+def searches_during_answer(url: str, n: int, answering: bool = True) -> dict[str, Any]:
+    """``n`` library searches at once while one answer is generating (or, for comparison,
+    with the app idle)."""
     from gradio_client import Client
     from gradio_client.utils import Status
 
@@ -152,6 +153,8 @@ def searches_during_answer(url: str, n: int) -> dict[str, Any]:
     while job.status().code not in (Status.PROCESSING, Status.ITERATING) and not job.done():
         time.sleep(0.02)
     time.sleep(0.5)  # well into generation
+    if not answering:
+        job.result()
 
     def one(i: int) -> tuple[float, str | None]:
         start = time.perf_counter()
@@ -169,11 +172,12 @@ def searches_during_answer(url: str, n: int) -> dict[str, Any]:
 
     with ThreadPoolExecutor(n) as pool:
         done = list(pool.map(one, range(n)))
-    generating = not job.done()
+    generating = answering and not job.done()
     job.result()
     errors = [e for _, e in done if e]
     return {
         "searches": n,
+        "during_an_answer": answering,
         "errors": len(errors),
         "answer_still_generating_when_searches_ended": generating,
         "latency_s": stats([s for s, _ in done]),
@@ -271,8 +275,9 @@ def main() -> None:
                 "levels": runs,
             }
             if args.searches:
+                result["library_idle"] = searches_during_answer(url, args.searches, False)
                 result["library_during_answer"] = searches_during_answer(url, args.searches)
-                console.print(result["library_during_answer"])
+                console.print(result["library_idle"], result["library_during_answer"])
         finally:
             app.close()
         print_table(
