@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -129,3 +130,24 @@ def test_control_characters_never_reach_the_answer_record(store: str) -> None:
 def test_a_question_of_control_characters_only_is_empty(store: str) -> None:
     result = invoke(store, "ask", "\x00\x1b\x07", "--provider", "fake")
     assert result.exit_code == 1 and "the question is empty" in result.stderr
+
+
+def test_chat_survives_a_bad_export_path_and_model_errors(store: str, tmp_path: Path) -> None:
+    good = tmp_path / "chat.md"
+    script = "\n".join(
+        [
+            "How do optical flow methods handle occlusion?",
+            "/export /no/such/folder/chat.md",
+            f"/export {good}",
+            "",
+            "\x00\x1b",
+            "/quit",
+        ]
+    )
+    result = CliRunner().invoke(
+        cli, ["--store", store, "chat", "--provider", "fake"], input=script + "\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "cannot save /no/such/folder/chat.md" in result.output
+    assert good.read_text(encoding="utf-8").startswith("## How do optical flow")
+    assert not list(tmp_path.glob(".chat.md.*"))  # no temporary file left

@@ -30,6 +30,22 @@ if TYPE_CHECKING:
 # that every other command starts without them (tests/test_embed.py checks what loads).
 
 
+def write_whole(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` through a temporary file: never a half-written export."""
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; an export is the user's to share
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def answer_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Options shared by ``ask`` and ``chat``: sources, filters, retrieval mode, provider."""
     return sources_option(filter_options(added=False)(mode_option(provider_option(fn))))
@@ -203,7 +219,14 @@ def chat(
                 question.removeprefix("/export").strip()
                 or f"chat-{dt.datetime.now():%Y%m%d-%H%M%S}.md"
             )
-            target.write_text(chat_markdown(answers), encoding="utf-8")
+            try:
+                write_whole(target, chat_markdown(answers))
+            except OSError as exc:  # a typo in the path must not end the conversation
+                err_console.print(
+                    f"[red]error:[/] cannot save {plain(target)} ({plain(exc.strerror or exc)}).",
+                    highlight=False,
+                )
+                continue
             console.print(f"[dim]saved {plain(target)}[/]")
             continue
         try:
