@@ -45,6 +45,10 @@ REPLY = " ".join(
 )
 
 
+#: What the library searches for during the load runs.
+SEARCHES = ("optical flow occlusion", "KV cache", "diffusion sampling")
+
+
 def questions() -> list[str]:
     """The answerable questions of the retrieval smoke set (varied text, real retrieval)."""
     rows = [
@@ -147,8 +151,8 @@ def searches_during_answer(url: str, n: int, answering: bool = True) -> dict[str
 
     chat = Client(url, verbose=False, download_files=False)
     searchers = [Client(url, verbose=False, download_files=False) for _ in range(n)]
-    for searcher in searchers:  # open sessions, as a browser tab has one
-        searcher.predict("warm up", "", "", "hybrid", api_name="/search")
+    for i, searcher in enumerate(searchers):  # open sessions, as a browser tab has one,
+        searcher.predict(SEARCHES[i % 3], "", "", "hybrid", api_name="/search")  # warm caches
     job = chat.submit(questions()[0], "", "", "All sources", "hybrid", 5, api_name="/ask")
     while job.status().code not in (Status.PROCESSING, Status.ITERATING) and not job.done():
         time.sleep(0.02)
@@ -160,7 +164,7 @@ def searches_during_answer(url: str, n: int, answering: bool = True) -> dict[str
         start = time.perf_counter()
         try:
             searchers[i].predict(
-                ["optical flow occlusion", "KV cache", "diffusion sampling"][i % 3],
+                SEARCHES[i % 3],
                 "",
                 "",
                 "hybrid",
