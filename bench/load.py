@@ -49,14 +49,24 @@ REPLY = " ".join(
 SEARCHES = ("optical flow occlusion", "KV cache", "diffusion sampling")
 
 
+def ask_args(question: str) -> list[Any]:
+    """The app's /ask arguments: question, since, until, source, mode, k, about."""
+    return [question, "", "", "All sources", "hybrid", 5, ""]
+
+
+def search_args(query: str) -> list[Any]:
+    """The app's /search arguments: query, mode, since, until, source, order, page."""
+    return [query, "hybrid", "", "", "All sources", "best match", 1]
+
+
 def questions() -> list[str]:
-    """The answerable questions of the retrieval smoke set (varied text, real retrieval)."""
+    """The answerable questions of the core eval suite (varied text, real retrieval)."""
     rows = [
         json.loads(line)
-        for line in (ROOT / "eval" / "retrieval_smoke.jsonl").read_text().splitlines()
+        for line in (ROOT / "eval" / "suites" / "core.jsonl").read_text().splitlines()
         if line.strip()
     ]
-    found = [r["question"] for r in rows if r.get("kind") != "unanswerable"]
+    found = [r["question"] for r in rows if r.get("type") not in ("unanswerable", "abstain")]
     return found or ["How do optical flow methods handle occlusions?"]
 
 
@@ -89,7 +99,7 @@ def timed_ask(client: Any, question: str) -> dict[str, Any]:
 
     waiting = {Status.STARTING, Status.JOINING_QUEUE, Status.IN_QUEUE, Status.SENDING_DATA}
     start = time.perf_counter()
-    job = client.submit(question, "", "", "All sources", "hybrid", 5, api_name="/ask")
+    job = client.submit(*ask_args(question), api_name="/ask")
     queued: float | None = None
     while not job.done():
         if queued is None and job.status().code not in waiting:
@@ -100,11 +110,15 @@ def timed_ask(client: Any, question: str) -> dict[str, Any]:
         result = job.result()
         answer = result[2] if isinstance(result, list | tuple) else {}
         error = answer.get("error") if isinstance(answer, dict) else "no answer"
-        if not error and isinstance(answer, dict) and answer.get("abstained"):
-            error = "abstained"
+        abstained = bool(isinstance(answer, dict) and answer.get("abstained"))
     except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-    return {"s": total, "queue_s": queued if queued is not None else total, "error": error}
+        error, abstained = f"{type(exc).__name__}: {exc}", False
+    return {
+        "s": total,
+        "queue_s": queued if queued is not None else total,
+        "error": error,
+        "abstained": abstained,  # an answer ("not covered"), not an error
+    }
 
 
 def chat_level(url: str, clients: int, seconds: float, asked: list[str]) -> dict[str, Any]:
@@ -113,7 +127,7 @@ def chat_level(url: str, clients: int, seconds: float, asked: list[str]) -> dict
 
     sessions = [Client(url, verbose=False, download_files=False) for _ in range(clients)]
     for session in sessions:  # a session's first call pays for setting it up: not measured
-        session.predict("warm up", "", "", "hybrid", api_name="/search")
+        session.predict(*search_args("warm up"), api_name="/search")
     deadline = time.perf_counter() + seconds
     results: list[dict[str, Any]] = []
     lock = threading.Lock()
@@ -134,6 +148,7 @@ def chat_level(url: str, clients: int, seconds: float, asked: list[str]) -> dict
     return {
         "clients": clients,
         "completed": len(results) - len(errors),
+        "abstained": sum(r["abstained"] for r in results),
         "errors": len(errors),
         "error_messages": sorted(set(errors))[:5],
         "latency_s": stats([r["s"] for r in results]),
@@ -152,8 +167,8 @@ def searches_during_answer(url: str, n: int, answering: bool = True) -> dict[str
     chat = Client(url, verbose=False, download_files=False)
     searchers = [Client(url, verbose=False, download_files=False) for _ in range(n)]
     for i, searcher in enumerate(searchers):  # open sessions, as a browser tab has one,
-        searcher.predict(SEARCHES[i % 3], "", "", "hybrid", api_name="/search")  # warm caches
-    job = chat.submit(questions()[0], "", "", "All sources", "hybrid", 5, api_name="/ask")
+        searcher.predict(*search_args(SEARCHES[i % 3]), api_name="/search")  # warm caches
+    job = chat.submit(*ask_args(questions()[0]), api_name="/ask")
     while job.status().code not in (Status.PROCESSING, Status.ITERATING) and not job.done():
         time.sleep(0.02)
     time.sleep(0.5)  # well into generation
@@ -163,13 +178,7 @@ def searches_during_answer(url: str, n: int, answering: bool = True) -> dict[str
     def one(i: int) -> tuple[float, str | None]:
         start = time.perf_counter()
         try:
-            searchers[i].predict(
-                SEARCHES[i % 3],
-                "",
-                "",
-                "hybrid",
-                api_name="/search",
-            )
+            searchers[i].predict(*search_args(SEARCHES[i % 3]), api_name="/search")
             return time.perf_counter() - start, None
         except Exception as exc:
             return time.perf_counter() - start, f"{type(exc).__name__}: {exc}"
@@ -265,7 +274,7 @@ def main() -> None:
             from gradio_client import Client
 
             warm = Client(url, verbose=False, download_files=False)
-            warm.predict("warm up", "", "", "hybrid", api_name="/search")
+            warm.predict(*search_args("warm up"), api_name="/search")
             timed_ask(warm, questions()[0])
             asked = questions()
             runs = []
