@@ -11,7 +11,8 @@ Run: ``.venv/bin/python bench/load.py [--store store] [--levels 1,2,4,8] [--seco
    For each level (1, 2, 4, 8 clients) every client (its own ``gradio_client`` session)
    asks question after question for ``--seconds``; a request started in time runs to the
    end. Reported: completed requests, errors (must be 0), latency p50/p95 (submit to
-   answer), and queue wait p50/p95 (submit until the app starts working on it).
+   answer), and queue wait p50/p95 (submit until Gradio's queue hands the request to the
+   app; time spent in the app's own waiting line for the model counts in the latency).
 2. **Library searches while an answer streams.** One chat answer is started; once it is
    generating, ``--searches`` library searches are sent at once: their latency p50/p95.
 3. **Soak.** ``--soak`` questions through ``ask`` with the fake provider (full speed) over the
