@@ -41,7 +41,7 @@ chromium:
 	fi
 
 test-fast: install
-	$(VENV)/bin/pytest -m "not llm and not server and not browser"
+	$(VENV)/bin/pytest -m "not llm and not server and not browser and not slow"
 
 lint: install
 	$(VENV)/bin/ruff check .

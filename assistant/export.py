@@ -1,5 +1,11 @@
 """Answers as Markdown with references, cited papers as BibTeX, chats as Markdown; and the
-one way files people keep are written (whole: a temporary file, then a rename)."""
+one way files people keep are written (whole: a temporary file, then a rename).
+
+Titles, questions and answers carry text written by strangers (abstracts, and models that
+copy them): in Markdown it is escaped, so an ``<img onerror=...>`` or a ``[link](...)`` in it
+shows as text wherever the file is rendered; the only links are the references' own, and
+only http(s) ones.
+"""
 
 from __future__ import annotations
 
@@ -19,27 +25,65 @@ def support_marker(supported: bool | None) -> str:
     return {True: "✓", False: "⚠"}.get(supported, "·")  # type: ignore[arg-type]
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def md_text(text: str) -> str:
+    """Untrusted text as Markdown that renders as exactly that text: no HTML, no links,
+    no emphasis; ``&`` kept from spelling an entity; one line (a newline could start a
+    heading or a list). Parentheses need no escape: with every "]" escaped, no link forms."""
+    flat = " ".join(_CONTROL.sub(" ", text).split())
+    escaped = re.sub(r"([\\`*_{}\[\]<>#|!~])", r"\\\1", flat)
+    return escaped.replace("&", "&amp;")
+
+
+def md_answer(text: str) -> str:
+    """An answer sentence as Markdown text: like ``md_text``, but "[1]" citations stay
+    readable; a "(" right after one is escaped, so "[1](url)" is no link."""
+    escaped = md_text(text)
+    return re.sub(r"\\\[(\d+)\\\](\()?", lambda m: f"[{m[1]}]" + ("\\(" if m[2] else ""), escaped)
+
+
+def safe_link(url: str) -> str | None:
+    """``url`` when it is a plain http(s) URL that Markdown cannot be broken out of."""
+    if not re.fullmatch(r"https?://[^\s<>()\[\]{}\"'`\\]+", url or ""):
+        return None
+    return url
+
+
 def answer_markdown(answer: Answer, *, heading: bool = True) -> str:
     """The answer with flagged sentences and a numbered reference list."""
-    lines = [f"## {answer.question}", ""] if heading else []
+    lines = [f"## {md_text(answer.question)}", ""] if heading else []
     if answer.abstained or not answer.sentences:
-        lines.append(answer.answer)
+        lines.append(md_answer(answer.answer))
     else:
         parts = []
         for s in answer.sentences:
             parts.append(
-                s.text
+                md_answer(s.text)
                 + (" ⚠ *(not supported by the cited source)*" if s.supported is False else "")
             )
         lines.append(" ".join(parts))
     if answer.citations:
         lines += ["", "**References**", ""]
         for c in answer.citations:
-            link = c.links[0] if c.links else ""
-            date = f" ({c.date})" if c.date else ""
-            title = f"[{c.title}]({link})" if link else c.title
-            lines.append(f"{c.number}. {title}{date}")
+            lines.append(f"{c.number}. {reference_markdown(c.title, c.date, c.paper, c.links)}")
     return "\n".join(lines).strip() + "\n"
+
+
+def reference_markdown(
+    title: str, date: str | None, paper: Paper | None, links: Sequence[str]
+) -> str:
+    """One reference: the title links to the paper's arXiv or HF page, links we build from
+    its id; a link taken from other text (an abstract, a JSON field) is shown as itself,
+    never hidden behind the title."""
+    when = f" ({md_text(date)})" if date else ""
+    own = [paper.arxiv_url, paper.hf_url] if paper else []
+    trusted = next((u for u in own if u and safe_link(u)), None)
+    if trusted:
+        return f"[{md_text(title)}]({trusted}){when}"
+    other = next((u for u in map(safe_link, links) if u), None)
+    return md_text(title) + when + (f" <{other}>" if other else "")
 
 
 def chat_markdown(answers: Sequence[Answer]) -> str:
@@ -62,7 +106,12 @@ def bibtex_key(paper: Paper) -> str:
 
 
 def _escape(text: str) -> str:
-    return re.sub(r"([&%$#_{}])", r"\\\1", text)
+    """Text as BibTeX/LaTeX reads it literally: specials escaped, control commands defused."""
+    text = " ".join(_CONTROL.sub(" ", text).split())
+    text = text.replace("\\", "\x00")  # a backslash would start a LaTeX command (\\input...)
+    text = re.sub(r"([&%$#_{}])", r"\\\1", text)
+    text = text.replace("~", r"\textasciitilde{}").replace("^", r"\textasciicircum{}")
+    return text.replace("\x00", r"\textbackslash{}")
 
 
 def bibtex(papers: Sequence[Paper]) -> str:
@@ -76,7 +125,8 @@ def bibtex(papers: Sequence[Paper]) -> str:
             fields.append(("year", str(paper.published.year)))
         if paper.arxiv_id:
             fields += [("eprint", paper.arxiv_id), ("archivePrefix", "arXiv")]
-        link = paper.arxiv_url or paper.github_repo or (paper.urls[0] if paper.urls else None)
+        candidates = [paper.arxiv_url, paper.github_repo, *paper.urls]
+        link = next((u for u in candidates if u and safe_link(u)), None)
         if link:
             fields.append(("url", link))
         body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from assistant.errors import AssistantError
 from assistant.models import Check
-from assistant.settings import Settings
+from assistant.settings import Settings, safe_url
 from assistant.weights import uses_bundled
 
 STORE_FIX = "check --store / ASSISTANT_STORE_DIR or --chroma-url, then assistant ingest"
@@ -195,7 +195,7 @@ def status_report(settings: Settings, *, generate: bool = False) -> StatusReport
                 )
             )
     except Exception as exc:
-        facts.append(("Store", settings.chroma_url or str(settings.store_dir)))
+        facts.append(("Store", safe_url(settings.chroma_url or "") or str(settings.store_dir)))
         if not any(p.name == "store" for p in problems):
             problems.append(Problem(name="store", detail=str(exc), fix="assistant doctor"))
     llm = settings.llm

@@ -57,7 +57,24 @@ _ARXIV_ID = re.compile(r"^(?:arxiv:)?(\d{4}\.\d{4,5})(?:v\d+)?$", re.I)
 #: A title longer than this, or an abstract shorter than this, means the layout was misread.
 MAX_TITLE_CHARS = 400
 MIN_ABSTRACT_CHARS = 40
-MAX_FILE_BYTES = 200 * 1024 * 1024
+#: An "abstract" longer than this is a whole paper or a misread layout, not an abstract
+#: (arXiv caps abstracts at 1,920 characters): an error naming the line, never cut silently.
+MAX_ABSTRACT_CHARS = 20_000
+#: Default of ``settings.max_file_bytes`` (for callers without settings).
+MAX_FILE_BYTES: int = Settings.model_fields["max_file_bytes"].default
+#: Byte-order marks that make a file's encoding unambiguous; UTF-32 before UTF-16 (same start).
+_BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xfe\xff", "utf-16"),
+    (b"\xff\xfe", "utf-16"),
+)
+#: Line ends we split on: not str.splitlines, which also splits on U+2028, \x0c, \x1c..\x1e and
+#: \x85 that may sit inside a JSON string or an abstract (and line numbers would drift).
+_LINE_END = re.compile(r"\r\n|\r|\n")
+#: Control characters other than tab and line ends: terminal escapes (\x1b) and the like.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass
@@ -93,9 +110,13 @@ def make_paper(
     published: dt.date | None = None,
     **extra: Any,
 ) -> Paper:
-    """A ``Paper`` with its id, links and URLs derived the same way for every format."""
-    title = " ".join(title.split())
-    abstract = " ".join(abstract.split())
+    """A ``Paper`` with its id, links and URLs derived the same way for every format.
+
+    Whitespace runs become one space and control characters (terminal escapes included) are
+    dropped: they carry no meaning in an abstract and must not reach a terminal or a page.
+    """
+    title = " ".join(_CONTROL.sub(" ", title).split())
+    abstract = " ".join(_CONTROL.sub(" ", abstract).split())
     return Paper(
         id=paper_id_for(title, arxiv_id),
         arxiv_id=arxiv_id,
@@ -108,23 +129,71 @@ def make_paper(
     )
 
 
-def read_text(path: Path) -> str:
-    """A file's text, or an InputError saying why it cannot be read as UTF-8 text."""
+def read_text(path: Path, max_bytes: int = MAX_FILE_BYTES) -> str:
+    """A file's text, or an InputError saying why it cannot be read.
+
+    UTF-8 (with or without a BOM), and UTF-16/UTF-32 when a BOM says so. Anything else that is
+    not valid UTF-8 (Latin-1, say) is an error naming the line: guessing an encoding would
+    store a misspelled title under a new id, and the right file later would not merge with it.
+    """
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise InputError(f"{path}: file is larger than {MAX_FILE_BYTES // 2**20} MiB.")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise InputError(
+                f"{path}: file is {_size(size)}, over the {_size(max_bytes)} limit "
+                "(ASSISTANT_MAX_FILE_BYTES); split it, or raise the limit."
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read file ({exc.strerror or exc}).") from None
-    if not data.strip():
-        raise InputError(f"{path}: file is empty.")
-    if b"\x00" in data[:8192]:
-        raise InputError(f"{path}: looks like a binary file, not paper text or JSON.")
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), None)
+    if encoding in ("utf-16", "utf-32"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise InputError(
+                f"{path}: starts with a {encoding.upper()} byte-order mark but is not valid "
+                f"{encoding.upper()} (byte {exc.start})."
+            ) from None
+        if "\x00" in text:
+            raise InputError(f"{path}: looks like a binary file, not paper text or JSON.")
+        return _non_empty(path, text)
+    if b"\x00" in data:
+        hint = " (UTF-16 without a byte-order mark? save it as UTF-8)" if data.strip() else ""
+        raise InputError(f"{path}: looks like a binary file, not paper text or JSON{hint}.")
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise InputError(f"{path}:{line}: not valid UTF-8 text (byte {exc.start}).") from None
+        raise InputError(
+            f"{path}:{line}: not valid UTF-8 text (byte {exc.start}); if it is Latin-1, convert "
+            f"it first: iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}"
+        ) from None
+    return _non_empty(path, text)
+
+
+def _non_empty(path: Path, text: str) -> str:
+    if not text.strip():
+        raise InputError(f"{path}: file is empty.")
+    return text
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n:,} bytes"
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines as editors number them: split on \\n, \\r\\n and \\r only."""
+    return _LINE_END.split(text)
+
+
+def _check_abstract(where: str, title: str, abstract: str) -> None:
+    if len(abstract) > MAX_ABSTRACT_CHARS:
+        raise InputError(
+            f"{where}: the abstract of {title[:80]!r} is {len(abstract):,} characters, "
+            f"over the {MAX_ABSTRACT_CHARS:,} an abstract can be (a whole paper, or lines run "
+            "together?)."
+        )
 
 
 def detect_format(path: Path, text: str) -> str:
@@ -157,12 +226,23 @@ def _date_from_header(line: str, year: int) -> dt.date | None:
 
 
 def _content_lines(text: str) -> Iterator[tuple[int, str]]:
-    """(line number, text) of lines that are neither blank nor page boilerplate."""
-    for number, raw in enumerate(text.splitlines(), start=1):
+    """(line number, text) of lines that are neither blank nor page boilerplate.
+
+    In the one-line layout the first title is glued to "Subscribe"; the prefix is cut only
+    there (before any content, and when no "Subscribe" line stood alone), never from a later
+    title or abstract that happens to start with "Subscribers..."."""
+    glued_possible = True
+    for number, raw in enumerate(split_lines(text), start=1):
         line = raw.strip()
-        if line[:9].lower() == "subscribe" and line.lower() not in BOILERPLATE:
-            line = line[9:].strip()  # one-line layout: the first title is glued to "Subscribe"
+        lowered = line.lower()
+        if lowered == "subscribe":
+            glued_possible = False
+        elif glued_possible and lowered[:9] == "subscribe" and lowered not in BOILERPLATE:
+            line = line[9:].strip()
+            glued_possible = False
         if line and line.lower() not in BOILERPLATE:
+            if not _DATE_HEADER.match(line):
+                glued_possible = False
             yield number, line
 
 
@@ -190,6 +270,7 @@ def parse_hf_text(path: Path, text: str, *, year: int, default_date: dt.date | N
                 f"{path}:{number}: the abstract of {title!r} (line {title_line}) is missing or "
                 f"too short ({len(line)} characters)."
             )
+        _check_abstract(f"{path}:{number}", title, line)
         papers.append(make_paper(title, line, path.name, published=published))
         pending = None
     if pending is not None:
@@ -197,7 +278,10 @@ def parse_hf_text(path: Path, text: str, *, year: int, default_date: dt.date | N
             f"{path}:{pending[0]}: title {pending[1]!r} has no abstract (file truncated?)."
         )
     if not papers:
-        raise InputError(f"{path}: no title/abstract pairs found (is it a Daily Papers dump?).")
+        header = " only a date header," if published and published != default_date else ""
+        raise InputError(
+            f"{path}:{header} no title/abstract pairs found (is it a Daily Papers dump?)."
+        )
     return papers
 
 
@@ -216,11 +300,54 @@ def _parse_datetime(value: Any) -> dt.date | None:
             return None
 
 
-def _names(authors: Any) -> list[str]:
-    if not isinstance(authors, list):
+def _typed(where: str, obj: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    """``obj[name]`` when absent/None or of ``kind``; an InputError naming it otherwise.
+
+    JSON of the wrong shape is an error, never coerced: ``{"title": 5}`` is not a paper titled
+    "5", and ``{"abstract": ["x"]}`` is not an abstract reading "['x']".
+    """
+    value = obj.get(name)
+    if value is None or (isinstance(value, kind) and not isinstance(value, bool)):
+        return value
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    wanted = " or ".join(_JSON_KIND.get(k, k.__name__) for k in kinds)
+    found = _JSON_KIND.get(type(value), type(value).__name__)
+    raise InputError(f"{where}: {name!r} must be {wanted}, found {found} {_short(value)}.")
+
+
+_JSON_KIND: dict[type, str] = {
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    list: "a list",
+    dict: "an object",
+    bool: "true/false",
+}
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _names(where: str, obj: dict[str, Any], name: str) -> list[str]:
+    """Author names from a list of strings or ``{"name": ...}`` objects, or a comma list."""
+    authors = _typed(where, obj, name, (list, str))
+    if authors is None:
         return []
-    names = (a.get("name") if isinstance(a, dict) else a for a in authors)
-    return [str(n).strip() for n in names if n and str(n).strip()]
+    if isinstance(authors, str):
+        authors = authors.split(",")
+    names = []
+    for author in authors:
+        if isinstance(author, dict):
+            author = _typed(f"{where} ({name})", author, "name", str) or ""
+        if not isinstance(author, str):
+            raise InputError(
+                f"{where}: {name!r} must list names (strings), found {_short(author)}."
+            )
+        if author.strip():
+            names.append(author.strip())
+    return names
 
 
 def parse_hf_json(path: Path, text: str) -> list[Paper]:
@@ -231,6 +358,8 @@ def parse_hf_json(path: Path, text: str) -> list[Paper]:
         raise InputError(
             f"{path}:{exc.lineno}: not valid JSON ({exc.msg}); truncated download?"
         ) from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to be daily papers.") from None
     if isinstance(data, dict):
         data = data.get("papers", data.get("data", [data]))
     if not isinstance(data, list):
@@ -240,27 +369,35 @@ def parse_hf_json(path: Path, text: str) -> list[Paper]:
         where = f"{path} item {index}"
         if not isinstance(item, dict):
             raise InputError(f"{where}: expected an object, found {type(item).__name__}.")
-        inner = item.get("paper")
-        paper: dict[str, Any] = inner if isinstance(inner, dict) else item
-        title = str(paper.get("title") or item.get("title") or "").strip()
-        abstract = str(paper.get("summary") or paper.get("abstract") or "").strip()
+        inner = _typed(where, item, "paper", dict)
+        paper: dict[str, Any] = inner if inner is not None else item
+        title = (
+            _typed(where, paper, "title", str) or _typed(where, item, "title", str) or ""
+        ).strip()
+        abstract = (
+            _typed(where, paper, "summary", str) or _typed(where, paper, "abstract", str) or ""
+        ).strip()
         if not title:
             raise InputError(f"{where}: paper has no title.")
         if not abstract:
             raise InputError(f"{where}: paper {title!r} has an empty abstract.")
-        keywords = paper.get("ai_keywords")
+        _check_abstract(where, title, abstract)
+        keywords = _typed(where, paper, "ai_keywords", list) or []
+        published = _typed(where, paper, "publishedAt", str) or _typed(
+            where, item, "publishedAt", str
+        )
         papers.append(
             make_paper(
                 title,
                 abstract,
                 path.name,
-                arxiv_id=arxiv_id_from(str(paper.get("id") or "")),
-                published=_parse_datetime(paper.get("publishedAt") or item.get("publishedAt")),
-                authors=_names(paper.get("authors")),
-                upvotes=paper.get("upvotes") if isinstance(paper.get("upvotes"), int) else None,
-                ai_summary=paper.get("ai_summary") or None,
-                ai_keywords=[str(k) for k in keywords] if isinstance(keywords, list) else [],
-                github_repo=paper.get("githubRepo") or None,
+                arxiv_id=arxiv_id_from(_typed(where, paper, "id", str)),
+                published=_parse_datetime(published),
+                authors=_names(where, paper, "authors"),
+                upvotes=_typed(where, paper, "upvotes", int),
+                ai_summary=_typed(where, paper, "ai_summary", str) or None,
+                ai_keywords=[str(k) for k in keywords if isinstance(k, str | int | float)],
+                github_repo=_typed(where, paper, "githubRepo", str) or None,
             )
         )
     if not papers:
@@ -274,40 +411,45 @@ def parse_hf_json(path: Path, text: str) -> list[Paper]:
 def parse_jsonl(path: Path, text: str) -> list[Paper]:
     """Papers from JSON Lines: ``title`` and ``abstract``, optional id/date/url/authors."""
     papers = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(split_lines(text), start=1):
         if not line.strip():
             continue
+        where = f"{path}:{number}"
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             hint = " (is this a Daily Papers text dump? try --format auto)" if number == 1 else ""
-            raise InputError(f"{path}:{number}: not valid JSON ({exc.msg}){hint}.") from None
+            raise InputError(f"{where}: not valid JSON ({exc.msg}){hint}.") from None
+        except RecursionError:
+            raise InputError(f"{where}: JSON nested too deeply to be a paper.") from None
         if not isinstance(obj, dict):
-            raise InputError(f"{path}:{number}: expected a JSON object per line.")
-        title = str(obj.get("title") or "").strip()
-        abstract = str(obj.get("abstract") or obj.get("summary") or "").strip()
+            raise InputError(f"{where}: expected a JSON object per line.")
+        title = (_typed(where, obj, "title", str) or "").strip()
+        abstract = (
+            _typed(where, obj, "abstract", str) or _typed(where, obj, "summary", str) or ""
+        ).strip()
         if not title:
-            raise InputError(f"{path}:{number}: missing 'title'.")
+            raise InputError(f"{where}: missing 'title'.")
         if not abstract:
-            raise InputError(f"{path}:{number}: paper {title!r} has an empty 'abstract'.")
+            raise InputError(f"{where}: paper {title!r} has an empty 'abstract'.")
+        _check_abstract(where, title, abstract)
         published = None
-        if obj.get("date"):
-            published = _parse_datetime(str(obj["date"]))
+        date = _typed(where, obj, "date", str)
+        if date:
+            published = _parse_datetime(date)
             if published is None:
-                raise InputError(f"{path}:{number}: 'date' {obj['date']!r} is not YYYY-MM-DD.")
-        authors = obj.get("authors")
-        if isinstance(authors, str):
-            authors = [a.strip() for a in authors.split(",")]
+                raise InputError(f"{where}: 'date' {date!r} is not YYYY-MM-DD.")
+        url = _typed(where, obj, "url", str)
         paper = make_paper(
             title,
             abstract,
             path.name,
-            arxiv_id=arxiv_id_from(obj.get("id")) or arxiv_id_from(obj.get("url")),
+            arxiv_id=arxiv_id_from(_typed(where, obj, "id", str)) or arxiv_id_from(url),
             published=published,
-            authors=_names(authors),
+            authors=_names(where, obj, "authors"),
         )
-        if obj.get("url") and obj["url"] not in paper.urls:
-            paper.urls.insert(0, str(obj["url"]))
+        if url and url not in paper.urls:
+            paper.urls.insert(0, url)
         papers.append(paper)
     if not papers:
         raise InputError(f"{path}: no JSON lines found.")
@@ -338,12 +480,17 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
 
 
 def parse_file(
-    path: Path, fmt: str = "auto", *, year: int | None = None, date: dt.date | None = None
+    path: Path,
+    fmt: str = "auto",
+    *,
+    year: int | None = None,
+    date: dt.date | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> list[Paper]:
     """Papers of one file in the given (or detected) format."""
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
-    text = read_text(path)
+    text = read_text(path, max_bytes)
     if fmt == "auto":
         fmt = detect_format(path, text)
     if fmt == "hf-json":
@@ -366,29 +513,44 @@ def parse_paths(
     *,
     year: int | None = None,
     date: dt.date | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> ParseResult:
     """Parse every file, collecting problems instead of stopping at the first one."""
     result = ParseResult()
     for path in expand_paths(paths):
         result.files += 1
         try:
-            result.papers.extend(parse_file(path, fmt, year=year, date=date))
+            result.papers.extend(parse_file(path, fmt, year=year, date=date, max_bytes=max_bytes))
         except InputError as exc:
             result.problems.append(str(exc))
     return result
 
 
+def _other_arxiv_paper(old: Paper, new: Paper) -> bool:
+    """Same title, but two different arXiv papers (they are kept apart)."""
+    return bool(old.arxiv_id and new.arxiv_id and old.arxiv_id != new.arxiv_id)
+
+
 def merge_duplicates(papers: Iterable[Paper]) -> list[Paper]:
-    """One record per paper (same normalized title): sources and links united."""
+    """One record per paper, sources and links united: same normalized title, or same id.
+
+    One arXiv id under two titles (a revised title, or a careless dump) is one paper whose
+    later text wins, as on re-ingest; never two records with one id, which Chroma refuses
+    in one write and which would overwrite each other across writes.
+    """
     merged: dict[str, Paper] = {}
     for paper in papers:
         key = paper.title_key
         old = merged.get(key)
-        if old is not None and old.arxiv_id and paper.arxiv_id and old.arxiv_id != paper.arxiv_id:
+        if old is not None and _other_arxiv_paper(old, paper):
             key = paper.id  # same title, different arXiv papers: keep both
             old = merged.get(key)
         merged[key] = paper.model_copy(deep=True) if old is None else merge_paper(old, paper)
-    return list(merged.values())
+    by_id: dict[str, Paper] = {}
+    for paper in merged.values():
+        seen = by_id.get(paper.id)
+        by_id[paper.id] = paper if seen is None else merge_paper(seen, paper)
+    return list(by_id.values())
 
 
 def merge_paper(old: Paper, new: Paper) -> Paper:
@@ -437,13 +599,24 @@ class IngestReport(BaseModel):
 
 
 def plan_writes(
-    incoming: list[Paper], stored: dict[str, tuple[Paper, str]], today: dt.date
+    incoming: list[Paper],
+    stored: dict[str, tuple[Paper, str]],
+    today: dt.date,
+    stored_ids: dict[str, tuple[Paper, str]] | None = None,
 ) -> tuple[list[Paper], list[Paper], list[Paper], int]:
-    """Split incoming papers into (to embed: new, to embed: changed text, metadata-only, same)."""
+    """Split incoming papers into (to embed: new, to embed: changed text, metadata-only, same).
+
+    A stored paper is found by title key (``stored``) or else by id (``stored_ids``): a
+    paper whose title changed keeps its record instead of being counted as new.
+    """
     new, changed, merged = [], [], []
     unchanged = 0
     for paper in incoming:
         hit = stored.get(paper.title_key)
+        if hit is not None and _other_arxiv_paper(hit[0], paper):
+            hit = None
+        if hit is None and stored_ids:
+            hit = stored_ids.get(paper.id)
         if hit is None:
             new.append(paper.model_copy(update={"added": today}))
             continue
@@ -476,7 +649,10 @@ def ingest_papers(
     started = time.perf_counter()
     distinct = merge_duplicates(papers)
     stored = store.by_title_keys([p.title_key for p in distinct])
-    new, changed, merged, unchanged = plan_writes(distinct, stored, today or dt.date.today())
+    stored_ids = store.by_ids([p.id for p in distinct])
+    new, changed, merged, unchanged = plan_writes(
+        distinct, stored, today or dt.date.today(), stored_ids
+    )
     to_embed = new + changed
     reuse = store.vectors([p.id for p in merged]) if merged else {}
     todo: list[tuple[Paper, bool]] = [(p, True) for p in to_embed] + [(p, False) for p in merged]
@@ -531,7 +707,7 @@ def ingest_paths(
     from assistant.embed import get_embedder
     from assistant.store import open_store
 
-    parsed = parse_paths(paths, fmt, year=year, date=date)
+    parsed = parse_paths(paths, fmt, year=year, date=date, max_bytes=settings.max_file_bytes)
     if parsed.problems and (not skip_invalid or not parsed.papers):
         listed = "\n".join(f"  ✗ {problem}" for problem in parsed.problems)
         raise InputError(

@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import re
 import time
+import unicodedata
 
 from pydantic import BaseModel, Field, PrivateAttr, computed_field, model_validator
 
@@ -17,8 +18,24 @@ from assistant.errors import InputError
 
 
 def normalize_title(title: str) -> str:
-    """Lower-case alphanumerics only: two spellings of one title compare equal."""
+    """Lower-case alphanumerics only: two spellings of one title compare equal.
+
+    ASCII letters and digits for titles in Latin script (accents dropped, as always); a title
+    with letters of another script (Chinese, Arabic, Greek...) keeps them, else every such
+    title would share one empty key and be merged into one paper.
+    """
+    if any(_non_latin(ch) for ch in title):
+        return " ".join(re.sub(r"[\W_]+", " ", title.casefold()).split())
     return re.sub(r"[^a-z0-9]+", " ", title.lower()).strip()
+
+
+def _non_latin(ch: str) -> bool:
+    """A letter or digit with no ASCII base (``é`` has one: ``e``; ``中`` and ``π`` do not)."""
+    return (
+        ord(ch) > 127
+        and ch.isalnum()
+        and not unicodedata.normalize("NFKD", ch).encode("ascii", "ignore")
+    )
 
 
 def paper_id_for(title: str, arxiv_id: str | None = None) -> str:

@@ -11,6 +11,7 @@ import hashlib
 import os
 from pathlib import Path
 from typing import Any, Literal, get_args
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +25,17 @@ EmbeddingBackend = Literal["onnx", "torch"]
 MODES: tuple[str, ...] = get_args(RetrievalMode)
 #: The most sources one answer may be given (the prompt must fit the model's context).
 MAX_ANSWER_SOURCES = 20
+
+
+def safe_url(url: str) -> str:
+    """``url`` without user:password, for messages and ``assistant config``."""
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        netloc = parts.hostname or ""
+        if parts.port:
+            netloc += f":{parts.port}"
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts)
 
 
 class EmbeddingSettings(BaseModel):
@@ -260,9 +272,21 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(
         None, description="URL of a Chroma server (chroma run); overrides store_dir when set."
     )
+    chroma_timeout: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds a request to the Chroma server may take before it fails (the "
+        "chromadb client would wait forever on a hung server).",
+    )
     collection: str = Field("papers", description="Prefix of the Chroma collection name.")
     ingest_batch: int = Field(
         64, ge=1, description="Papers written per store batch (each lands whole or not at all)."
+    )
+    max_file_bytes: int = Field(
+        200 * 1024 * 1024,
+        ge=1,
+        description="Largest input file ingest reads, in bytes; a bigger one is an error naming "
+        "it (a guard against feeding it a disk image or a log by mistake).",
     )
     daily_papers_url: str = Field(
         "https://huggingface.co/api/daily_papers",
@@ -300,6 +324,9 @@ class Settings(BaseSettings):
         """Effective settings for display: secrets shown as set/unset, never their value."""
         data = self.model_dump(mode="json")
         data["llm"]["api_key"] = "***" if self.llm.api_key else None
+        data["llm"]["api_base"] = safe_url(self.llm.api_base)
+        if self.chroma_url:
+            data["chroma_url"] = safe_url(self.chroma_url)
         data["ui"]["auth"] = "***" if self.ui.auth else None
         data["collection_name"] = self.collection_name()
         return data

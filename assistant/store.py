@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from assistant.errors import InputError, StoreError
 from assistant.models import Paper, SearchFilters, date_to_int
-from assistant.settings import TEXT_RECIPE, Settings
+from assistant.settings import TEXT_RECIPE, Settings, safe_url
 
 #: Largest $in list / id list sent to Chroma in one request.
 _CHUNK = 500
@@ -103,13 +103,14 @@ class PaperStore:
                 url = urlparse(settings.chroma_url)
                 if not url.hostname:
                     raise InputError(f"chroma URL {settings.chroma_url!r} has no host.")
-                self.location = settings.chroma_url
+                self.location = safe_url(settings.chroma_url)
                 self._client = chromadb.HttpClient(
                     host=url.hostname,
                     port=url.port or (443 if url.scheme == "https" else 8000),
                     ssl=url.scheme == "https",
                     settings=chroma_settings,
                 )
+                _set_timeout(self._client, settings.chroma_timeout)
             else:
                 path = settings.store_dir.expanduser().resolve()
                 path.mkdir(parents=True, exist_ok=True)
@@ -147,13 +148,26 @@ class PaperStore:
     @property
     def where(self) -> str:
         """Human-readable location, for messages."""
-        return self.settings.chroma_url or str(self.settings.store_dir)
+        return safe_url(self.settings.chroma_url or "") or str(self.settings.store_dir)
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        import httpx
+
         try:
             return fn(*args, **kwargs)
         except (InputError, StoreError):
             raise
+        except httpx.TimeoutException as exc:
+            raise StoreError(
+                f"the Chroma server at {self.where} did not answer within "
+                f"{self.settings.chroma_timeout:g}s ({what}). Is it overloaded or stopped? "
+                "Raise ASSISTANT_CHROMA_TIMEOUT if it is just slow."
+            ) from exc
+        except (httpx.TransportError, ConnectionError) as exc:
+            raise StoreError(
+                f"cannot reach the Chroma server at {self.where} ({what}: {exc}). Is it "
+                "running? Start it with: chroma run --path DIR --host 127.0.0.1 --port 8000"
+            ) from exc
         except Exception as exc:
             raise StoreError(f"Chroma {what} failed at {self.where}: {exc}") from exc
 
@@ -213,6 +227,13 @@ class PaperStore:
         return {
             str(meta["title_key"]): (_paper(meta), str(meta["content_hash"]))
             for _, meta in self._get_chunked(unique, ["metadatas"], field="title_key")
+        }
+
+    def by_ids(self, ids: Sequence[str]) -> dict[str, tuple[Paper, str]]:
+        """Stored papers whose id is in ``ids``: id -> (paper, content hash)."""
+        return {
+            str(pid): (_paper(meta), str(meta["content_hash"]))
+            for pid, meta in self._get_chunked(list(dict.fromkeys(ids)), ["metadatas"])
         }
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
@@ -353,11 +374,17 @@ class PaperStore:
         ``sentences`` (paper id -> its abstract sentences and their vectors) replace the
         papers' stored sentences first, so a paper never lands without them; a run
         interrupted in between leaves the paper to be rewritten by the next one.
+
+        The revision is bumped before the write as well as after it: a process killed between
+        the upsert and the second bump has still changed the revision, so no derived index
+        (BM25) built before the write is taken for current afterwards. (Counting alone would
+        not tell: re-embedding changed papers leaves the count as it was.)
         """
         if not papers:
             return
         if len(papers) > self.max_batch:
             raise StoreError(f"batch of {len(papers)} exceeds Chroma's limit {self.max_batch}.")
+        self._bump_revision()
         if sentences:
             self._write_sentences(sentences)
         self._call(
@@ -398,6 +425,16 @@ class PaperStore:
         """Drop this collection and its sentences (tests, and ``assistant reset``)."""
         self._call("delete", self._client.delete_collection, self.collection_name)
         self._call("delete", self._client.delete_collection, f"{self.collection_name}-sentences")
+
+
+def _set_timeout(client: Any, seconds: float) -> None:
+    """Give the chromadb HTTP client a timeout: it makes its httpx session with
+    ``timeout=None``, so a hung server would hang every caller for good."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(seconds, connect=min(seconds, 10.0))
 
 
 def open_store(settings: Settings) -> PaperStore:

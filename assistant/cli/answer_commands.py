@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.text import Text
 
-from assistant.cli.base import cli, console, err_console, settings_of
+from assistant.cli.base import cli, console, err_console, no_control, plain, settings_of
 from assistant.cli.options import (
     filter_options,
     json_option,
@@ -18,7 +18,7 @@ from assistant.cli.options import (
     provider_option,
     sources_option,
 )
-from assistant.errors import InputError
+from assistant.errors import AssistantError
 from assistant.export import answer_markdown, bibtex, chat_markdown, support_marker
 from assistant.models import Answer, SearchFilters
 from assistant.settings import Settings
@@ -28,6 +28,22 @@ if TYPE_CHECKING:
 
 # The answer pipeline and rich's Live view are imported by the commands that use them, so
 # that every other command starts without them (tests/test_embed.py checks what loads).
+
+
+def write_whole(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` through a temporary file: never a half-written export."""
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; an export is the user's to share
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def answer_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -42,13 +58,13 @@ def _settings(ctx: click.Context, mode: str | None, provider: str | None) -> Set
 def render_answer(answer: Answer) -> None:
     """The checked answer: sentences with support markers, references, timings."""
     for notice in answer.notices:
-        err_console.print(f"[yellow]note:[/] {notice}", highlight=False)
+        err_console.print(f"[yellow]note:[/] {plain(notice)}", highlight=False)
     if answer.abstained:
-        console.print(Text(answer.answer, style="bold"))
+        console.print(Text(no_control(answer.answer), style="bold"))
     else:
         text = Text()
         for s in answer.sentences:
-            text.append(s.text)
+            text.append(no_control(s.text))
             if s.supported is False:
                 text.append(" ⚠", style="bold yellow")
             text.append(" ")
@@ -65,14 +81,14 @@ def render_answer(answer: Answer) -> None:
         for c in answer.citations:
             link = c.links[0] if c.links else ""
             console.print(
-                f" [{c.number}] {support_marker(c.supported)} {c.title}"
-                f" [dim]({c.date or 'n.d.'}) {link}[/]",
+                f" [{c.number}] {support_marker(c.supported)} {plain(c.title)}"
+                f" [dim]({c.date or 'n.d.'}) {plain(link)}[/]",
                 highlight=False,
             )
     t = answer.telemetry
     ttft = f"first token {t.ttft_s:.1f} s · " if t.ttft_s is not None else ""
     console.print(
-        f"[dim]{t.provider}:{t.model} · retrieval {t.retrieval_ms:.0f} ms · {ttft}"
+        f"[dim]{plain(t.provider)}:{plain(t.model)} · retrieval {t.retrieval_ms:.0f} ms · {ttft}"
         f"total {t.total_s:.1f} s · {t.prompt_tokens}+{t.completion_tokens} tokens[/]",
         highlight=False,
     )
@@ -86,21 +102,39 @@ def stream_answer(
     history: list[Message],
     live: bool,
 ) -> Answer:
-    """Run the pipeline, showing tokens as they arrive, and return the checked answer."""
+    """Run the pipeline, showing tokens as they arrive, and return the checked answer.
+
+    When the model fails mid-answer, what it wrote so far is printed on stderr, marked
+    incomplete, before the error: the user sees how far it got, never a silent cut.
+    """
     from rich.live import Live
 
     from assistant.answer import ask_stream
 
     draft = Text(style="dim")
-    with Live(
-        draft, console=console, transient=True, auto_refresh=False, redirect_stderr=False
-    ) as view:
-        for item in ask_stream(question, settings, history=history, filters=filters, k=k):
-            if isinstance(item, Answer):
-                answer = item
-            elif live:
-                draft.append(item)
-                view.refresh()
+    received: list[str] = []
+    try:
+        with Live(
+            draft, console=console, transient=True, auto_refresh=False, redirect_stderr=False
+        ) as view:
+            for item in ask_stream(question, settings, history=history, filters=filters, k=k):
+                if isinstance(item, Answer):
+                    answer = item
+                    continue
+                received.append(item)
+                if live:
+                    draft.append(no_control(item))
+                    view.refresh()
+    except AssistantError:
+        partial = "".join(received).strip()
+        if partial:
+            err_console.print(Text(no_control(partial)))
+            err_console.print(
+                "[bold yellow]⚠ incomplete:[/] the model stopped before finishing this answer; "
+                "its citations were not checked.",
+                highlight=False,
+            )
+        raise
     return answer
 
 
@@ -140,9 +174,9 @@ def ask(
     if as_json:
         click.echo(answer.model_dump_json(indent=2))
     elif fmt == "markdown":
-        click.echo(answer_markdown(answer), nl=False)
+        click.echo(no_control(answer_markdown(answer)), nl=False)
     elif fmt == "bibtex":
-        click.echo(bibtex([c.paper for c in answer.citations]), nl=False)
+        click.echo(no_control(bibtex([c.paper for c in answer.citations])), nl=False)
     else:
         render_answer(answer)
 
@@ -185,13 +219,20 @@ def chat(
                 question.removeprefix("/export").strip()
                 or f"chat-{dt.datetime.now():%Y%m%d-%H%M%S}.md"
             )
-            target.write_text(chat_markdown(answers), encoding="utf-8")
-            console.print(f"[dim]saved {target}[/]")
+            try:
+                write_whole(target, chat_markdown(answers))
+            except OSError as exc:  # a typo in the path must not end the conversation
+                err_console.print(
+                    f"[red]error:[/] cannot save {plain(target)} ({plain(exc.strerror or exc)}).",
+                    highlight=False,
+                )
+                continue
+            console.print(f"[dim]saved {plain(target)}[/]")
             continue
         try:
             answer = stream_answer(question, settings, filters, k, conversation(answers), True)
-        except InputError as exc:
-            err_console.print(f"[red]error:[/] {exc}")
+        except AssistantError as exc:  # the chat goes on: ask again, or /quit
+            err_console.print(f"[red]error:[/] {plain(exc)}", highlight=False)
             continue
         render_answer(answer)
         answers.append(answer)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import click
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 
 from assistant.errors import AssistantError
@@ -18,6 +20,22 @@ from assistant.settings import Settings
 
 console = Console()
 err_console = Console(stderr=True)
+
+#: Control characters but tab and newline: terminal escapes (\x1b), bells, NULs.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def no_control(text: object) -> str:
+    """``text`` without control characters: what a paper, a model or a question says may
+    not move the cursor, recolour or retitle the user's terminal."""
+    return _CONTROL.sub("", str(text))
+
+
+def plain(text: object) -> str:
+    """Untrusted text to put inside a rich markup string: control characters dropped and
+    brackets escaped, so a title like ``[/]`` or ``[link=...]`` prints as itself (unescaped,
+    the first crashed the command and the second hid a link in the terminal)."""
+    return escape(no_control(text))
 
 
 class AssistantGroup(click.Group):
@@ -27,7 +45,7 @@ class AssistantGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AssistantError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {plain(exc)}", highlight=False, soft_wrap=True)
             sys.exit(1)
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/] (the store keeps only whole batches)")

@@ -25,7 +25,16 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from assistant.cli.base import cli, console, err_console, print_json, progress_bar, settings_of
+from assistant.cli.base import (
+    cli,
+    console,
+    err_console,
+    no_control,
+    plain,
+    print_json,
+    progress_bar,
+    settings_of,
+)
 from assistant.cli.options import json_option, provider_option
 from assistant.errors import ModelError
 from assistant.settings import Settings
@@ -158,7 +167,7 @@ def model_info(ctx: click.Context, as_json: bool) -> None:
         print_json(info)
         return
     for key, value in info.model_dump().items():
-        console.print(f"[bold]{key:>16}[/] {value}", highlight=False)
+        console.print(f"[bold]{key:>16}[/] {plain(value)}", highlight=False)
 
 
 def print_telemetry(telemetry: Any) -> None:
@@ -221,12 +230,12 @@ def llm_command(
         if as_json:
             print_json(completion)
             return
-        click.echo(completion.text)
+        click.echo(no_control(completion.text))
         print_telemetry(completion.telemetry)
         return
     with llm.stream(messages, max_tokens=max_tokens, temperature=temperature) as chunks:
         for chunk in chunks:
-            click.echo(chunk, nl=False)
+            click.echo(no_control(chunk), nl=False)
             sys.stdout.flush()
         click.echo()
         print_telemetry(chunks.telemetry)
@@ -256,8 +265,10 @@ def doctor(ctx: click.Context, no_generate: bool, as_json: bool) -> None:
     else:
         for check in checks:
             mark = "[green]✓[/]" if check.ok else "[red]✗[/]"
-            console.print(f"{mark} [bold]{check.name}[/]: {check.detail}", highlight=False)
+            console.print(
+                f"{mark} [bold]{plain(check.name)}[/]: {plain(check.detail)}", highlight=False
+            )
             if check.fix:
-                console.print(f"    [yellow]fix:[/] {check.fix}", highlight=False)
+                console.print(f"    [yellow]fix:[/] {plain(check.fix)}", highlight=False)
     if not all(c.ok for c in checks):
         ctx.exit(1)

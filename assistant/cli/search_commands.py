@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from assistant.cli.base import cli, console, err_console, print_json, settings_of
+from assistant.cli.base import cli, console, err_console, plain, print_json, settings_of
 from assistant.cli.options import filter_options, json_option, mode_option
 from assistant.models import SearchFilters
 from assistant.retrieve import get_retriever
@@ -40,7 +40,7 @@ def search(
     """
     result = get_retriever(settings_of(ctx)).search(query, k=k, mode=mode, filters=filters, mmr=mmr)
     for notice in result.notices:
-        err_console.print(f"[yellow]note:[/] {notice}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]note:[/] {plain(notice)}", highlight=False, soft_wrap=True)
     if as_json:
         print_json(result.hits)
         return
@@ -54,8 +54,8 @@ def search(
             str(hit.rank),
             f"{hit.score:.4f}",
             str(hit.paper.published or "-"),
-            hit.paper.title,
-            best,
+            plain(hit.paper.title),
+            plain(best),
         )
     console.print(table)
     console.print(f"[dim]{len(result.hits)} hit(s), {result.mode}[/]")

@@ -10,7 +10,15 @@ import click
 from rich.progress import MofNCompleteColumn
 from rich.table import Table
 
-from assistant.cli.base import cli, console, err_console, print_json, progress_bar, settings_of
+from assistant.cli.base import (
+    cli,
+    console,
+    err_console,
+    plain,
+    print_json,
+    progress_bar,
+    settings_of,
+)
 from assistant.cli.options import filter_options, json_option
 from assistant.errors import InputError
 from assistant.ingest import FORMATS, IngestReport, download_day, ingest_paths
@@ -44,7 +52,7 @@ def run_ingest(
             progress=progress,
         )
     for problem in report.skipped:
-        err_console.print(f"[yellow]skipped[/] {problem}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]skipped[/] {plain(problem)}", highlight=False, soft_wrap=True)
     return report
 
 
@@ -129,7 +137,9 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         print_json(info)
         return
-    console.print(f"[bold]{info.papers}[/] papers in {info.location} ({info.collection})")
+    console.print(
+        f"[bold]{info.papers}[/] papers in {plain(info.location)} ({plain(info.collection)})"
+    )
     console.print(f"embedding model: {info.embedding_model}")
     if info.first_published:
         console.print(
@@ -138,7 +148,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     if info.last_added:
         console.print(f"last added: {info.last_added}")
     for source, count in info.sources.items():
-        console.print(f"  {count:6d}  {source}")
+        console.print(f"  {count:6d}  {plain(source)}", highlight=False)
 
 
 @cli.command(name="list")
@@ -158,7 +168,7 @@ def list_(ctx: click.Context, filters: SearchFilters, limit: int, as_json: bool)
         return
     table = Table("id", "published", "title", box=None, header_style="bold")
     for paper in papers:
-        table.add_row(paper.id, str(paper.published or "-"), paper.title)
+        table.add_row(plain(paper.id), str(paper.published or "-"), plain(paper.title))
     console.print(table)
     console.print(f"[dim]{len(papers)} paper(s)[/]")
 
@@ -177,17 +187,17 @@ def show(ctx: click.Context, paper_id: str, as_json: bool) -> None:
     if as_json:
         print_json(paper)
         return
-    console.print(f"[bold]{paper.title}[/]", highlight=False, soft_wrap=True)
+    console.print(f"[bold]{plain(paper.title)}[/]", highlight=False, soft_wrap=True)
     console.print(
-        f"[dim]{paper.id} · published {paper.published or 'unknown'} · added {paper.added}"
-        f" · from {', '.join(paper.sources)}[/]",
+        f"[dim]{plain(paper.id)} · published {paper.published or 'unknown'} · added "
+        f"{paper.added} · from {plain(', '.join(paper.sources))}[/]",
         highlight=False,
     )
     if paper.authors:
-        console.print(", ".join(paper.authors), highlight=False)
+        console.print(plain(", ".join(paper.authors)), highlight=False)
     console.print()
-    console.print(paper.abstract, highlight=False, soft_wrap=True)
+    console.print(plain(paper.abstract), highlight=False, soft_wrap=True)
     if paper.links:
         console.print()
         for link in paper.links:
-            console.print(f"  {link}", highlight=False)
+            console.print(f"  {plain(link)}", highlight=False)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import click
 
-from assistant.cli.base import cli, err_console, settings_of
+from assistant.cli.base import cli, err_console, plain, settings_of
 from assistant.cli.options import provider_option
+from assistant.settings import safe_url
 
 
 @cli.command()
@@ -65,7 +66,8 @@ def ui(
         )
     err_console.print(
         f"Papers assistant on http://{settings.ui.host}:{settings.ui.port} "
-        f"(store: {settings.chroma_url or settings.store_dir}, llm: {settings.llm.provider})",
+        f"(store: {plain(safe_url(settings.chroma_url or '') or settings.store_dir)}, "
+        f"llm: {plain(settings.llm.provider)})",
         highlight=False,
     )
     launch(settings)

@@ -7,24 +7,11 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from assistant.errors import AssistantError, ModelError
 from assistant.llm.base import BaseLLM, Generation, GenParams, Message, Usage
 from assistant.llm.registry import register_provider
-from assistant.settings import LLMSettings
-
-
-def safe_url(url: str) -> str:
-    """``url`` without user:password, for messages."""
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        netloc = parts.hostname or ""
-        if parts.port:
-            netloc += f":{parts.port}"
-        parts = parts._replace(netloc=netloc)
-    return urlunsplit(parts)
-
+from assistant.settings import LLMSettings, safe_url
 
 _KEY_LIKE = re.compile(r"\b(sk|pk|key)-[A-Za-z0-9_\-*.]{3,}")
 
@@ -141,9 +128,31 @@ class OpenAILikeLLM(BaseLLM):
             return text, Usage(usage.prompt_tokens, usage.completion_tokens, finish)
         return text, Usage(finish_reason=finish, estimated=True)
 
+    def _cut_off(self, exc: BaseException | None, received: int) -> ModelError:
+        """The error for a stream that ended before the model finished its reply."""
+        import httpx
+        import openai
+
+        where = f"the model endpoint {self.endpoint}"
+        got = f"after {received:,} characters"
+        if isinstance(exc, httpx.TimeoutException | openai.APITimeoutError):
+            why = f"stopped sending for {self.settings.timeout:g}s {got}"
+        elif exc is not None:
+            detail = scrub(str(exc), self._secret).rstrip(".") or type(exc).__name__
+            why = f"dropped the connection {got} ({detail})"
+        else:
+            why = f"closed the stream {got} without finishing it (no finish_reason)"
+        return ModelError(
+            f"{where} {why}: the answer is incomplete. Try again; if it keeps happening, check "
+            "the server's log (or raise ASSISTANT_LLM__TIMEOUT if it is just slow)."
+        )
+
     def _generate(self, messages: list[Message], params: GenParams) -> Generation:
+        import httpx
+
         usage = None
         finish = None
+        received = 0
         try:
             for response in self._li.stream_chat(
                 self._chat_messages(messages), **self._kwargs(params)
@@ -154,11 +163,20 @@ class OpenAILikeLLM(BaseLLM):
                 if choices and getattr(choices[0], "finish_reason", None):
                     finish = choices[0].finish_reason
                 if response.delta:
+                    received += len(response.delta)
                     yield response.delta
         except AssistantError:
             raise
+        except httpx.TransportError as exc:
+            # Raised while reading the stream, after the openai client's own error mapping
+            # (and retries) are over: the reply was cut, not refused.
+            raise self._cut_off(exc, received) from None
         except Exception as exc:
             raise self._error(exc) from None
+        if finish is None and received:
+            # The connection closed cleanly mid-reply (no length, no chunking): every
+            # OpenAI-compatible server ends a finished choice with a finish_reason.
+            raise self._cut_off(None, received)
         if usage is not None and getattr(usage, "completion_tokens", None) is not None:
             return Usage(usage.prompt_tokens, usage.completion_tokens, finish)
         return Usage(finish_reason=finish, estimated=True)
