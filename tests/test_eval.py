@@ -332,7 +332,9 @@ def test_fake_llm_run_scores_answers_of_every_system(
     for system in ("ours", "llamaindex", "llamaindex+ours"):
         s = summary[system]
         assert s["n"] == 3 and s["errors"] == 0, (system, s)
-        assert s["citation_validity"] == 0.5, (system, s)  # [1] valid, [9] removed
+        # [1] valid, [9] removed; ours may withhold the unsupported draft (an abstention).
+        expected = (0.5, None) if system == "ours" else (0.5,)
+        assert s["citation_validity"] in expected, (system, s)
         answered = [c.by_system(system) for c in run.cases]
         assert all(a is not None and a.sources for a in answered)
         assert all(a.prompt_tokens > 0 for a in answered if a and not a.abstained)

@@ -40,11 +40,19 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from pydantic import PrivateAttr
 
-from assistant.answer import build_answer
+from assistant.answer import check_text, is_abstention
 from assistant.embed import get_embedder, split_sentences
 from assistant.errors import StoreError
 from assistant.llm import LLM, Telemetry
-from assistant.models import Answer, AnswerTelemetry, Evidence, EvidenceSet, Paper, SearchFilters
+from assistant.models import (
+    Answer,
+    AnswerTelemetry,
+    Citation,
+    Evidence,
+    EvidenceSet,
+    Paper,
+    SearchFilters,
+)
 from assistant.retrieve import search
 from assistant.settings import Settings
 from assistant.store import open_store
@@ -280,7 +288,8 @@ def stock_retriever(settings: Settings, llm: SeamLLM, k: int) -> BaseRetriever:
 
 class StockPipeline:
     """llama-index's ``CitationQueryEngine`` on the stock retriever (``"llamaindex"``) or on
-    ours (``"ours"``), run on our model; each answer checked by ``answer.build_answer``."""
+    ours (``"ours"``), run on our model; each answer judged by ``answer.check_text``
+    (see ``check``)."""
 
     def __init__(self, settings: Settings, llm: LLM, *, retriever: str = "llamaindex") -> None:
         from llama_index.core import get_response_synthesizer
@@ -322,6 +331,45 @@ class StockPipeline:
                 return self.papers[hit.node.node_id]
         raise KeyError(f"citation chunk not found among the retrieved papers: {head[:60]!r}")
 
+    def check(self, gathered: EvidenceSet, text: str) -> Answer:
+        """llama-index's text judged by our checker as it is: ``check_text`` without the
+        repair, and no withholding (both are features of our pipeline, not of the judge)."""
+        question = gathered.question
+        if is_abstention(text):
+            return Answer(
+                question=question, standalone_question=question, answer=text, abstained=True
+            )
+        checked = check_text(
+            text,
+            gathered.evidence,
+            self.embedder,
+            self.settings.answer.support_threshold,
+            repair=False,
+        )
+        by_number = {ev.number: ev for ev in gathered.evidence}
+        citations = [
+            Citation(
+                number=new,
+                paper_id=by_number[old].paper.id,
+                title=by_number[old].paper.title,
+                date=None,
+                links=by_number[old].paper.links,
+                evidence=by_number[old].sentences,
+                supported=all(c.supported for c in checked.sentences if new in c.citations),
+                paper=by_number[old].paper,
+            )
+            for old, new in sorted(checked.numbering.items(), key=lambda item: item[1])
+        ]
+        return Answer(
+            question=question,
+            standalone_question=question,
+            answer=checked.text,
+            abstained=False,
+            sentences=checked.sentences,
+            citations=citations,
+            invalid_citations=checked.invalid_citations,
+        )
+
     def answer(self, question: str) -> tuple[Answer, list[str]]:
         """The checked answer and the paper ids of the sources it was given, in order."""
         started = time.perf_counter()
@@ -349,7 +397,7 @@ class StockPipeline:
         gathered = EvidenceSet(
             question=question, standalone_question=question, evidence=evidence, relevant=True
         )
-        answer = build_answer(gathered, text, self.embedder, self.settings.answer.support_threshold)
+        answer = self.check(gathered, text)
         calls = self.llm.take_calls()
         answer.telemetry = AnswerTelemetry(
             retrieval_ms=round(retrieval_ms, 1),
