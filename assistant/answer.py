@@ -63,10 +63,17 @@ _SENTENCE = re.compile(r"(?<=[.!?])(?:\s*\[[\d,\s\-–]+\])*\s+(?=[A-Z0-9\"'(*-]
 # Instructions planted in an abstract are dropped from the evidence (and the prompt tells the
 # model to ignore any that remain).
 _INJECTION = re.compile(
-    r"\b(ignore|disregard|forget)\b[^.]{0,40}\b(instructions?|prompts?|rules)\b"
-    r"|\b(system prompt|you are now|reply with|respond with|output only)\b",
+    r"\b(ignore|disregard|forget)\b[^.]{0,40}\b(instructions?|prompts?|rules|the above|"
+    r"everything|you were told)\b"
+    r"|\b(system prompt|you are now|reply with|respond with|output only|as the assistant|"
+    r"you must cite)\b"
+    r"|\b(print|reveal|output|leak|repeat|tell me)\b[^.]{0,40}\b(api[ _-]?keys?|passwords?|"
+    r"secrets?|credentials?|environment variables?|system prompt)\b"
+    r"|\bcite\b[^.]{0,60}\bin (every|all|each|your) (answers?|responses?|replies)\b",
     re.I,
 )
+# Control and bidirectional-override characters: never part of a question.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _NO_ANSWER_HINTS = ("don't cover", "do not cover", "not found in the indexed", "cannot answer")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 # Sentences that state a result or the contribution are worth more as evidence.
@@ -96,6 +103,7 @@ _COMMON_TEXT = (
     "TTS OCR FID BLEU ROUGE SOTA API GPU CPU TPU MOE VIT"
 )
 _COMMON = frozenset(_COMMON_TEXT.split())
+_TITLE_LEFT_OUT = "(title left out: instruction-like text)"
 #: How much more support than ``support_threshold`` a citation the checker adds must have.
 REPAIR_MARGIN = 0.1
 #: Ask retrieval for every sentence's similarity (evidence is chosen by budget, not count).
@@ -108,7 +116,7 @@ _SALIENT = re.compile(r"\b(?:\d[\d.,%x×]*|[A-Z][A-Za-z]*[A-Z0-9][A-Za-z0-9-]*)\
 
 def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
     """A usable question, or an InputError; over-long ones are cut with a notice."""
-    text = " ".join(question.split())
+    text = " ".join(_CONTROL.sub(" ", question).split())
     if not text:
         raise InputError("the question is empty.")
     if len(text) > max_chars:
@@ -208,7 +216,7 @@ def select_evidence(
     ):
         sentences = split_sentences(hit.paper.abstract) or [hit.paper.abstract]
         clean, dropped = drop_instructions(sentences)
-        if dropped:
+        if dropped or _INJECTION.search(hit.paper.title):
             notices.append(
                 f"source [{number}] contains instruction-like text; it was left out of the prompt."
             )
@@ -272,7 +280,8 @@ def format_sources(evidence: Sequence[Evidence]) -> str:
     blocks = []
     for ev in evidence:
         excerpt = " ".join(ev.sentences).replace("<", "‹").replace(">", "›")
-        blocks.append(f"[{ev.number}] {ev.paper.title}\n<excerpt>{excerpt}</excerpt>")
+        title = ev.paper.title if not _INJECTION.search(ev.paper.title) else _TITLE_LEFT_OUT
+        blocks.append(f"[{ev.number}] {title}\n<excerpt>{excerpt}</excerpt>")
     return "\n\n".join(blocks)
 
 
@@ -342,8 +351,10 @@ def gather(
 
 def answer_prompt(gathered: EvidenceSet) -> list[Message]:
     """The chat messages that ask the model to answer from the evidence."""
+    # "[2]" typed in a question would read as a citation marker next to the numbered sources.
+    question = _CITATION_GROUP.sub(r"(ref \1)", gathered.standalone_question)
     return load_prompt("answer", ANSWER_FIELDS).render(
-        sources=format_sources(gathered.evidence), question=gathered.standalone_question
+        sources=format_sources(gathered.evidence), question=question
     )
 
 

@@ -420,6 +420,25 @@ def test_status_says_what_to_act_on(app_url: Served) -> None:
     assert "tokens/s" in status.split("Model speed here", 1)[1]
 
 
+def test_digests_tab_streams_a_cited_page_with_exports(app_url: Served) -> None:
+    url, _, _ = app_url
+    c = client(url)
+    note, page, md_file, html_file, bib_file = c.predict(
+        "optical flow estimation", 6, "", "", api_name="/digest"
+    )
+    assert "papers" in note
+    assert page.startswith('<iframe class="digest-frame" sandbox=')
+    assert "allow-scripts" not in page and "<script" not in page  # the page is data
+    assert "References" in page or "references" in page
+    assert "digest.md" in str(md_file) and "digest.html" in str(html_file)
+    assert "digest-papers.bib" in str(bib_file)
+
+    note, *_ = c.predict("", 6, "", "", api_name="/digest")
+    assert note.startswith("⚠")  # an empty topic is a message, not a traceback
+    note, *_ = c.predict(None, api_name="/open_week")  # no saved week picked
+    assert note.startswith("⚠") and "pick a saved week" in note
+
+
 def test_auth_protects_pages_and_api(sample_settings: Settings, tmp_path: Path) -> None:
     port = free_port()
     log = tmp_path / "ui.log"

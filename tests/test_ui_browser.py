@@ -196,7 +196,7 @@ def test_stop_and_the_place_in_line_in_a_browser(fake: Served, browser: Any) -> 
     expect(first.locator("#sources .src-card.reading").first).to_be_visible()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
-    ask_in(second, "Which papers study video generation?")
+    ask_in(second, "How do optical flow methods handle occlusion?")
     expect(second.locator("#chatbot .waiting")).to_contain_text("waiting, 1 ahead", timeout=30_000)
     second.screenshot(path=str(ARTIFACTS / "waiting.png"))
 

@@ -42,15 +42,25 @@ from assistant.answer import (
     conversation,
     gather,
 )
+from assistant.digest import digest_stream
 from assistant.errors import AssistantError, InputError
 from assistant.export import bibtex, chat_markdown
 from assistant.health import model_label, status_report
 from assistant.llm import LLM, get_llm
-from assistant.models import Answer, AnswerTelemetry, EvidenceSet, SearchFilters
+from assistant.models import (
+    Answer,
+    AnswerTelemetry,
+    Digest,
+    DigestProgress,
+    EvidenceSet,
+    SearchFilters,
+)
+from assistant.render_digest import render as render_digest
 from assistant.retrieve import search
 from assistant.settings import MAX_ANSWER_SOURCES, MODES, Settings
 from assistant.store import open_store
 from assistant.ui import render
+from assistant.weekly import build_latest_week_stream, list_saved_weeks, load_week
 
 log = logging.getLogger(__name__)
 
@@ -907,6 +917,150 @@ def measure_speed(settings: Settings, llm: LLM | None, line: WaitingLine, speed:
 # --- the app ------------------------------------------------------------------------------------
 
 
+# --- Digests -----------------------------------------------------------------------------------
+
+
+def digest_files(digest: Digest) -> tuple[str, str, str]:
+    """The shown digest as Markdown, HTML and the BibTeX of its papers, in a temp folder."""
+    global _EXPORT_ROOT
+    if _EXPORT_ROOT is None:
+        _EXPORT_ROOT = Path(tempfile.mkdtemp(prefix="papers-assistant-ui-"))
+        atexit.register(shutil.rmtree, _EXPORT_ROOT, True)
+    folder = _EXPORT_ROOT / uuid.uuid4().hex
+    folder.mkdir()
+    out = []
+    for name, text in (
+        ("digest.md", render_digest(digest, "markdown")),
+        ("digest.html", render_digest(digest, "html")),
+        ("digest-papers.bib", bibtex([c.paper for c in digest.citations])),
+    ):
+        (folder / name).write_text(text, encoding="utf-8")
+        out.append(str(folder / name))
+    return out[0], out[1], out[2]
+
+
+def digests_tab(settings: Settings, llm: LLM | None) -> Any:
+    """Topic digests streamed stage by stage, and the saved weekly summaries."""
+    with gr.Row(elem_id="digest-row", equal_height=True):
+        topic = gr.Textbox(
+            show_label=False,
+            placeholder="A topic, e.g. “KV cache compression”",
+            scale=6,
+            min_width=240,
+            elem_id="digest-topic",
+        )
+        papers = gr.Slider(
+            3, 60, value=settings.digest.papers, step=1, label="Papers", scale=2, min_width=160
+        )
+        go = gr.Button("Digest", variant="primary", scale=1, min_width=90, elem_id="digest-go")
+    with gr.Accordion("Filters", open=False), gr.Row():
+        since = gr.Textbox(label="From", placeholder="YYYY-MM-DD", min_width=120)
+        until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", min_width=120)
+    with gr.Row(equal_height=True):
+        weeks = gr.Dropdown([], label="Saved weekly summaries", scale=4, elem_id="weeks")
+        open_week = gr.Button("Open", size="sm", scale=1, min_width=80)
+        build = gr.Button("Build the latest week", size="sm", scale=1, min_width=160)
+    progress = gr.Markdown("", elem_id="digest-progress")
+    page = gr.HTML(render.digest_frame(None), elem_id="digest-page")
+    with gr.Row():
+        md_file = gr.DownloadButton("Markdown", size="sm", interactive=False)
+        html_file = gr.DownloadButton("HTML", size="sm", interactive=False)
+        bib_file = gr.DownloadButton("Papers (.bib)", size="sm", interactive=False)
+
+    def shown(digest: Digest, note: str) -> tuple[Any, ...]:
+        md, html_path, bib = digest_files(digest)  # the page itself shows its notices
+        return (
+            note,
+            render.digest_frame(render_digest(digest, "html")),
+            gr.DownloadButton(value=md, interactive=True),
+            gr.DownloadButton(value=html_path, interactive=True),
+            gr.DownloadButton(value=bib, interactive=bool(digest.citations)),
+        )
+
+    def streamed(events: Iterator[Any], done: Callable[[Any], tuple[Any, ...]]) -> Iterator[Any]:
+        """Progress and the model's text as they come, then the finished page."""
+        stage, draft = "", ""
+        for event in events:
+            if isinstance(event, DigestProgress):
+                stage, draft = f"**{event.stage}** · {escape(event.message)}", ""
+            elif isinstance(event, str):
+                draft += event
+            else:
+                yield done(event)
+                return
+            text = f"{stage}\n\n{escape(draft[-600:])}" if draft else stage
+            yield text, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+
+    def make_digest(topic_: str, n_: float, since_: str, until_: str) -> Iterator[Any]:
+        try:
+            filters = filters_of(since_, until_, None)
+            events = digest_stream(
+                topic_ or "", settings, n=round(float(n_)), filters=filters, llm=llm
+            )
+            yield from streamed(events, lambda d: shown(d, f"{len(d.citations)} papers"))
+        except Exception as exc:
+            message = _failure(exc)
+            gr.Warning(message)
+            yield f"⚠ {escape(message)}", gr.skip(), gr.skip(), gr.skip(), gr.skip()
+
+    def week_choices() -> Any:
+        try:
+            saved = list_saved_weeks(settings)
+        except Exception as exc:
+            gr.Warning(_failure(exc))
+            saved = []
+        choices = [
+            (render.week_label(w.week, w.papers, w.themes, w.new_themes), w.week) for w in saved
+        ]
+        return gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)
+
+    def show_week(week: str | None) -> tuple[Any, ...]:
+        try:
+            if not week:
+                raise InputError("pick a saved week first (or build the latest one).")
+            return shown(load_week(settings, week), f"week {escape(week)}")
+        except Exception as exc:
+            message = _failure(exc)
+            gr.Warning(message)
+            return f"⚠ {escape(message)}", gr.skip(), gr.skip(), gr.skip(), gr.skip()
+
+    def build_latest() -> Iterator[Any]:
+        def finished(result: Any) -> tuple[Any, ...]:
+            if result.digest is None:
+                return escape(result.message), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return shown(result.digest, escape(result.message))
+
+        try:
+            yield from streamed(build_latest_week_stream(settings, llm=llm), finished)
+        except Exception as exc:
+            message = _failure(exc)
+            gr.Warning(message)
+            yield f"⚠ {escape(message)}", gr.skip(), gr.skip(), gr.skip(), gr.skip()
+
+    outputs = [progress, page, md_file, html_file, bib_file]
+    for trigger in (topic.submit, go.click):
+        trigger(
+            make_digest,
+            [topic, papers, since, until],
+            outputs,
+            api_name="digest" if trigger == go.click else None,
+            api_visibility="public" if trigger == go.click else "private",
+            concurrency_limit=settings.ui.concurrency,
+            concurrency_id="digest",
+            show_progress="minimal",
+        )
+    open_week.click(show_week, [weeks], outputs, api_name="open_week", concurrency_limit=None)
+    build.click(
+        build_latest,
+        None,
+        outputs,
+        api_name="build_week",
+        concurrency_limit=settings.ui.concurrency,
+        concurrency_id="digest",
+    ).then(week_choices, None, [weeks], api_visibility="private")
+    return week_choices, weeks
+
+
 def header_html(papers: int | None, settings: Settings) -> str:
     """The title bar: what this is, how much it knows, and the dark-mode switch."""
     count = f"{papers:,} papers" if papers is not None else "the papers"
@@ -930,9 +1084,10 @@ def build_app(settings: Settings, *, llm: LLM | None = None) -> gr.Blocks:
                 chat = chat_tab(settings, llm, line, runs, speed)
             with gr.Tab("Library", id="library") as library_item:
                 library = library_tab(settings, tabs, chat)
+            with gr.Tab("Digests", id="digests") as digests_item:
+                list_weeks, weeks = digests_tab(settings, llm)
             with gr.Tab("Status", id="status") as status_item:
                 status, again, measure = status_tab()
-            # A "Digests" tab is one more ``with gr.Tab(...)`` line and one more function.
 
         def refresh() -> tuple[Any, ...]:
             try:
@@ -975,6 +1130,7 @@ def build_app(settings: Settings, *, llm: LLM | None = None) -> gr.Blocks:
             concurrency_limit=None,
             api_name="measure_speed",
         )
+        digests_item.select(list_weeks, None, [weeks], api_name="weeks", concurrency_limit=None)
         # Filled when the tab opens, not at page load: a Dataframe filled while its tab is
         # hidden renders no rows once shown (gradio 6.31). It also picks up new papers.
         library_item.select(

@@ -491,3 +491,23 @@ def status_html(
         f'<div class="status"><table class="facts">{facts}</table>'
         f'<h4>Health checks</h4><table class="checks">{lines}</table></div>'
     )
+
+
+def digest_frame(page_html: str | None) -> str:
+    """A digest's standalone HTML page shown in a sandboxed frame (no scripts run in it; its
+    citation numbers link to its own reference list)."""
+    if not page_html:
+        return (
+            '<div class="paper-empty">Type a topic for a themed, cited digest, or open a saved '
+            "weekly summary.</div>"
+        )
+    return (
+        f'<iframe class="digest-frame" sandbox="allow-same-origin" title="digest" '
+        f'srcdoc="{escape(page_html, quote=True)}"></iframe>'
+    )
+
+
+def week_label(week: str, papers: int, themes: int, new_themes: Sequence[str]) -> str:
+    """How a saved weekly summary is listed: '2024-W32 · 84 papers · 5 themes (1 new)'."""
+    new = f" ({len(new_themes)} new)" if new_themes else ""
+    return f"{week} · {papers} papers · {themes} themes{new}"
