@@ -284,14 +284,20 @@ def about_question(title: str) -> str:
 _EXPORT_ROOT: Path | None = None
 
 
-def export_files(answers: list[Answer]) -> tuple[str, str]:
-    """The conversation as Markdown and its cited papers as BibTeX, written to a temp folder."""
+def export_folder() -> Path:
+    """A new folder for one download, inside a temp root removed when the app exits."""
     global _EXPORT_ROOT
     if _EXPORT_ROOT is None:
         _EXPORT_ROOT = Path(tempfile.mkdtemp(prefix="papers-assistant-ui-"))
         atexit.register(shutil.rmtree, _EXPORT_ROOT, True)
     folder = _EXPORT_ROOT / uuid.uuid4().hex
     folder.mkdir()
+    return folder
+
+
+def export_files(answers: list[Answer]) -> tuple[str, str]:
+    """The conversation as Markdown and its cited papers as BibTeX, written to a temp folder."""
+    folder = export_folder()
     markdown = folder / "conversation.md"
     markdown.write_text(chat_markdown(answers), encoding="utf-8")
     papers = {c.paper.id: c.paper for a in answers for c in a.citations}
@@ -922,12 +928,7 @@ def measure_speed(settings: Settings, llm: LLM | None, line: WaitingLine, speed:
 
 def digest_files(digest: Digest) -> tuple[str, str, str]:
     """The shown digest as Markdown, HTML and the BibTeX of its papers, in a temp folder."""
-    global _EXPORT_ROOT
-    if _EXPORT_ROOT is None:
-        _EXPORT_ROOT = Path(tempfile.mkdtemp(prefix="papers-assistant-ui-"))
-        atexit.register(shutil.rmtree, _EXPORT_ROOT, True)
-    folder = _EXPORT_ROOT / uuid.uuid4().hex
-    folder.mkdir()
+    folder = export_folder()
     out = []
     for name, text in (
         ("digest.md", render_digest(digest, "markdown")),
