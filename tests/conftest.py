@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -78,6 +79,24 @@ def sample_settings(tmp_path_factory: pytest.TempPathFactory, embedder) -> Setti
     parsed = parse_paths([SAMPLE], year=2024)
     ingest_papers(open_store(settings), embedder, parsed.papers, files=parsed.files)
     return settings
+
+
+@pytest.fixture
+def fake_settings(sample_settings: Settings) -> Settings:
+    """The sample store, answered by the deterministic fake model."""
+    return sample_settings.with_overrides(**{"llm.provider": "fake"})
+
+
+@pytest.fixture
+def fake(fake_settings: Settings) -> Any:
+    """The fake model of ``fake_settings``, with no history or queued reply left over."""
+    from assistant.llm import FakeLLM, get_llm
+
+    llm = get_llm(fake_settings)
+    assert isinstance(llm, FakeLLM)
+    llm.history.clear()
+    llm._queue.clear()
+    return llm
 
 
 @pytest.fixture(scope="session")

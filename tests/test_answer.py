@@ -26,27 +26,13 @@ from assistant.answer import (
 )
 from assistant.errors import AssistantError, InputError
 from assistant.export import answer_markdown, bibtex
-from assistant.llm import FakeLLM, Message, get_llm
+from assistant.llm import FakeLLM, Message
 from assistant.models import Answer, Evidence, Hit, Paper, SearchFilters
 from assistant.prompts import load_prompt
 from assistant.settings import Settings
 
 OPTICAL_FLOW = "How can optical flow be estimated across several frames when regions are occluded?"
 OFF_TOPIC = "What is a good recipe for sourdough bread with a rye starter?"
-
-
-@pytest.fixture
-def fake_settings(sample_settings: Settings) -> Settings:
-    return sample_settings.with_overrides(**{"llm.provider": "fake"})
-
-
-@pytest.fixture
-def fake(fake_settings: Settings) -> FakeLLM:
-    llm = get_llm(fake_settings)
-    assert isinstance(llm, FakeLLM)
-    llm.history.clear()
-    llm._queue.clear()
-    return llm
 
 
 # --- citation parsing and checking ---------------------------------------------------------

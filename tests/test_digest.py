@@ -21,27 +21,13 @@ from assistant.digest import (
     silhouette,
 )
 from assistant.errors import InputError
-from assistant.llm import FakeLLM, get_llm
+from assistant.llm import FakeLLM
 from assistant.models import Digest, DigestProgress, Paper
 from assistant.render_digest import digest_html, digest_markdown, render
 from assistant.settings import Settings
 
 TOPIC = "diffusion models for text-to-image generation"
 OFF_TOPIC = "sourdough bread recipes with a rye starter"
-
-
-@pytest.fixture
-def fake_settings(sample_settings: Settings) -> Settings:
-    return sample_settings.with_overrides(**{"llm.provider": "fake"})
-
-
-@pytest.fixture
-def fake(fake_settings: Settings) -> FakeLLM:
-    llm = get_llm(fake_settings)
-    assert isinstance(llm, FakeLLM)
-    llm.history.clear()
-    llm._queue.clear()
-    return llm
 
 
 @pytest.fixture
