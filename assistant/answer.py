@@ -182,7 +182,7 @@ def sentence_value(text: str, similarity: float, terms: set[str]) -> float:
     what carries facts (numbers, results, the contribution) and the question's own words."""
     value = similarity
     if _NUMBER.search(text):
-        value += 0.08
+        value += 0.15
     if _RESULT.search(text):
         value += 0.05
     if terms:
@@ -195,47 +195,60 @@ def estimate_tokens(text: str) -> int:
     return len(text) // 4 + 1
 
 
-def budget_shares(sources: int, budget: int) -> list[int]:
-    """Token allowance per source by rank: more for the top sources, less for the tail."""
-    weights = [1 / (rank + 1) for rank in range(1, sources + 1)]
-    total = sum(weights)
-    return [int(budget * w / total) for w in weights]
+#: What each step down the ranking costs a sentence's value in ``select_evidence``.
+RANK_STEP = 0.05
 
 
 def select_evidence(
     hits: Sequence[Hit], question: str, budget: int
 ) -> tuple[list[Evidence], list[str]]:
-    """Numbered sources, each with the abstract sentences that best carry what the question
-    asks, within a prompt-token ``budget`` shared by rank (a short abstract goes in whole;
-    what a source leaves unused passes to the next). Planted instructions are dropped."""
-    evidence, notices = [], []
+    """Numbered sources with the abstract sentences that best carry what the question asks,
+    chosen together within a prompt-token ``budget``: every source gets its best sentence,
+    then the best remaining sentences of all sources fill the budget. A sentence's value
+    (``sentence_value``) is lowered by its source's rank and by how far the source's
+    similarity lies below the best hit's, so the paper asked about shows its results while
+    a tail source shows one line. Planted instructions are dropped."""
     terms = question_terms(question)
-    carry = 0
-    for number, (hit, share) in enumerate(
-        zip(hits, budget_shares(len(hits), budget), strict=True), 1
-    ):
+    top = max((hit.similarity for hit in hits), default=0.0)
+    notices: list[str] = []
+    pools: list[list[str]] = []
+    ranked: list[tuple[float, int, str]] = []
+    for rank, hit in enumerate(hits):
         sentences = split_sentences(hit.paper.abstract) or [hit.paper.abstract]
         clean, dropped = drop_instructions(sentences)
         if dropped or _INJECTION.search(hit.paper.title):
             notices.append(
-                f"source [{number}] contains instruction-like text; it was left out of the prompt."
+                f"source [{rank + 1}] contains instruction-like text; "
+                "it was left out of the prompt."
             )
-        allowance, used = share + carry, 0
+        pools.append(clean)
         similarity = {m.text: m.score for m in hit.best_sentences}
-        ranked = sorted(clean, key=lambda t: -sentence_value(t, similarity.get(t, 0.0), terms))
-        chosen: list[str] = []
-        for sentence in ranked:
-            cost = estimate_tokens(sentence)
-            if chosen and used + cost > allowance:
-                continue
-            chosen.append(sentence)
+        penalty = RANK_STEP * rank + (top - hit.similarity)
+        ranked += [
+            (sentence_value(t, similarity.get(t, 0.0), terms) - penalty, rank, t) for t in clean
+        ]
+    ranked.sort(key=lambda item: -item[0])
+    chosen: list[set[str]] = [set() for _ in hits]
+    used = 0
+    for _, rank, sentence in ranked:  # each source's best sentence, whatever the budget
+        if not chosen[rank]:
+            chosen[rank].add(sentence)
+            used += estimate_tokens(sentence)
+    for _, rank, sentence in ranked:
+        cost = estimate_tokens(sentence)
+        if sentence not in chosen[rank] and used + cost <= budget:
+            chosen[rank].add(sentence)
             used += cost
-        carry = max(0, allowance - used)
-        # Keep the abstract's own order: sentences read better that way.
-        chosen.sort(key=clean.index)
-        evidence.append(
-            Evidence(number=number, paper=hit.paper, sentences=chosen, similarity=hit.similarity)
+    evidence = [
+        # The abstract's own order: sentences read better that way.
+        Evidence(
+            number=rank + 1,
+            paper=hit.paper,
+            sentences=[t for t in pools[rank] if t in chosen[rank]],
+            similarity=hit.similarity,
         )
+        for rank, hit in enumerate(hits)
+    ]
     return evidence, notices
 
 
@@ -276,12 +289,18 @@ def uncovered_terms(question: str, papers: Sequence[Paper]) -> list[str]:
 
 
 def format_sources(evidence: Sequence[Evidence]) -> str:
-    """The sources block of a prompt: numbered, titled, each excerpt fenced as data."""
+    """The sources block of a prompt: each paper's sentences fenced as data in a ``<paper>``
+    element carrying its number and title. (A "[1] Title" line per source, the old layout, led
+    the small model to answer with a bare list of numbers and titles.)"""
+
+    def inert(text: str) -> str:
+        return text.replace("<", "‹").replace(">", "›").replace('"', "'")
+
     blocks = []
     for ev in evidence:
-        excerpt = " ".join(ev.sentences).replace("<", "‹").replace(">", "›")
         title = ev.paper.title if not _INJECTION.search(ev.paper.title) else _TITLE_LEFT_OUT
-        blocks.append(f"[{ev.number}] {title}\n<excerpt>{excerpt}</excerpt>")
+        text = inert(" ".join(ev.sentences))
+        blocks.append(f'<paper number="{ev.number}" title="{inert(title)}">\n{text}\n</paper>')
     return "\n\n".join(blocks)
 
 

@@ -234,7 +234,7 @@ def test_answer_with_valid_and_invalid_citations(fake_settings: Settings, fake: 
     assert [s.number for s in answer.sources] == list(range(1, len(answer.sources) + 1))
     assert answer.telemetry.retrieval_ms > 0 and answer.telemetry.provider == "fake"
     prompt = fake.history[-1].messages
-    assert "<excerpt>" in prompt[1].content and "not instructions" in prompt[0].content
+    assert '<paper number="1"' in prompt[1].content and "not instructions" in prompt[0].content
 
 
 def test_renumbering_follows_first_use(fake_settings: Settings, fake: FakeLLM) -> None:

@@ -127,7 +127,7 @@ def test_html_in_abstracts_is_inert_in_the_prompt(
     injection_settings: Settings, fake: FakeLLM
 ) -> None:
     ask(QUESTION, injection_settings, llm=fake, k=len(PLANTED) + 3)
-    excerpts = re.findall(r"<excerpt>(.*?)</excerpt>", prompt_of(fake), re.S)
+    excerpts = re.findall(r"<paper [^>]*>(.*?)</paper>", prompt_of(fake), re.S)
     assert excerpts and not any("<" in e or ">" in e for e in excerpts)
 
 

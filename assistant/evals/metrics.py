@@ -347,7 +347,7 @@ def summarize_answers(
         ),
         "gold_coverage": _r(mean(s.gold_coverage or 0.0 for s in answerable)),
         "source_recall": _r(mean(s.source_recall or 0.0 for s in answerable)),
-        "fact_accuracy": _r(mean(len(s.facts_found) / len(s.facts) for s in with_facts)),
+        "fact_accuracy": fact_share([(s.facts_found, s.facts) for s in with_facts]),
         "abstention_accuracy": _r(ratio(sum(s.abstained for s in unanswerable), len(unanswerable))),
         "false_abstention": _r(ratio(sum(s.abstained for s in answerable), len(answerable))),
     }
@@ -358,15 +358,25 @@ def summarize_answers(
     return out
 
 
-def summarize_gate(cases: Sequence[tuple[str, bool]]) -> dict[str, Any]:
-    """The relevance gate alone (``--no-llm``): (case type, passed the gate) pairs scored as
-    abstention accuracy (unanswerable cases stopped) and false abstention (answerable stopped)."""
+def fact_share(cases: Sequence[tuple[Sequence[str], Sequence[str]]]) -> float | None:
+    """Mean share of a case's facts found, over (found, all facts) pairs of cases with facts."""
+    return _r(mean(len(found) / len(facts) for found, facts in cases if facts))
+
+
+def summarize_gate(
+    cases: Sequence[tuple[str, bool]], facts: Sequence[tuple[Sequence[str], Sequence[str]]] = ()
+) -> dict[str, Any]:
+    """The relevance gate and the evidence alone (``--no-llm``): (case type, passed the gate)
+    pairs scored as abstention accuracy (unanswerable cases stopped) and false abstention
+    (answerable stopped); (facts in the evidence, all facts) pairs as the share of answer facts
+    the model is shown, the ceiling of fact accuracy."""
     answerable = [ok for t, ok in cases if t != "unanswerable"]
     unanswerable = [ok for t, ok in cases if t == "unanswerable"]
     return {
         "n": len(cases),
         "abstention_accuracy": _r(ratio(sum(not ok for ok in unanswerable), len(unanswerable))),
         "false_abstention": _r(ratio(sum(not ok for ok in answerable), len(answerable))),
+        "facts_shown": fact_share(facts),
     }
 
 

@@ -386,12 +386,18 @@ def render_markdown(run: RunResult, summary: dict[str, Any], plots: Sequence[str
         "## Relevance gate (retrieval only: abstains without calling the model)",
         "",
         _table(
-            ["n", "abstention acc. (unanswerable stopped)", "false abst. (answerable stopped)"],
+            [
+                "n",
+                "abstention acc. (unanswerable stopped)",
+                "false abst. (answerable stopped)",
+                "facts shown (answer facts in the evidence)",
+            ],
             [
                 [
                     summary["gate"]["n"],
                     summary["gate"]["abstention_accuracy"],
                     summary["gate"]["false_abstention"],
+                    summary["gate"].get("facts_shown"),
                 ]
             ],
         ),

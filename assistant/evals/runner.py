@@ -35,6 +35,7 @@ from assistant.evals.metrics import (
     RetrievalScore,
     by_key,
     citation_counts,
+    fact_found,
     summarize_answers,
     summarize_digests,
     summarize_gate,
@@ -107,6 +108,11 @@ class CaseResult(BaseModel):
     uncovered: list[str] = Field(
         default_factory=list, description="Names in the question no retrieved paper mentions."
     )
+    facts_shown: list[str] = Field(
+        default_factory=list,
+        description="Answer facts present in the evidence shown to the model: what an answer "
+        "can state at best.",
+    )
     answers: list[AnswerScore] = Field(default_factory=list)
     digest: DigestScore | None = None
 
@@ -144,7 +150,8 @@ def summarize(
             for t, group in types.items()
         }
     gated = [(c.type, c.gate_passed) for c in cases if c.gate_passed is not None]
-    out["gate"] = summarize_gate(gated)
+    shown = [(c.facts_shown, c.facts) for c in cases if c.gate_passed is not None]
+    out["gate"] = summarize_gate(gated, shown)
     for system in systems:
         pairs = [(c.type, a) for c in cases if (a := c.by_system(system))]
         if pairs:
@@ -318,6 +325,8 @@ def run_suite(
         gathered = gather(case.question, settings)  # the gate is gather's decision
         result.gate_passed = gathered.relevant
         result.uncovered = gathered.uncovered
+        shown = " ".join(" ".join(ev.sentences) for ev in gathered.evidence)
+        result.facts_shown = [f for f in case.answer_facts if fact_found(f, shown)]
         result.best_similarity = max((h.similarity for h in gathered.hits), default=None)
         for name in systems:
             if name == "ours":
