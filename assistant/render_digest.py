@@ -32,7 +32,8 @@ def render(digest: Digest, fmt: str) -> str:
     return renderers[fmt](digest)
 
 
-def _subtitle(digest: Digest) -> str:
+def subtitle(digest: Digest) -> str:
+    """Dates and counts under a digest's title."""
     if digest.week:
         w = digest.week
         return (
@@ -42,7 +43,8 @@ def _subtitle(digest: Digest) -> str:
     return f"{len(digest.citations)} papers · {len(digest.themes)} themes"
 
 
-def _telemetry_line(digest: Digest) -> str:
+def telemetry_line(digest: Digest) -> str:
+    """Where a digest's time went, in one line."""
     t = digest.telemetry
     model = f"{t.provider}:{t.model} · " if t.model else ""
     return (
@@ -68,7 +70,7 @@ def _md_cell(text: str) -> str:
 
 def digest_markdown(digest: Digest) -> str:
     """The page as Markdown: overview, themes, paper table, references."""
-    lines = [f"# {digest.title}", "", f"*{_subtitle(digest)}*", ""]
+    lines = [f"# {digest.title}", "", f"*{subtitle(digest)}*", ""]
     for notice in digest.notices:
         lines.append(f"> note: {notice}")
     if digest.notices:
@@ -91,7 +93,7 @@ def digest_markdown(digest: Digest) -> str:
             lines += ["**New this week:** nothing far from the previous weeks.", ""]
     lines += ["## Themes", ""]
     for theme in digest.themes:
-        lines += [f"### {theme.number}. {theme.name}{_theme_tag(theme)}", ""]
+        lines += [f"### {theme.number}. {theme.name}{theme_tag(theme)}", ""]
         if theme.paragraph:
             lines += [_md_sentences(theme.sentences, theme.paragraph), ""]
         lines += [f"- [{p.number}] {p.title}" for p in theme.papers]
@@ -113,11 +115,12 @@ def digest_markdown(digest: Digest) -> str:
         link = c.links[0] if c.links else ""
         title = f"[{c.title}]({link})" if link else c.title
         lines.append(f"{c.number}. {title} ({c.date or 'n.d.'})")
-    lines += ["", f"*{_telemetry_line(digest)}*"]
+    lines += ["", f"*{telemetry_line(digest)}*"]
     return "\n".join(lines).strip() + "\n"
 
 
-def _theme_tag(theme: DigestTheme) -> str:
+def theme_tag(theme: DigestTheme) -> str:
+    """' — new this week (distance 0.41)' for a weekly theme far from the earlier weeks."""
     if theme.new and theme.novelty is not None:
         return f" — new this week (distance {theme.novelty:.2f})"
     return ""
@@ -189,7 +192,7 @@ def digest_html(digest: Digest) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(digest.title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(digest.title)}</h1>",
-        f'<p class="sub">{_e(_subtitle(digest))}</p>',
+        f'<p class="sub">{_e(subtitle(digest))}</p>',
     ]
     out += [f'<p class="note">note: {_e(n)}</p>' for n in digest.notices]
     if not digest.covered:
@@ -251,7 +254,7 @@ def digest_html(digest: Digest) -> str:
             f'<li id="ref-{c.number}" value="{c.number}">{title} '
             f'<span class="meta">({_e(c.date or "n.d.")}) {extra}</span></li>'
         )
-    out += ["</ol>", f'<p class="meta">{_e(_telemetry_line(digest))}</p>', "</body></html>"]
+    out += ["</ol>", f'<p class="meta">{_e(telemetry_line(digest))}</p>', "</body></html>"]
     return "\n".join(out) + "\n"
 
 

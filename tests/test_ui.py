@@ -6,7 +6,9 @@ scripted; the auth test starts the real ``assistant ui`` command in a subprocess
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import subprocess
 import sys
 import time
@@ -423,13 +425,15 @@ def test_status_says_what_to_act_on(app_url: Served) -> None:
 def test_digests_tab_streams_a_cited_page_with_exports(app_url: Served) -> None:
     url, _, _ = app_url
     c = client(url)
-    note, page, md_file, html_file, bib_file = c.predict(
+    note, page, cards, md_file, html_file, bib_file = c.predict(
         "optical flow estimation", 6, "", "", api_name="/digest"
     )
     assert "papers" in note
-    assert page.startswith('<iframe class="digest-frame" sandbox=')
-    assert "allow-scripts" not in page and "<script" not in page  # the page is data
-    assert "References" in page or "references" in page
+    assert 'class="dg-theme"' in page and "<script" not in page
+    # Read like the chat: every citation chip opens a source card shown beside the page.
+    chips = set(re.findall(r'href="#(src-digest-\d+)"', page))
+    assert chips and chips <= set(re.findall(r'id="(src-digest-\d+)"', cards))
+    assert 'class="src-card' in cards and re.search(r"Papers \(\d+ cited of \d+\)", cards)
     assert "digest.md" in str(md_file) and "digest.html" in str(html_file)
     assert "digest-papers.bib" in str(bib_file)
 
@@ -507,6 +511,43 @@ def test_answers_are_escaped_and_flags_visible(sample_settings: Settings) -> Non
     assert 'class="unsupported"' in html and "⚠" in html
 
 
+def test_a_digest_reads_like_an_answer_with_chips_cards_and_flags() -> None:
+    from assistant.models import Digest, DigestPaper, DigestTheme, Paper, SentenceCheck, ThemePaper
+    from assistant.ui.render import digest_sources_html, digest_view_html
+
+    def listed(n: int, title: str) -> DigestPaper:
+        url = f"https://github.com/x/{n}"
+        p = Paper(id=f"p{n}", title=title, abstract=f"Abstract {n}. Code: {url}", urls=[url])
+        return DigestPaper(
+            number=n, paper_id=p.id, title=title, date="2024-08-01", theme=1,
+            contribution=f"Does thing {n}.", centrality=0.9, paper=p,
+        )  # fmt: skip
+
+    papers = [listed(1, "SplatFlow"), listed(2, "<img src=x onerror=alert(1)>"), listed(3, "Idle")]
+    digest = Digest(
+        kind="topic", title="Digest: optical flow", topic="optical flow", covered=True,
+        overview="SplatFlow splats [1].",
+        overview_sentences=[SentenceCheck(text="SplatFlow splats [1].", citations=[1],
+                                          supported=True, supported_by=[1])],
+        themes=[DigestTheme(
+            number=1, name="Flow <b>", named_by="llm", paragraph="x", cohesion=0.5, new=True,
+            novelty=0.41,
+            sentences=[SentenceCheck(text="It wins by 9% [2].", citations=[2], supported=False)],
+            papers=[ThemePaper(number=p.number, paper_id=p.paper_id, title=p.title)
+                    for p in papers],
+        )],
+        citations=papers, generated_at=dt.datetime(2024, 8, 2, tzinfo=dt.UTC),
+    )  # fmt: skip
+    page, cards = digest_view_html(digest), digest_sources_html(digest)
+    assert "<img" not in page + cards and "&lt;img" in cards and "Flow &lt;b&gt;" in page
+    assert 'href="#src-digest-1"' in page and 'class="unsupported"' in page
+    assert "new this week (distance 0.41)" in page
+    assert cards.index('id="src-digest-1"') < cards.index('id="src-digest-3"')
+    assert "Papers (2 cited of 3)" in cards and "Listed, not cited (1)" in cards
+    assert "check: weakly supported" in cards  # paper 2 is cited by an unsupported sentence
+    assert "github.com/x/1" in cards
+
+
 def test_links_are_labelled_by_what_they_are() -> None:
     from assistant.ui.render import link_label, paper_html
 
@@ -536,7 +577,6 @@ def test_links_are_labelled_by_what_they_are() -> None:
 
 
 def test_sources_are_named_by_the_date_of_their_dump() -> None:
-    import datetime as dt
 
     from assistant.models import Paper
     from assistant.ui.render import source_labels

@@ -233,6 +233,23 @@ def test_ask_about_this_paper_in_a_browser(fake: Served, browser: Any) -> None:
     expect(page.locator("#sources .src-card").first.locator(".src-title")).to_have_text(title)
 
 
+def test_a_digest_in_a_browser_links_its_citations_to_cards(fake: Served, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = open_page(browser, fake.url)
+    page.get_by_role("tab", name="Digests").click()
+    page.fill("#digest-topic textarea, #digest-topic input", "optical flow estimation")
+    page.locator("#digest-go").click()
+    expect(page.locator("#digest-page .dg-theme").first).to_be_visible(timeout=120_000)
+    expect(page.locator("#digest-sources .src-card").first).to_be_visible()
+    chip = page.locator('#digest-page a[href^="#src-digest-"]').first
+    target = chip.get_attribute("href")
+    chip.click()
+    expect(page.locator(f"#digest-sources {target}.flash")).to_have_count(1)
+    page.screenshot(path=str(ARTIFACTS / "digests.png"))
+    assert not page.errors, page.errors
+
+
 def test_narrow_phone_layout(fake: Served, browser: Any) -> None:
     from playwright.sync_api import expect
 

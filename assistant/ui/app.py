@@ -962,7 +962,11 @@ def digests_tab(settings: Settings, llm: LLM | None) -> Any:
         open_week = gr.Button("Open", size="sm", scale=1, min_width=80)
         build = gr.Button("Build the latest week", size="sm", scale=1, min_width=160)
     progress = gr.Markdown("", elem_id="digest-progress")
-    page = gr.HTML(render.digest_frame(None), elem_id="digest-page")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=320):
+            page = gr.HTML(render.digest_view_html(None), elem_id="digest-page")
+        with gr.Column(scale=2, min_width=280):
+            cards = gr.HTML(render.digest_sources_html(None), elem_id="digest-sources")
     with gr.Row():
         md_file = gr.DownloadButton("Markdown", size="sm", interactive=False)
         html_file = gr.DownloadButton("HTML", size="sm", interactive=False)
@@ -972,7 +976,8 @@ def digests_tab(settings: Settings, llm: LLM | None) -> Any:
         md, html_path, bib = digest_files(digest)  # the page itself shows its notices
         return (
             note,
-            render.digest_frame(render_digest(digest, "html")),
+            render.digest_view_html(digest),
+            render.digest_sources_html(digest),
             gr.DownloadButton(value=md, interactive=True),
             gr.DownloadButton(value=html_path, interactive=True),
             gr.DownloadButton(value=bib, interactive=bool(digest.citations)),
@@ -990,7 +995,7 @@ def digests_tab(settings: Settings, llm: LLM | None) -> Any:
                 yield done(event)
                 return
             text = f"{stage}\n\n{escape(draft[-600:])}" if draft else stage
-            yield text, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield text, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
     def make_digest(topic_: str, n_: float, since_: str, until_: str) -> Iterator[Any]:
         try:
@@ -1002,7 +1007,7 @@ def digests_tab(settings: Settings, llm: LLM | None) -> Any:
         except Exception as exc:
             message = _failure(exc)
             gr.Warning(message)
-            yield f"⚠ {escape(message)}", gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield f"⚠ {escape(message)}", gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
     def week_choices() -> Any:
         try:
@@ -1023,12 +1028,12 @@ def digests_tab(settings: Settings, llm: LLM | None) -> Any:
         except Exception as exc:
             message = _failure(exc)
             gr.Warning(message)
-            return f"⚠ {escape(message)}", gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return f"⚠ {escape(message)}", gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
     def build_latest() -> Iterator[Any]:
         def finished(result: Any) -> tuple[Any, ...]:
             if result.digest is None:
-                return escape(result.message), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                return escape(result.message), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return shown(result.digest, escape(result.message))
 
         try:
@@ -1036,9 +1041,9 @@ def digests_tab(settings: Settings, llm: LLM | None) -> Any:
         except Exception as exc:
             message = _failure(exc)
             gr.Warning(message)
-            yield f"⚠ {escape(message)}", gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield f"⚠ {escape(message)}", gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
-    outputs = [progress, page, md_file, html_file, bib_file]
+    outputs = [progress, page, cards, md_file, html_file, bib_file]
     for trigger in (topic.submit, go.click):
         trigger(
             make_digest,

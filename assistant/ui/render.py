@@ -15,7 +15,20 @@ from html import escape
 from urllib.parse import urlparse
 
 from assistant.export import support_marker
-from assistant.models import Answer, AnswerTelemetry, Citation, Evidence, Hit, Paper, Source
+from assistant.models import (
+    Answer,
+    AnswerTelemetry,
+    Citation,
+    Digest,
+    DigestPaper,
+    Evidence,
+    Hit,
+    Paper,
+    SentenceCheck,
+    Source,
+)
+from assistant.render_digest import subtitle, theme_tag
+from assistant.render_digest import telemetry_line as digest_telemetry_line
 
 _CITE = re.compile(r"\[(\d+)\]")
 
@@ -56,7 +69,11 @@ def clean_title(title: str) -> str:
     return " ".join(title.split())
 
 
-def card_id(turn: int, number: int) -> str:
+#: The "turn" of the digest on the Digests tab: its cards never clash with the chat's.
+DIGEST_TURN = "digest"
+
+
+def card_id(turn: int | str, number: int) -> str:
     """DOM id of the source card ``number`` of answer ``turn`` (what a citation links to)."""
     return f"src-{turn}-{number}"
 
@@ -114,7 +131,7 @@ def _links(urls: Sequence[str], abstract: str = "") -> str:
 # --- chat -------------------------------------------------------------------------------------
 
 
-def _with_citations(text: str, turn: int, *, links: bool = True) -> str:
+def _with_citations(text: str, turn: int | str, *, links: bool = True) -> str:
     """Escaped text with each ``[n]`` turned into a chip (a link to its source card)."""
 
     def chip(m: re.Match[str]) -> str:
@@ -170,26 +187,30 @@ def telemetry_line(t: AnswerTelemetry) -> str:
     return " · ".join(escape(p) for p in parts if p)
 
 
+def checked_html(sentences: Sequence[SentenceCheck], turn: int | str) -> str:
+    """Checked sentences with citation chips; unsupported ones flagged ⚠, uncited ones
+    underlined (answers and digest paragraphs alike)."""
+    parts = []
+    for s in sentences:
+        text = _with_citations(s.text, turn)
+        if s.supported is False:
+            flag = "Not supported by the cited source"
+            parts.append(f'<span class="unsupported" title="{flag}">{text} ⚠</span>')
+        elif s.supported is None:
+            parts.append(
+                f'<span class="uncited" title="This sentence cites no source">{text}</span>'
+            )
+        else:
+            parts.append(text)
+    return " ".join(parts)
+
+
 def answer_html(answer: Answer, turn: int) -> str:
     """The chat message of a finished answer: cited sentences, flags, notices, timings."""
     if answer.abstained or not answer.sentences:
         body = f'<p class="abstain">{escape(answer.answer)}</p>'
     else:
-        parts = []
-        for s in answer.sentences:
-            text = _with_citations(s.text, turn)
-            if s.supported is False:
-                parts.append(
-                    '<span class="unsupported" title="Not supported by the cited source">'
-                    f"{text} ⚠</span>"
-                )
-            elif s.supported is None:
-                parts.append(
-                    f'<span class="uncited" title="This sentence cites no source">{text}</span>'
-                )
-            else:
-                parts.append(text)
-        body = f"<p>{' '.join(parts)}</p>"
+        body = f"<p>{checked_html(answer.sentences, turn)}</p>"
     extra = [f'<div class="notice">ℹ {escape(n)}</div>' for n in answer.notices]
     if answer.unsupported:
         n = answer.unsupported
@@ -245,23 +266,41 @@ def error_html(message: str) -> str:
 # --- source cards -----------------------------------------------------------------------------
 
 
-def _citation_card(c: Citation, turn: int) -> str:
-    mark = support_marker(c.supported)
-    state = "ok" if c.supported else "warn"
-    label = "supported" if c.supported else "check: weakly supported"
-    title_link = c.links[0] if c.links else ""
-    title = escape(clean_title(c.title))
-    if title_link:
-        title = f'<a href="{escape(title_link)}" target="_blank" rel="noopener">{title}</a>'
-    evidence = "".join(f"<li>{escape(s)}</li>" for s in c.evidence)
+def _card(
+    anchor: str,
+    number: int,
+    paper: Paper,
+    date: str | None,
+    supported: bool | None,
+    lines: Sequence[str],
+) -> str:
+    """A source card: number, linked title, support mark (None: not cited), date, links and
+    a few lines of the abstract."""
+    if supported is None:
+        state, mark = "reading", '<span class="dim">listed, not cited</span>'
+    else:
+        state = "ok" if supported else "warn"
+        label = "supported" if supported else "check: weakly supported"
+        mark = (
+            f'<span class="mark {state}" title="{label}">{support_marker(supported)} {label}</span>'
+        )
+    links = paper.links
+    title = escape(clean_title(paper.title))
+    if links:
+        title = f'<a href="{escape(links[0])}" target="_blank" rel="noopener">{title}</a>'
+    items = "".join(f"<li>{escape(s)}</li>" for s in lines)
     return (
-        f'<article class="src-card {state}" id="{card_id(turn, c.number)}">'
-        f'<div class="src-head"><span class="src-num">{c.number}</span>'
+        f'<article class="src-card {state}" id="{anchor}">'
+        f'<div class="src-head"><span class="src-num">{number}</span>'
         f'<div class="src-title">{title}</div></div>'
-        f'<div class="src-meta"><span class="mark {state}" title="{label}">{mark} {label}</span>'
-        f"{' · ' + escape(c.date) if c.date else ''}{_links(c.links, c.paper.abstract)}</div>"
-        f'<ul class="src-evidence">{evidence}</ul></article>'
+        f'<div class="src-meta">{mark}'
+        f"{' · ' + escape(date) if date else ''}{_links(links, paper.abstract)}</div>"
+        f'<ul class="src-evidence">{items}</ul></article>'
     )
+
+
+def _citation_card(c: Citation, turn: int) -> str:
+    return _card(card_id(turn, c.number), c.number, c.paper, c.date, c.supported, c.evidence)
 
 
 def _uncited(sources: Sequence[Source]) -> str:
@@ -493,21 +532,85 @@ def status_html(
     )
 
 
-def digest_frame(page_html: str | None) -> str:
-    """A digest's standalone HTML page shown in a sandboxed frame (no scripts run in it; its
-    citation numbers link to its own reference list)."""
-    if not page_html:
-        return (
-            '<div class="paper-empty">Type a topic for a themed, cited digest, or open a saved '
-            "weekly summary.</div>"
-        )
-    return (
-        f'<iframe class="digest-frame" sandbox="allow-same-origin" title="digest" '
-        f'srcdoc="{escape(page_html, quote=True)}"></iframe>'
-    )
-
-
 def week_label(week: str, papers: int, themes: int, new_themes: Sequence[str]) -> str:
     """How a saved weekly summary is listed: '2024-W32 · 84 papers · 5 themes (1 new)'."""
     new = f" ({len(new_themes)} new)" if new_themes else ""
     return f"{week} · {papers} papers · {themes} themes{new}"
+
+
+# --- digests ----------------------------------------------------------------------------------
+
+
+def digest_support(digest: Digest) -> dict[int, bool]:
+    """Per cited paper number: whether every generated sentence citing it is supported by it."""
+    support: dict[int, bool] = {}
+    sentences = [*digest.overview_sentences, *(s for t in digest.themes for s in t.sentences)]
+    for s in sentences:
+        for n in s.citations:
+            support[n] = support.get(n, True) and n in s.supported_by
+    return support
+
+
+def digest_view_html(digest: Digest | None) -> str:
+    """A digest in the app, read like an answer: the overview and theme paragraphs with the
+    chat's citation chips and support flags, each theme's papers as chips; the source cards
+    are ``digest_sources_html``. (The downloadable page is ``render_digest``'s.)"""
+    if digest is None:
+        return (
+            '<div class="paper-empty">Type a topic for a themed, cited digest, or open a saved '
+            "weekly summary.</div>"
+        )
+    turn = DIGEST_TURN
+    out = [
+        f'<div class="digest-view"><h2 class="dg-title">{escape(digest.title)}</h2>',
+        f'<div class="dim">{escape(subtitle(digest))}</div>',
+    ]
+    if not digest.covered:
+        out.append(f'<p class="abstain">{escape(digest.overview)}</p>')
+    else:
+        overview = checked_html(digest.overview_sentences, turn) or _with_citations(
+            digest.overview, turn
+        )
+        out.append(f'<p class="dg-overview">{overview}</p>')
+    out += [f'<div class="notice">ℹ {escape(n)}</div>' for n in digest.notices]
+    for theme in digest.themes:
+        out.append(f'<h3 class="dg-theme">{theme.number}. {escape(theme.name)}')
+        if theme.new:
+            out.append(f' <span class="mark ok">{escape(theme_tag(theme).strip(" —"))}</span>')
+        out.append("</h3>")
+        if theme.sentences:
+            out.append(f"<p>{checked_html(theme.sentences, turn)}</p>")
+        elif theme.paragraph:
+            out.append(f"<p>{_with_citations(theme.paragraph, turn)}</p>")
+        papers = "".join(
+            f'<li><a class="cite" href="#{card_id(turn, p.number)}">{p.number}</a> '
+            f"{escape(shorten(clean_title(p.title), 110))}</li>"
+            for p in theme.papers
+        )
+        out.append(f'<ul class="dg-papers">{papers}</ul>')
+    out.append(f'<div class="answer-meta">{escape(digest_telemetry_line(digest))}</div></div>')
+    return "".join(out)
+
+
+def _digest_card(paper: DigestPaper, supported: bool | None) -> str:
+    lines = [paper.contribution] if paper.contribution else []
+    return _card(
+        card_id(DIGEST_TURN, paper.number), paper.number, paper.paper, paper.date, supported, lines
+    )
+
+
+def digest_sources_html(digest: Digest | None) -> str:
+    """The digest's papers as source cards beside it: the cited ones first, then the listed."""
+    if digest is None or not digest.citations:
+        return _panel("Papers", '<p class="dim">The papers of a digest show here.</p>')
+    support = digest_support(digest)
+    cited = [p for p in digest.citations if p.number in support]
+    listed = [p for p in digest.citations if p.number not in support]
+    body = "".join(_digest_card(p, support[p.number]) for p in cited)
+    if listed:
+        cards = "".join(_digest_card(p, None) for p in listed)
+        body += (
+            f'<details class="src-uncited"><summary>Listed, not cited ({len(listed)})</summary>'
+            f"{cards}</details>"
+        )
+    return _panel(f"Papers ({len(cited)} cited of {len(digest.citations)})", body)
