@@ -72,3 +72,16 @@ def write_results(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2))
     print(f"wrote {path}")
+
+
+# --- the app's API (bench/load.py, bench/ui.py) ---------------------------------------------
+
+
+def ask_args(question: str) -> list[Any]:
+    """The app's /ask arguments: question, since, until, source, mode, k, about."""
+    return [question, "", "", "All sources", "hybrid", 5, ""]
+
+
+def search_args(query: str) -> list[Any]:
+    """The app's /search arguments: query, mode, since, until, source, order, page."""
+    return [query, "hybrid", "", "", "All sources", "best match", 1]

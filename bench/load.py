@@ -33,7 +33,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from _common import RESULTS, ROOT, free_port, percentile, print_table, write_results
+from _common import (
+    RESULTS,
+    ROOT,
+    ask_args,
+    free_port,
+    percentile,
+    print_table,
+    search_args,
+    write_results,
+)
 from rich.console import Console
 
 from assistant.llm import FakeLLM, Generation, GenParams, Message, Usage
@@ -48,16 +57,6 @@ REPLY = " ".join(
 
 #: What the library searches for during the load runs.
 SEARCHES = ("optical flow occlusion", "KV cache", "diffusion sampling")
-
-
-def ask_args(question: str) -> list[Any]:
-    """The app's /ask arguments: question, since, until, source, mode, k, about."""
-    return [question, "", "", "All sources", "hybrid", 5, ""]
-
-
-def search_args(query: str) -> list[Any]:
-    """The app's /search arguments: query, mode, since, until, source, order, page."""
-    return [query, "hybrid", "", "", "All sources", "best match", 1]
 
 
 def questions() -> list[str]:

@@ -205,7 +205,7 @@ def main() -> None:
     sample = [p.model_copy(update={"added": dt.date.today()}) for p in sample]
 
     results: dict[str, Any] = {
-        "cpu_threads": __import__("torch").get_num_threads(),
+        "cpu_count": os.cpu_count(),
         "model_load_s": round(load_s, 2),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "k": 10,

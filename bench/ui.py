@@ -28,7 +28,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from _common import RESULTS, ROOT, free_port, median, print_table, write_results
+from _common import (
+    RESULTS,
+    ROOT,
+    ask_args,
+    free_port,
+    median,
+    print_table,
+    search_args,
+    write_results,
+)
 from rich.console import Console
 
 from assistant.answer import ask_stream
@@ -36,17 +45,8 @@ from assistant.llm import FakeLLM, Generation, GenParams, Message, Usage
 from assistant.settings import Settings
 from assistant.ui.app import launch
 
-CHROMIUM = Path("/usr/bin/chromium")
-#: Flags for a quiet, offline, sandbox-less headless Chromium (as tests/test_ui_browser.py uses).
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
+sys.path.insert(0, str(ROOT))  # the Chromium the browser tests use, with the same flags
+from tests.browser import CHROMIUM, launch_chromium
 
 QUESTIONS = [
     "How do optical flow methods handle occlusions?",
@@ -58,11 +58,6 @@ SLOW_REPLY = " ".join(
     ["Multi-frame methods align previous motion features to handle occluded regions [1]."] * 8
     + ["Two-frame methods lack correspondences in occluded areas [2]."] * 2
 )
-
-
-def launch_chromium(playwright: Any) -> Any:
-    """Debian's Chromium through Playwright (never a browser Playwright downloads)."""
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
 
 
 class SlowFakeLLM(FakeLLM):
@@ -170,7 +165,7 @@ def bench_concurrency(settings: Settings, clients: int, delay: float) -> dict[st
         client = Client(url, verbose=False, download_files=False)
         start = time.perf_counter()
         try:
-            out = client.predict(QUESTIONS[0], "", "", "All sources", "hybrid", 5, api_name="/ask")
+            out = client.predict(*ask_args(QUESTIONS[0]), api_name="/ask")
             ok = "error" not in out[2] and not out[2].get("abstained")
             error = out[2].get("error")
         except Exception as exc:
@@ -181,12 +176,12 @@ def bench_concurrency(settings: Settings, clients: int, delay: float) -> dict[st
         client = Client(url, verbose=False, download_files=False)
         while not stop.is_set():
             start = time.perf_counter()
-            client.predict("optical flow occlusion", "", "", "hybrid", api_name="/search")
+            client.predict(*search_args("optical flow occlusion"), api_name="/search")
             searches.append(time.perf_counter() - start)
             stop.wait(0.5)
 
     try:
-        Client(url, verbose=False).predict("warm up", "", "", "hybrid", api_name="/search")
+        Client(url, verbose=False).predict(*search_args("warm up"), api_name="/search")
         searcher = threading.Thread(target=search_loop, daemon=True)
         searcher.start()
         start = time.perf_counter()

@@ -19,29 +19,14 @@ from typing import Any
 import pytest
 
 from assistant.settings import Settings
+from tests.browser import CHROMIUM, launch_chromium
 from tests.conftest import ROOT, free_port, stop, wait_http
 from tests.test_ui import LONG_REPLY, REPLY, Served, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-CHROMIUM = Path("/usr/bin/chromium")
-#: Flags for a quiet, offline, sandbox-less headless Chromium (CI runs as root in a container).
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 QUESTION = "Which papers propose new methods for optical flow estimation, and what do they do?"
-
-
-def launch_chromium(playwright: Any) -> Any:
-    """Debian's Chromium through Playwright (never a browser Playwright downloads)."""
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
 
 
 @pytest.fixture(scope="module")
