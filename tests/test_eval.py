@@ -27,7 +27,7 @@ from assistant.evals.metrics import (
     summarize_gate,
 )
 from assistant.evals.report import compare, load_run, write_report
-from assistant.evals.runner import RunResult, pick_cases, run_suite
+from assistant.evals.runner import CaseResult, RunResult, pick_cases, run_suite
 from assistant.evals.suite import load_suite
 from assistant.llm import get_llm
 from assistant.models import Answer, Citation, Paper, SentenceCheck
@@ -229,6 +229,9 @@ def test_no_llm_run_scores_every_mode(quick_run: RunResult) -> None:
     assert len(meta.suite_sha256) == 64 and meta.settings["collection_name"]
     summary = quick_run.summary()
     assert set(summary["retrieval"]) == {"dense", "bm25", "hybrid", "hybrid+mmr"}
+    # The evidence shows most answer facts (each case's facts_shown is a subset of its facts).
+    assert summary["gate"]["facts_shown"] >= 0.5
+    assert all(set(c.facts_shown) <= set(c.facts) for c in quick_run.cases)
     answerable = [c for c in quick_run.cases if c.type != "unanswerable"]
     assert summary["retrieval"]["hybrid"]["n"] == len(answerable)
     assert all(len(c.retrieval) == 4 for c in answerable)
@@ -281,6 +284,20 @@ def test_compare_gives_deltas_and_per_case_wins_and_losses(
     assert missing.exit_code == 1 and "not an eval run" in missing.output
 
 
+def test_each_finished_case_is_handed_over_as_it_ends(sample_settings: Settings) -> None:
+    seen: list[CaseResult] = []
+    run = run_suite(
+        load_suite(QUICK),
+        sample_settings,
+        modes=["bm25"],
+        no_llm=True,
+        limit=3,
+        on_case=seen.append,
+    )
+    assert [c.id for c in seen] == [c.id for c in run.cases] and len(seen) == 3
+    assert seen[0].in_mode("bm25") is not None and seen[0].gate_passed is not None
+
+
 def test_cli_no_llm_run_writes_the_report(sample_settings: Settings, tmp_path: Path) -> None:
     out = tmp_path / "cli-run"
     result = CliRunner().invoke(
@@ -302,6 +319,7 @@ def test_cli_no_llm_run_writes_the_report(sample_settings: Settings, tmp_path: P
     )
     assert result.exit_code == 0, result.output
     assert "| hybrid |" in result.output
+    assert not (out / "results.partial.jsonl").exists()  # only while a run goes on
     summary = json.loads((out / "summary.json").read_text())
     assert summary["meta"]["cases"] == 4 and list(summary["summary"]["retrieval"]) == ["hybrid"]
 

@@ -12,6 +12,9 @@ from rich.table import Table
 from assistant.cli.base import cli, console, err_console, print_json, progress_bar, settings_of
 from assistant.cli.options import json_option
 
+#: Cases already scored, one JSON line each, while a run goes on (removed when it finishes).
+PARTIAL = "results.partial.jsonl"
+
 
 @cli.group(name="eval")
 def eval_group() -> None:
@@ -82,11 +85,21 @@ def run(
       assistant eval run eval/suites/core.jsonl --limit 15 --system ours --system llamaindex
     """
     from assistant.evals.report import answers_table, retrieval_table, write_report
-    from assistant.evals.runner import EVAL_MODES, run_suite
+    from assistant.evals.runner import EVAL_MODES, CaseResult, run_suite
     from assistant.evals.suite import load_suite
 
     settings = settings_of(ctx)
     loaded = load_suite(suite)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    folder = out or Path("eval") / "runs" / f"{loaded.name}-{stamp}"
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / PARTIAL
+    partial.unlink(missing_ok=True)
+
+    def save(case: CaseResult) -> None:
+        with partial.open("a", encoding="utf-8") as f:
+            f.write(case.model_dump_json() + "\n")
+
     with progress_bar(
         MofNCompleteColumn(), TextColumn("{task.fields[scores]}"), quiet=as_json
     ) as bar:
@@ -104,10 +117,10 @@ def run(
             limit=limit,
             system=[s.lower() for s in systems] or ["ours"],
             progress=progress,
+            on_case=save,
         )
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    folder = out or Path("eval") / "runs" / f"{loaded.name}-{stamp}"
     paths = write_report(result, folder)
+    partial.unlink(missing_ok=True)
     summary = result.summary()
     if as_json:
         print_json({"meta": result.meta.model_dump(mode="json"), "summary": summary})

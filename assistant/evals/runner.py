@@ -251,12 +251,15 @@ def run_suite(
     system: Sequence[str] | str = ("ours",),
     llm: LLM | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    on_case: Callable[[CaseResult], None] | None = None,
 ) -> RunResult:
     """Score ``suite`` against the store ``settings`` point at (see the module docstring).
 
     ``system`` is one of ``SYSTEMS`` or several; ``llm`` overrides the configured model
     (tests pass a fake); ``progress(done, total, scores)`` is called after every case with
-    a line of running scores. Failures of one answer are recorded on its case, not raised.
+    a line of running scores, and ``on_case`` with the finished case (the CLI saves it, so
+    an interrupted hour-long run keeps what it measured). Failures of one answer are
+    recorded on its case, not raised.
     """
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -336,6 +339,8 @@ def run_suite(
         if digest_fn is not None and case.type == "topic":
             result.digest = _digest(digest_fn, case, settings, llm, result, use_llm=not no_llm)
         results.append(result)
+        if on_case:
+            on_case(result)
         if progress:
             progress(len(results), len(cases), running_scores(results, systems))
 
