@@ -85,6 +85,9 @@ def test_recall_mrr_ndcg() -> None:
         ("GELAN", "the Gelan architecture", True),
         ("3 times", "about 3  times faster", True),
         ("40 times", "140 times", False),
+        ("17 %", "solves 17% more problems", True),
+        ("17%", "solves 17 % more problems", True),
+        ("17 %", "solves 117% more problems", False),
     ],
 )
 def test_fact_found_matches_numbers_exactly(fact: str, text: str, found: bool) -> None:

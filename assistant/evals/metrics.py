@@ -113,10 +113,12 @@ _CITATION = re.compile(r"\[(\d+)\]")
 
 def fact_found(fact: str, text: str) -> bool:
     """Whether ``text`` states ``fact``: case-insensitive, whitespace-insensitive, and a number
-    must match exactly (``1.12`` is not found in ``11.12`` or ``1.123``; ``×`` reads as ``x``)."""
+    must match exactly (``1.12`` is not found in ``11.12`` or ``1.123``; ``×`` reads as ``x``;
+    ``17 %`` and ``17%`` are the same number)."""
 
     def norm(s: str) -> str:
-        return " ".join(s.replace("×", "x").replace("\u2009", " ").lower().split())
+        s = " ".join(s.replace("×", "x").replace("\u2009", " ").lower().split())
+        return re.sub(r"(\d) %", r"\1%", s)
 
     needle, hay = norm(fact), norm(text)
     if not needle:
