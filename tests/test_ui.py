@@ -546,6 +546,15 @@ def test_a_digest_reads_like_an_answer_with_chips_cards_and_flags() -> None:
     assert "Papers (2 cited of 3)" in cards and "Listed, not cited (1)" in cards
     assert "check: weakly supported" in cards  # paper 2 is cited by an unsupported sentence
     assert "github.com/x/1" in cards
+    # A week written without the model cites nothing: its papers show unfolded.
+    plain = digest.model_copy(
+        update={
+            "overview_sentences": [],
+            "themes": [digest.themes[0].model_copy(update={"sentences": [], "paragraph": None})],
+        }
+    )
+    cards = digest_sources_html(plain)
+    assert cards.count('class="src-card') == 3 and "Listed, not cited" not in cards
 
 
 def test_links_are_labelled_by_what_they_are() -> None:

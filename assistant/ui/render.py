@@ -607,7 +607,9 @@ def digest_sources_html(digest: Digest | None) -> str:
     cited = [p for p in digest.citations if p.number in support]
     listed = [p for p in digest.citations if p.number not in support]
     body = "".join(_digest_card(p, support[p.number]) for p in cited)
-    if listed:
+    if listed and not cited:  # a page written without the model: its papers are the content
+        body = "".join(_digest_card(p, None) for p in listed)
+    elif listed:
         cards = "".join(_digest_card(p, None) for p in listed)
         body += (
             f'<details class="src-uncited"><summary>Listed, not cited ({len(listed)})</summary>'
