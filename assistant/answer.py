@@ -13,7 +13,10 @@
               calling the model when the gate said no
 7. check      ``check_text``: parse [n], drop citations to numbers never given, renumber by
               first use, score every sentence's support against the sources it cites
-8. result     a typed ``Answer``
+8. quote      ``reported_results``: under the model's prose, the result sentence of each
+              cited paper (verbatim, at most ``answer.quoted_results``) whose figures the
+              prose leaves out; the small model often names a paper without its numbers
+9. result     a typed ``Answer``
 
 ``ask_stream`` chains the two, yielding text chunks and then the ``Answer``; ``ask`` returns
 only the ``Answer``. Digests and the eval harness call ``gather``, ``answer_from`` and
@@ -33,6 +36,7 @@ from assistant.embed import get_embedder, split_sentences
 from assistant.errors import InputError
 from assistant.llm import LLM, Message, get_llm
 from assistant.models import (
+    QUOTES_HEADING,
     Answer,
     AnswerTelemetry,
     CheckedText,
@@ -76,6 +80,9 @@ _INJECTION = re.compile(
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _NO_ANSWER_HINTS = ("don't cover", "do not cover", "not found in the indexed", "cannot answer")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# A figure a paper reports: a number that is not part of a name (GPT-4, WMT'14), a year or an
+# enumerator "(1)".
+_FIGURE = re.compile(r"(?<![\w.'’-])(?!(?:19|20)\d\d\b)(?<!\()\d+(?:[.,]\d+)*(?![\d)])")
 # Sentences that state a result or the contribution are worth more as evidence.
 _RESULT = re.compile(
     r"\b(?:outperform|improv|achiev|surpass|reduc|speed|faster|accura|state-of-the-art|sota|"
@@ -190,6 +197,19 @@ def sentence_value(text: str, similarity: float, terms: set[str]) -> float:
     return value
 
 
+def abstract_sentences(paper: Paper) -> tuple[list[str], int]:
+    """A paper's abstract sentences without planted instructions, and how many were dropped."""
+    return drop_instructions(split_sentences(paper.abstract) or [paper.abstract])
+
+
+def valued_sentences(
+    hit: Hit, sentences: Sequence[str], terms: set[str]
+) -> list[tuple[float, str]]:
+    """``sentence_value`` of each of a hit's sentences, with its similarity to the question."""
+    similarity = {m.text: m.score for m in hit.best_sentences}
+    return [(sentence_value(t, similarity.get(t, 0.0), terms), t) for t in sentences]
+
+
 def estimate_tokens(text: str) -> int:
     """Prompt tokens of English text, roughly (4 characters a token), without a tokenizer."""
     return len(text) // 4 + 1
@@ -214,19 +234,15 @@ def select_evidence(
     pools: list[list[str]] = []
     ranked: list[tuple[float, int, str]] = []
     for rank, hit in enumerate(hits):
-        sentences = split_sentences(hit.paper.abstract) or [hit.paper.abstract]
-        clean, dropped = drop_instructions(sentences)
+        clean, dropped = abstract_sentences(hit.paper)
         if dropped or _INJECTION.search(hit.paper.title):
             notices.append(
                 f"source [{rank + 1}] contains instruction-like text; "
                 "it was left out of the prompt."
             )
         pools.append(clean)
-        similarity = {m.text: m.score for m in hit.best_sentences}
         penalty = RANK_STEP * rank + (top - hit.similarity)
-        ranked += [
-            (sentence_value(t, similarity.get(t, 0.0), terms) - penalty, rank, t) for t in clean
-        ]
+        ranked += [(value - penalty, rank, t) for value, t in valued_sentences(hit, clean, terms)]
     ranked.sort(key=lambda item: -item[0])
     chosen: list[set[str]] = [set() for _ in hits]
     used = 0
@@ -403,7 +419,13 @@ def answer_from(
         gen = stream.telemetry
         text = drop_repetition(stream.text) if looped else stream.text
         t0 = time.perf_counter()
-        answer = build_answer(gathered, text, embedder, settings.answer.support_threshold)
+        answer = build_answer(
+            gathered,
+            text,
+            embedder,
+            settings.answer.support_threshold,
+            quoted_results=settings.answer.quoted_results,
+        )
         if looped:
             answer.notices.append("the model started repeating itself; it was stopped there.")
         telemetry.check_ms = _ms(t0)
@@ -630,7 +652,40 @@ def check_text(
     )
 
 
-# --- 8. result ---------------------------------------------------------------------------------
+# --- 8. quote ----------------------------------------------------------------------------------
+
+
+def figures(text: str) -> set[str]:
+    """The figures a text reports (``_FIGURE``), citation numbers left out."""
+    return {f.replace(",", "") for f in _FIGURE.findall(_CITATION_GROUP.sub(" ", text))}
+
+
+def reported_results(
+    prose: str, cited: Sequence[Evidence], hits: Sequence[Hit], question: str, limit: int
+) -> list[tuple[Evidence, str]]:
+    """For the papers the prose cites (``cited``, first cited first), the abstract sentence
+    that reports figures the prose does not state, the one best for the question
+    (``sentence_value``), at most one a paper and ``limit`` in all."""
+    terms = question_terms(question)
+    stated = figures(prose)
+    by_id = {hit.paper.id: hit for hit in hits}
+    quotes: list[tuple[Evidence, str]] = []
+    for ev in cited:
+        if len(quotes) >= limit:
+            break
+        hit = by_id.get(ev.paper.id)
+        sentences = [
+            t for t in abstract_sentences(ev.paper)[0] if figures(t) - stated and len(t) <= 400
+        ]
+        if hit is None or not sentences:
+            continue
+        _, best = max(valued_sentences(hit, sentences, terms), key=lambda item: item[0])
+        quotes.append((ev, best))
+        stated |= figures(best)
+    return quotes
+
+
+# --- 9. result ---------------------------------------------------------------------------------
 
 
 def _date(paper: Paper) -> str | None:
@@ -649,9 +704,15 @@ def _source(number: int, ev: Evidence, cited: bool) -> Source:
 
 
 def build_answer(
-    gathered: EvidenceSet, raw_text: str, embedder: Embedder, threshold: float
+    gathered: EvidenceSet,
+    raw_text: str,
+    embedder: Embedder,
+    threshold: float,
+    *,
+    quoted_results: int = 0,
 ) -> Answer:
-    """Check the model's text against its evidence and assemble the typed ``Answer``."""
+    """Check the model's text against its evidence and assemble the typed ``Answer``, with up
+    to ``quoted_results`` result sentences of supported sources quoted under it."""
     evidence = gathered.evidence
     question, standalone = gathered.question, gathered.standalone_question
     if is_abstention(raw_text):
@@ -672,10 +733,31 @@ def build_answer(
         return honest
     by_number = {ev.number: ev for ev in evidence}
     new_to_old = {new: old for old, new in checked.numbering.items()}
+    text, sentences = checked.text, list(checked.sentences)
+    supported = {n for c in checked.sentences for n in c.supported_by}
+    quotes = reported_results(
+        text,
+        [by_number[new_to_old[n]] for n in sorted(supported)],
+        gathered.hits,
+        standalone,
+        quoted_results,
+    )
+    if quotes:
+        lines = [
+            (checked.numbering[ev.number], f"“{quote}” [{checked.numbering[ev.number]}]")
+            for ev, quote in quotes
+        ]
+        text += "\n\n" + QUOTES_HEADING + "\n" + "\n".join(line for _, line in lines)
+        sentences += [
+            SentenceCheck(
+                text=line, citations=[n], support=1.0, supported=True, supported_by=[n], quoted=True
+            )
+            for n, line in lines
+        ]
     citations = []
     for new in sorted(new_to_old):
         ev = by_number[new_to_old[new]]
-        citing = [c for c in checked.sentences if new in c.citations]
+        citing = [c for c in sentences if new in c.citations]
         citations.append(
             Citation(
                 number=new,
@@ -695,9 +777,9 @@ def build_answer(
     return Answer(
         question=question,
         standalone_question=standalone,
-        answer=checked.text,
+        answer=text,
         abstained=False,
-        sentences=checked.sentences,
+        sentences=sentences,
         citations=citations,
         sources=sources,
         invalid_citations=checked.invalid_citations,

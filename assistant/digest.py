@@ -33,14 +33,14 @@ import numpy as np
 
 from assistant.answer import (
     CANNOT_ANSWER,
+    abstract_sentences,
     check_text,
-    drop_instructions,
     format_sources,
     is_abstention,
     is_relevant,
     select_evidence,
 )
-from assistant.embed import get_embedder, split_sentences
+from assistant.embed import get_embedder
 from assistant.errors import InputError
 from assistant.llm import LLM, Message, Telemetry, get_llm
 from assistant.models import (
@@ -270,7 +270,7 @@ _CODE = re.compile(r"github\.com|gitlab\.|bitbucket\.org|huggingface\.co/(?!pape
 
 def contribution(paper: Paper, limit: int = 220) -> str:
     """One line from the abstract saying what the paper does (planted instructions skipped)."""
-    sentences, _ = drop_instructions(split_sentences(paper.abstract) or [paper.abstract])
+    sentences, _ = abstract_sentences(paper)
     line = next(
         (s for s in sentences if _CONTRIBUTION.search(s)), sentences[0] if sentences else ""
     )

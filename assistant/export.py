@@ -17,7 +17,7 @@ import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
-from assistant.models import Answer, Paper
+from assistant.models import QUOTES_HEADING, Answer, Paper
 
 
 def support_marker(supported: bool | None) -> str:
@@ -58,12 +58,15 @@ def answer_markdown(answer: Answer, *, heading: bool = True) -> str:
         lines.append(md_answer(answer.answer))
     else:
         parts = []
-        for s in answer.sentences:
+        for s in answer.prose:
             parts.append(
                 md_answer(s.text)
                 + (" ⚠ *(not supported by the cited source)*" if s.supported is False else "")
             )
         lines.append(" ".join(parts))
+        if answer.quotes:
+            lines += ["", QUOTES_HEADING, ""]
+            lines += [f"> {md_answer(q.text)}" for q in answer.quotes]
     if answer.citations:
         lines += ["", "**References**", ""]
         for c in answer.citations:

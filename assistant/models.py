@@ -289,6 +289,11 @@ class SentenceCheck(BaseModel):
         description="Citations the checker added (the model cited nothing; this source "
         "supports the sentence).",
     )
+    quoted: bool = Field(
+        False,
+        description="Quoted verbatim from the cited abstract by the assistant (a result the "
+        "model's prose left out), not written by the model.",
+    )
 
 
 class Citation(BaseModel):
@@ -336,6 +341,10 @@ class CheckedText(BaseModel):
         return sum(1 for c in self.sentences if not c.citations)
 
 
+#: The line above the result sentences quoted under an answer (``SentenceCheck.quoted``).
+QUOTES_HEADING = "Reported in the papers:"
+
+
 class Answer(BaseModel):
     """A checked, cited answer (or an honest abstention)."""
 
@@ -351,6 +360,16 @@ class Answer(BaseModel):
     uncited: int = Field(0, description="Sentences that cite no source at all.")
     notices: list[str] = Field(default_factory=list, description="Truncations, dropped text.")
     telemetry: AnswerTelemetry = Field(default_factory=AnswerTelemetry)
+
+    @property
+    def prose(self) -> list[SentenceCheck]:
+        """The sentences the model wrote (quoted results left out)."""
+        return [s for s in self.sentences if not s.quoted]
+
+    @property
+    def quotes(self) -> list[SentenceCheck]:
+        """Result sentences quoted from the cited abstracts under the prose."""
+        return [s for s in self.sentences if s.quoted]
 
     @property
     def uncited_sources(self) -> list[Source]:

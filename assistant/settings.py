@@ -190,6 +190,13 @@ class AnswerSettings(BaseModel):
     support_threshold: float = Field(
         0.45, description="Sentence-to-source similarity under which a claim is flagged."
     )
+    quoted_results: int = Field(
+        2,
+        ge=0,
+        le=MAX_ANSWER_SOURCES,
+        description="Result sentences quoted verbatim under an answer, one per cited paper: "
+        "the sentence reporting the figures the model's prose left out (0: none).",
+    )
 
 
 class DigestSettings(BaseModel):

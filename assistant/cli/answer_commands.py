@@ -20,7 +20,7 @@ from assistant.cli.options import (
 )
 from assistant.errors import AssistantError
 from assistant.export import answer_markdown, bibtex, chat_markdown, support_marker
-from assistant.models import Answer, SearchFilters
+from assistant.models import QUOTES_HEADING, Answer, SearchFilters
 from assistant.settings import Settings
 
 if TYPE_CHECKING:
@@ -63,12 +63,16 @@ def render_answer(answer: Answer) -> None:
         console.print(Text(no_control(answer.answer), style="bold"))
     else:
         text = Text()
-        for s in answer.sentences:
+        for s in answer.prose:
             text.append(no_control(s.text))
             if s.supported is False:
                 text.append(" ⚠", style="bold yellow")
             text.append(" ")
         console.print(text)
+        if answer.quotes:
+            console.print(f"\n[dim]{QUOTES_HEADING}[/]", highlight=False)
+            for q in answer.quotes:
+                console.print(Text("  " + no_control(q.text), style="italic"))
         if answer.unsupported:
             console.print(
                 f"[yellow]⚠ {answer.unsupported} sentence(s) not supported by the sources "

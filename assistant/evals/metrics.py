@@ -171,7 +171,14 @@ class AnswerScore(BaseModel):
     sentences: int = Field(0, description="Sentences of the answer.")
     sentences_supported: int = Field(0, description="Sentences with a supporting citation.")
     facts: list[str] = Field(default_factory=list, description="The case's answer_facts.")
-    facts_found: list[str] = Field(default_factory=list, description="Those the answer states.")
+    facts_found: list[str] = Field(
+        default_factory=list, description="Those the answer states (quoted results included)."
+    )
+    facts_in_prose: list[str] | None = Field(
+        None,
+        description="Those the model's own sentences state (quoted results left out; None in "
+        "runs from before quoting, where it equals facts_found).",
+    )
     gold_coverage: float | None = Field(None, description="Share of gold papers cited.")
     source_recall: float | None = Field(None, description="Share of gold papers shown.")
     ttft_s: float | None = None
@@ -192,7 +199,7 @@ class AnswerScore(BaseModel):
     ) -> AnswerScore:
         """Score a checked ``Answer`` (from ``answer_from`` or ``build_answer``)."""
         cited = list(dict.fromkeys(c.paper_id for c in answer.citations))
-        counts = citation_counts(answer.sentences)
+        counts = citation_counts(answer.prose)  # the model's citations, not the quotes
         t = answer.telemetry
         gold_set = set(gold)
         return cls(
@@ -211,6 +218,9 @@ class AnswerScore(BaseModel):
             facts_found=[]
             if answer.abstained
             else [f for f in facts if fact_found(f, answer.answer)],
+            facts_in_prose=[]
+            if answer.abstained
+            else [f for f in facts if fact_found(f, " ".join(s.text for s in answer.prose))],
             gold_coverage=len(gold_set & set(cited)) / len(gold_set) if gold_set else None,
             source_recall=len(gold_set & set(sources)) / len(gold_set) if gold_set else None,
             ttft_s=t.ttft_s,
@@ -232,6 +242,7 @@ ANSWER_METRICS: tuple[str, ...] = (
     "gold_coverage",
     "source_recall",
     "fact_accuracy",
+    "fact_accuracy_prose",
     "abstention_accuracy",
     "false_abstention",
 )
@@ -350,6 +361,12 @@ def summarize_answers(
         "gold_coverage": _r(mean(s.gold_coverage or 0.0 for s in answerable)),
         "source_recall": _r(mean(s.source_recall or 0.0 for s in answerable)),
         "fact_accuracy": fact_share([(s.facts_found, s.facts) for s in with_facts]),
+        "fact_accuracy_prose": fact_share(
+            [
+                (s.facts_found if s.facts_in_prose is None else s.facts_in_prose, s.facts)
+                for s in with_facts
+            ]
+        ),
         "abstention_accuracy": _r(ratio(sum(s.abstained for s in unanswerable), len(unanswerable))),
         "false_abstention": _r(ratio(sum(s.abstained for s in answerable), len(answerable))),
     }

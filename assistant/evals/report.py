@@ -46,6 +46,7 @@ LABELS = {
     "gold_coverage": "gold coverage",
     "source_recall": "gold shown",
     "fact_accuracy": "facts",
+    "fact_accuracy_prose": "facts in prose",
     "abstention_accuracy": "abstention acc.",
     "false_abstention": "false abst.",
 }

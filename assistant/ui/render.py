@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from assistant.export import support_marker
 from assistant.models import (
+    QUOTES_HEADING,
     Answer,
     AnswerTelemetry,
     Citation,
@@ -205,12 +206,24 @@ def checked_html(sentences: Sequence[SentenceCheck], turn: int | str) -> str:
     return " ".join(parts)
 
 
+def quotes_html(quotes: Sequence[SentenceCheck], turn: int | str) -> str:
+    """The result sentences quoted from cited abstracts under an answer, marked as quotes."""
+    if not quotes:
+        return ""
+    lines = "".join(f"<blockquote>{_with_citations(q.text, turn)}</blockquote>" for q in quotes)
+    return (
+        '<div class="quotes" title="Quoted from the cited abstracts by the assistant, not '
+        f'written by the model"><div class="quotes-head">{escape(QUOTES_HEADING)}</div>'
+        f"{lines}</div>"
+    )
+
+
 def answer_html(answer: Answer, turn: int) -> str:
     """The chat message of a finished answer: cited sentences, flags, notices, timings."""
     if answer.abstained or not answer.sentences:
         body = f'<p class="abstain">{escape(answer.answer)}</p>'
     else:
-        body = f"<p>{checked_html(answer.sentences, turn)}</p>"
+        body = f"<p>{checked_html(answer.prose, turn)}</p>" + quotes_html(answer.quotes, turn)
     extra = [f'<div class="notice">ℹ {escape(n)}</div>' for n in answer.notices]
     if answer.unsupported:
         n = answer.unsupported
