@@ -548,7 +548,6 @@ def write_page(
         filters=page.filters,
         week=page.week,
         used_llm=use_llm,
-        generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
         telemetry=telemetry,
     )
 
@@ -621,7 +620,6 @@ def digest_stream(
             notices=notices,
             filters=filters,
             used_llm=False,
-            generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
             telemetry=telemetry,
         )
         return

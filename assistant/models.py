@@ -509,7 +509,10 @@ class Digest(BaseModel):
     filters: SearchFilters = Field(default_factory=SearchFilters)
     week: WeekInfo | None = None
     used_llm: bool = Field(True, description="False: named by keywords, no paragraphs.")
-    generated_at: dt.datetime = Field(description="When the page was made (UTC).")
+    generated_at: dt.datetime = Field(
+        default_factory=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0),
+        description="When the page was made (UTC, whole seconds).",
+    )
     telemetry: DigestTelemetry = Field(default_factory=DigestTelemetry)
 
     def paper(self, number: int) -> DigestPaper | None:

@@ -181,7 +181,6 @@ def summarize_week_stream(
             notices=notices,
             week=info,
             used_llm=False,
-            generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
             telemetry=telemetry,
         )
         return

@@ -22,7 +22,7 @@ from typing import Any
 from _common import RESULTS, ROOT, median, percentile, print_table, write_results
 
 from assistant.answer import estimate_tokens, gather, select_evidence
-from assistant.evals.metrics import fact_found
+from assistant.evals.metrics import fact_found, fact_share
 from assistant.evals.suite import load_suite
 from assistant.settings import Settings
 
@@ -57,7 +57,9 @@ def main() -> None:
 
     budget_rows: list[dict[str, Any]] = []
     for budget in [int(b) for b in args.budgets.split(",")]:
-        times, tokens, shown = [], [], []
+        times: list[float] = []
+        tokens: list[int] = []
+        shown: list[tuple[list[str], list[str]]] = []
         for case, g in gathered:
             t0 = time.perf_counter()
             evidence, _ = select_evidence(g.hits, g.standalone_question, budget)
@@ -65,14 +67,14 @@ def main() -> None:
             text = " ".join(s for ev in evidence for s in ev.sentences)
             tokens.append(estimate_tokens(text))
             if case.answer_facts:
-                found = sum(fact_found(f, text) for f in case.answer_facts)
-                shown.append(found / len(case.answer_facts))
+                found = [f for f in case.answer_facts if fact_found(f, text)]
+                shown.append((found, list(case.answer_facts)))
         budget_rows.append(
             {
                 "budget": budget,
                 "select_ms_p50": round(median(times), 2),
                 "tokens_p50": median(tokens),
-                "facts_shown": round(sum(shown) / len(shown), 3) if shown else None,
+                "facts_shown": fact_share(shown),
                 "fact_cases": len(shown),
             }
         )

@@ -509,6 +509,17 @@ def test_answers_are_escaped_and_flags_visible(sample_settings: Settings) -> Non
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert 'href="#src-4-2"' in html
     assert 'class="unsupported"' in html and "⚠" in html
+    assert 'class="quotes"' not in html
+
+    quote = "“Errors fall by <b>19.4%</b>.” [1]"
+    answer.sentences.append(
+        SentenceCheck(text=quote, citations=[1], supported=True, supported_by=[1], quoted=True)
+    )
+    html = answer_html(answer, 4)
+    prose, quotes = html.split('<div class="quotes"')
+    assert "19.4%" not in prose, "a quote is shown apart from the model's prose"
+    assert "<blockquote>“Errors fall by &lt;b&gt;19.4%&lt;/b&gt;.”" in quotes
+    assert 'href="#src-4-1"' in quotes and "Reported in the papers" in quotes
 
 
 def test_a_digest_reads_like_an_answer_with_chips_cards_and_flags() -> None:
