@@ -315,7 +315,7 @@ def format_sources(evidence: Sequence[Evidence]) -> str:
     blocks = []
     for ev in evidence:
         title = ev.paper.title if not _INJECTION.search(ev.paper.title) else _TITLE_LEFT_OUT
-        text = inert(" ".join(ev.sentences))
+        text = inert(ev.text)
         blocks.append(f'<paper number="{ev.number}" title="{inert(title)}">\n{text}\n</paper>')
     return "\n\n".join(blocks)
 

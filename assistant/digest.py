@@ -403,7 +403,8 @@ def write_page(
     embedder = get_embedder(settings)
     budget = settings.answer.evidence_tokens
     evidence, dropped = select_evidence(page.hits, page.topic, budget)
-    notices = list(page.notices) + dropped
+    # "left out of the prompt" only means something when there is a prompt.
+    notices = list(page.notices) + (dropped if use_llm else [])
     theme_of = {i: n for n, theme in enumerate(page.themes, start=1) for i in theme.members}
     theme_centrality = {
         i: c for theme in page.themes for i, c in zip(theme.members, theme.centrality, strict=True)

@@ -227,6 +227,11 @@ class Evidence(BaseModel):
     sentences: list[str] = Field(description="The abstract sentences shown to the model.")
     similarity: float = Field(description="Cosine similarity of the question to the paper.")
 
+    @property
+    def text(self) -> str:
+        """The sentences shown to the model, as one text."""
+        return " ".join(self.sentences)
+
 
 class AnswerTelemetry(BaseModel):
     """Where the time went, measured from the moment the question was asked."""

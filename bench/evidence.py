@@ -64,7 +64,7 @@ def main() -> None:
             t0 = time.perf_counter()
             evidence, _ = select_evidence(g.hits, g.standalone_question, budget)
             times.append((time.perf_counter() - t0) * 1000)
-            text = " ".join(s for ev in evidence for s in ev.sentences)
+            text = " ".join(ev.text for ev in evidence)
             tokens.append(estimate_tokens(text))
             if case.answer_facts:
                 found = [f for f in case.answer_facts if fact_found(f, text)]

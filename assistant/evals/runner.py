@@ -328,7 +328,7 @@ def run_suite(
         gathered = gather(case.question, settings)  # the gate is gather's decision
         result.gate_passed = gathered.relevant
         result.uncovered = gathered.uncovered
-        shown = " ".join(" ".join(ev.sentences) for ev in gathered.evidence)
+        shown = " ".join(ev.text for ev in gathered.evidence)
         result.facts_shown = [f for f in case.answer_facts if fact_found(f, shown)]
         result.best_similarity = max((h.similarity for h in gathered.hits), default=None)
         for name in systems:
