@@ -219,9 +219,7 @@ class BM25Index:
 # --- fusion and diversity ------------------------------------------------------------------
 
 
-def reciprocal_rank_fusion(
-    rankings: Sequence[Sequence[str]], k: int = 60
-) -> list[tuple[str, float]]:
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int) -> list[tuple[str, float]]:
     """Ids scored by sum(1 / (k + rank)) over the rankings (rank from 1), best first.
 
     Ties go to the id with the better single rank, then to the id seen first.

@@ -82,7 +82,9 @@ def test_each_mode_finds_the_paper_and_reports_its_ranks(sample: Retriever, mode
         else:
             ranks = [r for r in (hit.dense_rank, hit.bm25_rank) if r is not None]
             assert ranks, "a fused hit comes from at least one retriever"
-            assert hit.score == pytest.approx(sum(1 / (60 + r) for r in ranks), abs=1e-5)
+            assert hit.score == pytest.approx(
+                sum(1 / (sample.config.rrf_k + r) for r in ranks), abs=1e-5
+            )
 
 
 def test_similarity_is_the_stored_vector_cosine_for_bm25_only_hits(
@@ -120,7 +122,7 @@ def test_reciprocal_rank_fusion_on_hand_made_rankings() -> None:
     tied = reciprocal_rank_fusion([["x", "y", "x"], ["y", "x"]], k=1)
     assert [pid for pid, _ in tied] == ["x", "y"]
     assert dict(tied)["x"] == pytest.approx(1 / 2 + 1 / 3)
-    assert reciprocal_rank_fusion([[], []]) == []
+    assert reciprocal_rank_fusion([[], []], k=10) == []
 
 
 def test_mmr_skips_a_near_duplicate_for_a_different_item() -> None:
@@ -227,15 +229,28 @@ def test_mmr_returns_fewer_near_duplicates(
     assert diverse[0].paper.id in group, "MMR keeps the most relevant paper first"
 
 
-def test_mmr_lowers_redundancy_on_a_topic_query(sample: Retriever) -> None:
-    def redundancy(mmr: bool) -> float:
-        hits = sample.search("in-context learning theory", k=6, mmr=mmr, sentences=False).hits
+TOPICS = (
+    "in-context learning theory",
+    "KV cache compression",
+    "diffusion models for video generation",
+    "speech recognition",
+    "optical flow",
+)
+
+
+def test_mmr_lowers_redundancy_on_topic_queries(sample: Retriever) -> None:
+    """On average over topic queries: on one query the fused top may already be diverse."""
+
+    def redundancy(query: str, mmr: bool) -> float:
+        hits = sample.search(query, k=6, mmr=mmr, sentences=False).hits
         assert len(hits) == 6
         vectors = np.stack(list(sample.store.vectors([h.paper.id for h in hits]).values()))
         sims = vectors @ vectors.T
         return float(sims[np.triu_indices(len(hits), 1)].mean())
 
-    assert redundancy(True) < redundancy(False)
+    plain = [redundancy(q, False) for q in TOPICS]
+    diverse = [redundancy(q, True) for q in TOPICS]
+    assert np.mean(diverse) < np.mean(plain)
 
 
 @pytest.mark.parametrize("mode", MODES)
