@@ -80,9 +80,15 @@ _INJECTION = re.compile(
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _NO_ANSWER_HINTS = ("don't cover", "do not cover", "not found in the indexed", "cannot answer")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
-# A figure a paper reports: a number that is not part of a name (GPT-4, WMT'14), a year or an
-# enumerator "(1)".
-_FIGURE = re.compile(r"(?<![\w.'’-])(?!(?:19|20)\d\d\b)(?<!\()\d+(?:[.,]\d+)*(?![\d)])")
+# A figure a paper reports: a number, with at most a unit letter (4x, 7B, 1.3G), that is not
+# part of a name (GPT-4, WMT'14, 3D, 1Prompt1Story) nor a year; enumerators "(1)" are removed
+# first (``figures``).
+_FIGURE = re.compile(
+    r"(?<![\w.'’-])(?!(?:19|20)\d\d\b)\d+(?:[.,]\d+)*(?=(?:[xX×kKMBTG]|bit)?(?!\w))"
+)
+_ENUMERATOR = re.compile(r"\(\d{1,2}\)")
+# A sentence cut at an abbreviation by the splitter ("... as high as 90% (vs."): not quoted.
+_CUT_SHORT = re.compile(r"\b(?:vs|e\.g|i\.e|et al|cf|Fig|Eq|approx|resp)\.$", re.I)
 # Sentences that state a result or the contribution are worth more as evidence.
 _RESULT = re.compile(
     r"\b(?:outperform|improv|achiev|surpass|reduc|speed|faster|accura|state-of-the-art|sota|"
@@ -657,7 +663,8 @@ def check_text(
 
 def figures(text: str) -> set[str]:
     """The figures a text reports (``_FIGURE``), citation numbers left out."""
-    return {f.replace(",", "") for f in _FIGURE.findall(_CITATION_GROUP.sub(" ", text))}
+    plain = _ENUMERATOR.sub(" ", _CITATION_GROUP.sub(" ", text))
+    return {f.replace(",", "") for f in _FIGURE.findall(plain)}
 
 
 def reported_results(
@@ -675,7 +682,9 @@ def reported_results(
             break
         hit = by_id.get(ev.paper.id)
         sentences = [
-            t for t in abstract_sentences(ev.paper)[0] if figures(t) - stated and len(t) <= 400
+            t
+            for t in abstract_sentences(ev.paper)[0]
+            if figures(t) - stated and len(t) <= 400 and not _CUT_SHORT.search(t)
         ]
         if hit is None or not sentences:
             continue

@@ -9,6 +9,13 @@ skip the prefill. Both paths are greedy and interleaved run by run. Reports the 
 the runs: time to first token (s), prefill tokens/s, decode tokens/s, and the seam/direct
 ratio of total time (the overhead; 1.00 means none). Peak RSS after loading and at the end.
 Prints a table and writes ``bench/results/llm.json``.
+
+``--prefix-runs N`` (default 5; 0 skips) then measures what reusing the fixed part of the
+answer prompt gives: answer prompts (``prompts/answer.md``, ~500 tokens of abstracts) timed
+to first token when the call before was another answer prompt (llama-cpp-python keeps the
+KV cache of the longest common prefix: chat template and system prompt), after an unrelated
+short prompt (nothing shared), and after that unrelated prompt with ``llama_cpp.LlamaRAMCache``
+set (states saved per prompt, the best prefix restored).
 """
 
 from __future__ import annotations
@@ -105,12 +112,67 @@ def via_direct(llm: LlamaCppLLM, messages: list[Message], max_tokens: int) -> di
     }
 
 
+def answer_messages(text: str, run: int) -> list[Message]:
+    """An answer prompt as ``ask`` builds it: a distinct question and ~500 tokens of papers."""
+    from assistant.answer import ANSWER_FIELDS
+    from assistant.prompts import load_prompt
+
+    words = text.split()
+    start = (run * 997) % max(1, len(words) - 400)
+    sources = (
+        f'<paper number="1" title="Run {run}">\n{" ".join(words[start : start + 370])}\n</paper>'
+    )
+    question = f"What do these papers report about result number {run}?"
+    return load_prompt("answer", ANSWER_FIELDS).render(sources=sources, question=question)
+
+
+def prefix_section(llm: LlamaCppLLM, text: str, runs: int, max_tokens: int) -> dict[str, Any]:
+    """Time to first token of answer prompts by what the previous call left in the cache."""
+    from llama_cpp import LlamaRAMCache
+
+    def other(run: int) -> None:  # an unrelated call: a condense or digest prompt, say
+        via_seam(llm, [Message(role="user", content=f"Unrelated {run}: say hi.")], 2)
+
+    times: dict[str, list[float]] = {"after an answer": [], "after another prompt": []}
+    times["after another prompt, RAM cache"] = []
+    run = 1000
+    for _ in range(runs):
+        run += 1
+        via_seam(llm, answer_messages(text, run), 2)
+        run += 1
+        times["after an answer"].append(
+            via_seam(llm, answer_messages(text, run), max_tokens)["ttft_s"]
+        )
+        run += 1
+        other(run)
+        times["after another prompt"].append(
+            via_seam(llm, answer_messages(text, run), max_tokens)["ttft_s"]
+        )
+    llm._llama.set_cache(LlamaRAMCache(capacity_bytes=2 << 30))
+    via_seam(llm, answer_messages(text, run), 2)  # an answer state in the cache
+    for _ in range(runs):
+        run += 1
+        other(run)
+        times["after another prompt, RAM cache"].append(
+            via_seam(llm, answer_messages(text, run), max_tokens)["ttft_s"]
+        )
+    llm._llama.set_cache(None)
+    tokens = llm.count_tokens(llm.prompt_text(answer_messages(text, run)))
+    return {
+        "prompt_tokens": tokens,
+        "runs": runs,
+        "ttft_s": {name: median(values) for name, values in times.items()},
+        "all_ttft_s": times,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sizes", default="256,1024,2048")
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--prefix-runs", type=int, default=5)
     parser.add_argument("--out", type=Path, default=RESULTS / "llm.json")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -184,6 +246,17 @@ def main() -> None:
         title=f"{llm.name} · {args.threads} threads · median of {args.runs}",
         left=[],
     )
+    prefix = (
+        prefix_section(llm, text, args.prefix_runs, args.max_tokens) if args.prefix_runs else None
+    )
+    if prefix:
+        base = prefix["ttft_s"]["after another prompt"]
+        print_table(
+            ["previous call", "TTFT s (median)", "vs nothing shared"],
+            [[name, f"{v:.2f}", f"{v / base:.2f}"] for name, v in prefix["ttft_s"].items()],
+            title=f"answer prompt, {prefix['prompt_tokens']} tokens · median of {prefix['runs']}",
+            left=["previous call"],
+        )
     rss_peak = peak_rss_mib()
     console.print(
         f"load {load_s:.1f} s · peak RSS before load {rss_before:.0f} MiB, after load "
@@ -200,6 +273,7 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "load_average": os.getloadavg(),
         "rows": rows,
+        "prefix": prefix,
     }
     write_results(args.out, result)
 
