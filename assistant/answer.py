@@ -77,6 +77,8 @@ _INJECTION = re.compile(
     re.I,
 )
 # Control and bidirectional-override characters: never part of a question.
+# Text that ends a sentence: its mark, then the citations that close it.
+_FINISHED = re.compile(r"[.!?](?:\s*\[[\d,\s\-–]+\])*\s*$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _NO_ANSWER_HINTS = ("don't cover", "do not cover", "not found in the indexed", "cannot answer")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -419,11 +421,17 @@ def answer_from(
         with stream:
             for chunk in stream:
                 yield chunk
-                if chunk.strip() and repeats_itself(stream.text):
+                if not chunk.strip():
+                    continue
+                if repeats_itself(stream.text):
                     looped = True
+                    break
+                if first_sentences(stream.text, settings.answer.max_sentences) is not None:
                     break
         gen = stream.telemetry
         text = drop_repetition(stream.text) if looped else stream.text
+        # Never end mid-sentence: cut at the sentence cap, or drop what max_new_tokens cut.
+        text = first_sentences(text, settings.answer.max_sentences) or finished_part(text)
         t0 = time.perf_counter()
         answer = build_answer(
             gathered,
@@ -452,10 +460,31 @@ def answer_from(
 def repeats_itself(text: str) -> bool:
     """Whether the last finished sentence of ``text`` was already written (a decoding loop)."""
     done = split_answer(text)
-    if len(done) < 2 or not re.search(r"[.!?](?:\s*\[[\d,\s\-–]+\])*\s*$", text):
+    if len(done) < 2 or not _FINISHED.search(text):
         return False
     last = _squash(_CITATION_GROUP.sub("", done[-1]))
     return len(last) > 10 and any(_squash(_CITATION_GROUP.sub("", s)) == last for s in done[:-1])
+
+
+def first_sentences(text: str, n: int) -> str | None:
+    """``text`` up to the end of its n-th sentence once the one after it has begun (None
+    before): where a stream is stopped at the sentence cap, paragraph breaks kept."""
+    sentences = split_answer(text)
+    if len(sentences) <= n:
+        return None
+    end = 0
+    for sentence in sentences[:n]:
+        end = text.index(sentence, end) + len(sentence)
+    return text[:end]
+
+
+def finished_part(text: str) -> str:
+    """``text`` without an unfinished last sentence (cut by the token limit), if it has one
+    finished sentence before it."""
+    if _FINISHED.search(text):
+        return text
+    sentences = split_answer(text)
+    return first_sentences(text, len(sentences) - 1) or text if len(sentences) > 1 else text
 
 
 def drop_repetition(text: str) -> str:

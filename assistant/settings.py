@@ -195,6 +195,12 @@ class AnswerSettings(BaseModel):
     support_threshold: float = Field(
         0.45, description="Sentence-to-source similarity under which a claim is flagged."
     )
+    max_sentences: int = Field(
+        6,
+        ge=1,
+        description="The answer stream stops when the model begins a sentence after this many "
+        "(the prompt asks for 2 to 4; the small model runs on, listing every paper).",
+    )
     quoted_results: int = Field(
         2,
         ge=0,

@@ -17,6 +17,8 @@ from assistant.answer import (
     cited_numbers,
     conversation,
     final_answer,
+    finished_part,
+    first_sentences,
     gather,
     is_abstention,
     parse_citation_group,
@@ -430,6 +432,38 @@ def test_a_looping_model_is_stopped(fake_settings: Settings, fake: FakeLLM) -> N
     answer = ask(OPTICAL_FLOW, fake_settings)
     assert answer.answer.count("SplatFlow aligns") == 1
     assert any("repeating" in n for n in answer.notices)
+
+
+def test_answers_stop_at_the_sentence_cap_and_never_mid_sentence(
+    fake_settings: Settings, fake: FakeLLM
+) -> None:
+    gathered = gather(OPTICAL_FLOW, fake_settings)
+    claim = next(ev for ev in gathered.evidence if ev.paper.title.startswith("SplatFlow"))
+    line = claim.sentences[0].rstrip(".")
+    fake.enqueue(" ".join(f"{line}, point {i} [{claim.number}]." for i in range(1, 11)))
+    fake_settings.answer.max_sentences = 3
+    answer = final_answer(answer_from(gathered, fake_settings))
+    assert [s.text.split("point ")[1][:1] for s in answer.prose] == ["1", "2", "3"]
+    assert answer.telemetry.completion_tokens < 10 * len(line.split()), "generation stopped"
+    assert answer.telemetry.ttft_s is not None, "a stream stopped early keeps its timings"
+
+    fake_settings.answer.max_sentences = 6
+    limit, fake.settings.max_new_tokens = fake.settings.max_new_tokens, len(line.split()) + 6
+    try:  # the token limit cuts the second sentence
+        fake.enqueue(f"{line} [{claim.number}]. {line}, and a second half that never ends [1].")
+        answer = final_answer(answer_from(gathered, fake_settings))
+    finally:
+        fake.settings.max_new_tokens = limit
+    assert len(answer.prose) == 1 and answer.prose[0].text.endswith("[1].")
+    assert fake.last_telemetry is not None and fake.last_telemetry.finish_reason == "length"
+
+
+def test_sentence_boundaries_for_the_stream() -> None:
+    text = "A is good [1]. B is better [2].\n\nC works. D"
+    assert first_sentences(text, 2) == "A is good [1]. B is better [2]."
+    assert first_sentences(text, 4) is None  # the 4th has not begun a 5th
+    assert finished_part(text) == "A is good [1]. B is better [2].\n\nC works."
+    assert finished_part("One unfinished") == "One unfinished"
 
 
 def test_off_topic_question_abstains_without_calling_the_llm(

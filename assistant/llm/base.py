@@ -44,7 +44,9 @@ class Telemetry(BaseModel):
     tokens_estimated: bool = Field(
         False, description="True when token counts are estimates (hosted reply without usage)."
     )
-    finish_reason: str | None = Field(None, description="'stop', 'length', or None if unknown.")
+    finish_reason: str | None = Field(
+        None, description="'stop', 'length', 'closed' (stopped early by us), or None if unknown."
+    )
 
 
 class Completion(BaseModel):
@@ -275,6 +277,12 @@ class BaseLLM:
                         if first is None:
                             first = time.perf_counter()
                         yield chunk
+                except GeneratorExit:  # closed early (Stop, a loop, enough sentences)
+                    end = time.perf_counter()
+                    stream.telemetry = self._telemetry(
+                        msgs, stream.text, Usage(finish_reason="closed"), start, first, end
+                    )
+                    raise
                 finally:
                     gen.close()
                 end = time.perf_counter()
