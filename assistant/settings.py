@@ -196,10 +196,11 @@ class AnswerSettings(BaseModel):
         0.45, description="Sentence-to-source similarity under which a claim is flagged."
     )
     max_sentences: int = Field(
-        6,
+        10,
         ge=1,
-        description="The answer stream stops when the model begins a sentence after this many "
-        "(the prompt asks for 2 to 4; the small model runs on, listing every paper).",
+        description="The answer stream stops when the model begins a sentence after this many: "
+        "a net for runaway answers. 6 made answers 2.8 s faster (total p50 10.8 -> 7.9 s on "
+        "core) but lost facts (0.85 -> 0.72) and gold papers cited (0.79 -> 0.75).",
     )
     quoted_results: int = Field(
         2,
