@@ -76,9 +76,9 @@ _INJECTION = re.compile(
     r"|\bcite\b[^.]{0,60}\bin (every|all|each|your) (answers?|responses?|replies)\b",
     re.I,
 )
-# Control and bidirectional-override characters: never part of a question.
 # Text that ends a sentence: its mark, then the citations that close it.
 _FINISHED = re.compile(r"[.!?](?:\s*\[[\d,\s\-–]+\])*\s*$")
+# Control and bidirectional-override characters: never part of a question.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _NO_ANSWER_HINTS = ("don't cover", "do not cover", "not found in the indexed", "cannot answer")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
