@@ -466,25 +466,28 @@ def repeats_itself(text: str) -> bool:
     return len(last) > 10 and any(_squash(_CITATION_GROUP.sub("", s)) == last for s in done[:-1])
 
 
-def first_sentences(text: str, n: int) -> str | None:
-    """``text`` up to the end of its n-th sentence once the one after it has begun (None
-    before): where a stream is stopped at the sentence cap, paragraph breaks kept."""
-    sentences = split_answer(text)
-    if len(sentences) <= n:
-        return None
+def _through(text: str, sentences: Sequence[str], n: int) -> str:
+    """``text`` up to the end of the n-th of its ``sentences`` (paragraph breaks kept)."""
     end = 0
     for sentence in sentences[:n]:
         end = text.index(sentence, end) + len(sentence)
     return text[:end]
 
 
+def first_sentences(text: str, n: int) -> str | None:
+    """``text`` up to the end of its n-th sentence once the one after it has begun (None
+    before): where a stream is stopped at the sentence cap."""
+    sentences = split_answer(text)
+    return _through(text, sentences, n) if len(sentences) > n else None
+
+
 def finished_part(text: str) -> str:
     """``text`` without an unfinished last sentence (cut by the token limit), if it has one
     finished sentence before it."""
-    if _FINISHED.search(text):
-        return text
     sentences = split_answer(text)
-    return first_sentences(text, len(sentences) - 1) or text if len(sentences) > 1 else text
+    if _FINISHED.search(text) or len(sentences) < 2:
+        return text
+    return _through(text, sentences, len(sentences) - 1)
 
 
 def drop_repetition(text: str) -> str:
@@ -781,17 +784,21 @@ def build_answer(
         quoted_results,
     )
     if quotes:
-        lines = [
-            (checked.numbering[ev.number], f"“{quote}” [{checked.numbering[ev.number]}]")
-            for ev, quote in quotes
-        ]
-        text += "\n\n" + QUOTES_HEADING + "\n" + "\n".join(line for _, line in lines)
-        sentences += [
-            SentenceCheck(
-                text=line, citations=[n], support=1.0, supported=True, supported_by=[n], quoted=True
+        quoted = []
+        for ev, quote in quotes:
+            n = checked.numbering[ev.number]
+            quoted.append(
+                SentenceCheck(
+                    text=f"“{quote}” [{n}]",
+                    citations=[n],
+                    support=1.0,
+                    supported=True,
+                    supported_by=[n],
+                    quoted=True,
+                )
             )
-            for n, line in lines
-        ]
+        text += "\n\n" + QUOTES_HEADING + "\n" + "\n".join(q.text for q in quoted)
+        sentences += quoted
     citations = []
     for new in sorted(new_to_old):
         ev = by_number[new_to_old[new]]

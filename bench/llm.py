@@ -133,8 +133,11 @@ def prefix_section(llm: LlamaCppLLM, text: str, runs: int, max_tokens: int) -> d
     def other(run: int) -> None:  # an unrelated call: a condense or digest prompt, say
         via_seam(llm, [Message(role="user", content=f"Unrelated {run}: say hi.")], 2)
 
-    times: dict[str, list[float]] = {"after an answer": [], "after another prompt": []}
-    times["after another prompt, RAM cache"] = []
+    times: dict[str, list[float]] = {
+        "after an answer": [],
+        "after another prompt": [],
+        "after another prompt, RAM cache": [],
+    }
     run = 1000
     for _ in range(runs):
         run += 1

@@ -202,6 +202,10 @@ class AnswerScore(BaseModel):
         counts = citation_counts(answer.prose)  # the model's citations, not the quotes
         t = answer.telemetry
         gold_set = set(gold)
+
+        def stated(text: str) -> list[str]:  # an abstention states no fact
+            return [] if answer.abstained else [f for f in facts if fact_found(f, text)]
+
         return cls(
             system=system,
             text=answer.answer,
@@ -215,12 +219,8 @@ class AnswerScore(BaseModel):
             sentences=counts.sentences,
             sentences_supported=counts.sentences_supported,
             facts=list(facts),
-            facts_found=[]
-            if answer.abstained
-            else [f for f in facts if fact_found(f, answer.answer)],
-            facts_in_prose=[]
-            if answer.abstained
-            else [f for f in facts if fact_found(f, " ".join(s.text for s in answer.prose))],
+            facts_found=stated(answer.answer),
+            facts_in_prose=stated(" ".join(s.text for s in answer.prose)),
             gold_coverage=len(gold_set & set(cited)) / len(gold_set) if gold_set else None,
             source_recall=len(gold_set & set(sources)) / len(gold_set) if gold_set else None,
             ttft_s=t.ttft_s,
