@@ -518,6 +518,31 @@ def parse_citation_group(body: str) -> list[int]:
     return numbers
 
 
+_PAPER_MENTION = re.compile(
+    r"\b(?:the\s+)?(?:papers?|sources?|excerpts?)\s+"
+    r"(\d{1,2}(?:\s*(?:,\s*and|,|and|&)\s*\d{1,2})*)\b(?!\s*\]|\.\d|%|[-–])"
+    r"((?:\s*\[[\d,\s]+\])*)",
+    re.I,
+)
+
+
+def cite_paper_mentions(text: str, valid: set[int]) -> str:
+    """Mentions like "Paper 2" or "Papers 1 and 3" written as citations ("[2]", "[1] and
+    [3]"), so they are checked and renumbered with the rest; a citation right after ("Paper 2
+    [2]") is merged. Mentions of unknown numbers are left as written."""
+
+    def replace(match: re.Match[str]) -> str:
+        numbers = [int(n) for n in re.findall(r"\d+", match.group(1))]
+        if not set(numbers) <= valid:
+            return match.group(0)
+        cites = [f"[{n}]" for n in numbers]
+        said = cites[0] if len(cites) == 1 else ", ".join(cites[:-1]) + " and " + cites[-1]
+        after = [n for n in map(int, re.findall(r"\d+", match.group(2))) if n not in numbers]
+        return said + "".join(f"[{n}]" for n in after)
+
+    return _PAPER_MENTION.sub(replace, text)
+
+
 def renumber_citations(
     text: str, valid: set[int], *, renumber: bool = True
 ) -> tuple[str, dict[int, int], int]:
@@ -665,14 +690,17 @@ def check_text(
 ) -> CheckedText:
     """The one citation check, for an answer or any other generated paragraph.
 
-    Citations to numbers not in ``evidence`` are removed and counted; with ``repair`` a
+    "Paper N" in prose becomes the citation [N] first (``cite_paper_mentions``), so the
+    text never names a number that renumbering changed. Citations to numbers not in
+    ``evidence`` are removed and counted; with ``repair`` a
     sentence that cites nothing gets the shown source that supports it (marked
     ``attached``); with ``renumber`` citations are renumbered by first use (else they keep
     the evidence numbers, so a page that numbers its sources once can check each paragraph
     against all of them). Every sentence is scored against the papers it cites.
     """
     by_number = {ev.number: ev for ev in evidence}
-    text, _, removed = renumber_citations(raw_text, set(by_number), renumber=False)
+    text = cite_paper_mentions(raw_text, set(by_number))
+    text, _, removed = renumber_citations(text, set(by_number), renumber=False)
     attached: dict[int, int] = {}
     if repair:
         parts = split_answer(text)

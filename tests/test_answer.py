@@ -14,6 +14,7 @@ from assistant.answer import (
     ask,
     ask_stream,
     check_text,
+    cite_paper_mentions,
     cited_numbers,
     conversation,
     final_answer,
@@ -56,6 +57,23 @@ def test_renumber_drops_unknown_numbers_and_orders_by_first_use() -> None:
     assert mapping == {3: 1, 1: 2, 2: 3}
     assert removed == 1
     assert text == "A uses splatting [1]. B is faster [2][1]. C is made up. D [3][1]."
+
+
+def test_paper_mentions_become_citations() -> None:
+    """A "Paper 2" in prose is a citation, so renumbering cannot leave it pointing elsewhere."""
+    valid = {1, 2, 3}
+    assert cite_paper_mentions("According to Paper 2, it works.", valid) == (
+        "According to [2], it works."
+    )
+    assert cite_paper_mentions("Papers 1 and 3 both agree.", valid) == "[1] and [3] both agree."
+    assert cite_paper_mentions("In the paper 1 [1] [2], X.", valid) == "In [1][2], X."
+    # unknown numbers, ranges, decimals and percentages are left as written
+    for text in ("Paper 7 shows it.", "See papers 2-3.", "Source 2.5 was", "in paper 2% of"):
+        assert cite_paper_mentions(text, valid) == text
+    text, mapping, _ = renumber_citations(
+        cite_paper_mentions("X holds [3]. Paper 1 shows Y.", valid), valid
+    )
+    assert text == "X holds [1]. [2] shows Y." and mapping == {3: 1, 1: 2}
 
 
 def test_split_answer_keeps_closing_citations() -> None:
