@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from assistant.embed import get_embedder, split_sentences
+from assistant.embed import NOT_AFTER_ABBREVIATION, get_embedder, split_sentences
 from assistant.errors import InputError
 from assistant.llm import LLM, Message, get_llm
 from assistant.models import (
@@ -63,7 +63,9 @@ ANSWER_FIELDS = frozenset({"sources", "question"})
 CONDENSE_FIELDS = frozenset({"history", "question"})
 
 _CITATION_GROUP = re.compile(r"\[(\s*\d+\s*(?:(?:,|-|–)\s*\d+\s*)*)\]")
-_SENTENCE = re.compile(r"(?<=[.!?])(?:\s*\[[\d,\s\-–]+\])*\s+(?=[A-Z0-9\"'(*-])")
+_SENTENCE = re.compile(
+    rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}(?:\s*\[[\d,\s\-–]+\])*\s+(?=[A-Z0-9\"'(*-])"
+)
 # Instructions planted in an abstract are dropped from the evidence (and the prompt tells the
 # model to ignore any that remain).
 _INJECTION = re.compile(
@@ -89,8 +91,6 @@ _FIGURE = re.compile(
     r"(?<![\w.'’-])(?!(?:19|20)\d\d\b)\d+(?:[.,]\d+)*(?=(?:[xX×kKMBTG]|bit)?(?!\w))"
 )
 _ENUMERATOR = re.compile(r"\(\d{1,2}\)")
-# A sentence cut at an abbreviation by the splitter ("... as high as 90% (vs."): not quoted.
-_CUT_SHORT = re.compile(r"\b(?:vs|e\.g|i\.e|et al|cf|Fig|Eq|approx|resp)\.$", re.I)
 # Sentences that state a result or the contribution are worth more as evidence.
 _RESULT = re.compile(
     r"\b(?:outperform|improv|achiev|surpass|reduc|speed|faster|accura|state-of-the-art|sota|"
@@ -742,9 +742,7 @@ def reported_results(
             break
         hit = by_id.get(ev.paper.id)
         sentences = [
-            t
-            for t in abstract_sentences(ev.paper)[0]
-            if figures(t) - stated and len(t) <= 400 and not _CUT_SHORT.search(t)
+            t for t in abstract_sentences(ev.paper)[0] if figures(t) - stated and len(t) <= 400
         ]
         if hit is None or not sentences:
             continue

@@ -267,17 +267,19 @@ def best_sentences(
 ) -> list[list[SentenceMatch]]:
     """For each paper, its n abstract sentences most similar to the query.
 
-    Sentence vectors come from ``stored`` (embedded at ingest); papers without them have
-    their sentences embedded here, in one call.
+    Sentence vectors come from ``stored`` (embedded at ingest); papers without them, or
+    stored with another split than today's ``split_sentences`` (an older store), have their
+    sentences embedded here, in one call.
     """
     stored = stored or {}
-    missing = [p for p in papers if p.id not in stored]
-    split = [split_sentences(p.abstract) or [p.abstract] for p in missing]
-    flat = [s for sentences in split for s in sentences]
+    split = {p.id: split_sentences(p.abstract) or [p.abstract] for p in papers}
+    missing = [p for p in papers if p.id not in stored or stored[p.id][0] != split[p.id]]
+    flat = [s for p in missing for s in split[p.id]]
     if flat:
         vectors, start = embedder.embed(flat), 0
         stored = dict(stored)
-        for paper, sentences in zip(missing, split, strict=True):
+        for paper in missing:
+            sentences = split[paper.id]
             stored[paper.id] = (sentences, vectors[start : start + len(sentences)])
             start += len(sentences)
     out = []

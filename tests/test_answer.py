@@ -77,6 +77,10 @@ def test_paper_mentions_become_citations() -> None:
 
 
 def test_split_answer_keeps_closing_citations() -> None:
+    assert split_answer("Tuning few weights (e.g. LoRA) helps [1]. It is 2x faster (vs. 1x).") == [
+        "Tuning few weights (e.g. LoRA) helps [1].",
+        "It is 2x faster (vs. 1x).",
+    ]
     assert split_answer("First claim [1]. Second one [2][3]. Third.") == [
         "First claim [1].",
         "Second one [2][3].",

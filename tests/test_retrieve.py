@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from assistant.cli import cli
+from assistant.embed import split_sentences
 from assistant.errors import InputError
 from assistant.evals.suite import GoldResolution, Suite, load_suite, resolve_gold, title_index
 from assistant.ingest import ingest_papers, make_paper, parse_paths
@@ -22,6 +23,7 @@ from assistant.retrieve import (
     MODES,
     Retriever,
     SearchFilters,
+    best_sentences,
     get_retriever,
     mmr_order,
     reciprocal_rank_fusion,
@@ -258,6 +260,33 @@ def test_no_paper_appears_twice(sample: Retriever, mode: str) -> None:
     hits = sample.search("transformers attention", k=60, mode=mode, mmr=True, sentences=False).hits
     assert len(hits) == 60
     assert len({h.paper.id for h in hits}) == len({h.paper.title_key for h in hits}) == 60
+
+
+def test_sentences_stored_with_an_older_split_are_embedded_again(sample: Retriever) -> None:
+    """A store written before the splitter learned "vs." and "e.g." still gives whole
+    sentences: a stored split that differs from today's is treated as missing."""
+    abstract = (
+        "The optimal masking ratio is as high as 90% (vs. 75% for images). "
+        "Methods (e.g. LoRA) adapt few weights. Occlusions are handled by splatting."
+    )
+    paper = make_paper("Masking study", abstract, "x")
+    old_split = [  # as the splitter cut it before
+        "The optimal masking ratio is as high as 90% (vs.",
+        "75% for images).",
+        "Methods (e.g.",
+        "LoRA) adapt few weights.",
+        "Occlusions are handled by splatting.",
+    ]
+    assert split_sentences(abstract) == [
+        "The optimal masking ratio is as high as 90% (vs. 75% for images).",
+        "Methods (e.g. LoRA) adapt few weights.",
+        "Occlusions are handled by splatting.",
+    ]
+    stale = {paper.id: (old_split, sample.embedder.embed(old_split))}
+    query = sample.embedder.embed_one("What masking ratio works best?")
+    [matches] = best_sentences(sample.embedder, query, [paper], 3, stale)
+    assert {m.text for m in matches} == set(split_sentences(abstract))
+    assert matches[0].text.startswith("The optimal masking ratio")
 
 
 def test_best_sentences_come_from_the_abstract_best_first(sample: Retriever) -> None:
