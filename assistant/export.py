@@ -59,10 +59,7 @@ def answer_markdown(answer: Answer, *, heading: bool = True) -> str:
     else:
         parts = []
         for s in answer.prose:
-            parts.append(
-                md_answer(s.text)
-                + (" ⚠ *(not supported by the cited source)*" if s.supported is False else "")
-            )
+            parts.append(md_answer(s.text) + (f" ⚠ *({s.problem})*" if s.problem else ""))
         lines.append(" ".join(parts))
         if answer.quotes:
             lines += ["", QUOTES_HEADING, ""]

@@ -107,6 +107,13 @@ class Paper(BaseModel):
         return hashlib.sha256(normalize_title(self.title).encode()).hexdigest()[:16]
 
     @property
+    def short_name(self) -> str:
+        """The name a text would call the paper by: the title's lead before a colon
+        ("DeciMamba" of "DeciMamba: Exploring ..."), else the whole title."""
+        lead, colon, _ = self.title.partition(":")
+        return lead.strip() if colon and 0 < len(lead.strip()) <= 40 else self.title
+
+    @property
     def text(self) -> str:
         """What gets embedded and indexed: title and abstract."""
         return f"{self.title}\n\n{self.abstract}"
@@ -294,11 +301,26 @@ class SentenceCheck(BaseModel):
         description="Citations the checker added (the model cited nothing; this source "
         "supports the sentence).",
     )
+    misattributed: list[int] = Field(
+        default_factory=list,
+        description="Cited sources credited with a claim that another shown paper, one the "
+        "sentence does not cite, supports clearly better.",
+    )
     quoted: bool = Field(
         False,
         description="Quoted verbatim from the cited abstract by the assistant (a result the "
         "model's prose left out), not written by the model.",
     )
+
+    @property
+    def problem(self) -> str | None:
+        """Why the sentence is flagged, in words; None when it is not."""
+        if self.supported is not False:
+            return None
+        if self.misattributed:
+            cited = "".join(f"[{n}]" for n in self.misattributed)
+            return f"another paper shown supports this better than {cited}"
+        return "not supported by the cited source"
 
 
 class Citation(BaseModel):

@@ -174,11 +174,8 @@ def _html_sentences(sentences: list[SentenceCheck], fallback: str, numbers: set[
     parts = []
     for s in sentences:
         text = _link_citations(_e(s.text), numbers)
-        if s.supported is False:
-            text += (
-                ' <span class="warn" title="not supported by the cited source">'
-                f"{support_marker(False)}</span>"
-            )
+        if s.problem:
+            text += f' <span class="warn" title="{_e(s.problem)}">{support_marker(False)}</span>'
         parts.append(text)
     return " ".join(parts)
 

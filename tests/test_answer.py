@@ -35,6 +35,7 @@ from assistant.llm import FakeLLM, Message
 from assistant.models import QUOTES_HEADING, Answer, Evidence, Hit, Paper, SearchFilters
 from assistant.prompts import load_prompt
 from assistant.settings import Settings
+from assistant.ui.render import checked_html
 
 OPTICAL_FLOW = "How can optical flow be estimated across several frames when regions are occluded?"
 OFF_TOPIC = "What is a good recipe for sourdough bread with a rye starter?"
@@ -168,6 +169,48 @@ def test_each_citation_must_support_the_sentence_on_its_own(embedder: Any) -> No
     )
     assert both.citations == [1, 2] and both.supported_by == [1]
     assert both.supported is False
+
+
+def test_a_claim_credited_to_the_wrong_shown_paper_is_flagged(embedder: Any) -> None:
+    """A related paper supports the claim enough on its own, but the shown paper it really
+    comes from supports it far better: the citation is misattributed, unless the sentence
+    names the paper it cites."""
+    gd = paper(
+        "GD-ICL: Transformers as Optimizers",
+        "We show that transformers trained on linear regression prompts implement gradient "
+        "descent in their forward pass.",
+        "a",
+    )
+    two = paper(
+        "Two Algorithms",
+        "Transformers learn to implement two distinct algorithms to solve a single task. They "
+        "adaptively select the more sample-efficient algorithm depending on the sequence of "
+        "in-context examples.",
+        "b",
+    )
+    claim = (
+        "learn two distinct algorithms for a single task and select the more sample-efficient "
+        "one depending on the in-context examples"
+    )
+    wrong, right, named = verify_citations(
+        [
+            f"Transformers {claim} [1].",
+            f"Transformers {claim} [2].",
+            f"In GD-ICL, they {claim} [1].",
+        ],
+        {1: gd, 2: two},
+        embedder,
+        threshold=0.45,
+        shown=[gd, two],
+    )
+    assert wrong.misattributed == [1] and wrong.supported_by == [] and wrong.supported is False
+    assert wrong.problem == "another paper shown supports this better than [1]"
+    assert 'title="Another paper shown supports this better than [1]"' in checked_html([wrong], 1)
+    assert right.misattributed == [] and right.supported
+    assert named.misattributed == [] and named.supported
+    # without the other shown papers there is nothing to compare with
+    (alone,) = verify_citations([f"Transformers {claim} [1]."], {1: gd}, embedder, 0.45)
+    assert alone.supported and alone.misattributed == []
 
 
 def test_evidence_is_chosen_within_a_token_budget_for_the_facts() -> None:

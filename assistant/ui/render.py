@@ -194,8 +194,8 @@ def checked_html(sentences: Sequence[SentenceCheck], turn: int | str) -> str:
     parts = []
     for s in sentences:
         text = _with_citations(s.text, turn)
-        if s.supported is False:
-            flag = "Not supported by the cited source"
+        if s.problem:
+            flag = escape(s.problem.capitalize())
             parts.append(f'<span class="unsupported" title="{flag}">{text} ⚠</span>')
         elif s.supported is None:
             parts.append(
