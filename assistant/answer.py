@@ -123,8 +123,8 @@ _TITLE_LEFT_OUT = "(title left out: instruction-like text)"
 REPAIR_MARGIN = 0.1
 #: A citation credits its paper with another's claim when a shown paper the sentence does not
 #: cite supports the sentence by this much more, and the sentence does not name the cited paper.
-#: On the core suite's answers (652 citations) it flags 3, each a real misattribution; at 0.1
-#: it also flagged two right citations of a theory paper and of a named method.
+#: On the core suite's answers (652 citations, attached ones included) it flags 3, each a real
+#: misattribution; at 0.1 it also flagged two right citations (a theory paper, a named method).
 MISATTRIBUTION_MARGIN = 0.15
 #: Ask retrieval for every sentence's similarity (evidence is chosen by budget, not count).
 _ALL_SENTENCES = 1000
@@ -648,21 +648,36 @@ def verify_citations(
             alone = {n: scorer.score(plain, [cited_papers[n]])[0] for n in numbers}
             check.support = score
             check.supported_by = [n for n in numbers if alone[n] >= threshold]
-            cited_ids = {cited_papers[n].id for n in numbers}
-            others = [p for p in shown if p.id not in cited_ids]
-            if check.supported_by and others:
-                best = max(scorer.score(plain, [p])[0] for p in others)
-                check.misattributed = [
-                    n
-                    for n in check.supported_by
-                    if best >= threshold
-                    and best - alone[n] >= MISATTRIBUTION_MARGIN
-                    and cited_papers[n].short_name.lower() not in plain.lower()
-                ]
-                check.supported_by = [n for n in check.supported_by if n not in check.misattributed]
+            if check.supported_by:
+                mine = {n: cited_papers[n] for n in numbers}
+                wrong = _misattributed(plain, mine, alone, shown, scorer)
+                check.misattributed = [n for n in check.supported_by if n in wrong]
+                check.supported_by = [n for n in check.supported_by if n not in wrong]
             check.supported = together and len(check.supported_by) == len(numbers)
         checks.append(check)
     return checks
+
+
+def _misattributed(
+    sentence: str,
+    cited: dict[int, Paper],
+    alone: dict[int, float],
+    shown: Sequence[Paper],
+    scorer: SupportScorer,
+) -> list[int]:
+    """The cited papers that a shown paper the sentence does not cite supports clearly better
+    (by ``MISATTRIBUTION_MARGIN``, and at least at the threshold), unless the sentence names
+    them; ``alone`` holds each cited paper's own support score."""
+    others = [p for p in shown if p.id not in {c.id for c in cited.values()}]
+    best = max((scorer.score(sentence, [p])[0] for p in others), default=0.0)
+    if best < scorer.threshold:
+        return []
+    return [
+        n
+        for n, paper in cited.items()
+        if best - alone[n] >= MISATTRIBUTION_MARGIN
+        and paper.short_name.lower() not in sentence.lower()
+    ]
 
 
 def repair_citations(
@@ -710,13 +725,13 @@ def check_text(
 ) -> CheckedText:
     """The one citation check, for an answer or any other generated paragraph.
 
-    "Paper N" in prose becomes the citation [N] first (``cite_paper_mentions``), so the
-    text never names a number that renumbering changed. Citations to numbers not in
-    ``evidence`` are removed and counted; with ``repair`` a
-    sentence that cites nothing gets the shown source that supports it (marked
-    ``attached``); with ``renumber`` citations are renumbered by first use (else they keep
-    the evidence numbers, so a page that numbers its sources once can check each paragraph
-    against all of them). Every sentence is scored against the papers it cites.
+    "Paper N" in prose becomes the citation [N] first (``cite_paper_mentions``), so the text
+    never names a number that renumbering changed. Citations to numbers not in ``evidence``
+    are removed and counted; with ``repair`` a sentence that cites nothing gets the shown
+    source that supports it (marked ``attached``); with ``renumber`` citations are renumbered
+    by first use (else they keep the evidence numbers, so a page that numbers its sources once
+    can check each paragraph against all of them). Every sentence is scored against the papers
+    it cites, and against the other shown papers for misattribution (``verify_citations``).
     """
     by_number = {ev.number: ev for ev in evidence}
     text = cite_paper_mentions(raw_text, set(by_number))
