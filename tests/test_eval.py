@@ -123,11 +123,14 @@ def _answer(text: str, sentences: list[SentenceCheck], cited: list[str], invalid
 
 
 def test_answer_score_counts_citations_sentences_facts_and_gold() -> None:
-    # s0 cites [1][2], both support it; s1 cites [1], which does not; s2 cited nothing and
-    # the checker attached [2]; s3 cites nothing. One citation to an unknown number removed.
+    # s0 cites [1][2], both support it; s1 cites [1], which does not (another shown paper
+    # makes that claim: misattributed); s2 cited nothing and the checker attached [2]; s3
+    # cites nothing. One citation to an unknown number removed.
     sentences = [
         SentenceCheck(text="s0", citations=[1, 2], supported=True, supported_by=[1, 2]),
-        SentenceCheck(text="s1", citations=[1], supported=False, supported_by=[]),
+        SentenceCheck(
+            text="s1", citations=[1], supported=False, supported_by=[], misattributed=[1]
+        ),
         SentenceCheck(text="s2", citations=[2], supported=True, supported_by=[2], attached=[2]),
         SentenceCheck(text="s3", citations=[]),
     ]
@@ -143,6 +146,7 @@ def test_answer_score_counts_citations_sentences_facts_and_gold() -> None:
     assert (score.citations_valid, score.citations_invalid) == (3, 1)
     assert (score.citations_supported, score.citations_attached) == (2, 1)
     assert (score.sentences, score.sentences_supported) == (4, 2)
+    assert score.citations_misattributed == 1
     assert score.gold_coverage == 0.5 and score.source_recall == 1.0
     assert score.facts_found == ["1.12"]
     summary = summarize_answers([("numeric", score)])
@@ -151,6 +155,7 @@ def test_answer_score_counts_citations_sentences_facts_and_gold() -> None:
     assert summary["citation_recall"] == 0.5  # 2 of 4 sentences
     assert summary["gold_coverage"] == 0.5
     assert summary["fact_accuracy"] == 0.5
+    assert summary["citations_misattributed"] == 1
 
 
 def test_abstention_metrics() -> None:

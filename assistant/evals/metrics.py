@@ -136,12 +136,13 @@ class CitationCounts(NamedTuple):
     attached: int  #: citations the checker added to sentences that cited nothing
     sentences: int
     sentences_supported: int  #: sentences with at least one supporting citation (as shown)
+    misattributed: int  #: citations whose claim another shown paper supports clearly better
 
 
 def citation_counts(sentences: Iterable[SentenceCheck]) -> CitationCounts:
     """Count citations per ``answer.verify_citations``: a citation is supported when its
     source alone supports the sentence (``supported_by``)."""
-    valid = supported = attached = total = with_support = 0
+    valid = supported = attached = total = with_support = misattributed = 0
     for s in sentences:
         own = [n for n in s.citations if n not in s.attached]
         valid += len(own)
@@ -149,7 +150,8 @@ def citation_counts(sentences: Iterable[SentenceCheck]) -> CitationCounts:
         attached += len(s.attached)
         total += 1
         with_support += bool(s.supported_by)
-    return CitationCounts(valid, supported, attached, total, with_support)
+        misattributed += len(s.misattributed)
+    return CitationCounts(valid, supported, attached, total, with_support, misattributed)
 
 
 class AnswerScore(BaseModel):
@@ -168,6 +170,11 @@ class AnswerScore(BaseModel):
         0, description="Valid citations whose source alone supports the sentence."
     )
     citations_attached: int = Field(0, description="Citations the checker added.")
+    citations_misattributed: int = Field(
+        0,
+        description="Citations whose claim a shown paper the sentence does not cite supports "
+        "clearly better (SentenceCheck.misattributed).",
+    )
     sentences: int = Field(0, description="Sentences of the answer.")
     sentences_supported: int = Field(0, description="Sentences with a supporting citation.")
     facts: list[str] = Field(default_factory=list, description="The case's answer_facts.")
@@ -216,6 +223,7 @@ class AnswerScore(BaseModel):
             citations_invalid=answer.invalid_citations,
             citations_supported=counts.supported,
             citations_attached=counts.attached,
+            citations_misattributed=counts.misattributed,
             sentences=counts.sentences,
             sentences_supported=counts.sentences_supported,
             facts=list(facts),
@@ -247,7 +255,7 @@ ANSWER_METRICS: tuple[str, ...] = (
     "false_abstention",
 )
 #: Metrics where a lower value is better (everything else: higher is better).
-LOWER_IS_BETTER = frozenset({"false_abstention"})
+LOWER_IS_BETTER = frozenset({"false_abstention", "citations_misattributed"})
 
 
 # --- digests -------------------------------------------------------------------------------
@@ -369,6 +377,7 @@ def summarize_answers(
         ),
         "abstention_accuracy": _r(ratio(sum(s.abstained for s in unanswerable), len(unanswerable))),
         "false_abstention": _r(ratio(sum(s.abstained for s in answerable), len(answerable))),
+        "citations_misattributed": sum(s.citations_misattributed for s in answered),
     }
     out |= spread("ttft_s", [s.ttft_s for s in generated if s.ttft_s is not None])
     out |= spread("total_s", [s.total_s for s in finished])
