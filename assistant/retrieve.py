@@ -219,16 +219,19 @@ class BM25Index:
 # --- fusion and diversity ------------------------------------------------------------------
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int) -> list[tuple[str, float]]:
-    """Ids scored by sum(1 / (k + rank)) over the rankings (rank from 1), best first.
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[str]], k: int, weights: Sequence[float] | None = None
+) -> list[tuple[str, float]]:
+    """Ids scored by sum(weight / (k + rank)) over the rankings (rank from 1; each weight 1
+    unless ``weights`` gives one per ranking), best first.
 
     Ties go to the id with the better single rank, then to the id seen first.
     """
     scores: dict[str, float] = {}
     best: dict[str, int] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True):
         for rank, pid in enumerate(dict.fromkeys(ranking), start=1):
-            scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + rank)
+            scores[pid] = scores.get(pid, 0.0) + weight / (k + rank)
             best[pid] = min(best.get(pid, rank), rank)
     seen = {pid: i for i, pid in enumerate(scores)}
     return sorted(scores.items(), key=lambda item: (-item[1], best[item[0]], seen[item[0]]))

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from assistant.evals.metrics import hit_at  # noqa: E402
 from assistant.evals.suite import load_suite, resolve_gold, title_index  # noqa: E402
-from assistant.retrieve import get_retriever, tokenize  # noqa: E402
+from assistant.retrieve import get_retriever, reciprocal_rank_fusion, tokenize  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 
 ORACLE_DEPTHS = (5, 10, 20, 30, 50)
@@ -40,16 +40,6 @@ def ranking(scores: np.ndarray, ids: Sequence[str], positive: bool = False) -> l
     """Ids best first (only scores above 0 when ``positive``, as BM25 returns them)."""
     order = np.argsort(-scores, kind="stable")
     return [ids[i] for i in order if not positive or scores[i] > 0]
-
-
-def weighted_rrf(lists: Sequence[Sequence[str]], weights: Sequence[float], k: int) -> list[str]:
-    """Reciprocal rank fusion with a weight per list (``retrieve.reciprocal_rank_fusion`` is
-    the unweighted case, with its tie-breaks)."""
-    scores: dict[str, float] = defaultdict(float)
-    for weight, ranked in zip(weights, lists, strict=True):
-        for rank, pid in enumerate(ranked, start=1):
-            scores[pid] += weight / (k + rank)
-    return sorted(scores, key=lambda pid: -scores[pid])
 
 
 def oracle(ranked: Sequence[str], gold: set[str], depth: int) -> list[str]:
@@ -92,7 +82,7 @@ def main() -> None:
         print(f"{name:38} hit@5 {np.mean(every):.3f}   {kinds}")
 
     def rrf(k: int, weights: tuple[float, float] = (1.0, 1.0)) -> list[list[str]]:
-        return [weighted_rrf(pair, weights, k) for pair in lists]
+        return [[pid for pid, _ in reciprocal_rank_fusion(pair, k, weights)] for pair in lists]
 
     k_now = settings.retrieval.rrf_k
     print(f"{suite.name}: {len(cases)} answerable cases, {len(ids)} papers\n")

@@ -125,6 +125,10 @@ def test_reciprocal_rank_fusion_on_hand_made_rankings() -> None:
     assert [pid for pid, _ in tied] == ["x", "y"]
     assert dict(tied)["x"] == pytest.approx(1 / 2 + 1 / 3)
     assert reciprocal_rank_fusion([[], []], k=10) == []
+    # A weight per list scales its share (eval/retrieval_ceiling.py sweeps the BM25 weight).
+    weighted = dict(reciprocal_rank_fusion([["a", "b"], ["b", "a"]], k=10, weights=[1.0, 0.5]))
+    assert weighted["a"] == pytest.approx(1 / 11 + 0.5 / 12)
+    assert weighted["b"] == pytest.approx(1 / 12 + 0.5 / 11)
 
 
 def test_mmr_skips_a_near_duplicate_for_a_different_item() -> None:
