@@ -542,7 +542,7 @@ def cite_paper_mentions(text: str, valid: set[int]) -> str:
             return match.group(0)
         cites = [f"[{n}]" for n in numbers]
         said = cites[0] if len(cites) == 1 else ", ".join(cites[:-1]) + " and " + cites[-1]
-        after = [n for n in map(int, re.findall(r"\d+", match.group(2))) if n not in numbers]
+        after = [n for n in cited_numbers(match.group(2)) if n not in numbers]
         return said + "".join(f"[{n}]" for n in after)
 
     return _PAPER_MENTION.sub(replace, text)
@@ -668,7 +668,8 @@ def _misattributed(
     """The cited papers that a shown paper the sentence does not cite supports clearly better
     (by ``MISATTRIBUTION_MARGIN``, and at least at the threshold), unless the sentence names
     them; ``alone`` holds each cited paper's own support score."""
-    others = [p for p in shown if p.id not in {c.id for c in cited.values()}]
+    cited_ids = {paper.id for paper in cited.values()}
+    others = [p for p in shown if p.id not in cited_ids]
     best = max((scorer.score(sentence, [p])[0] for p in others), default=0.0)
     if best < scorer.threshold:
         return []
