@@ -32,7 +32,15 @@ from assistant.answer import (
 from assistant.errors import AssistantError, InputError
 from assistant.export import answer_markdown, bibtex
 from assistant.llm import FakeLLM, Message
-from assistant.models import QUOTES_HEADING, Answer, Evidence, Hit, Paper, SearchFilters
+from assistant.models import (
+    QUOTES_HEADING,
+    Answer,
+    Evidence,
+    EvidenceSet,
+    Hit,
+    Paper,
+    SearchFilters,
+)
 from assistant.prompts import load_prompt
 from assistant.settings import Settings
 from assistant.ui.render import checked_html
@@ -98,6 +106,11 @@ def test_abstention_detection() -> None:
 
 def paper(title: str, abstract: str, pid: str = "p1") -> Paper:
     return Paper(id=pid, title=title, abstract=abstract, arxiv_id="2401.00001")
+
+
+def splatflow(gathered: EvidenceSet) -> Evidence:
+    """The SplatFlow source among the evidence gathered for ``OPTICAL_FLOW``."""
+    return next(ev for ev in gathered.evidence if ev.paper.title.startswith("SplatFlow"))
 
 
 def test_support_scores_flag_claims_the_source_does_not_make(embedder: Any) -> None:
@@ -269,7 +282,7 @@ def test_quoted_results_are_marked_and_kept_apart(fake_settings: Settings, fake:
     from assistant.evals.metrics import AnswerScore
 
     gathered = gather(OPTICAL_FLOW, fake_settings)
-    flow = next(ev for ev in gathered.evidence if ev.paper.title.startswith("SplatFlow"))
+    flow = splatflow(gathered)
     fake.enqueue(f"{flow.sentences[0].rstrip('.')} [{flow.number}].")
     answer = final_answer(answer_from(gathered, fake_settings))
     assert len(answer.prose) == 1
@@ -462,7 +475,7 @@ def test_uncited_supported_sentence_gets_its_citation_attached(
     fake_settings: Settings, fake: FakeLLM
 ) -> None:
     gathered = gather(OPTICAL_FLOW, fake_settings)
-    flow = next(ev for ev in gathered.evidence if ev.paper.title.startswith("SplatFlow"))
+    flow = splatflow(gathered)
     claim = flow.sentences[0].rstrip(".")
     fake.enqueue(f"{claim}. Pasta sauce needs fresh basil and oregano.")
     answer = final_answer(answer_from(gathered, fake_settings))
@@ -503,7 +516,7 @@ def test_answers_stop_at_the_sentence_cap_and_never_mid_sentence(
     fake_settings: Settings, fake: FakeLLM
 ) -> None:
     gathered = gather(OPTICAL_FLOW, fake_settings)
-    claim = next(ev for ev in gathered.evidence if ev.paper.title.startswith("SplatFlow"))
+    claim = splatflow(gathered)
     line = claim.sentences[0].rstrip(".")
     fake.enqueue(" ".join(f"{line}, point {i} [{claim.number}]." for i in range(1, 11)))
     fake_settings.answer.max_sentences = 3
