@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, Field
 
 from assistant.errors import AssistantError
+from assistant.llm.probe import check_in_process, probe_llm
 from assistant.models import Check
 from assistant.settings import Settings, safe_url
 from assistant.weights import uses_bundled
@@ -53,10 +54,16 @@ def doctor_checks(
     *,
     generate: bool = True,
     prepare: Callable[[Settings], object] | None = None,
+    isolate: bool = True,
+    probe_command: Sequence[str] | None = None,
+    llm_check: Check | None = None,
 ) -> list[Check]:
     """Check the store, the embedding model and the LLM; each check reports, none raises.
 
     ``prepare`` assembles the bundled model first (the CLI passes one with a progress bar).
+    With ``isolate``, a local model is checked in a child process (``probe_llm``), so a
+    native crash is a red check; ``probe_command`` replaces that child (tests). ``llm_check``
+    is a check already made (the app's probe), used instead of checking again.
     """
 
     def store() -> str:
@@ -83,35 +90,43 @@ def doctor_checks(
             backend += f" ({why})" if why else " (no ONNX export: run 'assistant model prepare')"
         return f"{embedder.name} loads and embeds ({dim} dimensions, {backend}, {took:.1f} s)"
 
-    def language_model() -> str:
-        from assistant.llm import get_llm
-        from assistant.weights import prepare_bundled
-
-        if uses_bundled(settings.llm):
-            if prepare is not None:
-                prepare(settings)
-            else:
-                prepare_bundled(settings.llm)
-        start = time.perf_counter()
-        llm = get_llm(settings)
-        loaded = time.perf_counter() - start
-        if not generate:
-            return f"{llm.provider}:{llm.name} loads ({loaded:.1f} s)"
-        completion = llm.complete("Reply with the single word: ready", max_tokens=4)
-        t = completion.telemetry
-        if not completion.text.strip():
-            raise AssistantError(f"{llm.provider}:{llm.name} loaded but generated nothing")
-        return (
-            f"{llm.provider}:{llm.name} loads ({loaded:.1f} s) and generates "
-            f"({t.completion_tokens} tokens: {completion.text.strip()!r}, first token "
-            f"{t.ttft_s:.2f} s)"
-        )
-
     return [
         _check("store", store, STORE_FIX),
         _check("embedding", embedding, EMBEDDING_FIX),
-        _check("llm", language_model, llm_fix(settings)),
+        llm_check
+        or check_llm(
+            settings,
+            generate=generate,
+            prepare=prepare,
+            isolate=isolate,
+            probe_command=probe_command,
+        ),
     ]
+
+
+def check_llm(
+    settings: Settings,
+    *,
+    generate: bool = True,
+    prepare: Callable[[Settings], object] | None = None,
+    isolate: bool = True,
+    probe_command: Sequence[str] | None = None,
+) -> Check:
+    """The LLM's check (see ``doctor_checks``): a local model in a child process."""
+    from assistant.weights import prepare_bundled
+
+    def prepare_model() -> str:
+        if uses_bundled(settings.llm):
+            (prepare or (lambda s: prepare_bundled(s.llm)))(settings)
+        return "ready"
+
+    fix = llm_fix(settings)
+    prepared = _check("llm", prepare_model, fix)
+    if not prepared.ok:
+        return prepared
+    if isolate and settings.llm.provider == "local":
+        return probe_llm(settings.llm, generate=generate, fix=fix, command=probe_command)
+    return _check("llm", lambda: check_in_process(settings.llm, generate=generate), fix)
 
 
 def model_label(settings: Settings) -> str:
@@ -158,11 +173,16 @@ class StatusReport(BaseModel):
     sources: list[str] = Field(default_factory=list, description="Source file names.")
 
 
-def status_report(settings: Settings, *, generate: bool = False) -> StatusReport:
-    """The checks, the store's facts and the list of problems with their fixes."""
+def status_report(
+    settings: Settings, *, generate: bool = False, llm_check: Check | None = None
+) -> StatusReport:
+    """The checks, the store's facts and the list of problems with their fixes.
+
+    ``llm_check`` is the model's check when the caller made it already (the app's probe).
+    """
     from assistant.store import open_store
 
-    checks = doctor_checks(settings, generate=generate)
+    checks = doctor_checks(settings, generate=generate, isolate=False, llm_check=llm_check)
     problems = [Problem(name=c.name, detail=c.detail, fix=c.fix) for c in checks if not c.ok]
     facts: list[tuple[str, str]] = []
     papers, sources = 0, []
@@ -211,3 +231,43 @@ def status_report(settings: Settings, *, generate: bool = False) -> StatusReport
     return StatusReport(
         facts=facts, checks=checks, problems=problems, papers=papers, sources=sources
     )
+
+
+class ModelProbe:
+    """The app's one check of a local model in a child process, before it serves answers
+    (``probe_command`` replaces the child, as in ``probe_llm``).
+
+    From construction until ``run`` ends, ``get_llm`` for these settings waits, so nothing
+    loads the model into the app first. If the check fails (a crash, a model that does not
+    load), every later use of the model raises the check's message and fix instead.
+    Hosted and test providers are not probed: ``check`` stays None.
+    """
+
+    PENDING = "being checked in a separate process (the app loads it once that passes)"
+
+    def __init__(self, settings: Settings, probe_command: Sequence[str] | None = None) -> None:
+        from assistant.llm.registry import hold
+
+        self.settings = settings
+        self.probe_command = probe_command
+        self.needed = settings.llm.provider == "local"
+        self.check: Check | None = Check(name="llm", ok=True, detail=self.PENDING)
+        if self.needed:
+            hold(settings.llm)
+        else:
+            self.check = None
+
+    def run(self) -> Check | None:
+        """Probe the model (load and a few tokens); the model's users wait for this."""
+        from assistant.llm.registry import release
+
+        if not self.needed:
+            return None
+        check = Check(name="llm", ok=False, detail="the model check did not run")
+        try:
+            check = check_llm(self.settings, probe_command=self.probe_command)
+        finally:
+            self.check = check
+            broken = "" if check.ok else f"{check.detail} Fix: {check.fix}"
+            release(self.settings.llm, broken)
+        return check

@@ -127,6 +127,13 @@ class LLMSettings(BaseModel):
         "auto",
         description="Torch device of the transformers runtime ('auto': cuda when available).",
     )
+    extra_buffers: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="llama.cpp's extra weight buffer types (AMX and CPU repacking of the weights "
+        "at load). 'auto': off on a CPU or build with AMX, whose repack of Q4_K weights "
+        "segfaults at the first decode (ggml-org/llama.cpp#20824), on elsewhere (faster). "
+        "'on'/'off' force it.",
+    )
 
     @model_validator(mode="after")
     def _api_key_fallback(self) -> LLMSettings:
@@ -300,6 +307,12 @@ class Settings(BaseSettings):
     collection: str = Field("papers", description="Prefix of the Chroma collection name.")
     ingest_batch: int = Field(
         64, ge=1, description="Papers written per store batch (each lands whole or not at all)."
+    )
+    lock_timeout: float = Field(
+        600.0,
+        ge=0,
+        description="Seconds an ingest waits for another process writing the same embedded "
+        "store before it gives up with 'store busy'.",
     )
     max_file_bytes: int = Field(
         200 * 1024 * 1024,

@@ -17,6 +17,8 @@ in one module per pipeline stage; importing them registers them on the root grou
 
 from __future__ import annotations
 
+import faulthandler
+
 # Command modules register themselves on the root group when imported.
 from assistant.cli import (  # noqa: F401
     answer_commands,
@@ -32,6 +34,9 @@ from assistant.cli.base import cli
 
 def main() -> None:
     """Entry point of the ``assistant`` script."""
+    # A native crash (llama.cpp's, say) then prints what crashed where instead of exiting
+    # silently; 'assistant doctor' runs the model in a child to say which setting fixes it.
+    faulthandler.enable()
     cli(prog_name="assistant")
 
 

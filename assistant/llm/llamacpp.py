@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from assistant.errors import AssistantError, InputError, ModelError
 from assistant.llm.base import BaseLLM, Generation, GenParams, Message, Usage
+from assistant.llm.cpu import cpu_flags, extra_buffers, llama_system_info
 from assistant.llm.registry import load_once
 from assistant.settings import LLMSettings
 
@@ -29,8 +31,17 @@ class LlamaCppLLM(BaseLLM):
 
     def __init__(self, settings: LLMSettings, path: Path) -> None:
         self.path = path
-        key = ("llama.cpp", str(path), settings.n_ctx, settings.n_threads, settings.n_gpu_layers)
-        loaded = load_once(key, lambda: self._load(settings, path))
+        #: Whether llama.cpp repacks the weights into its extra buffer types (AMX, CPU repack).
+        self.buffers = extra_buffers(settings.extra_buffers, cpu_flags(), llama_system_info())
+        key = (
+            "llama.cpp",
+            str(path),
+            settings.n_ctx,
+            settings.n_threads,
+            settings.n_gpu_layers,
+            self.buffers.use_extra_bufts,
+        )
+        loaded = load_once(key, lambda: self._load(settings, path, self.buffers.use_extra_bufts))
         super().__init__(settings, loaded.lock)
         self._li = loaded.obj
         self._llama = self._li._model
@@ -38,27 +49,31 @@ class LlamaCppLLM(BaseLLM):
         self._formatter, self._stop = self._chat_formatter()
 
     @staticmethod
-    def _load(settings: LLMSettings, path: Path) -> Any:
+    def _load(settings: LLMSettings, path: Path, use_extra_bufts: bool) -> Any:
         try:
-            from llama_index.llms.llama_cpp import LlamaCPP
+            from llama_index.llms.llama_cpp import LlamaCPP, base
         except ImportError as exc:
             raise ModelError(
                 "the local runtime is not installed: pip install 'papers-assistant[local]' "
                 f"({exc})."
             ) from exc
         try:
-            return LlamaCPP(
-                model_path=str(path),
-                temperature=settings.temperature,
-                max_new_tokens=settings.max_new_tokens,
-                context_window=settings.n_ctx,
-                model_kwargs={
-                    "n_threads": settings.n_threads,
-                    "n_gpu_layers": settings.n_gpu_layers,
-                    "seed": settings.seed,
-                },
-                verbose=False,
-            )
+            # LlamaCPP builds its llama_cpp.Llama itself, and Llama takes no use_extra_bufts
+            # argument (llama-cpp-python 0.3.36): for the length of the load, LlamaCPP builds
+            # our subclass, which sets the field (ggml-org/llama.cpp#20824, see cpu.py).
+            with patch.object(base, "Llama", _llama_class(use_extra_bufts)):
+                return LlamaCPP(
+                    model_path=str(path),
+                    temperature=settings.temperature,
+                    max_new_tokens=settings.max_new_tokens,
+                    context_window=settings.n_ctx,
+                    model_kwargs={
+                        "n_threads": settings.n_threads,
+                        "n_gpu_layers": settings.n_gpu_layers,
+                        "seed": settings.seed,
+                    },
+                    verbose=False,
+                )
         except Exception as exc:
             raise ModelError(
                 f"llama.cpp cannot load {path}: {exc}. Check that it is a complete GGUF file "
@@ -138,3 +153,24 @@ class LlamaCppLLM(BaseLLM):
             completion_tokens=usage.get("completion_tokens"),
             finish_reason=response.raw["choices"][0].get("finish_reason"),
         )
+
+
+def _llama_class(use_extra_bufts: bool) -> type:
+    """``llama_cpp.Llama`` whose model parameters carry ``use_extra_bufts``.
+
+    ``Llama.__init__`` assigns ``self.model_params`` from llama.cpp's defaults and loads the
+    weights later in the same call; the property sets the field on that assignment.
+    """
+    from llama_cpp import Llama
+
+    class _Llama(Llama):  # type: ignore[misc]
+        @property
+        def model_params(self) -> Any:
+            return self._model_params
+
+        @model_params.setter
+        def model_params(self, params: Any) -> None:
+            params.use_extra_bufts = use_extra_bufts
+            self._model_params = params
+
+    return _Llama

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.errors import InputError
+from assistant.errors import InputError, ModelError
 from assistant.llm.base import BaseLLM
 from assistant.settings import LLMSettings, Settings
 
@@ -67,10 +67,39 @@ def _cache_key(settings: LLMSettings) -> str:
     return repr(sorted(data.items()))
 
 
+#: Configurations being checked elsewhere (get_llm waits), and those found broken (it raises).
+_HELD: dict[str, threading.Event] = {}
+_BROKEN: dict[str, str] = {}
+
+
+def hold(settings: LLMSettings) -> None:
+    """Make ``get_llm(settings)`` wait until ``release``: the model is being checked in a
+    child process, and must not be loaded here before the check says it is safe."""
+    _HELD.setdefault(_cache_key(settings), threading.Event())
+
+
+def release(settings: LLMSettings, broken: str = "") -> None:
+    """Let ``get_llm(settings)`` go on; with ``broken``, it raises ``ModelError(broken)``
+    instead of loading a model that crashed its check."""
+    key = _cache_key(settings)
+    if broken:
+        _BROKEN[key] = broken
+    else:
+        _BROKEN.pop(key, None)
+    event = _HELD.pop(key, None)
+    if event is not None:
+        event.set()
+
+
 def get_llm(settings: Settings | LLMSettings) -> BaseLLM:
     """The LLM for these settings, created once per process and shared by every caller."""
     llm_settings = settings.llm if isinstance(settings, Settings) else settings
     key = _cache_key(llm_settings)
+    held = _HELD.get(key)
+    if held is not None:
+        held.wait()
+    if key in _BROKEN:
+        raise ModelError(_BROKEN[key])
     with _INSTANCES_LOCK:
         llm = _INSTANCES.get(key)
         if llm is None:

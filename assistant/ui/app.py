@@ -45,7 +45,7 @@ from assistant.answer import (
 from assistant.digest import digest_stream
 from assistant.errors import AssistantError, InputError
 from assistant.export import bibtex, chat_markdown
-from assistant.health import model_label, status_report
+from assistant.health import ModelProbe, model_label, status_report
 from assistant.llm import LLM, get_llm
 from assistant.models import (
     Answer,
@@ -864,9 +864,10 @@ class Health:
     papers: int
 
 
-def check_health(settings: Settings, speed: SpeedLog) -> Health:
-    """The status report rendered for the Status tab and the banner."""
-    report = status_report(settings)
+def check_health(settings: Settings, speed: SpeedLog, probe: ModelProbe | None = None) -> Health:
+    """The status report rendered for the Status tab and the banner; the model's check is
+    the ``probe``'s when the app probed it (it never loads the model here)."""
+    report = status_report(settings, llm_check=probe.check if probe else None)
     try:
         labels = source_labels(settings) if report.papers else {}
     except Exception:  # the report already says what is wrong with the store
@@ -1078,8 +1079,11 @@ def header_html(papers: int | None, settings: Settings) -> str:
     )
 
 
-def build_app(settings: Settings, *, llm: LLM | None = None) -> gr.Blocks:
-    """The whole app; ``llm`` replaces ``get_llm(settings)`` (tests and benchmarks)."""
+def build_app(
+    settings: Settings, *, llm: LLM | None = None, probe: ModelProbe | None = None
+) -> gr.Blocks:
+    """The whole app; ``llm`` replaces ``get_llm(settings)`` (tests and benchmarks); the
+    Status tab and the banner show the ``probe``'s check of the model."""
     line = WaitingLine(settings.ui.concurrency, settings.ui.queue_size)
     runs, speed = Runs(), SpeedLog()
     with gr.Blocks(title="Papers assistant", analytics_enabled=False, fill_width=True) as app:
@@ -1097,7 +1101,7 @@ def build_app(settings: Settings, *, llm: LLM | None = None) -> gr.Blocks:
 
         def refresh() -> tuple[Any, ...]:
             try:
-                health = check_health(settings, speed)
+                health = check_health(settings, speed, probe)
             except Exception as exc:  # the page must load whatever is broken
                 message = _failure(exc)
                 return (
@@ -1150,25 +1154,42 @@ def build_app(settings: Settings, *, llm: LLM | None = None) -> gr.Blocks:
     return app
 
 
-def warm_up(settings: Settings, llm: LLM | None = None) -> None:
-    """Load the embedder, the retriever's BM25 index and the LLM before the first question.
+def warm_up(settings: Settings, llm: LLM | None = None, probe: ModelProbe | None = None) -> None:
+    """Check the model in a child process (``probe``), then load the embedder, the
+    retriever's BM25 index and the LLM before the first question.
 
-    Failures are only logged: the Status tab reports them to the user.
+    Failures are only logged: the Status tab and the banner report them to the user.
     """
+    check = probe.run() if probe else None
+    if check is not None and not check.ok:
+        log.warning("the model check failed (answers are off): %s", check.detail)
     try:
         search(settings, "warm up", k=1)
-        if llm is None:
+        if llm is None and (check is None or check.ok):
             get_llm(settings)
     except Exception as exc:
         log.warning("warm-up failed (the Status tab says why): %s", exc)
 
 
 def launch(
-    settings: Settings, *, llm: LLM | None = None, block: bool = True, quiet: bool = False
+    settings: Settings,
+    *,
+    llm: LLM | None = None,
+    probe: ModelProbe | None = None,
+    block: bool = True,
+    quiet: bool = False,
 ) -> gr.Blocks:
-    """Build and serve the app as ``settings.ui`` says; returns at once when ``block`` is False."""
-    app = build_app(settings, llm=llm)
-    threading.Thread(target=warm_up, args=(settings, llm), name="warm-up", daemon=True).start()
+    """Build and serve the app as ``settings.ui`` says; returns at once when ``block`` is False.
+
+    Without ``llm``, the model is checked in a child process first (``probe``, made here
+    when not given) and the app loads it only if that check passes.
+    """
+    if probe is None and llm is None:
+        probe = ModelProbe(settings)
+    app = build_app(settings, llm=llm, probe=probe)
+    threading.Thread(
+        target=warm_up, args=(settings, llm, probe), name="warm-up", daemon=True
+    ).start()
     app.launch(
         server_name=settings.ui.host,
         server_port=settings.ui.port,
