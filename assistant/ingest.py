@@ -646,6 +646,19 @@ def ingest_papers(
     ``progress(done, total)`` is called as batches land. Each batch is one Chroma upsert, so
     an interrupted run leaves only whole batches behind and a re-run finishes the rest.
     """
+    with store.writer():  # one writer per embedded store: plans never see a stale store
+        return _ingest(store, embedder, papers, files, batch_size, progress, today)
+
+
+def _ingest(
+    store: PaperStore,
+    embedder: Embedder,
+    papers: list[Paper],
+    files: int,
+    batch_size: int,
+    progress: Callable[[int, int], None] | None,
+    today: dt.date | None,
+) -> IngestReport:
     started = time.perf_counter()
     distinct = merge_duplicates(papers)
     stored = store.by_title_keys([p.title_key for p in distinct])

@@ -7,13 +7,23 @@ fields that filters use (``published_int``, ``added_int``, ``sources``, ``title_
 Embedded (``PersistentClient`` under the store directory) by default; a Chroma server
 (``chroma run``) when ``chroma_url`` is set. The collection name carries a fingerprint of the
 embedding model, so vectors of two models never mix.
+
+An embedded store is shared by processes (the app all day, a cron job that ingests): Chroma's
+embedded client is thread-safe but not process-safe, and keeps its vector index in memory,
+so a query does not see what another process wrote. Writers therefore take the store's
+writer lock (one ingest at a time) and lock each batch; a reader that finds the revision
+moved by another process reopens its client (under the batch lock, shared) before it
+queries. Metadata reads go to SQLite and are always current.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlparse
 
@@ -21,11 +31,19 @@ import numpy as np
 from pydantic import BaseModel
 
 from assistant.errors import InputError, StoreError
+from assistant.files import file_lock
 from assistant.models import Paper, SearchFilters, date_to_int
 from assistant.settings import TEXT_RECIPE, Settings, safe_url
 
 #: Largest $in list / id list sent to Chroma in one request.
 _CHUNK = 500
+#: Lock files in an embedded store's folder: one ingest at a time (held for a whole run), and
+#: each written batch (exclusive) against a reader reloading the vector index (shared).
+WRITER_LOCK = ".writer.lock"
+BATCH_LOCK = ".batch.lock"
+#: The revision this process last saw of each embedded collection, by (folder, collection).
+_SEEN: dict[tuple[Path, str], str] = {}
+_SEEN_LOCK = threading.Lock()
 
 
 class StoreStats(BaseModel):
@@ -97,6 +115,8 @@ class PaperStore:
 
         self.settings = settings
         self.collection_name = settings.collection_name()
+        #: The embedded store's folder (None for a Chroma server).
+        self.folder: Path | None = None
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         try:
             if settings.chroma_url:
@@ -115,26 +135,15 @@ class PaperStore:
                 path = settings.store_dir.expanduser().resolve()
                 path.mkdir(parents=True, exist_ok=True)
                 self.location = str(path)
+                self.folder = path
                 self._client = chromadb.PersistentClient(
                     path=str(path / "chroma"), settings=chroma_settings
                 )
-            self._collection = self._client.get_or_create_collection(
-                self.collection_name,
-                embedding_function=None,
-                configuration={"hnsw": {"space": "cosine"}},
-                metadata={
-                    "embedding_model": settings.embedding.model,
-                    "text_recipe": TEXT_RECIPE,
-                },
-            )
-            # Each abstract sentence's vector, embedded once at ingest: evidence selection
-            # reads them instead of embedding sentences per question.
-            self._sentences = self._client.get_or_create_collection(
-                f"{self.collection_name}-sentences",
-                embedding_function=None,
-                configuration={"hnsw": {"space": "cosine"}},
-            )
-        except InputError:
+            self._open_collections()
+            if self.folder is not None:
+                with _SEEN_LOCK:
+                    _SEEN.setdefault((self.folder, self.collection_name), self._read_revision())
+        except (InputError, StoreError):
             raise
         except Exception as exc:
             hint = (
@@ -144,6 +153,24 @@ class PaperStore:
                 else " Check the directory is writable and not used by another Chroma version."
             )
             raise StoreError(f"cannot open the Chroma store at {self.where}: {exc}.{hint}") from exc
+
+    def _open_collections(self) -> None:
+        self._collection = self._client.get_or_create_collection(
+            self.collection_name,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={
+                "embedding_model": self.settings.embedding.model,
+                "text_recipe": TEXT_RECIPE,
+            },
+        )
+        # Each abstract sentence's vector, embedded once at ingest: evidence selection
+        # reads them instead of embedding sentences per question.
+        self._sentences = self._client.get_or_create_collection(
+            f"{self.collection_name}-sentences",
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+        )
 
     @property
     def where(self) -> str:
@@ -288,6 +315,7 @@ class PaperStore:
 
         Reads no metadata: retrieval ranks many candidates and fetches papers for few.
         """
+        self.revision()  # an embedded store reloads what another process wrote
         res = self._call(
             "query",
             self._collection.query,
@@ -344,14 +372,50 @@ class PaperStore:
         fresh = self._call("get", self._client.get_collection, self.collection_name)
         return str(fresh.id), dict(fresh.metadata or {})
 
+    def _read_revision(self) -> str:
+        uid, meta = self._fresh_metadata()
+        return f"{self.collection_name}:{uid}:{meta.get('revision', 0)}:{self.count()}"
+
     def revision(self) -> str:
         """Changes whenever the collection's contents change (derived indexes key on it).
 
         Read fresh from Chroma (not the client's cached copy) so that writes by another
         process count; the collection's UUID makes a dropped and re-created collection differ.
+        An embedded store whose revision moved since this process last saw it was written by
+        another process: it is reopened here, so the next query sees the new vectors.
         """
-        uid, meta = self._fresh_metadata()
-        return f"{self.collection_name}:{uid}:{meta.get('revision', 0)}:{self.count()}"
+        current = self._read_revision()
+        if self.folder is None:
+            return current
+        key = (self.folder, self.collection_name)
+        with _SEEN_LOCK:
+            if _SEEN.get(key, current) != current:
+                self._reopen()
+                current = self._read_revision()
+            _SEEN[key] = current
+        return current
+
+    def _reopen(self) -> None:
+        """A new embedded client, its vector indexes loaded while no batch is being written.
+
+        Chroma caches one client system per path and process; dropping that cache is the
+        documented way to get a fresh one (``clear_system_cache``). Objects still holding the
+        old system keep working on what they loaded.
+        """
+        import chromadb
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        assert self.folder is not None
+        with file_lock(self.folder / BATCH_LOCK, shared=True):
+            SharedSystemClient.clear_system_cache()
+            self._client = chromadb.PersistentClient(
+                path=str(self.folder / "chroma"), settings=self._client.get_settings()
+            )
+            self._open_collections()
+            for collection in (self._collection, self._sentences):
+                one = collection.get(limit=1, include=["embeddings"])
+                if one["ids"]:  # the first query loads the index: do it under the lock
+                    collection.query(query_embeddings=one["embeddings"], n_results=1)
 
     # --- writing -------------------------------------------------------------------------
 
@@ -384,18 +448,51 @@ class PaperStore:
             return
         if len(papers) > self.max_batch:
             raise StoreError(f"batch of {len(papers)} exceeds Chroma's limit {self.max_batch}.")
-        self._bump_revision()
-        if sentences:
-            self._write_sentences(sentences)
-        self._call(
-            "upsert",
-            self._collection.upsert,
-            ids=[p.id for p in papers],
-            documents=[p.text for p in papers],
-            embeddings=np.asarray(vectors, dtype=np.float32),
-            metadatas=[_metadata(p, p.content_hash) for p in papers],
-        )
-        self._bump_revision()
+        with self._batch():
+            self._bump_revision()
+            if sentences:
+                self._write_sentences(sentences)
+            self._call(
+                "upsert",
+                self._collection.upsert,
+                ids=[p.id for p in papers],
+                documents=[p.text for p in papers],
+                embeddings=np.asarray(vectors, dtype=np.float32),
+                metadatas=[_metadata(p, p.content_hash) for p in papers],
+            )
+            self._bump_revision()
+
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[None]:
+        """Be the store's one writer for a whole run (embedded stores; a server needs none).
+
+        Another ingest into the same folder waits up to ``lock_timeout`` seconds for it, so
+        two runs never plan their writes against the same stale view.
+        """
+        if self.folder is None:
+            yield
+            return
+        busy = "another ingest is writing to this store; try again when it is done"
+        with file_lock(self.folder / WRITER_LOCK, timeout=self.settings.lock_timeout, busy=busy):
+            self.revision()  # catch up with writes made before we held the lock
+            yield
+
+    @contextlib.contextmanager
+    def _batch(self) -> Iterator[None]:
+        """Hold the batch lock (embedded stores) and record the revision we leave behind,
+        so this process does not take its own write for another's."""
+        if self.folder is None:
+            yield
+            return
+        key = (self.folder, self.collection_name)
+        with file_lock(self.folder / BATCH_LOCK):
+            try:
+                yield
+            finally:
+                with _SEEN_LOCK:
+                    _SEEN.pop(key, None)
+                    with contextlib.suppress(Exception):  # dropped: nothing to record
+                        _SEEN[key] = self._read_revision()
 
     def _write_sentences(self, sentences: dict[str, tuple[list[str], np.ndarray]]) -> None:
         """Replace the stored sentences of these papers (one delete, then upserts)."""
@@ -423,8 +520,11 @@ class PaperStore:
 
     def delete_collection(self) -> None:
         """Drop this collection and its sentences (tests, and ``assistant reset``)."""
-        self._call("delete", self._client.delete_collection, self.collection_name)
-        self._call("delete", self._client.delete_collection, f"{self.collection_name}-sentences")
+        with self._batch():
+            self._call("delete", self._client.delete_collection, self.collection_name)
+            self._call(
+                "delete", self._client.delete_collection, f"{self.collection_name}-sentences"
+            )
 
 
 def _set_timeout(client: Any, seconds: float) -> None:

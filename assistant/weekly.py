@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import math
 import re
 import time
@@ -47,8 +46,9 @@ from assistant.digest import (
     with_evidence_sentences,
     write_page,
 )
-from assistant.errors import InputError, StoreError
+from assistant.errors import InputError
 from assistant.export import write_atomic
+from assistant.files import file_lock
 from assistant.llm import LLM
 from assistant.models import (
     Digest,
@@ -298,25 +298,10 @@ def week_paths(settings: Settings, week: str) -> dict[str, Path]:
 @contextlib.contextmanager
 def weekly_lock(settings: Settings) -> Iterator[None]:
     """Hold the weekly folder's lock (one writer at a time); wait up to ``lock_timeout``."""
-    folder = weekly_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + settings.digest.lock_timeout
-    with (folder / ".lock").open("a") as handle:
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise StoreError(
-                        f"another weekly run holds {folder / '.lock'}; waited "
-                        f"{settings.digest.lock_timeout:.0f} s. Try again when it is done."
-                    ) from None
-                time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    timeout = settings.digest.lock_timeout
+    busy = "another weekly run holds the lock; try again when it is done"
+    with file_lock(weekly_dir(settings) / ".lock", timeout=timeout, busy=busy):
+        yield
 
 
 def save_week(settings: Settings, digest: Digest) -> list[Path]:
