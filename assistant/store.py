@@ -43,7 +43,11 @@ WRITER_LOCK = ".writer.lock"
 BATCH_LOCK = ".batch.lock"
 #: The revision this process last saw of each embedded collection, by (folder, collection).
 _SEEN: dict[tuple[Path, str], str] = {}
-_SEEN_LOCK = threading.Lock()
+_SEEN_LOCK = threading.RLock()
+#: Embedded store folders this process is writing a batch to (it holds their batch lock).
+_WRITING: set[Path] = set()
+#: What a retried read returns when it failed again.
+_FAILED = object()
 
 
 class StoreStats(BaseModel):
@@ -196,7 +200,33 @@ class PaperStore:
                 "running? Start it with: chroma run --path DIR --host 127.0.0.1 --port 8000"
             ) from exc
         except Exception as exc:
+            if self.folder is not None and self.folder not in _WRITING:
+                retried = self._after_other_writer(fn, args, kwargs)
+                if retried is not _FAILED:
+                    return retried
             raise StoreError(f"Chroma {what} failed at {self.where}: {exc}") from exc
+
+    def _after_other_writer(self, fn: Any, args: Any, kwargs: Any) -> Any:
+        """Retry a failed read of an embedded store once, after another process's batch.
+
+        A read that runs while another process writes a batch can fail inside Chroma ("Error
+        finding id", seen with the app serving during a cron ingest): wait for the batch to
+        land (the batch lock, shared), reopen the client, and call the same method on the
+        reopened collection. ``_FAILED`` when that fails too.
+        """
+        assert self.folder is not None
+        owner = getattr(fn, "__self__", None)
+        with _SEEN_LOCK:
+            self._reopen()
+            _SEEN[(self.folder, self.collection_name)] = self._read_revision()
+        for fresh in (self._collection, self._sentences, self._client):
+            same_type = type(fresh) is type(owner)
+            if same_type and getattr(fresh, "name", None) == getattr(owner, "name", None):
+                try:
+                    return getattr(fresh, fn.__name__)(*args, **kwargs)
+                except Exception:
+                    return _FAILED
+        return _FAILED
 
     # --- reading -------------------------------------------------------------------------
 
@@ -486,9 +516,11 @@ class PaperStore:
             return
         key = (self.folder, self.collection_name)
         with file_lock(self.folder / BATCH_LOCK):
+            _WRITING.add(self.folder)
             try:
                 yield
             finally:
+                _WRITING.discard(self.folder)
                 with _SEEN_LOCK:
                     _SEEN.pop(key, None)
                     with contextlib.suppress(Exception):  # dropped: nothing to record

@@ -10,6 +10,11 @@ the runs: time to first token (s), prefill tokens/s, decode tokens/s, and the se
 ratio of total time (the overhead; 1.00 means none). Peak RSS after loading and at the end.
 Prints a table and writes ``bench/results/llm.json``.
 
+``--buffers-runs N`` (default 3; 0 skips) times the same prompts with llama.cpp's extra
+buffers as ``llm.extra_buffers=auto`` decides on this CPU and forced off (what a CPU with AMX
+gets, ggml-org/llama.cpp#20824), interleaved, and reports prefill/decode tokens/s and their
+ratio.
+
 ``--prefix-runs N`` (default 5; 0 skips) then measures what reusing the fixed part of the
 answer prompt gives: answer prompts (``prompts/answer.md``, ~500 tokens of abstracts) timed
 to first token when the call before was another answer prompt (llama-cpp-python keeps the
@@ -126,6 +131,61 @@ def answer_messages(text: str, run: int) -> list[Message]:
     return load_prompt("answer", ANSWER_FIELDS).render(sources=sources, question=question)
 
 
+def buffers_section(
+    settings: LLMSettings, llm: LlamaCppLLM, text: str, sizes: list[int], runs: int, tokens: int
+) -> dict[str, Any]:
+    """Prefill and decode tokens/s with llama.cpp's extra buffers as ``auto`` decides here
+    and forced off (what an AMX CPU gets), runs interleaved on the same prompts."""
+    off = get_llm(settings.model_copy(update={"extra_buffers": "off"}))
+    assert isinstance(off, LlamaCppLLM)
+    via_seam(off, [Message(role="user", content="Hi")], 4)
+    variants = {f"auto ({llm.buffers.reason})": llm, "off": off}
+    rows = []
+    nonce = 10_000
+    for size in sizes:
+        timed: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+        for _ in range(runs):
+            nonce += 1
+            for name, model in variants.items():
+                messages = build_messages(model, text, size, nonce)
+                timed[name].append(via_seam(model, messages, tokens))
+        row: dict[str, Any] = {"target_tokens": size}
+        for name, done in timed.items():
+            ttft = median(r["ttft_s"] for r in done)
+            row[name] = {
+                "prompt_tokens": median(r["prompt_tokens"] for r in done),
+                "prefill_tps": median(r["prompt_tokens"] / r["ttft_s"] for r in done),
+                "decode_tps": median(r["decode_tps"] for r in done),
+                "ttft_s": ttft,
+            }
+        auto, forced = (row[name] for name in variants)
+        row["off_over_auto"] = {
+            "prefill": forced["prefill_tps"] / auto["prefill_tps"],
+            "decode": forced["decode_tps"] / auto["decode_tps"],
+        }
+        rows.append(row)
+    print_table(
+        ["prompt tok", "extra buffers", "prefill tok/s", "decode tok/s", "off / auto"],
+        [
+            [
+                f"{row[name]['prompt_tokens']:.0f}",
+                name,
+                f"{row[name]['prefill_tps']:.0f}",
+                f"{row[name]['decode_tps']:.1f}",
+                f"prefill {row['off_over_auto']['prefill']:.2f}, "
+                f"decode {row['off_over_auto']['decode']:.2f}"
+                if name == "off"
+                else "",
+            ]
+            for row in rows
+            for name in variants
+        ],
+        title=f"llama.cpp extra buffers · median of {runs}, interleaved",
+        left=["extra buffers", "off / auto"],
+    )
+    return {"variants": list(variants), "rows": rows}
+
+
 def prefix_section(llm: LlamaCppLLM, text: str, runs: int, max_tokens: int) -> dict[str, Any]:
     """Time to first token of answer prompts by what the previous call left in the cache."""
     from llama_cpp import LlamaRAMCache
@@ -176,6 +236,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--prefix-runs", type=int, default=5)
+    parser.add_argument("--buffers-runs", type=int, default=3)
     parser.add_argument("--out", type=Path, default=RESULTS / "llm.json")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -260,6 +321,11 @@ def main() -> None:
             title=f"answer prompt, {prefix['prompt_tokens']} tokens · median of {prefix['runs']}",
             left=["previous call"],
         )
+    buffers = (
+        buffers_section(settings, llm, text, sizes, args.buffers_runs, args.max_tokens)
+        if args.buffers_runs
+        else None
+    )
     rss_peak = peak_rss_mib()
     console.print(
         f"load {load_s:.1f} s · peak RSS before load {rss_before:.0f} MiB, after load "
@@ -277,6 +343,7 @@ def main() -> None:
         "load_average": os.getloadavg(),
         "rows": rows,
         "prefix": prefix,
+        "extra_buffers": buffers,
     }
     write_results(args.out, result)
 

@@ -58,7 +58,9 @@ def test_cpu_flags_are_read_from_cpuinfo(tmp_path: Path) -> None:
         ("off", EPYC, PLAIN_BUILD, False),
     ],
 )
-def test_extra_buffers_are_off_where_amx_is(setting: str, flags: str, report: str, use: bool) -> None:
+def test_extra_buffers_are_off_where_amx_is(
+    setting: str, flags: str, report: str, use: bool
+) -> None:
     choice = extra_buffers(setting, frozenset(flags.split()), report)  # type: ignore[arg-type]
     assert choice.use_extra_bufts is use
     if setting == "auto" and not use:

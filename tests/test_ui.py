@@ -647,3 +647,30 @@ def test_the_waiting_line_serves_in_order_and_forgets_the_departed() -> None:
     d = line.join()
     time.sleep(0.3)  # c's tab went away: it stopped polling
     assert line.poll(d) == 0
+
+
+def test_a_model_that_crashes_its_check_is_reported_on_the_page(sample_settings: Settings) -> None:
+    """The app probes the local model in a child before serving; a crash is a red check and
+    a banner with the fix, and a question gets that message instead of killing the app."""
+    from assistant.health import ModelProbe
+    from assistant.llm import loaded_models
+    from assistant.llm.registry import release
+    from assistant.ui.app import launch
+
+    settings = sample_settings.with_overrides(**{"ui.port": free_port(), "ui.host": "127.0.0.1"})
+    crash = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"]
+    probe = ModelProbe(settings, probe_command=crash)
+    before = loaded_models()
+    app = launch(settings, probe=probe, block=False, quiet=True)
+    try:
+        wait_for(lambda: probe.check is not None and not probe.check.ok, 120, "the probe")
+        c = client(f"http://127.0.0.1:{settings.ui.port}/")
+        status, banner, *_ = c.predict(api_name="/status")
+        assert "SIGSEGV" in status and "EXTRA_BUFFERS=off" in status
+        assert "SIGSEGV" in banner["value"] and "EXTRA_BUFFERS=off" in banner["value"]
+        chat, *_ = ask(c, QUESTION)
+        assert "crashed" in content(chat[-1]) and "EXTRA_BUFFERS=off" in content(chat[-1])
+        assert loaded_models() == before  # the crashing model never entered the app
+    finally:
+        app.close()
+        release(settings.llm)
