@@ -218,7 +218,7 @@ class PaperStore:
         owner = getattr(fn, "__self__", None)
         with _SEEN_LOCK:
             self._reopen()
-            _SEEN[(self.folder, self.collection_name)] = self._read_revision()
+            _SEEN.pop((self.folder, self.collection_name), None)  # the next revision() sets it
         for fresh in (self._collection, self._sentences, self._client):
             same_type = type(fresh) is type(owner)
             if same_type and getattr(fresh, "name", None) == getattr(owner, "name", None):
@@ -345,7 +345,8 @@ class PaperStore:
 
         Reads no metadata: retrieval ranks many candidates and fetches papers for few.
         """
-        self.revision()  # an embedded store reloads what another process wrote
+        if self.folder is not None:
+            self.revision()  # reloads what another process wrote
         res = self._call(
             "query",
             self._collection.query,
