@@ -54,16 +54,13 @@ def doctor_checks(
     *,
     generate: bool = True,
     prepare: Callable[[Settings], object] | None = None,
-    isolate: bool = True,
-    probe_command: Sequence[str] | None = None,
     llm_check: Check | None = None,
 ) -> list[Check]:
     """Check the store, the embedding model and the LLM; each check reports, none raises.
 
     ``prepare`` assembles the bundled model first (the CLI passes one with a progress bar).
-    With ``isolate``, a local model is checked in a child process (``probe_llm``), so a
-    native crash is a red check; ``probe_command`` replaces that child (tests). ``llm_check``
-    is a check already made (the app's probe), used instead of checking again.
+    A local model is checked in a child process (``check_llm``), so a native crash is a red
+    check. ``llm_check`` is a check already made (the app's probe), used instead.
     """
 
     def store() -> str:
@@ -93,14 +90,7 @@ def doctor_checks(
     return [
         _check("store", store, STORE_FIX),
         _check("embedding", embedding, EMBEDDING_FIX),
-        llm_check
-        or check_llm(
-            settings,
-            generate=generate,
-            prepare=prepare,
-            isolate=isolate,
-            probe_command=probe_command,
-        ),
+        llm_check or check_llm(settings, generate=generate, prepare=prepare),
     ]
 
 
@@ -112,7 +102,8 @@ def check_llm(
     isolate: bool = True,
     probe_command: Sequence[str] | None = None,
 ) -> Check:
-    """The LLM's check (see ``doctor_checks``): a local model in a child process."""
+    """The LLM's check: with ``isolate``, a local model is loaded and run in a child process
+    (``probe_llm``; ``probe_command`` replaces that child in tests), others in this one."""
     from assistant.weights import prepare_bundled
 
     def prepare_model() -> str:
@@ -182,7 +173,8 @@ def status_report(
     """
     from assistant.store import open_store
 
-    checks = doctor_checks(settings, generate=generate, isolate=False, llm_check=llm_check)
+    llm_check = llm_check or check_llm(settings, generate=generate, isolate=False)
+    checks = doctor_checks(settings, llm_check=llm_check)
     problems = [Problem(name=c.name, detail=c.detail, fix=c.fix) for c in checks if not c.ok]
     facts: list[tuple[str, str]] = []
     papers, sources = 0, []

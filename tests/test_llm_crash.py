@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from assistant.cli import cli
 from assistant.errors import ModelError
-from assistant.health import ModelProbe, doctor_checks
+from assistant.health import ModelProbe, check_llm, doctor_checks
 from assistant.llm import get_llm, loaded_models
 from assistant.llm.cpu import cpu_flags, extra_buffers
 from assistant.llm.probe import probe_llm
@@ -81,7 +81,9 @@ def test_the_loader_passes_the_decision_to_llama_cpp() -> None:
 
 
 def test_a_crashed_model_check_is_a_red_check_with_the_fix(sample_settings: Settings) -> None:
-    checks = doctor_checks(sample_settings, probe_command=CRASH)
+    checks = doctor_checks(
+        sample_settings, llm_check=check_llm(sample_settings, probe_command=CRASH)
+    )
     llm = checks[-1]
     assert [c.name for c in checks] == ["store", "embedding", "llm"]
     assert checks[0].ok and checks[1].ok  # the parent lived on to check the rest
