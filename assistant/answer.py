@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -172,6 +172,50 @@ def conversation(answers: Sequence[Answer]) -> list[Message]:
             Message(role="assistant", content=a.answer),
         ]
     return history
+
+
+#: Words by which a follow-up points back at the previous answer's papers ("which of those").
+_BACK_REFERENCE = re.compile(
+    r"\b(?:those|these|them|they|ones|either|both|it|its|(?:the|this|that) "
+    r"(?:first|second|third|fourth|fifth|last|latter|former|paper|method|model|one|work)s?)\b",
+    re.IGNORECASE,
+)
+#: A follow-up of at most this many words whose rewrite shares no content word with the
+#: topic adds a constraint to that topic ("and without retraining?"): the topic is kept.
+SHORT_FOLLOW_UP = 8
+
+
+class FollowUp(NamedTuple):
+    """How a follow-up is searched and asked, decided by the pipeline, not by the rewrite."""
+
+    query: str  # what retrieval searches for
+    question: str  # what the model is asked (and the next turn's topic)
+    ids: list[str] | None  # the papers it is answered from, when it points back
+    note: str | None  # what the reader is told about it
+
+
+def follow_up(question: str, standalone: str, previous: Answer | None) -> FollowUp:
+    """Keep a follow-up on the conversation's topic, whatever the small model's rewrite says.
+
+    - It points back ("which of those", "the second one") and the previous answer had
+      sources: it is answered from those papers, re-ranked for the new question.
+    - It is short and the rewrite shares no content word with the topic (the rewrite dropped
+      it): the topic is searched along with it.
+    - Otherwise it is a question of its own: the rewrite is searched and asked.
+    """
+    if previous is None:
+        return FollowUp(standalone, standalone, None, None)
+    topic = previous.standalone_question
+    kept = f"{question} (follow-up to: {topic})"
+    if _BACK_REFERENCE.search(question) and previous.sources:
+        ids = [s.paper_id for s in previous.sources]
+        note = f"answered from the {len(ids)} sources of the previous answer, which it refers to."
+        return FollowUp(f"{question} {topic}", kept, ids, note)
+    dropped_topic = not question_terms(standalone) & question_terms(topic)
+    if dropped_topic and len(question.split()) <= SHORT_FOLLOW_UP:
+        note = f"searched together with the previous question's topic: {topic}"
+        return FollowUp(f"{question} {topic}", kept, None, note)
+    return FollowUp(standalone, standalone, None, None)
 
 
 # --- 4. gate -----------------------------------------------------------------------------------
@@ -338,6 +382,7 @@ def gather(
     settings: Settings,
     *,
     history: Sequence[Message] = (),
+    previous: Answer | None = None,
     filters: SearchFilters | None = None,
     mode: str | None = None,
     k: int | None = None,
@@ -345,7 +390,9 @@ def gather(
     ids: Sequence[str] | None = None,
 ) -> EvidenceSet:
     """Steps 1-5: the standalone question, its hits, the numbered evidence and the gate;
-    ``ids`` restricts the sources to those papers ("ask about this paper")."""
+    ``ids`` restricts the sources to those papers ("ask about this paper"). ``previous`` is
+    the conversation's last answer: a follow-up keeps its topic or its sources (``follow_up``).
+    """
     started = time.perf_counter()
     k = settings.answer.k if k is None else k
     if isinstance(k, bool) or not 1 <= k <= MAX_ANSWER_SOURCES:
@@ -354,26 +401,33 @@ def gather(
     telemetry = AnswerTelemetry()
 
     t0 = time.perf_counter()
+    points_back = previous is not None and bool(_BACK_REFERENCE.search(question))
     standalone = (
-        condense_question(llm or get_llm(settings), history, question) if history else question
+        condense_question(llm or get_llm(settings), history, question)
+        if history and not points_back  # answered from the previous sources: no rewrite needed
+        else question
     )
+    turn = follow_up(question, standalone, previous)
+    standalone = turn.question
+    if turn.note:
+        notices.append(turn.note)
     telemetry.condense_ms = _ms(t0)
 
     t0 = time.perf_counter()
     result = search(
         settings,
-        standalone,
+        turn.query,
         k=k,
         mode=mode,
         filters=filters or SearchFilters(),
         sentences=True,
         sentence_limit=_ALL_SENTENCES,
-        ids=ids,
+        ids=turn.ids if turn.ids is not None else ids,
     )
     notices += result.notices
 
     relevant = is_relevant(result.hits, settings.answer.min_relevance)
-    uncovered = uncovered_terms(standalone, [h.paper for h in result.hits]) if relevant else []
+    uncovered = uncovered_terms(turn.query, [h.paper for h in result.hits]) if relevant else []
     if uncovered:
         relevant = False
         names = ", ".join(f"'{t}'" for t in uncovered)
@@ -904,6 +958,7 @@ def ask_stream(
     settings: Settings,
     *,
     history: Sequence[Message] = (),
+    previous: Answer | None = None,
     filters: SearchFilters | None = None,
     mode: str | None = None,
     k: int | None = None,
@@ -911,7 +966,16 @@ def ask_stream(
 ) -> Iterator[str | Answer]:
     """Answer ``question``: yields text chunks while the model writes, then the ``Answer``."""
     llm = llm or get_llm(settings)
-    gathered = gather(question, settings, history=history, filters=filters, mode=mode, k=k, llm=llm)
+    gathered = gather(
+        question,
+        settings,
+        history=history,
+        previous=previous,
+        filters=filters,
+        mode=mode,
+        k=k,
+        llm=llm,
+    )
     yield from answer_from(gathered, settings, llm=llm)
 
 

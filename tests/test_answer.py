@@ -575,6 +575,73 @@ def test_follow_up_is_condensed_with_history(fake_settings: Settings, fake: Fake
     assert "SplatFlow" in answer.citations[0].title
 
 
+KV_CACHE = "Which papers compress the KV cache, and how much memory do they save?"
+
+
+def test_a_follow_up_that_points_back_is_answered_from_the_previous_sources(
+    fake_settings: Settings, fake: FakeLLM
+) -> None:
+    fake.enqueue("EMS and FastGen compress the KV cache [1] [2].")
+    first = ask(KV_CACHE, fake_settings)
+    shown = {s.paper_id for s in first.sources}
+    fake.history.clear()
+    fake.enqueue("FastGen needs no retraining [2].")
+    second = ask(
+        "Which of those works without retraining?",
+        fake_settings,
+        history=conversation([first]),
+        previous=first,
+    )
+    assert {s.paper_id for s in second.sources} <= shown  # the same papers, re-ranked
+    assert not second.abstained
+    assert "KV cache" in second.standalone_question  # the topic is in what was asked
+    assert len(fake.history) == 1  # no rewrite by the model: only the answer was generated
+    assert "sources of the previous answer" in " ".join(second.notices)
+
+
+def test_a_short_follow_up_keeps_the_topic_the_rewrite_dropped(
+    fake_settings: Settings, fake: FakeLLM
+) -> None:
+    fake.enqueue("EMS and FastGen compress the KV cache [1] [2].")
+    first = ask(KV_CACHE, fake_settings)
+    fake.enqueue("Which papers do not require retraining?", "FastGen [1].")  # the topic lost
+    second = ask(
+        "And without retraining?", fake_settings, history=conversation([first]), previous=first
+    )
+    assert "KV cache" in second.standalone_question
+    assert any("KV" in s.title for s in second.sources)
+    assert "previous question's topic" in " ".join(second.notices)
+
+
+def test_a_new_question_in_a_conversation_is_searched_as_rewritten() -> None:
+    from assistant.answer import follow_up
+
+    previous = Answer(
+        question=KV_CACHE, standalone_question=KV_CACHE, answer="EMS [1].", abstained=False
+    )
+    new = "How do optical flow methods handle occluded regions across several frames?"
+    turn = follow_up(new, new, previous)
+    assert (turn.query, turn.ids, turn.note) == (new, None, None)
+    assert follow_up("Which of them is fastest?", "x", None).ids is None  # no conversation
+
+
+def test_chat_json_answers_one_line_per_question(fake_settings: Settings, fake: FakeLLM) -> None:
+    from assistant.cli import cli
+
+    fake.enqueue("EMS and FastGen compress the KV cache [1] [2].", "FastGen [1].")
+    result = CliRunner().invoke(
+        cli,
+        ["--store", str(fake_settings.store_dir), "chat", "--provider", "fake", "--json"],
+        input=f"{KV_CACHE}\nWhich of those works without retraining?\n",
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    shown = {s["paper_id"] for s in first["sources"]}
+    assert {s["paper_id"] for s in second["sources"]} <= shown
+    assert second["question"] == "Which of those works without retraining?"
+
+
 def test_bad_questions(fake_settings: Settings, fake: FakeLLM) -> None:
     with pytest.raises(InputError, match="empty"):
         ask("   ", fake_settings)

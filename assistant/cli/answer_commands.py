@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,6 +106,7 @@ def stream_answer(
     k: int | None,
     history: list[Message],
     live: bool,
+    previous: Answer | None = None,
 ) -> Answer:
     """Run the pipeline, showing tokens as they arrive, and return the checked answer.
 
@@ -121,7 +123,10 @@ def stream_answer(
         with Live(
             draft, console=console, transient=True, auto_refresh=False, redirect_stderr=False
         ) as view:
-            for item in ask_stream(question, settings, history=history, filters=filters, k=k):
+            stream = ask_stream(
+                question, settings, history=history, previous=previous, filters=filters, k=k
+            )
+            for item in stream:
                 if isinstance(item, Answer):
                     answer = item
                     continue
@@ -187,6 +192,7 @@ def ask(
 
 @cli.command()
 @answer_options
+@json_option("Read one question a line from stdin, print one JSON Answer a line (as ask --json).")
 @click.pass_context
 def chat(
     ctx: click.Context,
@@ -194,12 +200,35 @@ def chat(
     filters: SearchFilters,
     mode: str | None,
     provider: str | None,
+    as_json: bool,
 ) -> None:
-    """A multi-turn conversation in the terminal (/new, /export FILE, /quit)."""
+    """A multi-turn conversation in the terminal (/new, /export FILE, /quit).
+
+    \b
+    Each question is a follow-up of the ones before: "which of those ..." is answered from
+    the previous answer's sources. For scripts:
+      printf 'Which papers compress the KV cache?\nWhich of those need no retraining?\n' |
+        assistant chat --json
+    """
     from assistant.answer import conversation
 
     settings = _settings(ctx, mode, provider)
     answers: list[Answer] = []
+    if as_json:
+        for line in sys.stdin:
+            if line.strip():
+                answer = stream_answer(
+                    line.strip(),
+                    settings,
+                    filters,
+                    k,
+                    conversation(answers),
+                    False,
+                    answers[-1] if answers else None,
+                )
+                click.echo(answer.model_dump_json())
+                answers.append(answer)
+        return
     console.print(
         "[bold]papers-assistant chat[/] · /new starts over · /export FILE saves "
         "Markdown · /quit (or Ctrl-D) leaves"
@@ -234,7 +263,15 @@ def chat(
             console.print(f"[dim]saved {plain(target)}[/]")
             continue
         try:
-            answer = stream_answer(question, settings, filters, k, conversation(answers), True)
+            answer = stream_answer(
+                question,
+                settings,
+                filters,
+                k,
+                conversation(answers),
+                True,
+                answers[-1] if answers else None,
+            )
         except AssistantError as exc:  # the chat goes on: ask again, or /quit
             err_console.print(f"[red]error:[/] {plain(exc)}", highlight=False)
             continue

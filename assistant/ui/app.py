@@ -520,6 +520,7 @@ def chat_tab(
                         text,
                         settings,
                         history=conversation(done),
+                        previous=done[-1] if done else None,
                         filters=filters,
                         mode=mode_ or None,
                         k=k_value,
