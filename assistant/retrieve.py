@@ -320,9 +320,10 @@ class Retriever:
 
     # --- BM25 index lifecycle ---
 
-    def bm25_index(self) -> BM25Index:
-        """The BM25 index of the store's current revision: in memory, on disk, or built now."""
-        revision = self.store.revision()
+    def bm25_index(self, revision: str | None = None) -> BM25Index:
+        """The BM25 index of the store's current revision (read now unless given): in memory,
+        on disk, or built now."""
+        revision = revision or self.store.revision()
         index = self._bm25
         if index is not None and index.revision == revision:
             return index
@@ -397,6 +398,9 @@ class Retriever:
                 f"the store at {self.store.where} is empty: run 'assistant ingest data/sample' "
                 "(or your own files) first."
             )
+        # Read once per query: it keys the BM25 index and, for an embedded store, reopens a
+        # client that another process's writes left behind (so dense search sees them too).
+        revision = self.store.revision()
         n = max(self.config.candidates, k)
         if ids is not None:
             n = min(n, len(ids))
@@ -412,7 +416,7 @@ class Retriever:
         mark = time.perf_counter()
         lexical: list[tuple[str, float]] = []
         if mode != "dense":
-            index = self.bm25_index()
+            index = self.bm25_index(revision)
             lexical = index.top(text, n, index.allowed(filters, ids))
         timings["bm25_ms"] = _ms(mark)
 

@@ -343,10 +343,9 @@ class PaperStore:
         """Ids and cosine similarities of the k nearest papers matching ``where`` (and among
         ``ids``, when given), best first.
 
-        Reads no metadata: retrieval ranks many candidates and fetches papers for few.
+        Reads no metadata: retrieval ranks many candidates and fetches papers for few. Call
+        ``revision()`` first to see what another process wrote to an embedded store.
         """
-        if self.folder is not None:
-            self.revision()  # reloads what another process wrote
         res = self._call(
             "query",
             self._collection.query,

@@ -228,6 +228,7 @@ def test_a_query_sees_the_papers_another_process_wrote(tmp_path: Path, embedder:
 
     new = [p for p in store.iter_papers() if p.id not in before]
     assert len(new) > 100
+    store.revision()  # what every search reads first
     # Chroma's embedded client keeps the vector index it loaded: without the reopen on a
     # revision moved by another process, none of these is found (0 of 20, measured).
     found = [p for p in new[:20] if store.nearest(embedder.embed_one(p.text), 1)[0][0] == p.id]
