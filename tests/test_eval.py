@@ -29,7 +29,7 @@ from assistant.evals.metrics import (
 from assistant.evals.report import compare, load_run, write_report
 from assistant.evals.runner import CaseResult, RunResult, pick_cases, run_suite
 from assistant.evals.suite import load_suite
-from assistant.llm import get_llm
+from assistant.llm import FakeLLM, get_llm
 from assistant.models import Answer, Citation, Paper, SentenceCheck
 from assistant.settings import Settings
 from tests.conftest import ROOT
@@ -393,3 +393,37 @@ def test_papers_retriever_returns_nodes_with_paper_metadata(sample_settings: Set
     assert top.node.metadata["date"] and top.node.metadata["links"]
     assert top.score is not None and top.score >= nodes[-1].score  # type: ignore[operator]
     assert "SplatFlow" in top.node.get_content()
+
+
+def test_a_follow_up_case_is_scored_in_its_conversation(
+    sample_settings: Settings, fake: FakeLLM, tmp_path: Path
+) -> None:
+    one_bit = (
+        "KV Cache is 1 Bit Per Channel: "
+        "Efficient Large Language Model Inference with Coupled Quantization"
+    )
+    case = {
+        "id": "fu-test",
+        "type": "follow_up",
+        "history": ["Which papers compress the KV cache of language models?"],
+        "question": "Which of those goes down to a single bit?",
+        "gold_titles": [one_bit],
+    }
+    path = tmp_path / "fu.jsonl"
+    path.write_text(json.dumps(case) + "\n")
+    with pytest.raises(Exception, match="needs history"):
+        path.with_name("bad.jsonl").write_text(json.dumps({**case, "history": []}) + "\n")
+        load_suite(path.with_name("bad.jsonl"))
+
+    no_llm = run_suite(load_suite(path), sample_settings, no_llm=True)
+    (result,) = no_llm.cases
+    hybrid = result.in_mode("hybrid")
+    assert hybrid is not None and hybrid.hit_at_5 == 1.0  # found among the first turn's papers
+    assert [s.mode for s in result.retrieval] == ["hybrid"]  # "which of those" alone is no query
+
+    fake.enqueue("EMS and CQ compress it [1] [2].", "CQ goes down to 1 bit [1].")
+    with_model = run_suite(load_suite(path), sample_settings, llm=fake)
+    (answered,) = with_model.cases
+    assert [a.system for a in answered.answers] == ["ours"]
+    assert len(fake.history) == 2  # the first turn was answered, then the follow-up
+    assert "KV cache" in fake.history[1].messages[-1].content  # asked in its conversation

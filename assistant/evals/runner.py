@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from assistant.answer import answer_from, final_answer, gather
+from assistant.answer import answer_from, conversation, final_answer, gather
 from assistant.embed import get_embedder
 from assistant.errors import AssistantError, InputError
 from assistant.evals.metrics import (
@@ -42,7 +42,8 @@ from assistant.evals.metrics import (
     summarize_retrieval,
 )
 from assistant.evals.suite import Case, MissingGold, Suite, resolve_gold, title_index
-from assistant.llm import LLM, get_llm
+from assistant.llm import LLM, Message, get_llm
+from assistant.models import Answer, Source
 from assistant.retrieve import search
 from assistant.settings import MODES, Settings
 from assistant.store import open_store
@@ -317,7 +318,11 @@ def run_suite(
             also_relevant=resolution.also_relevant.get(case.id, []),
             facts=list(case.answer_facts),
         )
-        if case.answerable and modes:
+        previous: Answer | None = None
+        history: list[Message] = []
+        if case.type == "follow_up":  # the earlier turns first, answered as a user would see
+            previous, history = _conversation(case, settings, llm if systems else None)
+        if case.answerable and modes and case.type != "follow_up":
             embedder.embed_one(" ".join(case.question.split()))  # cached for every mode
             # Each case starts at the next mode, so no mode always pays for going first.
             turn = len(results) % len(modes)
@@ -325,7 +330,11 @@ def run_suite(
                 m: _search(settings, case, m, result.gold) for m in modes[turn:] + modes[:turn]
             }
             result.retrieval = [timed[m] for m in modes]
-        gathered = gather(case.question, settings)  # the gate is gather's decision
+        # the gate is gather's decision
+        gathered = gather(case.question, settings, history=history, previous=previous)
+        if case.type == "follow_up":  # alone, "which of those" is no query: score the turn
+            ranked = [h.paper.id for h in gathered.hits]
+            result.retrieval = [RetrievalScore.of("hybrid", case.type, ranked, result.gold, 0.0)]
         result.gate_passed = gathered.relevant
         result.uncovered = gathered.uncovered
         shown = " ".join(ev.text for ev in gathered.evidence)
@@ -334,7 +343,7 @@ def run_suite(
         for name in systems:
             if name == "ours":
                 result.answers.append(_ours(gathered, settings, llm, case, result.gold))
-            else:
+            elif case.type != "follow_up":  # the stock pipelines hold no conversation
                 result.answers.append(_stock(pipelines[name], name, case, result.gold))
         if digest_fn is not None and case.type == "topic":
             result.digest = _digest(digest_fn, case, settings, llm, result, use_llm=not no_llm)
@@ -399,6 +408,45 @@ def _search(settings: Settings, case: Case, mode: str, gold: list[str]) -> Retri
     result = search(settings, case.question, k=10, mode=base, mmr=mmr, sentences=False)
     ms = (time.perf_counter() - t0) * 1000
     return RetrievalScore.of(mode, case.type, [h.paper.id for h in result.hits], gold, ms)
+
+
+def _conversation(case: Case, settings: Settings, llm: LLM | None) -> tuple[Answer, list[Message]]:
+    """The answers to a follow-up case's earlier questions: the last one, and the history.
+
+    With a model, each is answered as the chat does. Without one (``--no-llm``), an earlier
+    turn's sources are the papers its evidence showed, and no rewrite is made.
+    """
+    answers: list[Answer] = []
+    for question in case.history:
+        previous = answers[-1] if answers else None
+        if llm is not None:
+            gathered = gather(
+                question, settings, history=conversation(answers), previous=previous, llm=llm
+            )
+            answers.append(final_answer(answer_from(gathered, settings, llm=llm)))
+            continue
+        gathered = gather(question, settings, previous=previous)
+        sources = [
+            Source(
+                number=ev.number,
+                paper_id=ev.paper.id,
+                title=ev.paper.title,
+                date=None,
+                cited=False,
+                similarity=ev.similarity,
+            )
+            for ev in gathered.evidence
+        ]
+        answers.append(
+            Answer(
+                question=gathered.question,
+                standalone_question=gathered.standalone_question,
+                answer="",
+                abstained=not gathered.relevant,
+                sources=sources,
+            )
+        )
+    return answers[-1], conversation(answers) if llm is not None else []
 
 
 def _ours(gathered: Any, settings: Settings, llm: Any, case: Case, gold: list[str]) -> AnswerScore:

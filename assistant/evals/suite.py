@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from assistant.errors import InputError
 from assistant.models import Paper, normalize_title
 
-CaseType = Literal["known_item", "numeric", "multi_paper", "topic", "unanswerable"]
+CaseType = Literal["known_item", "numeric", "multi_paper", "topic", "unanswerable", "follow_up"]
 CASE_TYPES: tuple[str, ...] = get_args(CaseType)
 MAX_FACT_CHARS = 80
 
@@ -33,9 +33,15 @@ class Case(BaseModel):
     type: CaseType = Field(
         description="known_item and numeric: one paper answers it (numeric: with a number); "
         "multi_paper: needs every gold paper; topic: a survey question whose gold is a "
-        "high-precision core; unanswerable: no paper of the corpus answers it."
+        "high-precision core; unanswerable: no paper of the corpus answers it; follow_up: "
+        "asked after the questions in history, in one conversation."
     )
     question: str = Field(min_length=1, description="What a user would type, paraphrased.")
+    history: list[str] = Field(
+        default_factory=list,
+        description="follow_up only: the questions asked before it in the conversation, in "
+        "order (each answered by the system under test before the follow-up is asked).",
+    )
     gold_titles: list[str] = Field(
         default_factory=list, description="Exact corpus titles of the papers that answer it."
     )
@@ -53,7 +59,7 @@ class Case(BaseModel):
         description="Short strings a correct answer states; numbers exactly as in the abstract.",
     )
 
-    @field_validator("gold_titles", "gold_ids", "also_relevant", "answer_facts")
+    @field_validator("gold_titles", "gold_ids", "also_relevant", "answer_facts", "history")
     @classmethod
     def _no_blank_or_repeated_items(cls, values: list[str]) -> list[str]:
         items = [v.strip() for v in values]
@@ -89,6 +95,8 @@ class Case(BaseModel):
             raise ValueError("a numeric case needs answer_facts holding the number(s)")
         if self.also_relevant and self.type != "topic":
             raise ValueError("also_relevant is for topic cases only")
+        if (self.type == "follow_up") != bool(self.history):
+            raise ValueError("a follow_up case needs history, and only a follow_up case has it")
         core = {normalize_title(t) for t in self.gold_titles}
         if core & {normalize_title(t) for t in self.also_relevant}:
             raise ValueError("a title is both in gold_titles and in also_relevant")
