@@ -630,11 +630,33 @@ def renumber_citations(
     return new_text, mapping, removed
 
 
+#: A list item's number ("2." or "2)"), alone or closing a piece the splitter cut after it:
+#: after nothing, a colon, a semicolon or a citation ("are [1]: 1." / "[2] 2."), not after a
+#: word ("improves by 2.").
+_ENUMERATOR = re.compile(r"(?:^|(?<=[:;\]])\s+)(\d{1,2}[.)])$")
+
+
 def split_answer(text: str) -> list[str]:
-    """Answer sentences, each keeping the citations that close it."""
+    """Answer sentences, each keeping the citations that close it; a list item's number
+    stays with its item ("1. EMS ..."), never a sentence of its own."""
     out: list[str] = []
     for paragraph in text.split("\n"):
-        out.extend(s.strip() for s in _SENTENCE.split(paragraph) if s.strip())
+        carried = ""
+        for piece in (s.strip() for s in _SENTENCE.split(paragraph)):
+            if not piece:
+                continue
+            piece = f"{carried} {piece}".strip()
+            number = _ENUMERATOR.search(piece)
+            carried = number.group(1) if number else ""
+            if number:
+                piece = piece[: number.start()].strip()
+            if piece:
+                out.append(piece)
+        if carried:  # a number closing the paragraph is not an item: put it back
+            if out:
+                out[-1] = f"{out[-1]} {carried}"
+            else:
+                out.append(carried)
     return out
 
 

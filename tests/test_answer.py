@@ -696,3 +696,17 @@ def test_cli_ask_json_and_formats(fake_settings: Settings, fake: FakeLLM) -> Non
 
     off = CliRunner().invoke(cli, [*store, "ask", OFF_TOPIC, "--provider", "fake"]).stdout
     assert CANNOT_ANSWER in off
+
+
+def test_a_list_items_number_stays_with_its_item() -> None:
+    listed = "The papers that compress it are [1]: 1. EMS: evict then merge [2] 2. FastGen [3]."
+    assert split_answer(listed) == [
+        "The papers that compress it are [1]:",
+        "1. EMS: evict then merge [2]",
+        "2. FastGen [3].",
+    ]
+    # a number that ends a sentence after a word is no list item
+    assert split_answer("It improves by 2. Then it falls [1].") == [
+        "It improves by 2.",
+        "Then it falls [1].",
+    ]
