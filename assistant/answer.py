@@ -633,7 +633,7 @@ def renumber_citations(
 #: A list item's number ("2." or "2)"), alone or closing a piece the splitter cut after it:
 #: after nothing, a colon, a semicolon or a citation ("are [1]: 1." / "[2] 2."), not after a
 #: word ("improves by 2.").
-_ENUMERATOR = re.compile(r"(?:^|(?<=[:;\]])\s+)(\d{1,2}[.)])$")
+_LIST_NUMBER = re.compile(r"(?:^|(?<=[:;\]])\s+)(\d{1,2}[.)])$")
 
 
 def split_answer(text: str) -> list[str]:
@@ -646,7 +646,7 @@ def split_answer(text: str) -> list[str]:
             if not piece:
                 continue
             piece = f"{carried} {piece}".strip()
-            number = _ENUMERATOR.search(piece)
+            number = _LIST_NUMBER.search(piece)
             carried = number.group(1) if number else ""
             if number:
                 piece = piece[: number.start()].strip()
