@@ -29,6 +29,10 @@ from tests.conftest import ROOT, SAMPLE
 SUITES = ROOT / "eval" / "suites"
 CORE = SUITES / "core.jsonl"
 QUICK = SUITES / "quick.jsonl"
+FOLLOW_UP = SUITES / "follow_up.jsonl"
+# Conversations live in their own suite, kept for checking (nothing was tuned on it);
+# core and quick hold the single-question types.
+SINGLE_TURN = set(CASE_TYPES) - {"follow_up"}
 
 # What each unanswerable case of core.jsonl names that the sample corpus must not mention
 # (checked case-insensitively against the raw page dumps, at the start of a word). A new
@@ -87,7 +91,7 @@ def core() -> Suite:
 
 def test_core_covers_every_type_and_is_big_enough(core: Suite) -> None:
     counts = Counter(c.type for c in core.cases)
-    assert set(counts) == set(CASE_TYPES), counts
+    assert set(counts) == SINGLE_TURN, counts
     assert len(core.cases) >= 80 and counts["unanswerable"] >= 20, counts
     assert counts["numeric"] >= 15 and counts["multi_paper"] >= 15 and counts["topic"] >= 8
     assert core.name == "core" and len(core.sha256) == 64
@@ -96,13 +100,20 @@ def test_core_covers_every_type_and_is_big_enough(core: Suite) -> None:
 def test_quick_is_a_small_mix_and_agrees_with_core(core: Suite) -> None:
     quick = load_suite(QUICK)
     assert len(quick.cases) == 15
-    assert {c.type for c in quick.cases} == set(CASE_TYPES)
+    assert {c.type for c in quick.cases} == SINGLE_TURN
     by_id = {c.id: c for c in core.cases}
     for case in quick.cases:
         assert case.id not in by_id or case == by_id[case.id], f"{case.id} drifted from core"
 
 
-@pytest.mark.parametrize("path", [CORE, QUICK], ids=lambda p: p.name)
+def test_follow_up_suite_is_conversations_only() -> None:
+    suite = load_suite(FOLLOW_UP)
+    assert len(suite.cases) >= 20
+    assert {c.type for c in suite.cases} == {"follow_up"}
+    assert all(c.history for c in suite.cases)
+
+
+@pytest.mark.parametrize("path", [CORE, QUICK, FOLLOW_UP], ids=lambda p: p.name)
 def test_every_title_is_in_the_sample_corpus(path: Path, papers: list[Paper]) -> None:
     resolution = resolve_gold(load_suite(path), title_index(papers))
     assert resolution.missing == []

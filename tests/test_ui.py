@@ -189,7 +189,7 @@ def test_follow_up_in_the_same_chat_uses_the_history(app_url: Served) -> None:
     # A follow-up: the model first rewrites it as a standalone question, then answers.
     llm.enqueue("How does SplatFlow handle occlusions in optical flow?", REPLY)
     calls = len(llm.history)
-    chat, sources, answer, _, _ = ask(c, "And how does it compare on Sintel?")
+    chat, sources, answer, _, _ = ask(c, "And how does SplatFlow compare on Sintel?")
 
     assert [m["role"] for m in chat] == ["user", "assistant"] * 2
     condense = llm.history[calls].messages
@@ -199,6 +199,17 @@ def test_follow_up_in_the_same_chat_uses_the_history(app_url: Served) -> None:
     # The rewritten question shows under the user's turn; the first turn has none.
     assert "searched for: How does SplatFlow handle occlusions" in content(chat[2])
     assert "searched for" not in content(chat[0])
+
+    # One that points back ("those") is answered from the previous sources: no rewrite call.
+    llm.enqueue(REPLY)
+    calls = len(llm.history)
+    chat, _, answer, _, _ = ask(c, "Which of those is fastest?")
+    assert len(llm.history) == calls + 1  # the answer only
+    assert answer["standalone_question"] == (
+        "Which of those is fastest? (follow-up to: "
+        "How does SplatFlow handle occlusions in optical flow?)"
+    )
+    assert any("sources of the previous answer" in n for n in answer["notices"])
 
     # A new session is a new chat: no history.
     llm.enqueue(REPLY)
