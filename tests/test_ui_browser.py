@@ -305,3 +305,138 @@ def test_dark_mode_switch_is_remembered(fake: Served, browser: Any) -> None:
     assert not page.evaluate("document.body.classList.contains('dark')")
     # No stray separator after "Use via API" in the footer.
     assert page.locator("footer .divider:visible").count() == 0
+
+
+#: A long cited answer (the sentences of SplatFlow's abstract): a few fill the chat's box.
+LONG_ANSWER = "\n\n".join(
+    f"{sentence} [1]."
+    for sentence in (
+        "The occlusion problem remains a crucial challenge in optical flow estimation",
+        "Most existing deep learning methods still struggle to handle occlusions; those based "
+        "on two frames cannot correctly handle occlusions because occluded regions have no "
+        "visual correspondences",
+        "There is still hope in multi-frame settings, which can potentially mitigate the "
+        "occlusion issue",
+        "SplatFlow is an efficient multi-frame optical flow framework",
+        "SplatFlow introduces the differentiable splatting transformation to align the "
+        "previous frame's motion feature",
+        "It designs a Final-to-All embedding method to input the aligned motion feature into "
+        "the current frame's estimation, thus remodeling the existing two-frame backbones",
+        "SplatFlow is efficient yet more accurate, as it can handle occlusions properly",
+        "SplatFlow substantially outperforms all published methods on the KITTI2015 and "
+        "Sintel benchmarks",
+        "On the Sintel benchmark, SplatFlow achieves errors of 1.12 (clean pass) and 2.07 "
+        "(final pass), error reductions of 19.4% and 16.2% from the previous best results",
+    )
+)
+#: True when the newest message's last line shows inside the chat's box and the window.
+LAST_LINE_SHOWN = """() => {
+  const chat = document.querySelector('#chatbot');
+  const last = [...chat.querySelectorAll('.message')].pop();
+  if (!last) return false;
+  const box = chat.getBoundingClientRect(), line = last.getBoundingClientRect();
+  return line.bottom <= box.bottom + 1 && line.bottom > box.top && line.bottom <= innerHeight;
+}"""
+#: The chat's scroll box: how far it is scrolled, how far from its bottom.
+SCROLLED = """() => {
+  const chat = document.querySelector('#chatbot');
+  return {top: chat.scrollTop, below: chat.scrollHeight - chat.clientHeight - chat.scrollTop};
+}"""
+#: The chat's scroll position once it has not moved for five frames.
+SETTLED = """() => new Promise(done => {
+  const chat = document.querySelector('#chatbot');
+  let last = -1, same = 0;
+  const look = () => {
+    same = chat.scrollTop === last ? same + 1 : 0;
+    last = chat.scrollTop;
+    if (same >= 5) done(last); else requestAnimationFrame(look);
+  };
+  look();
+})"""
+STREAMED = "() => (document.querySelector('#chatbot .streaming')?.innerText || '').length"
+
+
+def test_the_chat_follows_the_newest_answer_in_a_browser(fake: Served, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = open_page(browser, fake.url, width=1000, height=700)
+    question = "How do optical flow methods handle occlusions?"
+    for n in range(1, 4):
+        # From the second turn on, the model first rewrites the question (history).
+        fake.llm.enqueue(*([question] if n > 1 else []), LONG_ANSWER)
+        ask_in(page, question)
+        expect(page.locator("#chatbot .answer-meta")).to_have_count(n, timeout=60_000)
+        expect(page.locator("#send")).to_be_enabled()
+        page.wait_for_function(LAST_LINE_SHOWN, timeout=5_000)  # fails without app.js's follow
+    assert page.evaluate(SCROLLED)["top"] > 0
+
+    # The fourth answer is followed as it streams...
+    fake.llm.delay = 0.03
+    fake.llm.enqueue(question, LONG_ANSWER)
+    ask_in(page, question)
+    page.wait_for_function(f"() => ({STREAMED})() > 300", timeout=60_000)
+    page.wait_for_function(LAST_LINE_SHOWN, timeout=5_000)
+    # ...until the reader scrolls up: the text stays where they put it while more arrives...
+    chat = page.locator("#chatbot").bounding_box()
+    assert chat
+    page.mouse.move(chat["x"] + chat["width"] / 2, chat["y"] + chat["height"] / 2)
+    page.mouse.wheel(0, -300)
+    page.wait_for_function(f"() => ({SCROLLED})().below > 100", timeout=5_000)
+    kept = page.evaluate(SETTLED)  # the wheel scrolls smoothly: wait for it to stop
+    streamed = page.evaluate(STREAMED)
+    page.wait_for_function(f"() => ({STREAMED})() > {streamed + 400}", timeout=30_000)
+    assert page.evaluate(SCROLLED)["top"] == kept
+    assert not page.evaluate(LAST_LINE_SHOWN)
+    # ...and followed again once they scroll back to the bottom, to the answer's end.
+    page.mouse.wheel(0, 100_000)
+    page.wait_for_function(LAST_LINE_SHOWN, timeout=5_000)
+    expect(page.locator("#chatbot .answer-meta")).to_have_count(4, timeout=60_000)
+    expect(page.locator("#send")).to_be_enabled()
+    page.wait_for_function(LAST_LINE_SHOWN, timeout=5_000)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "chat-follow.png"))
+    assert not page.errors, page.errors
+
+
+def test_the_chat_comes_back_after_a_reload(fake: Served, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = open_page(browser, fake.url, width=1000, height=700)
+    kept = "() => (localStorage.getItem('papers-assistant-chat') || '').length"
+    fake.llm.enqueue(REPLY)
+    ask_in(page, "How do optical flow methods handle occlusions?")
+    expect(page.locator("#chatbot .answer-meta")).to_have_count(1, timeout=60_000)
+    page.wait_for_function(f"() => ({kept})() > 0", timeout=10_000)
+    one_turn = page.evaluate(kept)
+    fake.llm.enqueue("How does SplatFlow align frames?", LONG_ANSWER)
+    ask_in(page, "How does SplatFlow align the frames?")
+    expect(page.locator("#chatbot .answer-meta")).to_have_count(2, timeout=60_000)
+    page.wait_for_function(f"() => ({kept})() > {one_turn}", timeout=10_000)
+    two_turns = page.evaluate(kept)
+
+    page.reload()
+    page.wait_for_selector("#question textarea", timeout=60_000)
+    # Both turns are back, scrolled to the newest, with their sources and exports...
+    expect(page.locator("#chatbot .answer-meta")).to_have_count(2, timeout=10_000)
+    expect(page.locator("#chatbot .user-q").last).to_contain_text(
+        "How does SplatFlow align the frames?"
+    )
+    page.wait_for_function(LAST_LINE_SHOWN, timeout=5_000)
+    expect(page.locator("#sources .src-card").first).to_be_visible()
+    expect(page.locator("#export-md")).to_be_enabled()
+    # ...and the next question follows on from them (the model rewrites it with the history).
+    fake.llm.enqueue("How does SplatFlow handle occlusions in Sintel?", REPLY)
+    ask_in(page, "And on Sintel?")
+    expect(page.locator("#chatbot .answer-meta")).to_have_count(3, timeout=60_000)
+    expect(page.locator("#chatbot .message").last).to_contain_text("multi-frame splatting")
+    rewrite = fake.llm.history[-2].messages[-1].content
+    assert "How does SplatFlow align the frames?" in rewrite, rewrite  # the restored turn
+    page.wait_for_function(f"() => ({kept})() > {two_turns}", timeout=10_000)  # kept in turn
+    # A new chat is forgotten on reload too.
+    page.get_by_role("button", name="New chat").click()
+    expect(page.locator("#chatbot .answer-meta")).to_have_count(0)
+    page.wait_for_function(f"() => ({kept})() < {one_turn}", timeout=10_000)
+    page.reload()
+    page.wait_for_selector("#question textarea", timeout=60_000)
+    expect(page.locator("#chatbot .chat-empty")).to_be_visible(timeout=10_000)
+    assert not page.errors, page.errors

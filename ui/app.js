@@ -1,7 +1,8 @@
 // Papers assistant: the page script. A click on a citation chip [n] opens and highlights the
 // source card it points to; "copy" buttons copy their text; the ◐ button switches dark mode
 // (remembered in this browser); the question box takes the focus on wide screens only (on a
-// phone it would scroll the header away and open the keyboard).
+// phone it would scroll the header away and open the keyboard); the chat follows the newest
+// turn as it streams, unless the reader scrolled up (see followChat).
 (() => {
   const THEME_KEY = "papers-assistant-theme";
 
@@ -65,6 +66,82 @@
     true,
   );
 
+  // The chat follows the conversation: whenever it grows (a question, streamed words, the
+  // checked answer, a restored chat) its scroll box goes to the bottom, so the newest turn's
+  // last line is in view. A reader who scrolls up (more than FOLLOW_SLACK px from the bottom)
+  // stays where they are until they scroll back down, or ask the next question.
+  // Gradio scrolls its inner .bubble-wrap, but with a max_height and no height it is the
+  // #chatbot block that scrolls (gradio 6.31): use whichever box actually scrolls.
+  const FOLLOW_SLACK = 40;
+  const follow = { on: true, ours: -1 };
+
+  function chatBox() {
+    const chat = document.getElementById("chatbot");
+    if (!chat) return null;
+    for (const el of [chat.querySelector(".bubble-wrap"), chat]) {
+      if (!el || !el.clientHeight) continue;
+      const overflow = getComputedStyle(el).overflowY;
+      if ((overflow === "auto" || overflow === "scroll") && el.scrollHeight > el.clientHeight + 1)
+        return el;
+    }
+    return null; // everything fits (or the tab is hidden): nothing to scroll
+  }
+
+  function fromBottom(box) {
+    return box.scrollHeight - box.clientHeight - box.scrollTop;
+  }
+
+  function toBottom() {
+    const box = follow.on && chatBox();
+    if (!box) return;
+    if (fromBottom(box) > 1) box.scrollTop = box.scrollHeight;
+    follow.ours = box.scrollTop;
+  }
+
+  function onScroll(event) {
+    const box = event.target;
+    if (box !== chatBox()) return; // a code block's own scroll, a hidden tab
+    if (Math.abs(box.scrollTop - follow.ours) < 2) return; // the scroll toBottom made
+    follow.on = fromBottom(box) <= FOLLOW_SLACK;
+    follow.ours = -1;
+  }
+
+  function followChat(chat) {
+    if (chat.dataset.follows) return;
+    chat.dataset.follows = "1";
+    new MutationObserver(toBottom).observe(chat, {
+      childList: true,
+      subtree: true,
+      characterData: true,
+    });
+    // Sizes change without a mutation too: the tab shown again, the window resized.
+    const sized = new ResizeObserver(toBottom);
+    sized.observe(chat);
+    if (chat.firstElementChild) sized.observe(chat.firstElementChild);
+    chat.addEventListener("scroll", onScroll, { capture: true, passive: true });
+    toBottom();
+  }
+
+  // Asking a question means reading its answer: follow again.
+  function asked() {
+    follow.on = true;
+    follow.ours = -1;
+  }
+  document.addEventListener(
+    "click",
+    (event) => {
+      if (event.target.closest && event.target.closest("#send, #ask-paper")) asked();
+    },
+    true,
+  );
+  document.addEventListener(
+    "keydown",
+    (event) => {
+      if (event.key === "Enter" && !event.shiftKey && event.target.closest?.("#question")) asked();
+    },
+    true,
+  );
+
   // Gradio mounts the page after this script runs: wait for the question box.
   const started = Date.now();
   const ready = setInterval(() => {
@@ -74,4 +151,9 @@
     applyTheme(localStorage.getItem(THEME_KEY));
     if (box && window.innerWidth >= 800) box.focus({ preventScroll: true });
   }, 100);
+  // The chat box, once mounted (and again should Gradio ever mount a new one).
+  setInterval(() => {
+    const chat = document.getElementById("chatbot");
+    if (chat) followChat(chat);
+  }, 250);
 })();

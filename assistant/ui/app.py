@@ -345,7 +345,8 @@ def source_choices(settings: Settings) -> list[tuple[str, str]]:
 @dataclass
 class ChatTab:
     """The Chat tab's parts others use: the library asks about a paper through ``answer_after``
-    (chained after an event that staged the question), the health check fills the sources."""
+    (chained after an event that staged the question), the health check fills the sources,
+    the page's load brings back the chat this browser kept (``restore_on``)."""
 
     question: gr.Textbox
     chatbot: gr.Chatbot
@@ -356,6 +357,7 @@ class ChatTab:
     source: gr.Dropdown
     answer_after: Callable[[Any], None]
     busy: Callable[[gr.Request], bool]
+    restore_on: Callable[[gr.Blocks], Any]
 
 
 def chat_tab(
@@ -606,8 +608,37 @@ def chat_tab(
     outputs = [chatbot, sources, answers, shown, answer_json, md_file, bib_file]
     inputs = [pending, answers, shown, since, until, source, mode, k, about]
 
+    # The chat survives a reload: this browser keeps it (gradio encrypts it in localStorage
+    # with a key of this server's run, so a restarted server starts a new chat).
+    kept = gr.BrowserState({}, storage_key="papers-assistant-chat")
+
+    def keep(chat: list[dict[str, Any]], done: list[Answer]) -> dict[str, Any]:
+        return {"chat": chat, "answers": [a.model_dump(mode="json") for a in done]}
+
+    def restore(saved: Any) -> tuple[Any, ...]:
+        try:
+            chat = list(saved.get("chat") or [])
+            done = [Answer.model_validate(a) for a in saved.get("answers") or []]
+        except (AttributeError, TypeError, ValueError):  # not a chat this version kept
+            chat, done = [], []
+        if not chat:
+            return skip_all
+        md, bib = export_files(done) if done else (None, None)
+        return (
+            chat,
+            render.sources_panel_html(done),
+            done,
+            chat,
+            gr.skip(),
+            gr.DownloadButton(value=md, interactive=bool(done)),
+            gr.DownloadButton(value=bib, interactive=any(a.citations for a in done)),
+        )
+
+    def saved_after(event: Any) -> None:
+        event.then(keep, [shown, answers], kept, queue=False, api_visibility="private")
+
     def answer_after(event: Any, *, api_name: str | None = None) -> None:
-        event.then(
+        answered = event.then(
             respond,
             inputs,
             outputs,
@@ -616,7 +647,9 @@ def chat_tab(
             concurrency_limit=None,  # the WaitingLine lets one answer through at a time
             concurrency_id="chat",
             show_progress="hidden",
-        ).then(unlock, None, [send, stop], queue=False, api_visibility="private")
+        )
+        unlocked = answered.then(unlock, None, [send, stop], queue=False, api_visibility="private")
+        saved_after(unlocked)
 
     staged = [question, chatbot, pending, about, send, stop]
     for trigger in (question.submit, send.click):
@@ -625,9 +658,11 @@ def chat_tab(
             api_name="ask" if trigger == question.submit else "ask_click",
         )
     stop.click(request_stop, None, None, concurrency_limit=None, api_name="stop")
-    new_chat.click(reset, None, [*outputs, question], queue=False, api_name="new_chat")
+    saved_after(new_chat.click(reset, None, [*outputs, question], queue=False, api_name="new_chat"))
     # The chatbot's own trash icon forgets the conversation too, not only what is shown.
-    chatbot.clear(reset, None, [*outputs, question], queue=False, api_visibility="private")
+    saved_after(
+        chatbot.clear(reset, None, [*outputs, question], queue=False, api_visibility="private")
+    )
     return ChatTab(
         question=question,
         chatbot=chatbot,
@@ -638,6 +673,9 @@ def chat_tab(
         source=source,
         answer_after=answer_after,
         busy=lambda request: runs.busy(_session(request)),
+        restore_on=lambda app: app.load(
+            restore, kept, outputs, queue=False, api_visibility="private"
+        ),
     )
 
 
@@ -1132,6 +1170,7 @@ def build_app(
 
         health_outputs = [status, banner, chat.source, library.source, header]
         app.load(refresh, None, health_outputs, api_name="status", concurrency_limit=None)
+        chat.restore_on(app)
         for trigger in (again.click, status_item.select):  # opening the tab shows today's speed
             trigger(refresh, None, health_outputs, concurrency_limit=None, api_visibility="private")
         measure.click(
