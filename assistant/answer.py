@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from assistant.embed import NOT_AFTER_ABBREVIATION, get_embedder, split_sentences
+from assistant.embed import get_embedder, split_sentences
 from assistant.errors import InputError
 from assistant.llm import LLM, Message, get_llm
 from assistant.models import (
@@ -50,6 +50,18 @@ from assistant.models import (
     Source,
 )
 from assistant.prompts import load_prompt
+from assistant.prose import (
+    CITATION_GROUP,
+    FINISHED,
+    figures,
+    name_citations,
+    name_ordinals,
+    plain,
+    split_answer,
+    through,
+    unsourced_figures,
+    whole,
+)
 from assistant.retrieve import search
 from assistant.settings import MAX_ANSWER_SOURCES, Settings
 
@@ -62,10 +74,6 @@ CANNOT_ANSWER = "The indexed papers don't cover this question."
 ANSWER_FIELDS = frozenset({"sources", "question"})
 CONDENSE_FIELDS = frozenset({"history", "question"})
 
-_CITATION_GROUP = re.compile(r"\[(\s*\d+\s*(?:(?:,|-|–)\s*\d+\s*)*)\]")
-_SENTENCE = re.compile(
-    rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}(?:\s*\[[\d,\s\-–]+\])*\s+(?=[A-Z0-9\"'(*-])"
-)
 # Instructions planted in an abstract are dropped from the evidence (and the prompt tells the
 # model to ignore any that remain).
 _INJECTION = re.compile(
@@ -78,19 +86,10 @@ _INJECTION = re.compile(
     r"|\bcite\b[^.]{0,60}\bin (every|all|each|your) (answers?|responses?|replies)\b",
     re.I,
 )
-# Text that ends a sentence: its mark, then the citations that close it.
-_FINISHED = re.compile(r"[.!?](?:\s*\[[\d,\s\-–]+\])*\s*$")
 # Control and bidirectional-override characters: never part of a question.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _NO_ANSWER_HINTS = ("don't cover", "do not cover", "not found in the indexed", "cannot answer")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
-# A figure a paper reports: a number, with at most a unit letter (4x, 7B, 1.3G), that is not
-# part of a name (GPT-4, WMT'14, 3D, 1Prompt1Story) nor a year; enumerators "(1)" are removed
-# first (``figures``).
-_FIGURE = re.compile(
-    r"(?<![\w.'’-])(?!(?:19|20)\d\d\b)\d+(?:[.,]\d+)*(?=(?:[xX×kKMBTG]|bit)?(?!\w))"
-)
-_ENUMERATOR = re.compile(r"\(\d{1,2}\)")
 # Sentences that state a result or the contribution are worth more as evidence.
 _RESULT = re.compile(
     r"\b(?:outperform|improv|achiev|surpass|reduc|speed|faster|accura|state-of-the-art|sota|"
@@ -454,7 +453,7 @@ def gather(
 def answer_prompt(gathered: EvidenceSet) -> list[Message]:
     """The chat messages that ask the model to answer from the evidence."""
     # "[2]" typed in a question would read as a citation marker next to the numbered sources.
-    question = _CITATION_GROUP.sub(r"(ref \1)", gathered.standalone_question)
+    question = CITATION_GROUP.sub(r"(ref \1)", gathered.standalone_question)
     return load_prompt("answer", ANSWER_FIELDS).render(
         sources=format_sources(gathered.evidence), question=question
     )
@@ -490,7 +489,7 @@ def answer_from(
         gen = stream.telemetry
         text = drop_repetition(stream.text) if looped else stream.text
         # Never end mid-sentence: cut at the sentence cap, or drop what max_new_tokens cut.
-        text = first_sentences(text, settings.answer.max_sentences) or finished_part(text)
+        text = first_sentences(text, settings.answer.max_sentences) or whole(text)
         t0 = time.perf_counter()
         answer = build_answer(
             gathered,
@@ -519,34 +518,17 @@ def answer_from(
 def repeats_itself(text: str) -> bool:
     """Whether the last finished sentence of ``text`` was already written (a decoding loop)."""
     done = split_answer(text)
-    if len(done) < 2 or not _FINISHED.search(text):
+    if len(done) < 2 or not FINISHED.search(text):
         return False
-    last = _squash(_CITATION_GROUP.sub("", done[-1]))
-    return len(last) > 10 and any(_squash(_CITATION_GROUP.sub("", s)) == last for s in done[:-1])
-
-
-def _through(text: str, sentences: Sequence[str], n: int) -> str:
-    """``text`` up to the end of the n-th of its ``sentences`` (paragraph breaks kept)."""
-    end = 0
-    for sentence in sentences[:n]:
-        end = text.index(sentence, end) + len(sentence)
-    return text[:end]
+    last = _squash(CITATION_GROUP.sub("", done[-1]))
+    return len(last) > 10 and any(_squash(CITATION_GROUP.sub("", s)) == last for s in done[:-1])
 
 
 def first_sentences(text: str, n: int) -> str | None:
     """``text`` up to the end of its n-th sentence once the one after it has begun (None
     before): where a stream is stopped at the sentence cap."""
     sentences = split_answer(text)
-    return _through(text, sentences, n) if len(sentences) > n else None
-
-
-def finished_part(text: str) -> str:
-    """``text`` without an unfinished last sentence (cut by the token limit), if it has one
-    finished sentence before it."""
-    sentences = split_answer(text)
-    if _FINISHED.search(text) or len(sentences) < 2:
-        return text
-    return _through(text, sentences, len(sentences) - 1)
+    return through(text, sentences, n) if len(sentences) > n else None
 
 
 def drop_repetition(text: str) -> str:
@@ -554,7 +536,7 @@ def drop_repetition(text: str) -> str:
     seen: set[str] = set()
     kept = []
     for sentence in split_answer(text):
-        key = _squash(_CITATION_GROUP.sub("", sentence))
+        key = _squash(CITATION_GROUP.sub("", sentence))
         if key not in seen:
             seen.add(key)
             kept.append(sentence)
@@ -625,39 +607,9 @@ def renumber_citations(
                 kept.append(mapping[n])
         return "".join(f"[{n}]" for n in kept)
 
-    new_text = _CITATION_GROUP.sub(replace, text)
+    new_text = CITATION_GROUP.sub(replace, text)
     new_text = re.sub(r"[ \t]+([.,;:])", r"\1", re.sub(r"[ \t]{2,}", " ", new_text)).strip()
     return new_text, mapping, removed
-
-
-#: A list item's number ("2." or "2)"), alone or closing a piece the splitter cut after it:
-#: after nothing, a colon, a semicolon or a citation ("are [1]: 1." / "[2] 2."), not after a
-#: word ("improves by 2.").
-_LIST_NUMBER = re.compile(r"(?:^|(?<=[:;\]])\s+)(\d{1,2}[.)])$")
-
-
-def split_answer(text: str) -> list[str]:
-    """Answer sentences, each keeping the citations that close it; a list item's number
-    stays with its item ("1. EMS ..."), never a sentence of its own."""
-    out: list[str] = []
-    for paragraph in text.split("\n"):
-        carried = ""
-        for piece in (s.strip() for s in _SENTENCE.split(paragraph)):
-            if not piece:
-                continue
-            piece = f"{carried} {piece}".strip()
-            number = _LIST_NUMBER.search(piece)
-            carried = number.group(1) if number else ""
-            if number:
-                piece = piece[: number.start()].strip()
-            if piece:
-                out.append(piece)
-        if carried:  # a number closing the paragraph is not an item: put it back
-            if out:
-                out[-1] = f"{out[-1]} {carried}"
-            else:
-                out.append(carried)
-    return out
 
 
 def _lexical_support(sentence: str, sources_text: str) -> tuple[float | None, bool]:
@@ -694,7 +646,7 @@ class SupportScorer:
 
 def cited_numbers(sentence: str) -> list[int]:
     """The source numbers a sentence cites, in order, once each."""
-    found = [n for g in _CITATION_GROUP.findall(sentence) for n in parse_citation_group(g)]
+    found = [n for g in CITATION_GROUP.findall(sentence) for n in parse_citation_group(g)]
     return list(dict.fromkeys(found))
 
 
@@ -718,7 +670,7 @@ def verify_citations(
     for sentence in sentences:
         numbers = [n for n in cited_numbers(sentence) if n in cited_papers]
         check = SentenceCheck(text=sentence, citations=numbers)
-        plain = _CITATION_GROUP.sub("", sentence).strip()
+        plain = CITATION_GROUP.sub("", sentence).strip()
         if numbers and plain:
             score, together = scorer.score(plain, [cited_papers[n] for n in numbers])
             alone = {n: scorer.score(plain, [cited_papers[n]])[0] for n in numbers}
@@ -766,7 +718,7 @@ def repair_citations(
     scorer = SupportScorer(embedder, threshold + REPAIR_MARGIN)
     attach: dict[int, int] = {}
     for i, sentence in enumerate(sentences):
-        plain = _CITATION_GROUP.sub("", sentence).strip()
+        plain = CITATION_GROUP.sub("", sentence).strip()
         if cited_numbers(sentence) or len(plain.split()) < 4:
             continue
         scored = [(scorer.score(plain, [ev.paper]), ev.number) for ev in evidence]
@@ -799,19 +751,28 @@ def check_text(
     *,
     renumber: bool = True,
     repair: bool = True,
+    question: str = "",
+    lists: bool = False,
 ) -> CheckedText:
     """The one citation check, for an answer or any other generated paragraph.
 
-    "Paper N" in prose becomes the citation [N] first (``cite_paper_mentions``), so the text
-    never names a number that renumbering changed. Citations to numbers not in ``evidence``
+    The prose is made readable first (``prose``): markdown removed (``lists``: a list made
+    sentences), an unfinished end trimmed, "the fourth paper" named and cited. "Paper N"
+    becomes the citation [N] (``cite_paper_mentions``), so the text never names a number
+    that renumbering changed. Citations to numbers not in ``evidence``
     are removed and counted; with ``repair`` a sentence that cites nothing gets the shown
     source that supports it (marked ``attached``); with ``renumber`` citations are renumbered
     by first use (else they keep the evidence numbers, so a page that numbers its sources once
     can check each paragraph against all of them). Every sentence is scored against the papers
-    it cites, and against the other shown papers for misattribution (``verify_citations``).
+    it cites, and against the other shown papers for misattribution (``verify_citations``);
+    one stating a figure that no shown paper nor the ``question`` gives is not supported
+    (``unsourced``). Last, chips that stand for a paper get its name ("The paper by [1]
+    shows" -> "MemoryFormer [1] shows"), after the scoring, which a name would sway.
     """
     by_number = {ev.number: ev for ev in evidence}
-    text = cite_paper_mentions(raw_text, set(by_number))
+    text = whole(plain(raw_text, lists=lists))
+    text = name_ordinals(text, [(ev.number, ev.paper) for ev in evidence])
+    text = cite_paper_mentions(text, set(by_number))
     text, _, removed = renumber_citations(text, set(by_number), renumber=False)
     attached: dict[int, int] = {}
     if repair:
@@ -826,18 +787,19 @@ def check_text(
     for i, old in attached.items():
         if i < len(sentences):
             sentences[i].attached = [numbering[old]]
+    shown_texts = [paper.text for paper in shown]
+    for check in sentences:
+        check.unsourced = unsourced_figures(check.text, shown_texts, question)
+        if check.unsourced:
+            check.supported = False
+        check.text = name_citations(check.text, cited)
+    text = name_citations(text, cited)
     return CheckedText(
         text=text, sentences=sentences, numbering=numbering, invalid_citations=removed
     )
 
 
 # --- 8. quote ----------------------------------------------------------------------------------
-
-
-def figures(text: str) -> set[str]:
-    """The figures a text reports (``_FIGURE``), citation numbers left out."""
-    plain = _ENUMERATOR.sub(" ", _CITATION_GROUP.sub(" ", text))
-    return {f.replace(",", "") for f in _FIGURE.findall(plain)}
 
 
 def reported_results(
@@ -903,7 +865,8 @@ def build_answer(
             abstained=True,
             sources=[_source(ev.number, ev, cited=False) for ev in evidence],
         )
-    checked = check_text(raw_text, evidence, embedder, threshold)
+    asked = question if question == standalone else f"{question}\n{standalone}"
+    checked = check_text(raw_text, evidence, embedder, threshold, question=asked)
     if checked.sentences and not any(c.supported for c in checked.sentences):
         honest = build_answer(gathered, CANNOT_ANSWER, embedder, threshold)
         honest.notices.append(

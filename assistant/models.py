@@ -311,12 +311,20 @@ class SentenceCheck(BaseModel):
         description="Quoted verbatim from the cited abstract by the assistant (a result the "
         "model's prose left out), not written by the model.",
     )
+    unsourced: list[str] = Field(
+        default_factory=list,
+        description="Figures it states that no paper shown to the model, nor the question, "
+        "gives (the sentence is then not supported, cited or not).",
+    )
 
     @property
     def problem(self) -> str | None:
         """Why the sentence is flagged, in words; None when it is not."""
         if self.supported is not False:
             return None
+        if self.unsourced:
+            said = ", ".join(self.unsourced)
+            return f"states {said}, which no paper shown gives"
         if self.misattributed:
             cited = "".join(f"[{n}]" for n in self.misattributed)
             return f"another paper shown supports this better than {cited}"

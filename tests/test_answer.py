@@ -18,7 +18,6 @@ from assistant.answer import (
     cited_numbers,
     conversation,
     final_answer,
-    finished_part,
     first_sentences,
     gather,
     is_abstention,
@@ -42,6 +41,7 @@ from assistant.models import (
     SearchFilters,
 )
 from assistant.prompts import load_prompt
+from assistant.prose import whole
 from assistant.settings import Settings
 from assistant.ui.render import checked_html
 
@@ -518,10 +518,11 @@ def test_answers_stop_at_the_sentence_cap_and_never_mid_sentence(
     gathered = gather(OPTICAL_FLOW, fake_settings)
     claim = splatflow(gathered)
     line = claim.sentences[0].rstrip(".")
-    fake.enqueue(" ".join(f"{line}, point {i} [{claim.number}]." for i in range(1, 11)))
+    points = "abcdefghij"  # letters: a figure no source gives would be flagged
+    fake.enqueue(" ".join(f"{line}, point {p} [{claim.number}]." for p in points))
     fake_settings.answer.max_sentences = 3
     answer = final_answer(answer_from(gathered, fake_settings))
-    assert [s.text.split("point ")[1][:1] for s in answer.prose] == ["1", "2", "3"]
+    assert [s.text.split("point ")[1][:1] for s in answer.prose] == ["a", "b", "c"]
     assert answer.telemetry.completion_tokens < 10 * len(line.split()), "generation stopped"
     assert answer.telemetry.ttft_s is not None, "a stream stopped early keeps its timings"
 
@@ -540,8 +541,11 @@ def test_sentence_boundaries_for_the_stream() -> None:
     text = "A is good [1]. B is better [2].\n\nC works. D"
     assert first_sentences(text, 2) == "A is good [1]. B is better [2]."
     assert first_sentences(text, 4) is None  # the 4th has not begun a 5th
-    assert finished_part(text) == "A is good [1]. B is better [2].\n\nC works."
-    assert finished_part("One unfinished") == "One unfinished"
+    assert whole(text) == "A is good [1]. B is better [2].\n\nC works."
+    assert whole("One unfinished") == "One unfinished…"
+    assert whole("It scales by using structured state [1]") == (
+        "It scales by using structured state [1]."
+    )
 
 
 def test_off_topic_question_abstains_without_calling_the_llm(
@@ -669,8 +673,18 @@ def test_exports(fake_settings: Settings, fake: FakeLLM) -> None:
         authors=["Chien-Yao Wang", "I-Hau Yeh"],
         published=__import__("datetime").date(2024, 2, 21),
     )
-    bib = bibtex([yolo])
-    assert bib.startswith("@misc{wang2024yolov9,")
+    listed = Paper(
+        id="t-c21e1ae6d02c63ff",
+        title="Cachet: a cache for keys",
+        abstract="x",
+        published=__import__("datetime").date(2024, 12, 12),
+    )
+    bib = bibtex([yolo, listed, listed])
+    assert bib.startswith("@misc{wang2024yolov9,") and "year = {2024}" in bib
+    # A page dump's date is when it was listed, not when it appeared: a note, not a year.
+    assert "@misc{cachet2024,\n" in bib and "@misc{cachet2024a,\n" in bib
+    assert bib.count("year = ") == 1
+    assert "note = {Listed on Hugging Face Daily Papers, 2024-12-12}" in bib
     assert "eprint = {2402.13616}" in bib and "author = {Chien-Yao Wang and I-Hau Yeh}" in bib
 
 

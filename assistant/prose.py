@@ -1,0 +1,271 @@
+"""The model's prose made readable, for answers and digest paragraphs alike.
+
+A small model writes markdown the page does not render, stops mid-sentence at its token
+limit, calls papers "the fourth paper" or "[1]" as if the reader had the prompt, and now and
+then states a figure no paper gave. The pipeline, not the model, fixes what it can and flags
+the rest:
+
+- ``plain``           markdown removed (bold, italics, code, headings), a list made prose
+- ``whole``           ends on a full sentence: trimmed to the last one, never cut
+- ``name_ordinals``   "the fourth paper" -> "EMS [4]": the paper listed fourth, named, cited
+- ``name_citations``  a chip standing for a paper ("The paper by [1] shows", "[2] proposes",
+                      "... is [1].") gets the paper's name: "MemoryFormer [1] shows"
+- ``unsourced_figures`` the figures of a sentence that no shown paper and not the question gives
+
+The citation check (``answer.check_text``) calls these; nothing else rewrites model prose.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from assistant.embed import NOT_AFTER_ABBREVIATION
+from assistant.models import Paper
+
+#: A citation group: "[1]", "[1, 3]", "[2-4]".
+CITATION_GROUP = re.compile(r"\[(\s*\d+\s*(?:(?:,|-|–)\s*\d+\s*)*)\]")
+#: Text that ends a sentence: its mark, then the citations that close it.
+FINISHED = re.compile(r"[.!?…](?:\s*\[[\d,\s\-–]+\])*[\"”’)]*\s*$")
+
+# --- markdown ------------------------------------------------------------------------------------
+
+_BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_ITALIC = re.compile(r"(?<![\w*])([*_])(?=[^\s*_])([^*_\n]+?)(?<=[^\s*_])\1(?![\w*])")
+_CODE = re.compile(r"`([^`\n]+)`")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•+]|\d{1,2}[.)])\s+")
+_RULE = re.compile(r"^\s*(?:[-*_]\s*){3,}$")
+
+
+def plain(text: str, *, lists: bool = True) -> str:
+    """``text`` without markdown: emphasis and code marks dropped, headings and rules gone;
+    with ``lists`` each list item becomes a sentence of one paragraph ("1. **EMS** saves
+    memory [1]" -> "EMS saves memory [1]."). Without it list markers stay (an answer may
+    list, and its numbers stay with their items)."""
+    text = _CODE.sub(r"\1", _ITALIC.sub(r"\2", _BOLD.sub(r"\2", text)))
+    paragraphs: list[list[str]] = [[]]
+    in_list = False
+    for line in text.splitlines():
+        if _RULE.match(line) or _HEADING.match(line):
+            in_list = False
+            paragraphs.append([])  # a heading is dropped: it is no sentence of the prose
+            continue
+        if not line.strip():
+            in_list = False
+            paragraphs.append([])
+            continue
+        item = _LIST_ITEM.match(line)
+        if lists and item:
+            line = _closed(line[item.end() :].strip())
+            if not in_list and paragraphs[-1] and not FINISHED.search(paragraphs[-1][-1]):
+                paragraphs[-1][-1] = paragraphs[-1][-1].rstrip(":").rstrip() + ":"
+            in_list = True
+        elif lists and in_list:
+            paragraphs.append([])  # the prose after a list is a paragraph of its own
+            in_list = False
+        paragraphs[-1].append(line.strip())
+    joined = ("\n" if not lists else " ").join
+    return "\n\n".join(joined(p) for p in paragraphs if p)
+
+
+def _closed(item: str) -> str:
+    """A list item as a sentence: with a full stop unless it has one."""
+    item = item.rstrip(";,")
+    if not item or FINISHED.search(item):
+        return item
+    return item[0].upper() + item[1:] + "."
+
+
+# --- sentences -----------------------------------------------------------------------------------
+
+_SENTENCE = re.compile(
+    rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}(?:\s*\[[\d,\s\-–]+\])*\s+(?=[A-Z0-9\"'(*-])"
+)
+#: A list item's number ("2." or "2)"), alone or closing a piece the splitter cut after it:
+#: after nothing, a colon, a semicolon or a citation ("are [1]: 1." / "[2] 2."), not after a
+#: word ("improves by 2.").
+_LIST_NUMBER = re.compile(r"(?:^|(?<=[:;\]])\s+)(\d{1,2}[.)])$")
+
+
+def split_answer(text: str) -> list[str]:
+    """Sentences of model prose, each keeping the citations that close it; a list item's
+    number stays with its item ("1. EMS ..."), never a sentence of its own."""
+    out: list[str] = []
+    for paragraph in text.split("\n"):
+        carried = ""
+        for piece in (s.strip() for s in _SENTENCE.split(paragraph)):
+            if not piece:
+                continue
+            piece = f"{carried} {piece}".strip()
+            number = _LIST_NUMBER.search(piece)
+            carried = number.group(1) if number else ""
+            if number:
+                piece = piece[: number.start()].strip()
+            if piece:
+                out.append(piece)
+        if carried:  # a number closing the paragraph is not an item: put it back
+            if out:
+                out[-1] = f"{out[-1]} {carried}"
+            else:
+                out.append(carried)
+    return out
+
+
+def through(text: str, sentences: Sequence[str], n: int) -> str:
+    """``text`` up to the end of the n-th of its ``sentences`` (paragraph breaks kept)."""
+    end = 0
+    for sentence in sentences[:n]:
+        end = text.index(sentence, end) + len(sentence)
+    return text[:end]
+
+
+def whole(text: str) -> str:
+    """``text`` ending on a full sentence. A text the token limit cut mid-sentence is trimmed
+    to its last finished sentence; one with no finished sentence keeps what it has up to its
+    last citation, closed by a full stop (a claim and its source), else ends in "…"."""
+    text = text.rstrip()
+    if not text or FINISHED.search(text):
+        return text
+    sentences = split_answer(text)
+    if len(sentences) >= 2:
+        return through(text, sentences, len(sentences) - 1)
+    chips = list(CITATION_GROUP.finditer(text))
+    if chips:
+        return text[: chips[-1].end()].rstrip() + "."
+    return text.rstrip(" ,;:-–") + "…"
+
+
+# --- papers by name ------------------------------------------------------------------------------
+
+_ORDINALS = [
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+]
+_ORDINAL = re.compile(
+    r"\b(?:the\s+)?(" + "|".join(_ORDINALS) + r"|last|final)\s+"
+    r"(?:paper|study|work|article|source|excerpt|approach|method|abstract)s?\b"
+    r"(\s*\[[\d,\s]+\])?",
+    re.IGNORECASE,
+)
+
+
+def paper_name(paper: Paper, limit: int = 60) -> str:
+    """What prose calls a paper: its short name ("DeciMamba"), else its title in quotes,
+    shortened at a word when long."""
+    if paper.short_name != paper.title:
+        return paper.short_name
+    title = " ".join(paper.title.split()).rstrip(".")
+    question, mark, _ = title.partition("? ")  # "When Do Prompting ... Work? A Theory of ..."
+    title = f"{question}?" if mark and len(question) < limit else title
+    if len(title) > limit:
+        title = title[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return f"“{title}”"
+
+
+def name_ordinals(text: str, listed: Sequence[tuple[int, Paper]]) -> str:
+    """ "The fourth paper" (the prompt's order of ``listed``, its number and paper) becomes
+    that paper's name and chip; a chip the model put right after it is replaced by ours."""
+    if not listed:
+        return text
+
+    def replace(match: re.Match[str]) -> str:
+        word = match.group(1).lower()
+        index = len(listed) - 1 if word in ("last", "final") else _ORDINALS.index(word)
+        if index >= len(listed):
+            return match.group(0)
+        number, paper = listed[index]
+        return f"{paper_name(paper)} [{number}]"
+
+    return _ORDINAL.sub(replace, text)
+
+
+# A run of chips read as a noun ("are [1], [2] and [3]"), after a word that asks for one.
+_CHIP_RUN = re.compile(r"\[\d+\](?:(?:\s*,\s*and\s+|\s*,\s*|\s+and\s+|\s+or\s+)\[\d+\])*")
+_NOUN_SLOT = re.compile(
+    r"(?:[.!?:;]\s+|\b(?:[Ii]n|by|from|of|is|are|was|were|and|or|while|whereas|but|than|"
+    r"with|like|as|unlike|include|includes|including|namely|see|both|called|named|titled)\s+)$"
+)
+# Words that stand in for the name: "the paper by [1]", "Papers [1] and [2]".
+_WORKS = re.compile(
+    r"\b(?:(?:[Tt]he|[Aa]|[Tt]his|[Oo]ne)\s+)?(?:[Pp]apers?|[Ww]orks?|[Ss]tud(?:y|ies)|"
+    r"[Aa]rticles?)\s+(?:(?:by|from|of|in)\s+)?$"
+)
+_SENTENCE_BREAK = re.compile(r"[.!?]\s+")
+
+
+def name_citations(text: str, papers: Mapping[int, Paper]) -> str:
+    """Chips that stand for a paper get its name before them: at the start of a sentence,
+    after a word that asks for a noun ("by", "in", "is", "and" ...), or in place of "the
+    paper by" ("The paper by [1] shows" -> "MemoryFormer [1] shows"). A chip closing a claim
+    ("... by 40% [1].") is left alone, as is one whose paper its sentence names."""
+    out: list[str] = []
+    at = 0
+    for run in _CHIP_RUN.finditer(text):
+        before, head = text[at : run.start()], text[: run.start()]
+        numbers = [int(n) for n in re.findall(r"\d+", run.group(0))]
+        works = _WORKS.search(head[-40:])
+        slot = works or not head.strip() or _NOUN_SLOT.search(head[-60:])
+        start = _SENTENCE_BREAK.split(head)[-1]
+        end = _SENTENCE_BREAK.split(text[run.end() :], maxsplit=1)[0]
+        sentence = f"{start} {end}".lower()
+        named = any(
+            papers[n].short_name.lower() in sentence or papers[n].title.lower() in sentence
+            for n in numbers
+            if n in papers
+        )
+        if not slot or named or not all(n in papers for n in numbers):
+            out.append(before + run.group(0))
+            at = run.end()
+            continue
+        if works:  # the words that stood in for the name go
+            cut = len(head) - len(head[-40:]) + works.start()
+            before = text[at:cut] if cut >= at else ""
+        pieces = []
+        for piece in re.split(r"(\[\d+\])", run.group(0)):
+            number = re.fullmatch(r"\[(\d+)\]", piece)
+            pieces.append(
+                f"{paper_name(papers[int(number.group(1))])} {piece}" if number else piece
+            )
+        out.append(before + "".join(pieces))
+        at = run.end()
+    out.append(text[at:])
+    return "".join(out)
+
+
+# --- figures -------------------------------------------------------------------------------------
+
+# A figure: a number (with decimals or thousands commas) that is not part of a name (GPT-4,
+# 3D, Llama-3.1) nor a year; the number itself, units and % left off.
+_FIGURE = re.compile(
+    r"(?<![\w.'’-])(?!(?:19|20)\d\d\b)\d+(?:[.,]\d+)*(?=(?:[xX×kKMBTG]|bit)?(?!\w))"
+)
+_ENUMERATOR = re.compile(r"\(\d{1,2}\)")
+_COUNTED = re.compile(r"\b(\d{1,2})\s+(?:of\s+the\s+)?(?:papers?|studies|works?|methods?|sources?)")
+
+
+def figures(text: str) -> set[str]:
+    """The figures a text reports (citation numbers and "(1)" enumerators left out)."""
+    flat = _ENUMERATOR.sub(" ", CITATION_GROUP.sub(" ", text))
+    return {f.replace(",", "") for f in _FIGURE.findall(flat)}
+
+
+def unsourced_figures(sentence: str, sources: Sequence[str], question: str = "") -> list[str]:
+    """The figures of ``sentence`` that none of ``sources`` nor the question gives (compared
+    by value: "84" is "84.0"); a small count of papers ("three" as "3 papers") is allowed."""
+    stated = figures(sentence)
+    if not stated:
+        return []
+    known = {float(f) for text in (*sources, question) for f in figures(text)}
+    known |= {float(n) for n in _COUNTED.findall(sentence)}
+    return sorted((f for f in stated if float(f) not in known), key=float)

@@ -1,0 +1,122 @@
+"""The model's prose made readable: markdown, whole sentences, papers by name, figures.
+
+Pure text functions: no store, no model. The check that calls them is tested in
+test_answer.py (answers) and test_digest.py (paragraphs).
+"""
+
+from __future__ import annotations
+
+from assistant.models import Paper
+from assistant.prose import (
+    name_citations,
+    name_ordinals,
+    paper_name,
+    plain,
+    split_answer,
+    unsourced_figures,
+    whole,
+)
+
+
+def paper(title: str, n: int = 1) -> Paper:
+    return Paper(id=f"p{n}", title=title, abstract="An abstract.")
+
+
+EMS = paper("EMS: Adaptive Evict-then-Merge Strategy for Head-wise KV Cache Compression", 1)
+MEMORY = paper("MemoryFormer: Minimize Transformer Computation by Removing FC Layers", 2)
+THEORY = paper("The Principles of Deep Learning Theory", 3)
+
+
+def test_plain_removes_markdown_and_makes_a_list_prose() -> None:
+    text = (
+        "### Overview\n"
+        "The papers study state space models:\n"
+        "1. **Mamba** selects what to keep [1]\n"
+        "2. *S4* parameterizes `A` with structure [2].\n"
+        "Both scale linearly [1][2]."
+    )
+    assert plain(text) == (
+        "The papers study state space models: Mamba selects what to keep [1]. "
+        "S4 parameterizes A with structure [2].\n\nBoth scale linearly [1][2]."
+    )
+
+
+def test_plain_keeps_an_answers_list_and_arithmetic() -> None:
+    listed = "Two methods:\n1. **EMS** [1]\n2. FastGen [2]"
+    assert plain(listed, lists=False) == "Two methods:\n1. EMS [1]\n2. FastGen [2]"
+    assert plain("It is 2 * 3 = 6 times faster [1].") == "It is 2 * 3 = 6 times faster [1]."
+    assert plain("snake_case_name and a_b stay") == "snake_case_name and a_b stay"
+
+
+def test_whole_trims_a_cut_sentence_and_never_cuts() -> None:
+    assert whole("A works [1]. B is better than") == "A works [1]."
+    assert whole("A works [1]. B is better [2]") == "A works [1]."  # cut after its chip
+    assert whole("It scales by using structured state [1]") == (
+        "It scales by using structured state [1]."
+    )
+    assert whole("Only a fragment without") == "Only a fragment without…"
+    assert whole("Done [1].") == "Done [1]."
+    assert whole("He said “done.”") == "He said “done.”"
+    assert split_answer("One [1]. Two [2]") == ["One [1].", "Two [2]"]
+
+
+def test_paper_names_are_short_names_or_quoted_titles() -> None:
+    assert paper_name(EMS) == "EMS"
+    assert paper_name(THEORY) == "“The Principles of Deep Learning Theory”"
+    asked = paper("When Do Prompting and Prefix-Tuning Work? A Theory of Capabilities")
+    assert paper_name(asked) == "“When Do Prompting and Prefix-Tuning Work?”"
+    long = paper("A " + "very " * 20 + "long title")
+    assert paper_name(long).endswith("…”") and len(paper_name(long)) < 70
+
+
+def test_ordinals_become_names_with_matching_chips() -> None:
+    listed = [(6, EMS), (7, MEMORY), (8, THEORY)]
+    text = (
+        "The second paper removes FC layers [1]. The last paper [8] is theory; "
+        "the first study adds merging."
+    )
+    assert name_ordinals(text, listed) == (
+        "MemoryFormer [7] removes FC layers [1]. “The Principles of Deep Learning Theory” [8] "
+        "is theory; EMS [6] adds merging."
+    )
+    assert name_ordinals("The fifth paper is missing.", listed) == "The fifth paper is missing."
+
+
+def test_chips_that_stand_for_a_paper_get_its_name() -> None:
+    papers = {1: MEMORY, 2: EMS}
+    assert name_citations("The paper by [1] shows that FC layers can go.", papers) == (
+        "MemoryFormer [1] shows that FC layers can go."
+    )
+    assert name_citations("[2] evicts then merges. It saves memory [2].", papers) == (
+        "EMS [2] evicts then merges. It saves memory [2]."
+    )
+    assert name_citations("The paper that describes it is [1].", papers) == (
+        "The paper that describes it is MemoryFormer [1]."
+    )
+    assert name_citations("Methods include [1] and [2].", papers) == (
+        "Methods include MemoryFormer [1] and EMS [2]."
+    )
+    assert name_citations("As described in papers [1] and [2], both work.", papers) == (
+        "As described in MemoryFormer [1] and EMS [2], both work."
+    )
+    assert name_citations("It helps. The papers [2] and [1] argue so.", papers) == (
+        "It helps. EMS [2] and MemoryFormer [1] argue so."
+    )
+    # A chip closing a claim, a paper already named, an unknown number: left alone.
+    for kept in (
+        "It cuts compute by 19% [1].",
+        "MemoryFormer, as shown in [1], drops FC layers.",
+        'Paper [1], titled "MemoryFormer: Minimize ...", drops FC layers.',
+        "As shown in [9], it works.",
+        "Results improve [1] and [2].",
+    ):
+        assert name_citations(kept, papers) == kept
+
+
+def test_figures_no_source_gives_are_found() -> None:
+    sources = ["It reaches 84.0% top-1 accuracy on ImageNet with 7B parameters."]
+    assert unsourced_figures("It reaches 84% top-1 [1].", sources) == []
+    assert unsourced_figures("It reaches 86.5% top-1 and 84.0 [1].", sources) == ["86.5"]
+    assert unsourced_figures("Like GPT-4, from 2024 [1].", sources) == []  # a name, a year
+    assert unsourced_figures("At 512 px it is fast.", sources, "Trained at 512 px?") == []
+    assert unsourced_figures("3 papers study it [1][2][3].", sources) == []
