@@ -38,6 +38,7 @@ from assistant.answer import (
     format_sources,
     is_abstention,
     is_relevant,
+    question_terms,
     select_evidence,
 )
 from assistant.embed import get_embedder
@@ -176,6 +177,7 @@ class ThemeSpec:
     novelty: float | None = None
     new: bool = False
     write: bool = True
+    on_topic: bool = True
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
 
@@ -199,6 +201,25 @@ def group_themes(vectors: np.ndarray, labels: np.ndarray) -> list[ThemeSpec]:
         )
     themes.sort(key=lambda t: (-len(t.members), -t.cohesion))
     return themes
+
+
+def mentions_topic(paper: Paper, terms: set[str]) -> bool:
+    """Whether a paper's title or abstract uses the topic's content words (all of up to three;
+    two thirds of more), by word start ("model" finds "models")."""
+    if not terms:
+        return True
+    words = set(re.findall(r"[a-z0-9][a-z0-9-]+", paper.text.lower()))
+    found = sum(1 for t in terms if any(w.startswith(t) for w in words))
+    return found >= (len(terms) if len(terms) <= 3 else math.ceil(2 * len(terms) / 3))
+
+
+def mark_off_topic(themes: list[ThemeSpec], papers: Sequence[Paper], topic: str) -> None:
+    """A theme none of whose papers uses the topic's words is near the topic, not on it: it
+    is listed, not written up as if it were about the topic."""
+    terms = question_terms(topic)
+    for theme in themes:
+        if not any(mentions_topic(papers[i], terms) for i in theme.members):
+            theme.on_topic = theme.write = False
 
 
 # --- 4. names ----------------------------------------------------------------------------------
@@ -319,12 +340,16 @@ def _call(stage: str, t: Telemetry | None, elapsed: float = 0.0) -> LLMCall:
 
 
 def _checked(
-    text: str, evidence: Sequence[Evidence], embedder: Embedder, settings: Settings
+    text: str, evidence: Sequence[Evidence], embedder: Embedder, settings: Settings, topic: str
 ) -> CheckedText | None:
-    """The answer pipeline's check, numbers kept (one numbering per page); None: abstained."""
+    """The answer pipeline's check, numbers kept (one numbering per page), a list the model
+    wrote made prose; None: abstained."""
     if not text.strip() or is_abstention(text):
         return None
-    return check_text(text, evidence, embedder, settings.answer.support_threshold, renumber=False)
+    threshold = settings.answer.support_threshold
+    return check_text(
+        text, evidence, embedder, threshold, renumber=False, question=topic, lists=True
+    )
 
 
 # --- 3.-7. the page ------------------------------------------------------------------------------
@@ -465,6 +490,14 @@ def write_page(
         )
         for n, t in enumerate(page.themes, start=1)
     ]
+    words = ", ".join(sorted(question_terms(page.topic)))
+    for n, spec in enumerate(page.themes, start=1):
+        if not spec.on_topic:
+            notices.append(
+                f"theme {n} ({themes[n - 1].name}): none of its {len(spec.members)} papers "
+                f"uses the topic's words ({words}); near the topic, not on it: listed "
+                "without a paragraph."
+            )
     check_s = 0.0
     invalid = 0
 
@@ -481,7 +514,7 @@ def write_page(
         text = yield from _generate(llm, prompt, config.overview_tokens, "overview", calls)
         yield "\n\n"
         t0 = time.perf_counter()
-        checked = _checked(text, shown, embedder, settings)
+        checked = _checked(text, shown, embedder, settings, page.topic)
         check_s += time.perf_counter() - t0
         if checked is None:
             notices.append("the model wrote no overview; the themes are listed instead.")
@@ -510,7 +543,7 @@ def write_page(
         text = yield from _generate(llm, prompt, config.paragraph_tokens, f"theme {n}", calls)
         yield "\n\n"
         t0 = time.perf_counter()
-        checked = _checked(text, shown, embedder, settings)
+        checked = _checked(text, shown, embedder, settings, page.topic)
         check_s += time.perf_counter() - t0
         if checked is None:
             notices.append(f"the model wrote nothing for theme {n} ({theme.name}); listed only.")
@@ -641,6 +674,8 @@ def digest_stream(
     )
     themes = group_themes(vectors, labels)
     ordered, themes = page_order(hits, themes)
+    mark_off_topic(themes, [h.paper for h in ordered], result.query)
+    on_topic = [t for t in themes if t.on_topic] or themes  # the overview draws on these
     telemetry.clustering_s = round(time.perf_counter() - t0, 3)
     yield DigestProgress(
         stage="clustering",
@@ -658,7 +693,7 @@ def digest_stream(
         topic=result.query,
         hits=ordered,
         themes=themes,
-        overview_sources=[t.members[0] for t in themes][: config.sources_per_theme],
+        overview_sources=[t.members[0] for t in on_topic][: config.sources_per_theme],
         filters=filters,
         notices=notices,
     )

@@ -118,7 +118,7 @@ def test_invalid_citations_are_removed_and_counted(covered: Digest, fake: FakeLL
             assert set(sentence.citations) <= shown
     stages = [c.stage for c in covered.telemetry.llm_calls]
     assert stages[:2] == ["names", "overview"]
-    assert stages[2:] == [f"theme {t.number}" for t in covered.themes]
+    assert stages[2:] == [f"theme {t.number}" for t in covered.themes if t.planned]
     assert len(fake.history) == len(stages)
 
 
@@ -208,3 +208,37 @@ def test_cli_digest_formats_and_out(fake_settings: Settings, fake: FakeLLM, tmp_
     assert result.exit_code == 0 and out.read_text().startswith("<!DOCTYPE html>")
     off = CliRunner().invoke(cli, [*store, "digest", OFF_TOPIC, "--provider", "fake"])
     assert off.exit_code == 0 and CANNOT_ANSWER in off.stdout
+
+
+def test_a_theme_near_the_topic_is_not_written_up_as_on_it(covered: Digest) -> None:
+    # Diffusion for language and speech sits near "diffusion models for text-to-image
+    # generation" in the embedding space; none of those papers is about text-to-image.
+    off = [t for t in covered.themes if not t.planned]
+    assert off and all(t.paragraph is None for t in off)
+    titles = [p.title for t in off for p in t.papers]
+    assert any("Language Generation" in title for title in titles), titles
+    assert not any("Text-to-Image" in title for title in titles), titles
+    said = [n for n in covered.notices if "near the topic, not on it" in n]
+    assert len(said) == len(off) and "text-to-image" in said[0]
+    assert covered.overview_sentences  # the overview draws on the themes on the topic
+
+
+def test_digest_prose_is_finished_plain_and_names_papers(
+    fake_settings: Settings, fake: FakeLLM
+) -> None:
+    fake.enqueue(
+        "1. Text-to-image diffusion\n2. Other\n3. Third",
+        "The main directions are:\n1. **Consistent** characters [1]\n2. *Personal* styles [1]\n"
+        "Both steer the sampler by using structured",
+        "The second paper generates images [1]. The first paper steers [1]. It scales by",
+    )
+    page = digest(TOPIC, fake_settings, n=16)
+    first = page.themes[0]
+    assert "**" not in page.overview and "*Personal*" not in page.overview
+    assert page.overview.startswith("The main directions are: Consistent characters [1].")
+    assert page.overview.endswith("Personal styles [1].")  # the cut sentence trimmed
+    paragraph = first.paragraph or ""
+    assert paragraph.endswith("steers [1].") and "second paper" not in paragraph
+    second = page.paper(2)
+    assert paragraph.startswith(f"{second.paper.short_name} [2] generates images [1].")
+    assert second.cited

@@ -255,10 +255,44 @@ ANSWER_METRICS: tuple[str, ...] = (
     "false_abstention",
 )
 #: Metrics where a lower value is better (everything else: higher is better).
-LOWER_IS_BETTER = frozenset({"false_abstention", "citations_misattributed"})
+LOWER_IS_BETTER = frozenset(
+    {"false_abstention", "citations_misattributed", "markdown_left", "papers_by_position"}
+)
 
 
 # --- digests -------------------------------------------------------------------------------
+
+
+#: Prose a reader should not see in a digest: markdown marks, list items, headings.
+_MARKDOWN = re.compile(r"\*\*|__|`|^\s*#|^\s*(?:[-*•]|\d{1,2}[.)])\s", re.M)
+#: A paragraph that ends on a full sentence (its mark, then any citations).
+_ENDS_WHOLE = re.compile(r"[.!?…][\"”’)]*(?:\s*\[[\d,\s\-–]+\])*\s*$")
+#: A paper called by its position in the prompt, which the reader never saw.
+_BY_POSITION = re.compile(
+    r"\b(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last)\s+"
+    r"(?:paper|study|work|article|source)s?\b|\b(?:paper|source)\s+\d",
+    re.I,
+)
+
+
+class DigestProse(BaseModel):
+    """How a digest's overview and paragraphs read: whole sentences, no markdown, papers
+    called by name, not by their place in the prompt."""
+
+    paragraphs: int = 0
+    finished: int = Field(0, description="Paragraphs that end on a full sentence.")
+    markdown: int = Field(0, description="Markdown marks left in the prose.")
+    by_position: int = Field(0, description='"the fourth paper", "paper 2" left in the prose.')
+
+    @classmethod
+    def of(cls, paragraphs: Iterable[str]) -> DigestProse:
+        texts = [p for p in paragraphs if p.strip()]
+        return cls(
+            paragraphs=len(texts),
+            finished=sum(1 for p in texts if _ENDS_WHOLE.search(p)),
+            markdown=sum(len(_MARKDOWN.findall(p)) for p in texts),
+            by_position=sum(len(_BY_POSITION.findall(p)) for p in texts),
+        )
 
 
 class DigestScore(BaseModel):
@@ -272,6 +306,7 @@ class DigestScore(BaseModel):
     citations_valid: int = 0
     citations_invalid: int = 0
     citations_supported: int = 0
+    prose: DigestProse = Field(default_factory=DigestProse)
     total_s: float = 0.0
     error: str | None = None
 
@@ -286,6 +321,7 @@ class DigestScore(BaseModel):
         invalid: int,
         supported: int,
         total_s: float,
+        prose: DigestProse | None = None,
     ) -> DigestScore:
         """Score the papers a digest included against the case's core and also-relevant ids."""
         inc, core = set(included), set(gold)
@@ -297,6 +333,7 @@ class DigestScore(BaseModel):
             citations_valid=valid,
             citations_invalid=invalid,
             citations_supported=supported,
+            prose=prose or DigestProse(),
             total_s=round(total_s, 3),
         )
 
@@ -414,6 +451,7 @@ def summarize_digests(scores: Sequence[DigestScore]) -> dict[str, Any]:
     ok = [s for s in scores if s.error is None]
     valid = sum(s.citations_valid for s in ok)
     invalid = sum(s.citations_invalid for s in ok)
+    paragraphs = sum(s.prose.paragraphs for s in ok)
     return {
         "n": len(scores),
         "errors": len(scores) - len(ok),
@@ -421,6 +459,10 @@ def summarize_digests(scores: Sequence[DigestScore]) -> dict[str, Any]:
         "included_relevant": _r(mean(s.included_relevant for s in ok)),
         "citation_validity": _r(ratio(valid, valid + invalid)),
         "citation_precision": _r(ratio(sum(s.citations_supported for s in ok), valid)),
+        "paragraphs": paragraphs,
+        "paragraphs_finished": _r(ratio(sum(s.prose.finished for s in ok), paragraphs)),
+        "markdown_left": sum(s.prose.markdown for s in ok),
+        "papers_by_position": sum(s.prose.by_position for s in ok),
         "total_s_p50": _r(percentile([s.total_s for s in ok], 50), 3),
     }
 

@@ -418,6 +418,9 @@ def render_markdown(run: RunResult, summary: dict[str, Any], plots: Sequence[str
                     "included relevant",
                     "cit. validity",
                     "cit. precision",
+                    "paragraphs whole",
+                    "markdown left",
+                    "papers by position",
                     "p50 s",
                 ],
                 [
@@ -427,6 +430,9 @@ def render_markdown(run: RunResult, summary: dict[str, Any], plots: Sequence[str
                         d["included_relevant"],
                         d["citation_validity"],
                         d["citation_precision"],
+                        d.get("paragraphs_finished"),
+                        d.get("markdown_left"),
+                        d.get("papers_by_position"),
                         d["total_s_p50"],
                     ]
                 ],

@@ -31,6 +31,7 @@ from assistant.embed import get_embedder
 from assistant.errors import AssistantError, InputError
 from assistant.evals.metrics import (
     AnswerScore,
+    DigestProse,
     DigestScore,
     RetrievalScore,
     by_key,
@@ -509,4 +510,9 @@ def _digest(
         invalid=page.invalid_citations,
         supported=counts.supported,
         total_s=time.perf_counter() - t0,
+        prose=DigestProse.of(
+            [page.overview, *(t.paragraph for t in page.themes if t.paragraph)]
+            if page.used_llm
+            else []
+        ),
     )
