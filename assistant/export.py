@@ -14,6 +14,7 @@ import os
 import re
 import tempfile
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -95,13 +96,22 @@ def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
+def paper_year(paper: Paper) -> int | None:
+    """The year a paper appeared, when the record says it: from its arXiv id ("2402.13616"
+    is 2024). A page dump's date is when Daily Papers listed it, which for an older paper is
+    years later: that goes in a note, not in ``year``."""
+    match = re.match(r"(\d{2})(\d{2})\.\d{4,5}", paper.arxiv_id or "")
+    return 2000 + int(match.group(1)) if match else None
+
+
 def bibtex_key(paper: Paper) -> str:
-    """``firstauthorYEARfirstword``, or the id when authors are unknown."""
+    """``firstauthorYEARfirstword``; without authors ``firstwordYEAR`` (the listing's year
+    when the paper's own is unknown: a key only has to be a handle)."""
     author = _ascii(paper.authors[0].split()[-1]).lower() if paper.authors else ""
-    year = str(paper.published.year) if paper.published else ""
+    year = paper_year(paper) or (paper.published.year if paper.published else None)
     words = re.findall(r"[A-Za-z][A-Za-z0-9]*", _ascii(paper.title))
-    word = next((w for w in words if len(w) > 3), "paper")
-    key = f"{author}{year}{word.lower()}" if author or year else f"{word.lower()}{paper.id}"
+    word = next((w for w in words if len(w) > 3), "paper").lower()
+    key = f"{author}{year or ''}{word}" if author else f"{word}{year or ''}"
     return re.sub(r"[^A-Za-z0-9:_-]", "", key)
 
 
@@ -117,12 +127,16 @@ def _escape(text: str) -> str:
 def bibtex(papers: Sequence[Paper]) -> str:
     """BibTeX ``@misc`` entries (arXiv eprints where the id is known)."""
     entries = []
+    keys: Counter[str] = Counter()
     for paper in papers:
         fields = [("title", "{" + _escape(paper.title) + "}")]
         if paper.authors:
             fields.append(("author", " and ".join(_escape(a) for a in paper.authors)))
-        if paper.published:
-            fields.append(("year", str(paper.published.year)))
+        year = paper_year(paper)
+        if year:
+            fields.append(("year", str(year)))
+        elif paper.published:
+            fields.append(("note", f"Listed on Hugging Face Daily Papers, {paper.published}"))
         if paper.arxiv_id:
             fields += [("eprint", paper.arxiv_id), ("archivePrefix", "arXiv")]
         candidates = [paper.arxiv_url, paper.github_repo, *paper.urls]
@@ -130,7 +144,10 @@ def bibtex(papers: Sequence[Paper]) -> str:
         if link:
             fields.append(("url", link))
         body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
-        entries.append(f"@misc{{{bibtex_key(paper)},\n{body}\n}}")
+        key = bibtex_key(paper)
+        keys[key] += 1
+        key += "" if keys[key] == 1 else chr(ord("a") + keys[key] - 2)  # cachet2024, cachet2024a
+        entries.append(f"@misc{{{key},\n{body}\n}}")
     return "\n\n".join(entries) + ("\n" if entries else "")
 
 

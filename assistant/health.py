@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from assistant.errors import AssistantError
 from assistant.llm.probe import check_in_process, probe_llm
 from assistant.models import Check
-from assistant.settings import Settings, safe_url
+from assistant.settings import Settings, ingest_command, safe_url
 from assistant.weights import uses_bundled
 
 STORE_FIX = "check --store / ASSISTANT_STORE_DIR or --chroma-url, then assistant ingest"
@@ -68,10 +68,10 @@ def doctor_checks(
 
         if not settings.chroma_url and not settings.store_dir.expanduser().exists():
             # not broken, just new: say so without creating the directory
-            return f"no store yet at {settings.store_dir} (run 'assistant ingest data/sample')"
+            return f"no store yet at {settings.store_dir} (run '{ingest_command(settings)}')"
         opened = open_store(settings)
         count = opened.count()
-        note = "" if count else " (empty: run 'assistant ingest data/sample')"
+        note = "" if count else f" (empty: run '{ingest_command(settings)}')"
         return f"{count} papers at {opened.where}{note}"
 
     def embedding() -> str:
@@ -198,13 +198,8 @@ def status_report(
             ("Sources", ", ".join(f"{k} ({v})" for k, v in stats.sources.items()) or "—"),
         ]
         if not stats.papers:
-            flag = f"--store {settings.store_dir} " if not settings.chroma_url else ""
             problems.append(
-                Problem(
-                    name="store",
-                    detail="the store is empty",
-                    fix=f"assistant {flag}ingest data/sample",
-                )
+                Problem(name="store", detail="the store is empty", fix=ingest_command(settings))
             )
     except Exception as exc:
         facts.append(("Store", safe_url(settings.chroma_url or "") or str(settings.store_dir)))

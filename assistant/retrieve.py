@@ -42,7 +42,7 @@ import numpy as np
 from assistant.embed import Embedder, get_embedder, split_sentences
 from assistant.errors import InputError
 from assistant.models import Hit, Paper, SearchFilters, SearchResult, SentenceMatch, date_to_int
-from assistant.settings import MODES, RetrievalSettings, Settings
+from assistant.settings import MODES, RetrievalSettings, Settings, ingest_command
 from assistant.store import IndexRow, PaperStore, open_store, where_filter
 
 # --- input ---------------------------------------------------------------------------------
@@ -395,8 +395,8 @@ class Retriever:
         where = where_filter(filters)
         if self.store.count() == 0:
             raise InputError(
-                f"the store at {self.store.where} is empty: run 'assistant ingest data/sample' "
-                "(or your own files) first."
+                f"the store at {self.store.where} is empty: run "
+                f"'{ingest_command(self.settings)}' (or your own files) first."
             )
         # Read once per query: it keys the BM25 index and, for an embedded store, reopens a
         # client that another process's writes left behind (so dense search sees them too).

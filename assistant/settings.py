@@ -362,3 +362,13 @@ class Settings(BaseSettings):
         data["ui"]["auth"] = "***" if self.ui.auth else None
         data["collection_name"] = self.collection_name()
         return data
+
+
+def ingest_command(settings: Settings) -> str:
+    """The command that fills this store with the sample: every empty-store message's fix."""
+    where = (
+        f"--chroma-url {safe_url(settings.chroma_url)}"
+        if settings.chroma_url
+        else f"--store {settings.store_dir}"
+    )
+    return f"assistant {where} ingest data/sample"

@@ -372,8 +372,9 @@ def test_unknown_mode(sample: Retriever) -> None:
 
 
 def test_empty_store(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="empty: run 'assistant ingest"):
-        Retriever(Settings(store_dir=tmp_path / "empty")).search("flow")
+    store = tmp_path / "empty"
+    with pytest.raises(InputError, match=f"empty: run 'assistant --store {store} ingest"):
+        Retriever(Settings(store_dir=store)).search("flow")
 
 
 # --- CLI -----------------------------------------------------------------------------------
