@@ -343,6 +343,28 @@ def test_a_second_user_sees_their_place_in_line(app_url: Served) -> None:
     assert answer["citations"] and "waiting" not in content(chat[-1])
 
 
+def test_a_question_asked_during_a_digest_is_told_it_waits(app_url: Served) -> None:
+    url, llm, _ = app_url
+    llm.delay = 0.05
+    # The digest's theme names, its overview (long: it holds the model), its paragraphs.
+    llm.enqueue("1. Flow\n2. Motion\n3. Other", LONG_REPLY, *[REPLY] * 6)
+    writer, asker = client(url), client(url)
+    digest = writer.submit("optical flow estimation", 6, "", "", api_name="/digest")
+
+    def digest_note() -> str:
+        outputs = digest.outputs()
+        return str(outputs[-1][0]) if outputs else ""
+
+    wait_for(lambda: "word3" in digest_note(), what="the digest to write its overview")
+    question = asker.submit(*ask_args(QUESTION), api_name="/ask")
+    wait_for(lambda: "waiting, 1 ahead" in last_chat(question), what="the question to be told")
+    assert not digest.done()
+    note, *_ = digest.result(timeout=120)
+    assert "papers" in note
+    chat, _, answer, _, _ = question.result(timeout=120)
+    assert answer["citations"] and "waiting" not in content(chat[-1])
+
+
 def test_stop_ends_the_answer_and_frees_the_model(app_url: Served) -> None:
     url, llm, _ = app_url
     llm.delay = 0.05
@@ -353,7 +375,9 @@ def test_stop_ends_the_answer_and_frees_the_model(app_url: Served) -> None:
     closed = llm.closed_early
     started = time.monotonic()
     c.predict(api_name="/stop")
-    chat, _, answer, _, _ = job.result(timeout=30)
+    chat, sources, answer, _, _ = job.result(timeout=30)
+    # The sources panel no longer says the model is reading them.
+    assert "Sources · stopped" in sources and "is reading" not in sources
 
     assert time.monotonic() - started < 5  # not the 10 s the whole reply takes
     assert answer["stopped"] is True

@@ -9,9 +9,10 @@ while it writes), ``retrieve.search`` and ``store.list_papers`` fill the library
 small page script (citation chips, copy buttons, dark mode) live in ``ui/`` at the top of the
 repository (``assistant/_ui`` inside the wheel).
 
-Answers are written ``settings.ui.concurrency`` at a time. The others wait in a
-``WaitingLine`` of our own rather than in a Gradio queue lane, so a waiting question shows
-"waiting, 1 ahead" in the chat and Stop works while waiting too. Stop closes the answer's
+Answers, digests and weekly summaries are written ``settings.ui.concurrency`` at a time.
+The others wait in a ``WaitingLine`` of our own rather than in a Gradio queue lane, so a
+waiting question shows "waiting, 1 ahead" in the chat (a digest on its progress line) and
+Stop works while waiting too. Stop closes the answer's
 stream, which releases the model for the next user. Library and status events have no limit,
 so search stays responsive while an answer is written.
 """
@@ -185,6 +186,31 @@ class WaitingLine:
         """Block until ``ticket`` holds a slot (for short jobs such as a speed measurement)."""
         while self.poll(ticket):
             time.sleep(POLL_S)
+
+
+@dataclass
+class Waiting:
+    """A model job's place in the ``WaitingLine``: how many are ahead of it."""
+
+    ahead: int
+
+
+def in_line(line: WaitingLine, job: Callable[[], Iterator[Any]]) -> Iterator[Any]:
+    """The events of ``job`` once it holds a slot of ``line``; before that a ``Waiting`` each
+    time its place changes. Digests and weekly summaries wait in the chat's line, so a
+    question asked meanwhile says "waiting, 1 ahead" instead of a silent cursor. The slot is
+    given back however the job ends (done, failed, or closed when the page went away)."""
+    ticket = line.join()
+    try:
+        last = 0
+        while ahead := line.poll(ticket):
+            if ahead != last:
+                last = ahead
+                yield Waiting(ahead)
+            time.sleep(POLL_S)
+        yield from job()
+    finally:
+        line.leave(ticket)
 
 
 @dataclass
@@ -482,6 +508,7 @@ def chat_tab(
         messages = [*before, user, reply]
         ticket: object | None = None
         steps: Iterator[str | Answer] | None = None
+        gathered: EvidenceSet | None = None
         written = ""
 
         def progress(panel: Any = None) -> tuple[Any, ...]:
@@ -491,7 +518,14 @@ def chat_tab(
         def stopped() -> tuple[Any, ...]:
             reply["content"] = render.stopped_html(written)
             partial = {"stopped": True, "question": text, "partial": written}
-            return (messages, gr.skip(), done, messages, partial, gr.skip(), gr.skip())
+            panel = (
+                gr.skip()
+                if gathered is None
+                else render.evidence_panel_html(
+                    gathered.evidence, turn, gathered.question, stopped=True
+                )
+            )
+            return (messages, panel, done, messages, partial, gr.skip(), gr.skip())
 
         try:
             filters = filters_of(since_, until_, source_)
@@ -980,7 +1014,7 @@ def digest_files(digest: Digest) -> tuple[str, str, str]:
     return out[0], out[1], out[2]
 
 
-def digests_tab(settings: Settings, llm: LLM | None) -> Any:
+def digests_tab(settings: Settings, llm: LLM | None, line: WaitingLine) -> Any:
     """Topic digests streamed stage by stage, and the saved weekly summaries."""
     with gr.Row(elem_id="digest-row", equal_height=True):
         topic = gr.Textbox(
@@ -1027,7 +1061,9 @@ def digests_tab(settings: Settings, llm: LLM | None) -> Any:
         """Progress and the model's text as they come, then the finished page."""
         stage, draft = "", ""
         for event in events:
-            if isinstance(event, DigestProgress):
+            if isinstance(event, Waiting):
+                stage = render.waiting_text(event.ahead)
+            elif isinstance(event, DigestProgress):
                 stage, draft = f"**{event.stage}** · {escape(event.message)}", ""
             elif isinstance(event, str):
                 draft += event
@@ -1040,8 +1076,11 @@ def digests_tab(settings: Settings, llm: LLM | None) -> Any:
     def make_digest(topic_: str, n_: float, since_: str, until_: str) -> Iterator[Any]:
         try:
             filters = filters_of(since_, until_, None)
-            events = digest_stream(
-                topic_ or "", settings, n=round(float(n_)), filters=filters, llm=llm
+            events = in_line(
+                line,
+                lambda: digest_stream(
+                    topic_ or "", settings, n=round(float(n_)), filters=filters, llm=llm
+                ),
             )
             yield from streamed(events, lambda d: shown(d, f"{len(d.citations)} papers"))
         except Exception as exc:
@@ -1077,7 +1116,8 @@ def digests_tab(settings: Settings, llm: LLM | None) -> Any:
             return shown(result.digest, escape(result.message))
 
         try:
-            yield from streamed(build_latest_week_stream(settings, llm=llm), finished)
+            events = in_line(line, lambda: build_latest_week_stream(settings, llm=llm))
+            yield from streamed(events, finished)
         except Exception as exc:
             message = _failure(exc)
             gr.Warning(message)
@@ -1091,8 +1131,7 @@ def digests_tab(settings: Settings, llm: LLM | None) -> Any:
             outputs,
             api_name="digest" if trigger == go.click else None,
             api_visibility="public" if trigger == go.click else "private",
-            concurrency_limit=settings.ui.concurrency,
-            concurrency_id="digest",
+            concurrency_limit=None,  # the WaitingLine lets one model job through at a time
             show_progress="minimal",
         )
     open_week.click(show_week, [weeks], outputs, api_name="open_week", concurrency_limit=None)
@@ -1101,8 +1140,7 @@ def digests_tab(settings: Settings, llm: LLM | None) -> Any:
         None,
         outputs,
         api_name="build_week",
-        concurrency_limit=settings.ui.concurrency,
-        concurrency_id="digest",
+        concurrency_limit=None,  # in the WaitingLine, with answers and digests
     ).then(week_choices, None, [weeks], api_visibility="private")
     return week_choices, weeks
 
@@ -1134,7 +1172,7 @@ def build_app(
             with gr.Tab("Library", id="library") as library_item:
                 library = library_tab(settings, tabs, chat)
             with gr.Tab("Digests", id="digests") as digests_item:
-                list_weeks, weeks = digests_tab(settings, llm)
+                list_weeks, weeks = digests_tab(settings, llm, line)
             with gr.Tab("Status", id="status") as status_item:
                 status, again, measure = status_tab()
 

@@ -251,11 +251,16 @@ def streaming_html(text: str, turn: int = 0) -> str:
     return f'<p class="streaming">{body}<span class="cursor">▍</span></p>'
 
 
+def waiting_text(ahead: int) -> str:
+    """Why nothing is written yet: the model is busy with others' answers or digests."""
+    return f"waiting, {ahead} ahead: the model writes one answer or digest at a time."
+
+
 def waiting_html(ahead: int) -> str:
     """The chat message of a question waiting for the model."""
     return (
-        f'<p class="waiting"><span class="spinner"></span>waiting, {ahead} ahead: the model '
-        "answers one question at a time. Press Stop to leave the line.</p>"
+        f'<p class="waiting"><span class="spinner"></span>{escape(waiting_text(ahead))} '
+        "Press Stop to leave the line.</p>"
     )
 
 
@@ -372,8 +377,11 @@ def sources_panel_html(answers: Sequence[Answer]) -> str:
     return _panel(f"Sources · {len(answers[latest].citations)} cited", "".join(blocks))
 
 
-def evidence_panel_html(evidence: Sequence[Evidence], turn: int, question: str) -> str:
-    """The panel while the model writes: the numbered sources it was given, as cards."""
+def evidence_panel_html(
+    evidence: Sequence[Evidence], turn: int, question: str, *, stopped: bool = False
+) -> str:
+    """The panel while the model writes: the numbered sources it was given, as cards; once
+    the user stopped it, the same cards said to be what it was reading."""
     cards = "".join(
         f'<article class="src-card reading" id="{card_id(turn, ev.number)}">'
         f'<div class="src-head"><span class="src-num">{ev.number}</span>'
@@ -384,12 +392,19 @@ def evidence_panel_html(evidence: Sequence[Evidence], turn: int, question: str) 
         "</ul></article>"
         for ev in evidence
     )
+    state = (
+        "Stopped: the model was reading these sources; the answer was not finished, so "
+        "nothing was checked against them."
+        if stopped
+        else "The model is reading these sources; they are checked and renumbered when the "
+        "answer is done."
+    )
     body = (
         f'<div class="src-q">{escape(shorten(question, HEADING_CHARS))}</div>'
-        '<p class="dim">The model is reading these sources; they are checked and renumbered '
-        "when the answer is done.</p>" + (cards or '<p class="dim">No source found.</p>')
+        f'<p class="dim">{state}</p>' + (cards or '<p class="dim">No source found.</p>')
     )
-    return _panel(f"Sources · reading {len(evidence)}", body)
+    word = "stopped" if stopped else "reading"
+    return _panel(f"Sources · {word} {len(evidence)}", body)
 
 
 # --- library ----------------------------------------------------------------------------------
