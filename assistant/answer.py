@@ -64,6 +64,8 @@ from assistant.prose import (
 )
 from assistant.retrieve import search
 from assistant.settings import MAX_ANSWER_SOURCES, Settings
+from assistant.text import STOPWORDS as _STOPWORDS
+from assistant.text import question_terms
 
 if TYPE_CHECKING:
     from assistant.embed import Embedder
@@ -96,13 +98,6 @@ _RESULT = re.compile(
     r"gain|we (?:propose|introduce|present|develop))",
     re.I,
 )
-_STOPWORD_TEXT = (
-    "about across and are based between can does each for from has have how into its more "
-    "not other over such than that the their them these they this those through using use "
-    "used what when where which while who why will with within without would paper papers "
-    "method methods approach approaches model models propose proposed work"
-)
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 # A name: a word with letters (and digits, dashes, dots), or a capitalized phrase whose
 # words may be joined by "of"/"the" ("Tree of Thoughts", "Segment Anything").
 _NAME = re.compile(
@@ -232,12 +227,6 @@ def drop_instructions(sentences: Sequence[str]) -> tuple[list[str], int]:
     """The sentences without instruction-like ones (planted in an abstract), and how many went."""
     clean = [s for s in sentences if not _INJECTION.search(s)]
     return clean, len(sentences) - len(clean)
-
-
-def question_terms(text: str) -> set[str]:
-    """Content words of a text (lower-case, no stop words): what a question asks about."""
-    words = re.findall(r"[a-z0-9][a-z0-9-]+", text.lower())
-    return {w for w in words if len(w) > 2 and w not in _STOPWORDS}
 
 
 def sentence_value(text: str, similarity: float, terms: set[str]) -> float:

@@ -38,7 +38,6 @@ from assistant.answer import (
     format_sources,
     is_abstention,
     is_relevant,
-    question_terms,
     select_evidence,
 )
 from assistant.embed import get_embedder
@@ -63,6 +62,7 @@ from assistant.prompts import load_prompt
 from assistant.retrieve import best_sentences, search
 from assistant.settings import Settings
 from assistant.store import open_store
+from assistant.text import mentions_terms, question_terms
 
 if TYPE_CHECKING:
     from assistant.embed import Embedder
@@ -203,22 +203,12 @@ def group_themes(vectors: np.ndarray, labels: np.ndarray) -> list[ThemeSpec]:
     return themes
 
 
-def mentions_topic(paper: Paper, terms: set[str]) -> bool:
-    """Whether a paper's title or abstract uses the topic's content words (all of up to three;
-    two thirds of more), by word start ("model" finds "models")."""
-    if not terms:
-        return True
-    words = set(re.findall(r"[a-z0-9][a-z0-9-]+", paper.text.lower()))
-    found = sum(1 for t in terms if any(w.startswith(t) for w in words))
-    return found >= (len(terms) if len(terms) <= 3 else math.ceil(2 * len(terms) / 3))
-
-
 def mark_off_topic(themes: list[ThemeSpec], papers: Sequence[Paper], topic: str) -> None:
     """A theme none of whose papers uses the topic's words is near the topic, not on it: it
     is listed, not written up as if it were about the topic."""
     terms = question_terms(topic)
     for theme in themes:
-        if not any(mentions_topic(papers[i], terms) for i in theme.members):
+        if not any(mentions_terms(papers[i].text, terms) for i in theme.members):
             theme.on_topic = theme.write = False
 
 

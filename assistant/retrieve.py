@@ -44,6 +44,7 @@ from assistant.errors import InputError
 from assistant.models import Hit, Paper, SearchFilters, SearchResult, SentenceMatch, date_to_int
 from assistant.settings import MODES, RetrievalSettings, Settings, ingest_command
 from assistant.store import IndexRow, PaperStore, open_store, where_filter
+from assistant.text import mentions_terms, question_terms
 
 # --- input ---------------------------------------------------------------------------------
 
@@ -528,3 +529,13 @@ def get_retriever(settings: Settings) -> Retriever:
 def search(settings: Settings, query: str, **options: Any) -> SearchResult:
     """Search the store these settings point at; ``options`` as in :meth:`Retriever.search`."""
     return get_retriever(settings).search(query, **options)
+
+
+def good_matches(hits: Sequence[Hit], query: str, similarity: float) -> tuple[list[Hit], list[Hit]]:
+    """The hits that match ``query`` well (they use its words, or are at least
+    ``similarity`` close to it) and the weaker ones, each in rank order: a search always
+    returns k hits, and for a narrow query most of them are only the least far away."""
+    terms = question_terms(query)
+    good = [h for h in hits if h.similarity >= similarity or mentions_terms(h.paper.text, terms)]
+    kept = {id(h) for h in good}
+    return good, [h for h in hits if id(h) not in kept]

@@ -151,6 +151,11 @@ class RetrievalSettings(BaseModel):
     mode: RetrievalMode = Field(
         "hybrid", description="hybrid (dense + BM25 fused by RRF), dense or bm25."
     )
+    good_match: float = Field(
+        0.45,
+        description="The library lists a search hit as a good match when it is at least this "
+        "similar to the query or uses all its words; the weaker ones are folded away.",
+    )
     k: int = Field(5, ge=1, le=100, description="Papers returned per query.")
     candidates: int = Field(
         50, ge=1, description="Candidates each retriever contributes before fusion."

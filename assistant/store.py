@@ -315,6 +315,18 @@ class PaperStore:
         )
         return papers[:limit] if limit else papers
 
+    def undated(self, filters: SearchFilters) -> int:
+        """How many papers the filters' other conditions keep but their dates leave out, as
+        they have no publication date (a page dump's papers often have none)."""
+        if not (filters.since or filters.until):
+            return 0
+        rest = where_filter(filters.model_copy(update={"since": None, "until": None}))
+        dated_clause = {"published_int": {"$gte": 0}}
+        dated = dated_clause if rest is None else {"$and": [rest, dated_clause]}
+        return sum(1 for _ in self._pages(rest, [], 5000)) - sum(
+            1 for _ in self._pages(dated, [], 5000)
+        )
+
     def stats(self) -> StoreStats:
         """Counts, sources and date range of the whole store."""
         papers = list(self.iter_papers())

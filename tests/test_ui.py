@@ -133,6 +133,7 @@ def find(c: Any, query: str = "", **options: Any) -> tuple[dict[str, Any], str]:
         args["source"],
         args.get("order", "best match"),
         args.get("page", 1),
+        args.get("weaker", False),
         api_name="/search",
     )
     return table, count
@@ -223,11 +224,24 @@ def test_library_search_is_ranked_by_the_score_it_shows(app_url: Served) -> None
     table, count = find(c, "optical flow occlusion")
     assert table["headers"] == ["#", "score", "date", "title", "source", "id"]
     rows = table["data"]
-    assert rows and "best matches" in count and "page 1 of" in count
+    assert rows and "good match" in count and "page 1 of" in count
     assert any("Flow" in row[3] for row in rows[:3])
-    assert [row[0] for row in rows] == list(range(1, len(rows) + 1))  # rank
+    ranks = [row[0] for row in rows]
+    assert ranks == sorted(ranks) and ranks[0] == 1  # the fused score's rank
     scores = [row[1] for row in rows]
     assert scores == sorted(scores, reverse=True)  # the score shown is the one that ranks
+
+    # A narrow query: the good matches are listed, the rest of the k hits folded away.
+    table, count = find(c, "optical flow")
+    good = re.match(r"(\d+) good match", count)
+    hidden = re.search(r"(\d+) weaker hidden", count)
+    assert good and hidden, count
+    assert len(table["data"]) == int(good.group(1)) < 10
+    assert "SplatFlow" in table["data"][0][3]
+    assert "Principles of Deep Learning Theory" not in str(table["data"])
+    table, count = find(c, "optical flow", weaker=True)
+    assert f"then {hidden.group(1)} weaker" in count
+    assert len(table["data"]) == min(25, int(good.group(1)) + int(hidden.group(1)))
 
     table, _ = find(c, "optical flow occlusion", order="newest")
     dates = [row[2] for row in table["data"] if row[2]]
@@ -256,6 +270,7 @@ def test_library_browses_page_by_page_with_filters(app_url: Served) -> None:
     dated, count = find(c, since="2024-08-01", until="2024-08-31")
     assert all(row[2].startswith("2024-08") for row in dated["data"])
     assert "page 1 of" in count and "583" not in count
+    assert "428 undated papers left out by the date filter" in count  # said, not vanished
 
     # Sources show by a readable label; the filter takes the file name.
     source = "000_008a4770ab7d3f29.txt"

@@ -210,7 +210,7 @@ def test_ask_about_this_paper_in_a_browser(fake: Served, browser: Any) -> None:
     page.get_by_role("tab", name="Library").click()
     page.fill("#library-query textarea, #library-query input", "multi-frame optical flow splatting")
     page.locator("#library-go").click()
-    expect(page.locator("#library-count")).to_contain_text("best matches", timeout=30_000)
+    expect(page.locator("#library-count")).to_contain_text("good match", timeout=30_000)
     cell = page.locator("#library-table [data-testid='cell-0-3']")
     title = cell.inner_text().strip()
     cell.click()
@@ -439,4 +439,22 @@ def test_the_chat_comes_back_after_a_reload(fake: Served, browser: Any) -> None:
     page.reload()
     page.wait_for_selector("#question textarea", timeout=60_000)
     expect(page.locator("#chatbot .chat-empty")).to_be_visible(timeout=10_000)
+    assert not page.errors, page.errors
+
+
+def test_a_tapped_row_opens_the_paper_in_view_on_a_phone(fake: Served, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = open_page(browser, fake.url, width=400, height=800)
+    page.get_by_role("tab", name="Library").click()
+    page.fill("#library-query textarea, #library-query input", "optical flow")
+    page.locator("#library-go").click()
+    expect(page.locator("#library-count")).to_contain_text("good match", timeout=30_000)
+    cell = page.locator("#library-table [data-testid='cell-0-3']")
+    title = cell.inner_text().strip()
+    cell.click()
+    expect(page.locator("#paper h3")).to_have_text(title, timeout=30_000)
+    expect(page.locator("#paper h3")).to_be_in_viewport(timeout=5_000)  # not 500 px below
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "library-phone-tap.png"))
     assert not page.errors, page.errors

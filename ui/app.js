@@ -2,7 +2,8 @@
 // source card it points to; "copy" buttons copy their text; the ◐ button switches dark mode
 // (remembered in this browser); the question box takes the focus on wide screens only (on a
 // phone it would scroll the header away and open the keyboard); the chat follows the newest
-// turn as it streams, unless the reader scrolled up (see followChat).
+// turn as it streams, unless the reader scrolled up (see followChat); on a phone a tapped
+// library row scrolls its paper into view.
 (() => {
   const THEME_KEY = "papers-assistant-theme";
 
@@ -142,6 +143,25 @@
     true,
   );
 
+  // On a phone the paper opens below the whole table: a tapped row brings it into view.
+  let tapped = 0;
+  document.addEventListener(
+    "click",
+    (event) => {
+      if (event.target.closest && event.target.closest("#library-table")) tapped = Date.now();
+    },
+    true,
+  );
+  function followPaper(paper) {
+    if (paper.dataset.follows) return;
+    paper.dataset.follows = "1";
+    new MutationObserver(() => {
+      if (Date.now() - tapped > 10000 || window.innerWidth >= 800) return;
+      tapped = 0;
+      paper.scrollIntoView({ behavior: "smooth", block: "start" });
+    }).observe(paper, { childList: true, subtree: true, characterData: true });
+  }
+
   // Gradio mounts the page after this script runs: wait for the question box.
   const started = Date.now();
   const ready = setInterval(() => {
@@ -155,5 +175,7 @@
   setInterval(() => {
     const chat = document.getElementById("chatbot");
     if (chat) followChat(chat);
+    const paper = document.getElementById("paper");
+    if (paper) followPaper(paper);
   }, 250);
 })();

@@ -57,7 +57,7 @@ from assistant.models import (
     SearchFilters,
 )
 from assistant.render_digest import render as render_digest
-from assistant.retrieve import search
+from assistant.retrieve import good_matches, search
 from assistant.settings import MAX_ANSWER_SOURCES, MODES, Settings
 from assistant.store import open_store
 from assistant.ui import render
@@ -754,6 +754,9 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
         lib_mode = gr.Dropdown(
             list(MODES), value=settings.retrieval.mode, label="Retrieval", min_width=110, scale=1
         )
+        weaker = gr.Checkbox(
+            False, label="Weaker matches too", min_width=120, scale=1, elem_id="library-weaker"
+        )
     with gr.Row(elem_id="library-pager", equal_height=True):
         count = gr.Markdown("", elem_id="library-count")
         prev_page = gr.Button("← Previous", size="sm", scale=0, min_width=100, elem_id="prev-page")
@@ -784,9 +787,17 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
             selected = gr.State("")
 
     def find(
-        text: str, mode_: str, since_: str, until_: str, source_: str, order_: str, page_: Any
+        text: str,
+        mode_: str,
+        since_: str,
+        until_: str,
+        source_: str,
+        order_: str,
+        page_: Any,
+        weaker_: bool = False,
     ) -> tuple[Any, ...]:
-        """One page of papers: a search's hits by rank (or as ordered), or every paper."""
+        """One page of papers: a search's good matches by rank (or as ordered; the weaker
+        ones after them when asked for), or every paper."""
         try:
             filters = filters_of(since_, until_, source_)
             labels = source_labels(settings)
@@ -799,14 +810,19 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
                 )
                 for notice in result.notices:
                     gr.Warning(notice)
-                hits = _ordered(result.hits, order_, lambda h: h.paper)
-                what = f"{len(hits)} best matches for “{escape(render.shorten(result.query, 80))}”"
+                good, weak = good_matches(result.hits, result.query, settings.retrieval.good_match)
+                groups = [good, weak] if weaker_ or not good else [good]  # weaker after
+                hits = [h for group in groups for h in _ordered(group, order_, lambda h: h.paper)]
+                what = render.matches_line(len(good), len(weak), result.query, weaker_)
                 how = "rank 1 = highest fused score" if order_ == ORDERS[0] else f"by {order_}"
                 total = len(hits)
             else:
                 papers = _ordered(open_store(settings).list_papers(filters), order_, lambda p: p)
                 what, total = f"{len(papers):,} papers", len(papers)
                 how = "newest first" if order_ in ORDERS[:2] else f"by {order_}"
+            undated = open_store(settings).undated(filters)
+            if undated:
+                what += f" · {undated:,} undated papers left out by the date filter"
             pages = max(1, -(-total // PAGE_SIZE))
             number = min(max(1, int(page_ or 1)), pages)
             start = (number - 1) * PAGE_SIZE
@@ -822,16 +838,16 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
             gr.Warning(message)
             return gr.skip(), f"⚠ {escape(message)}", gr.skip()
 
-    def first_page(
-        text: str, mode_: str, since_: str, until_: str, source_: str, order_: str, page_: Any
-    ) -> tuple[Any, ...]:
-        return find(text, mode_, since_, until_, source_, order_, 1)
+    def first_page(*args: Any) -> tuple[Any, ...]:
+        text, mode_, since_, until_, source_, order_, _page, weaker_ = args
+        return find(text, mode_, since_, until_, source_, order_, 1, weaker_)
 
     def turn_page(step: int) -> Callable[..., tuple[Any, ...]]:
-        def turn(
-            text: str, mode_: str, since_: str, until_: str, source_: str, order_: str, page_: Any
-        ) -> tuple[Any, ...]:
-            return find(text, mode_, since_, until_, source_, order_, int(page_ or 1) + step)
+        def turn(*args: Any) -> tuple[Any, ...]:
+            text, mode_, since_, until_, source_, order_, page_, weaker_ = args
+            return find(
+                text, mode_, since_, until_, source_, order_, int(page_ or 1) + step, weaker_
+            )
 
         return turn
 
@@ -873,9 +889,9 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
             gr.Button(visible=True),
         )
 
-    inputs = [query, lib_mode, since, until, source, order, page]
+    inputs = [query, lib_mode, since, until, source, order, page, weaker]
     outputs = [table, count, page]
-    for trigger in (query.submit, go.click, order.change, source.change):
+    for trigger in (query.submit, go.click, order.change, source.change, weaker.change):
         trigger(
             first_page,
             inputs,

@@ -410,6 +410,19 @@ def evidence_panel_html(
 # --- library ----------------------------------------------------------------------------------
 
 
+def matches_line(good: int, weaker: int, query: str, shown_weaker: bool) -> str:
+    """What a library search found: good matches, and the weaker ones folded or listed."""
+    about = f"“{escape(shorten(query, 80))}”"
+    if not good:
+        return f"no good match for {about}: {weaker} weaker matches, the closest first"
+    line = f"{good} good match{'es' if good != 1 else ''} for {about}"
+    if not weaker:
+        return line
+    if shown_weaker:
+        return f"{line}, then {weaker} weaker"
+    return f"{line} · {weaker} weaker hidden (tick “Weaker matches too”)"
+
+
 def _date(value: dt.date | None) -> str:
     return value.isoformat() if value else ""
 
