@@ -203,18 +203,26 @@ def test_stop_and_the_place_in_line_in_a_browser(fake: Served, browser: Any) -> 
     expect(second.locator("#sources .src-card").first).to_be_visible()
 
 
+def open_first_match(page: Any, query: str) -> str:
+    """Search the library, click the first row's title, wait for its paper: its title."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Library").click()
+    page.fill("#library-query textarea, #library-query input", query)
+    page.locator("#library-go").click()
+    expect(page.locator("#library-count")).to_contain_text("good match", timeout=30_000)
+    cell = page.locator("#library-table [data-testid='cell-0-3']")
+    title = str(cell.inner_text()).strip()
+    cell.click()
+    expect(page.locator("#paper h3")).to_have_text(title, timeout=30_000)
+    return title
+
+
 def test_ask_about_this_paper_in_a_browser(fake: Served, browser: Any) -> None:
     from playwright.sync_api import expect
 
     page = open_page(browser, fake.url)
-    page.get_by_role("tab", name="Library").click()
-    page.fill("#library-query textarea, #library-query input", "multi-frame optical flow splatting")
-    page.locator("#library-go").click()
-    expect(page.locator("#library-count")).to_contain_text("good match", timeout=30_000)
-    cell = page.locator("#library-table [data-testid='cell-0-3']")
-    title = cell.inner_text().strip()
-    cell.click()
-    expect(page.locator("#paper h3")).to_have_text(title, timeout=30_000)
+    title = open_first_match(page, "multi-frame optical flow splatting")
     expect(page.locator("#paper .copy-btn")).to_be_visible()  # the id hides behind a button
     fake.llm.enqueue("It splats features across frames [1]. A neighbour differs [2].")
     page.locator("#ask-paper").click()
@@ -446,14 +454,7 @@ def test_a_tapped_row_opens_the_paper_in_view_on_a_phone(fake: Served, browser: 
     from playwright.sync_api import expect
 
     page = open_page(browser, fake.url, width=400, height=800)
-    page.get_by_role("tab", name="Library").click()
-    page.fill("#library-query textarea, #library-query input", "optical flow")
-    page.locator("#library-go").click()
-    expect(page.locator("#library-count")).to_contain_text("good match", timeout=30_000)
-    cell = page.locator("#library-table [data-testid='cell-0-3']")
-    title = cell.inner_text().strip()
-    cell.click()
-    expect(page.locator("#paper h3")).to_have_text(title, timeout=30_000)
+    open_first_match(page, "optical flow")
     expect(page.locator("#paper h3")).to_be_in_viewport(timeout=5_000)  # not 500 px below
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "library-phone-tap.png"))
