@@ -177,6 +177,49 @@ def test_abstention_metrics() -> None:
     assert (gate["abstention_accuracy"], gate["false_abstention"]) == (0.5, 0.0)
 
 
+def test_a_partial_case_is_right_when_the_missing_part_is_said() -> None:
+    from assistant.evals.metrics import states_missing
+    from assistant.evals.suite import Case
+
+    case = Case(
+        id="p1",
+        type="partial",
+        question="Which papers apply speculative decoding to speech recognition?",
+        missing=["speech recognition"],
+    )
+    assert not case.answerable and case.gold_titles == []
+    with pytest.raises(ValueError, match="needs missing"):
+        Case(id="p2", type="partial", question="q?")
+    with pytest.raises(ValueError, match="only a partial case"):
+        Case(id="p3", type="known_item", question="q?", gold_titles=["T"], missing=["x"])
+
+    def answer(text: str, notices: list[str] = ()) -> Answer:  # type: ignore[assignment]
+        sentences = [SentenceCheck(text=text, citations=[])]
+        return Answer(
+            question="q",
+            standalone_question="q",
+            answer=text,
+            abstained=False,
+            sentences=sentences,
+            notices=list(notices),
+        )
+
+    affirms = answer("Speculative decoding speeds up speech recognition [1].")
+    says = answer("No paper applies it to speech recognition; the closest is EMS [1].")
+    noticed = answer(
+        "Speculative decoding helps [1].", ["none of the papers mentions 'speech recognition'."]
+    )
+    assert not states_missing(affirms, case.missing)
+    assert states_missing(says, case.missing) and states_missing(noticed, case.missing)
+    scores = [
+        AnswerScore.of("ours", a, sources=[], gold=[], facts=[], missing=case.missing)
+        for a in (affirms, says, noticed)
+    ]
+    summary = summarize_answers([("partial", s) for s in scores] + [("known_item", scores[0])])
+    assert summary["missing_stated"] == pytest.approx(2 / 3, abs=1e-4)
+    assert summary["false_abstention"] == 0.0  # partial cases count neither way
+
+
 def test_digest_score() -> None:
     d = DigestScore.of(
         ["c1", "a1", "z"], ["c1", "c2"], ["a1"], valid=4, invalid=1, supported=3, total_s=1.0

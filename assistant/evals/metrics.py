@@ -186,6 +186,11 @@ class AnswerScore(BaseModel):
         description="Those the model's own sentences state (quoted results left out; None in "
         "runs from before quoting, where it equals facts_found).",
     )
+    missing_stated: bool | None = Field(
+        None,
+        description="Partial cases: the answer abstained, or says in a sentence or a notice "
+        "that what the case lists as missing is not covered (None for other cases).",
+    )
     gold_coverage: float | None = Field(None, description="Share of gold papers cited.")
     source_recall: float | None = Field(None, description="Share of gold papers shown.")
     ttft_s: float | None = None
@@ -203,6 +208,7 @@ class AnswerScore(BaseModel):
         sources: Sequence[str],
         gold: Sequence[str],
         facts: Sequence[str],
+        missing: Sequence[str] = (),
     ) -> AnswerScore:
         """Score a checked ``Answer`` (from ``answer_from`` or ``build_answer``)."""
         cited = list(dict.fromkeys(c.paper_id for c in answer.citations))
@@ -229,6 +235,7 @@ class AnswerScore(BaseModel):
             facts=list(facts),
             facts_found=stated(answer.answer),
             facts_in_prose=stated(" ".join(s.text for s in answer.prose)),
+            missing_stated=states_missing(answer, missing) if missing else None,
             gold_coverage=len(gold_set & set(cited)) / len(gold_set) if gold_set else None,
             source_recall=len(gold_set & set(sources)) / len(gold_set) if gold_set else None,
             ttft_s=t.ttft_s,
@@ -243,6 +250,23 @@ class AnswerScore(BaseModel):
         return cls(system=system, text="", abstained=False, facts=list(facts), error=error)
 
 
+#: A sentence that says something is absent.
+_NEGATION = re.compile(
+    r"\b(?:no|not|none|nothing|neither|nor|without|lacks?|absent|cannot)\b|n't\b", re.I
+)
+
+
+def states_missing(answer: Answer, missing: Sequence[str]) -> bool:
+    """Whether the answer tells the reader that ``missing`` is not covered: it abstained, or
+    one of its sentences or notices names a missing part and says it is absent."""
+    if answer.abstained:
+        return True
+    said = [*answer.notices, *(s.text for s in answer.sentences)] or [answer.answer]
+    return any(
+        _NEGATION.search(text) and any(m.lower() in text.lower() for m in missing) for text in said
+    )
+
+
 ANSWER_METRICS: tuple[str, ...] = (
     "citation_validity",
     "citation_precision",
@@ -253,6 +277,7 @@ ANSWER_METRICS: tuple[str, ...] = (
     "fact_accuracy_prose",
     "abstention_accuracy",
     "false_abstention",
+    "missing_stated",
 )
 #: Metrics where a lower value is better (everything else: higher is better).
 LOWER_IS_BETTER = frozenset(
@@ -380,8 +405,9 @@ def summarize_answers(
     Citation validity, precision and recall are pooled over all answers (micro averages);
     gold coverage, source recall and fact accuracy are means over the cases they apply to.
     """
-    answerable = [s for t, s in scores if t != "unanswerable"]
+    answerable = [s for t, s in scores if t not in ("unanswerable", "partial")]
     unanswerable = [s for t, s in scores if t == "unanswerable"]
+    partial = [s for t, s in scores if t == "partial"]
     answered = [s for _, s in scores if not s.abstained and s.error is None]
     valid = sum(s.citations_valid for s in answered)
     invalid = sum(s.citations_invalid for s in answered)
@@ -415,6 +441,7 @@ def summarize_answers(
         "abstention_accuracy": _r(ratio(sum(s.abstained for s in unanswerable), len(unanswerable))),
         "false_abstention": _r(ratio(sum(s.abstained for s in answerable), len(answerable))),
         "citations_misattributed": sum(s.citations_misattributed for s in answered),
+        "missing_stated": _r(ratio(sum(bool(s.missing_stated) for s in partial), len(partial))),
     }
     out |= spread("ttft_s", [s.ttft_s for s in generated if s.ttft_s is not None])
     out |= spread("total_s", [s.total_s for s in finished])
@@ -435,7 +462,7 @@ def summarize_gate(
     pairs scored as abstention accuracy (unanswerable cases stopped) and false abstention
     (answerable stopped); (facts in the evidence, all facts) pairs as the share of answer facts
     the model is shown, the ceiling of fact accuracy."""
-    answerable = [ok for t, ok in cases if t != "unanswerable"]
+    answerable = [ok for t, ok in cases if t not in ("unanswerable", "partial")]
     unanswerable = [ok for t, ok in cases if t == "unanswerable"]
     return {
         "n": len(cases),

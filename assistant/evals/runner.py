@@ -141,7 +141,7 @@ def summarize(
     cases: Sequence[CaseResult], modes: Sequence[str], systems: Sequence[str]
 ) -> dict[str, Any]:
     """Retrieval per mode (answerable cases), the gate, answers per system, digests."""
-    answerable = [c for c in cases if c.type != "unanswerable"]
+    answerable = [c for c in cases if c.type not in ("unanswerable", "partial")]
     types = by_key(answerable, lambda c: c.type)
     out: dict[str, Any] = {"retrieval": {}, "retrieval_by_type": {}, "answers": {}}
     for mode in modes:
@@ -456,7 +456,9 @@ def _ours(gathered: Any, settings: Settings, llm: Any, case: Case, gold: list[st
     except AssistantError as exc:
         return AnswerScore.failed("ours", str(exc), case.answer_facts)
     sources = [ev.paper.id for ev in gathered.evidence]
-    return AnswerScore.of("ours", answer, sources=sources, gold=gold, facts=case.answer_facts)
+    return AnswerScore.of(
+        "ours", answer, sources=sources, gold=gold, facts=case.answer_facts, missing=case.missing
+    )
 
 
 def _stock(pipeline: Any, name: str, case: Case, gold: list[str]) -> AnswerScore:
@@ -464,7 +466,9 @@ def _stock(pipeline: Any, name: str, case: Case, gold: list[str]) -> AnswerScore
         answer, sources = pipeline.answer(case.question)
     except Exception as exc:  # a llama-index failure on one case is scored, not fatal
         return AnswerScore.failed(name, f"{type(exc).__name__}: {exc}", case.answer_facts)
-    return AnswerScore.of(name, answer, sources=sources, gold=gold, facts=case.answer_facts)
+    return AnswerScore.of(
+        name, answer, sources=sources, gold=gold, facts=case.answer_facts, missing=case.missing
+    )
 
 
 # --- digests (optional: assistant.digest is its own feature) -------------------------------

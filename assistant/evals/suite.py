@@ -19,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from assistant.errors import InputError
 from assistant.models import Paper, normalize_title
 
-CaseType = Literal["known_item", "numeric", "multi_paper", "topic", "unanswerable", "follow_up"]
+CaseType = Literal[
+    "known_item", "numeric", "multi_paper", "topic", "unanswerable", "follow_up", "partial"
+]
 CASE_TYPES: tuple[str, ...] = get_args(CaseType)
 MAX_FACT_CHARS = 80
 
@@ -34,13 +36,18 @@ class Case(BaseModel):
         description="known_item and numeric: one paper answers it (numeric: with a number); "
         "multi_paper: needs every gold paper; topic: a survey question whose gold is a "
         "high-precision core; unanswerable: no paper of the corpus answers it; follow_up: "
-        "asked after the questions in history, in one conversation."
+        "asked after the questions in history, in one conversation; partial: a covered topic "
+        "with an aspect no paper covers (missing), gold the closest papers (may be none)."
     )
     question: str = Field(min_length=1, description="What a user would type, paraphrased.")
     history: list[str] = Field(
         default_factory=list,
         description="follow_up only: the questions asked before it in the conversation, in "
         "order (each answered by the system under test before the follow-up is asked).",
+    )
+    missing: list[str] = Field(
+        default_factory=list,
+        description="partial only: what no paper covers; a right answer says it is missing.",
     )
     gold_titles: list[str] = Field(
         default_factory=list, description="Exact corpus titles of the papers that answer it."
@@ -59,7 +66,9 @@ class Case(BaseModel):
         description="Short strings a correct answer states; numbers exactly as in the abstract.",
     )
 
-    @field_validator("gold_titles", "gold_ids", "also_relevant", "answer_facts", "history")
+    @field_validator(
+        "gold_titles", "gold_ids", "also_relevant", "answer_facts", "history", "missing"
+    )
     @classmethod
     def _no_blank_or_repeated_items(cls, values: list[str]) -> list[str]:
         items = [v.strip() for v in values]
@@ -80,12 +89,14 @@ class Case(BaseModel):
     @model_validator(mode="after")
     def _gold_fits_the_type(self) -> Case:
         gold = len(self.gold_titles) + len(self.gold_ids)
+        if (self.type == "partial") != bool(self.missing):
+            raise ValueError("a partial case needs missing, and only a partial case has it")
         if self.type == "unanswerable":
             for name in ("gold_titles", "gold_ids", "also_relevant", "answer_facts"):
                 if getattr(self, name):
                     raise ValueError(f"{name} must be empty for an unanswerable case")
             return self
-        if gold == 0:
+        if gold == 0 and self.type != "partial":
             raise ValueError(f"a {self.type} case needs gold_titles (or gold_ids)")
         if self.type in ("known_item", "numeric") and gold != 1:
             raise ValueError(f"a {self.type} case has exactly one gold paper, not {gold}")
@@ -104,8 +115,8 @@ class Case(BaseModel):
 
     @property
     def answerable(self) -> bool:
-        """Whether some paper of the corpus answers it."""
-        return self.type != "unanswerable"
+        """Whether some paper of the corpus answers it (a partial case's is only close)."""
+        return self.type not in ("unanswerable", "partial")
 
 
 class Suite(BaseModel):
