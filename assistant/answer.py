@@ -53,6 +53,7 @@ from assistant.prompts import load_prompt
 from assistant.prose import (
     CITATION_GROUP,
     FINISHED,
+    chips_after_titles,
     figures,
     name_citations,
     name_ordinals,
@@ -746,7 +747,8 @@ def check_text(
     """The one citation check, for an answer or any other generated paragraph.
 
     The prose is made readable first (``prose``): markdown removed (``lists``: a list made
-    sentences), an unfinished end trimmed, "the fourth paper" named and cited. "Paper N"
+    sentences), an unfinished end trimmed, "the fourth paper" named and cited, a chip inside a
+    quoted title moved after it. "Paper N"
     becomes the citation [N] (``cite_paper_mentions``), so the text never names a number
     that renumbering changed. Citations to numbers not in ``evidence``
     are removed and counted; with ``repair`` a sentence that cites nothing gets the shown
@@ -761,6 +763,7 @@ def check_text(
     by_number = {ev.number: ev for ev in evidence}
     text = whole(plain(raw_text, lists=lists))
     text = name_ordinals(text, [(ev.number, ev.paper) for ev in evidence])
+    text = chips_after_titles(text, [ev.paper for ev in evidence])
     text = cite_paper_mentions(text, set(by_number))
     text, _, removed = renumber_citations(text, set(by_number), renumber=False)
     attached: dict[int, int] = {}

@@ -8,6 +8,7 @@ the rest:
 - ``plain``           markdown removed (bold, italics, code, headings), a list made prose
 - ``whole``           ends on a full sentence: trimmed to the last one, never cut
 - ``name_ordinals``   "the fourth paper" -> "EMS [4]": the paper listed fourth, named, cited
+- ``chips_after_titles`` a chip the model put inside a quoted title moves after it
 - ``name_citations``  a chip standing for a paper ("The paper by [1] shows", "[2] proposes",
                       "... is [1].") gets the paper's name: "MemoryFormer [1] shows"
 - ``unsourced_figures`` the figures of a sentence that no shown paper and not the question gives
@@ -241,6 +242,32 @@ def name_citations(text: str, papers: Mapping[int, Paper]) -> str:
         at = run.end()
     out.append(text[at:])
     return "".join(out)
+
+
+_CHIP_INSIDE = r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])?"
+
+
+def chips_after_titles(text: str, papers: Sequence[Paper]) -> str:
+    """A paper's title quoted with a chip inside it ("What Must We Give in Return [3]? A
+    Comprehensive ...") gets the chip after the title: the page showed it mid-title."""
+    for paper in papers:
+        words = paper.title.split()
+        if len(words) < 3:
+            continue
+        parts = []
+        for word in words:
+            body, punct = re.match(r"(.*?)([?!.,:;]*)$", word).groups()  # type: ignore[union-attr]
+            parts.append(re.escape(body) + _CHIP_INSIDE + re.escape(punct))
+        pattern = re.compile(r"\s*".join(p + _CHIP_INSIDE for p in parts[:-1]) + r"\s*" + parts[-1])
+        for match in reversed(list(pattern.finditer(text))):
+            chips = re.findall(r"\[[\d,\s]+\]", match.group(0))
+            if not chips or (match.group(0).endswith(chips[-1]) and len(chips) == 1):
+                continue  # no chip, or only the one closing the title
+            title = re.sub(r"\s*\[[\d,\s]+\]", "", match.group(0))
+            end = match.end() + (1 if text[match.end() : match.end() + 1] in '”"’»*' else 0)
+            title += text[match.end() : end]  # after the closing quote, if any
+            text = f"{text[: match.start()]}{title} {''.join(chips)}{text[end:]}"
+    return text
 
 
 # --- figures -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from assistant.models import Paper
 from assistant.prose import (
+    chips_after_titles,
     name_citations,
     name_ordinals,
     paper_name,
@@ -120,3 +121,19 @@ def test_figures_no_source_gives_are_found() -> None:
     assert unsourced_figures("Like GPT-4, from 2024 [1].", sources) == []  # a name, a year
     assert unsourced_figures("At 512 px it is fast.", sources, "Trained at 512 px?") == []
     assert unsourced_figures("3 papers study it [1][2][3].", sources) == []
+
+
+def test_a_chip_inside_a_title_moves_after_it() -> None:
+    kv = paper("KV Cache Compression, But What Must We Give in Return? A Comprehensive Benchmark")
+    text = (
+        "As “KV Cache Compression, But What Must We Give in Return [3]? A Comprehensive "
+        "Benchmark” shows, it costs accuracy [3]."
+    )
+    assert chips_after_titles(text, [kv]) == (
+        "As “KV Cache Compression, But What Must We Give in Return? A Comprehensive "
+        "Benchmark” [3] shows, it costs accuracy [3]."
+    )
+    closing = (
+        "See KV Cache Compression, But What Must We Give in Return? A Comprehensive Benchmark [3]."
+    )
+    assert chips_after_titles(closing, [kv]) == closing
