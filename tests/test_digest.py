@@ -242,3 +242,14 @@ def test_digest_prose_is_finished_plain_and_names_papers(
     second = page.paper(2)
     assert paragraph.startswith(f"{second.paper.short_name} [2] generates images [1].")
     assert second.cited
+
+
+def test_progress_and_notices_with_markup_characters_print_as_text(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from assistant.cli.digest_commands import follow
+
+    odd = "theme 1: “Loss [/] and [bold]gain[/bold]” (3 papers)"
+    page = Digest(kind="topic", title="t", topic="t", covered=False, overview="x")
+    assert follow([DigestProgress(stage="theme", message=odd), page]) is page  # no MarkupError
+    assert "Loss [/] and [bold]gain[/bold]" in capsys.readouterr().err

@@ -30,9 +30,11 @@ SUITES = ROOT / "eval" / "suites"
 CORE = SUITES / "core.jsonl"
 QUICK = SUITES / "quick.jsonl"
 FOLLOW_UP = SUITES / "follow_up.jsonl"
+PARTIAL = SUITES / "partial.jsonl"  # written from the abstracts for checking, not tuned on
+MEANING = SUITES / "meaning.jsonl"  # no distinctive names; synonyms and descriptions
 # Conversations live in their own suite, kept for checking (nothing was tuned on it);
-# core and quick hold the single-question types.
-SINGLE_TURN = set(CASE_TYPES) - {"follow_up"}
+# core and quick hold the single-question types (partial cases have their own suite).
+SINGLE_TURN = set(CASE_TYPES) - {"follow_up", "partial"}
 
 # What each unanswerable case of core.jsonl names that the sample corpus must not mention
 # (checked case-insensitively against the raw page dumps, at the start of a word). A new
@@ -106,6 +108,14 @@ def test_quick_is_a_small_mix_and_agrees_with_core(core: Suite) -> None:
         assert case.id not in by_id or case == by_id[case.id], f"{case.id} drifted from core"
 
 
+def test_partial_and_meaning_suites_are_big_enough() -> None:
+    partial = load_suite(PARTIAL)
+    assert len(partial.cases) >= 15 and {c.type for c in partial.cases} == {"partial"}
+    meaning = Counter(c.type for c in load_suite(MEANING).cases)
+    assert meaning["unanswerable"] >= 20
+    assert sum(n for t, n in meaning.items() if t != "unanswerable") >= 20
+
+
 def test_follow_up_suite_is_conversations_only() -> None:
     suite = load_suite(FOLLOW_UP)
     assert len(suite.cases) >= 20
@@ -113,13 +123,13 @@ def test_follow_up_suite_is_conversations_only() -> None:
     assert all(c.history for c in suite.cases)
 
 
-@pytest.mark.parametrize("path", [CORE, QUICK, FOLLOW_UP], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [CORE, QUICK, FOLLOW_UP, PARTIAL, MEANING], ids=lambda p: p.name)
 def test_every_title_is_in_the_sample_corpus(path: Path, papers: list[Paper]) -> None:
     resolution = resolve_gold(load_suite(path), title_index(papers))
     assert resolution.missing == []
 
 
-@pytest.mark.parametrize("path", [CORE, QUICK], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [CORE, QUICK, MEANING], ids=lambda p: p.name)
 def test_answer_facts_are_verbatim_in_a_gold_abstract(path: Path, papers: list[Paper]) -> None:
     abstracts = {normalize_title(p.title): p.abstract for p in papers}
     for case in load_suite(path).cases:

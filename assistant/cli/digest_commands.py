@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from assistant.cli.base import cli, err_console, settings_of
+from assistant.cli.base import cli, err_console, plain, settings_of
 from assistant.cli.options import filter_options, json_option, provider_option
 from assistant.digest import digest_stream
 from assistant.errors import InputError
@@ -31,7 +31,9 @@ def follow(events: Iterable[DigestProgress | str | Digest | WeekBuild]) -> Diges
     for event in events:
         if isinstance(event, DigestProgress):
             step = f" {event.done}/{event.total}" if event.total else ""
-            err_console.print(f"[dim]› {event.stage}{step}: {event.message}[/]", highlight=False)
+            err_console.print(
+                f"[dim]› {event.stage}{step}: {plain(event.message)}[/]", highlight=False
+            )
         elif isinstance(event, str):
             if live:
                 click.echo(event, nl=False, err=True)
@@ -46,7 +48,7 @@ def _emit(text: str, out: Path | None) -> None:
         click.echo(text, nl=False)
     else:
         write_atomic(out, text)
-        err_console.print(f"wrote {out}", highlight=False)
+        err_console.print(f"wrote {plain(out)}", highlight=False)
 
 
 @cli.command()
@@ -102,7 +104,7 @@ def digest(
     result = follow(digest_stream(topic, settings, n=n, filters=filters, use_llm=not no_llm))
     assert isinstance(result, Digest)
     for notice in result.notices:
-        err_console.print(f"[yellow]note:[/] {notice}", highlight=False)
+        err_console.print(f"[yellow]note:[/] {plain(notice)}", highlight=False)
     _emit(render(result, "json" if as_json else fmt), out)
 
 
@@ -173,7 +175,7 @@ def weekly(
         builds.append(result)
         style = {"written": "green", "dry-run": "cyan", "exists": "yellow", "empty": "yellow"}
         err_console.print(
-            f"[{style[result.status]}]{result.status}[/] {result.message}", highlight=False
+            f"[{style[result.status]}]{result.status}[/] {plain(result.message)}", highlight=False
         )
         if result.digest is not None:
             if dry_run:
