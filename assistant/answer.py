@@ -777,7 +777,7 @@ def check_text(
     shown = [ev.paper for ev in evidence]
     sentences = verify_citations(split_answer(text), cited, embedder, threshold, shown)
     for i, old in attached.items():
-        if i < len(sentences):
+        if i < len(sentences) and old in numbering:
             sentences[i].attached = [numbering[old]]
     shown_texts = [paper.text for paper in shown]
     for check in sentences:

@@ -80,36 +80,33 @@ def _closed(item: str) -> str:
 
 # --- sentences -----------------------------------------------------------------------------------
 
-_SENTENCE = re.compile(
-    rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}(?:\s*\[[\d,\s\-–]+\])*\s+(?=[A-Z0-9\"'(*-])"
+# The end of a sentence: its mark and the citations that close it ("... [2]." / "... . [2]"),
+# before the space that starts the next one.
+_SENTENCE_END = re.compile(
+    rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}(?:\s*\[[\d,\s\-–]+\])*(?=\s+[A-Z0-9\"'(*\[-])"
 )
-#: A list item's number ("2." or "2)"), alone or closing a piece the splitter cut after it:
-#: after nothing, a colon, a semicolon or a citation ("are [1]: 1." / "[2] 2."), not after a
-#: word ("improves by 2.").
-_LIST_NUMBER = re.compile(r"(?:^|(?<=[:;\]])\s+)(\d{1,2}[.)])$")
+#: A list item's number ("2." or "2)", and a chip right after it) ending a piece the splitter
+#: cut: after nothing, a colon, a semicolon or a citation ("are [1]: 1." / "[2] 2."), not after
+#: a word ("improves by 2."). It belongs to the next sentence, its item.
+_LIST_NUMBER = re.compile(r"(?:^\s*|(?<=[:;\]])\s+)(\d{1,2}[.)](?:\s*\[[\d,\s]+\])*)$")
 
 
 def split_answer(text: str) -> list[str]:
-    """Sentences of model prose, each keeping the citations that close it; a list item's
-    number stays with its item ("1. EMS ..."), never a sentence of its own."""
+    """Sentences of model prose, each keeping the citations that close it, each a slice of
+    ``text`` (so a check can find it there); a list item's number stays with its item
+    ("1. [1] EMS ..."), never a sentence of its own."""
     out: list[str] = []
     for paragraph in text.split("\n"):
-        carried = ""
-        for piece in (s.strip() for s in _SENTENCE.split(paragraph)):
-            if not piece:
-                continue
-            piece = f"{carried} {piece}".strip()
-            number = _LIST_NUMBER.search(piece)
-            carried = number.group(1) if number else ""
-            if number:
-                piece = piece[: number.start()].strip()
-            if piece:
-                out.append(piece)
-        if carried:  # a number closing the paragraph is not an item: put it back
-            if out:
-                out[-1] = f"{out[-1]} {carried}"
-            else:
-                out.append(carried)
+        ends = [m.end() for m in _SENTENCE_END.finditer(paragraph)] + [len(paragraph)]
+        start = 0
+        for end in ends:
+            piece = paragraph[start:end]
+            number = _LIST_NUMBER.search(piece) if end < len(paragraph) else None
+            if number:  # the item's number starts the next sentence
+                piece = piece[: number.start(1)]
+            if piece.strip():
+                out.append(piece.strip())
+            start = start + number.start(1) if number else end
     return out
 
 
@@ -225,7 +222,8 @@ def name_citations(text: str, papers: Mapping[int, Paper]) -> str:
             for n in numbers
             if n in papers
         )
-        if not slot or named or not all(n in papers for n in numbers):
+        introduces = text[run.end() :].lstrip().startswith(":")  # "are [1]: 1. ..." a list
+        if not slot or named or introduces or not all(n in papers for n in numbers):
             out.append(before + run.group(0))
             at = run.end()
             continue
@@ -277,12 +275,13 @@ def chips_after_titles(text: str, papers: Sequence[Paper]) -> str:
 _FIGURE = re.compile(
     r"(?<![\w.'’-])(?!(?:19|20)\d\d\b)\d+(?:[.,]\d+)*(?=(?:[xX×kKMBTG]|bit)?(?!\w))"
 )
-_ENUMERATOR = re.compile(r"\(\d{1,2}\)")
+_ENUMERATOR = re.compile(r"\(\d{1,2}\)|^\s*\d{1,2}[.)](?=\s)", re.MULTILINE)  # (1), "1. item"
 _COUNTED = re.compile(r"\b(\d{1,2})\s+(?:of\s+the\s+)?(?:papers?|studies|works?|methods?|sources?)")
 
 
 def figures(text: str) -> set[str]:
-    """The figures a text reports (citation numbers and "(1)" enumerators left out)."""
+    """The figures a text reports (citation numbers, "(1)" enumerators and list numbers left
+    out)."""
     flat = _ENUMERATOR.sub(" ", CITATION_GROUP.sub(" ", text))
     return {f.replace(",", "") for f in _FIGURE.findall(flat)}
 

@@ -724,3 +724,20 @@ def test_a_list_items_number_stays_with_its_item() -> None:
         "It improves by 2.",
         "Then it falls [1].",
     ]
+
+
+def test_a_list_whose_items_open_with_their_chip_is_checked(
+    fake_settings: Settings, fake: FakeLLM
+) -> None:
+    gathered = gather(OPTICAL_FLOW, fake_settings)
+    claim = splatflow(gathered)
+    n = claim.number
+    fake.enqueue(
+        f"The papers that propose methods are:\n1. [{n}] {claim.sentences[0]}\n"
+        f"2. [{n}] It aligns motion features of the previous frame by splatting."
+    )
+    answer = final_answer(answer_from(gathered, fake_settings))  # it raised KeyError
+    assert not answer.abstained and answer.citations
+    assert all(s.text in answer.answer for s in answer.prose)  # each a slice of the text
+    # Each item keeps its number and chip, and says which paper it is.
+    assert any(s.text.startswith("1. SplatFlow [1] ") for s in answer.prose), answer.answer

@@ -59,6 +59,13 @@ def test_whole_trims_a_cut_sentence_and_never_cuts() -> None:
     assert whole("Done [1].") == "Done [1]."
     assert whole("He said “done.”") == "He said “done.”"
     assert split_answer("One [1]. Two [2]") == ["One [1].", "Two [2]"]
+    # A chip after the full stop stays with its sentence; one after a list number, its item.
+    assert split_answer("A works. [1] B too [2].") == ["A works. [1]", "B too [2]."]
+    assert split_answer("Two:\n1. [1] EMS evicts. 2. [2] FastGen") == [
+        "Two:",
+        "1. [1] EMS evicts.",
+        "2. [2] FastGen",
+    ]
 
 
 def test_paper_names_are_short_names_or_quoted_titles() -> None:
@@ -110,6 +117,7 @@ def test_chips_that_stand_for_a_paper_get_its_name() -> None:
         'Paper [1], titled "MemoryFormer: Minimize ...", drops FC layers.',
         "As shown in [9], it works.",
         "Results improve [1] and [2].",
+        "The papers that do it are [1]:",
     ):
         assert name_citations(kept, papers) == kept
 
@@ -121,6 +129,9 @@ def test_figures_no_source_gives_are_found() -> None:
     assert unsourced_figures("Like GPT-4, from 2024 [1].", sources) == []  # a name, a year
     assert unsourced_figures("At 512 px it is fast.", sources, "Trained at 512 px?") == []
     assert unsourced_figures("3 papers study it [1][2][3].", sources) == []
+    assert (
+        unsourced_figures("2. [1] It reaches 84.0% (1) on it.", sources) == []
+    )  # list, enumerator
 
 
 def test_a_chip_inside_a_title_moves_after_it() -> None:
