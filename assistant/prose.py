@@ -191,7 +191,7 @@ def name_ordinals(text: str, listed: Sequence[tuple[int, Paper]]) -> str:
 # A run of chips read as a noun ("are [1], [2] and [3]"), after a word that asks for one.
 _CHIP_RUN = re.compile(r"\[\d+\](?:(?:\s*,\s*and\s+|\s*,\s*|\s+and\s+|\s+or\s+)\[\d+\])*")
 _NOUN_SLOT = re.compile(
-    r"(?:[.!?:;]\s+|\b(?:[Ii]n|by|from|of|is|are|was|were|and|or|while|whereas|but|than|"
+    r"(?:[.!?:;,]\s+|\b(?:[Ii]n|by|from|of|is|are|was|were|and|or|while|whereas|but|than|"
     r"with|like|as|unlike|include|includes|including|namely|see|both|called|named|titled)\s+)$"
 )
 # Words that stand in for the name: "the paper by [1]", "Papers [1] and [2]".
@@ -200,6 +200,14 @@ _WORKS = re.compile(
     r"[Aa]rticles?)\s+(?:(?:by|from|of|in)\s+)?$"
 )
 _SENTENCE_BREAK = re.compile(r"[.!?]\s+")
+
+
+def _called(paper: Paper) -> list[str]:
+    """What a sentence that already names the paper contains (lower case): its short name,
+    the name prose gives it, or its title's first five words."""
+    words = paper.title.lower().split()
+    named = paper_name(paper).strip("“”…").lower()
+    return [paper.short_name.lower(), named, " ".join(words[:5]) if len(words) > 5 else named]
 
 
 def name_citations(text: str, papers: Mapping[int, Paper]) -> str:
@@ -217,11 +225,7 @@ def name_citations(text: str, papers: Mapping[int, Paper]) -> str:
         start = _SENTENCE_BREAK.split(head)[-1]
         end = _SENTENCE_BREAK.split(text[run.end() :], maxsplit=1)[0]
         sentence = f"{start} {end}".lower()
-        named = any(
-            papers[n].short_name.lower() in sentence or papers[n].title.lower() in sentence
-            for n in numbers
-            if n in papers
-        )
+        named = any(any(c in sentence for c in _called(papers[n])) for n in numbers if n in papers)
         introduces = text[run.end() :].lstrip().startswith(":")  # "are [1]: 1. ..." a list
         if not slot or named or introduces or not all(n in papers for n in numbers):
             out.append(before + run.group(0))

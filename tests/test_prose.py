@@ -91,12 +91,15 @@ def test_ordinals_become_names_with_matching_chips() -> None:
 
 
 def test_chips_that_stand_for_a_paper_get_its_name() -> None:
-    papers = {1: MEMORY, 2: EMS}
+    papers = {1: MEMORY, 2: EMS, 3: THEORY}
     assert name_citations("The paper by [1] shows that FC layers can go.", papers) == (
         "MemoryFormer [1] shows that FC layers can go."
     )
     assert name_citations("[2] evicts then merges. It saves memory [2].", papers) == (
         "EMS [2] evicts then merges. It saves memory [2]."
+    )
+    assert name_citations("It works. In contrast, [2] merges.", papers) == (
+        "It works. In contrast, EMS [2] merges."
     )
     assert name_citations("The paper that describes it is [1].", papers) == (
         "The paper that describes it is MemoryFormer [1]."
@@ -118,6 +121,7 @@ def test_chips_that_stand_for_a_paper_get_its_name() -> None:
         "As shown in [9], it works.",
         "Results improve [1] and [2].",
         "The papers that do it are [1]:",
+        "2. [3] The Principles of Deep Learning Theory develops RG flow.",
     ):
         assert name_citations(kept, papers) == kept
 

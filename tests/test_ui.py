@@ -724,3 +724,12 @@ def test_a_model_that_crashes_its_check_is_reported_on_the_page(sample_settings:
     finally:
         app.close()
         release(settings.llm)
+
+
+def test_a_list_in_an_answer_stays_a_list() -> None:
+    from assistant.models import SentenceCheck
+    from assistant.ui.render import checked_html
+
+    items = ["The methods are [1]:", "1. EMS evicts then merges [1].", "2. FastGen adapts [2]."]
+    html = checked_html([SentenceCheck(text=t, citations=[]) for t in items], 0)
+    assert html.count("<br>") == 2 and html.index("<br>") < html.index("1. EMS")

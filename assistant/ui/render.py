@@ -188,11 +188,16 @@ def telemetry_line(t: AnswerTelemetry) -> str:
     return " · ".join(escape(p) for p in parts if p)
 
 
+_LIST_ITEM = re.compile(r"\d{1,2}[.)]\s")
+
+
 def checked_html(sentences: Sequence[SentenceCheck], turn: int | str) -> str:
     """Checked sentences with citation chips; unsupported ones flagged ⚠, uncited ones
     underlined (answers and digest paragraphs alike)."""
     parts = []
     for s in sentences:
+        if parts and _LIST_ITEM.match(s.text):
+            parts.append("<br>")  # a list the model wrote stays a list
         text = _with_citations(s.text, turn)
         if s.problem:
             flag = escape(s.problem.capitalize())
