@@ -193,16 +193,10 @@ def test_a_partial_case_is_right_when_the_missing_part_is_said() -> None:
     with pytest.raises(ValueError, match="only a partial case"):
         Case(id="p3", type="known_item", question="q?", gold_titles=["T"], missing=["x"])
 
-    def answer(text: str, notices: list[str] = ()) -> Answer:  # type: ignore[assignment]
-        sentences = [SentenceCheck(text=text, citations=[])]
-        return Answer(
-            question="q",
-            standalone_question="q",
-            answer=text,
-            abstained=False,
-            sentences=sentences,
-            notices=list(notices),
-        )
+    def answer(text: str, notices: list[str] | None = None) -> Answer:
+        said = _answer(text, [SentenceCheck(text=text, citations=[])], [], 0)
+        said.notices = notices or []
+        return said
 
     affirms = answer("Speculative decoding speeds up speech recognition [1].")
     says = answer("No paper applies it to speech recognition; the closest is EMS [1].")
