@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from pydantic import BaseModel, Field
 
+from assistant.evals.suite import NOT_ANSWERABLE
 from assistant.models import Answer, SentenceCheck
 
 #: The cutoffs of hit@k; recall and nDCG are taken at the largest.
@@ -405,7 +406,7 @@ def summarize_answers(
     Citation validity, precision and recall are pooled over all answers (micro averages);
     gold coverage, source recall and fact accuracy are means over the cases they apply to.
     """
-    answerable = [s for t, s in scores if t not in ("unanswerable", "partial")]
+    answerable = [s for t, s in scores if t not in NOT_ANSWERABLE]
     unanswerable = [s for t, s in scores if t == "unanswerable"]
     partial = [s for t, s in scores if t == "partial"]
     answered = [s for _, s in scores if not s.abstained and s.error is None]
@@ -462,7 +463,7 @@ def summarize_gate(
     pairs scored as abstention accuracy (unanswerable cases stopped) and false abstention
     (answerable stopped); (facts in the evidence, all facts) pairs as the share of answer facts
     the model is shown, the ceiling of fact accuracy."""
-    answerable = [ok for t, ok in cases if t not in ("unanswerable", "partial")]
+    answerable = [ok for t, ok in cases if t not in NOT_ANSWERABLE]
     unanswerable = [ok for t, ok in cases if t == "unanswerable"]
     return {
         "n": len(cases),

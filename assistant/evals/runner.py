@@ -42,7 +42,14 @@ from assistant.evals.metrics import (
     summarize_gate,
     summarize_retrieval,
 )
-from assistant.evals.suite import Case, MissingGold, Suite, resolve_gold, title_index
+from assistant.evals.suite import (
+    NOT_ANSWERABLE,
+    Case,
+    MissingGold,
+    Suite,
+    resolve_gold,
+    title_index,
+)
 from assistant.llm import LLM, Message, get_llm
 from assistant.models import Answer, Source
 from assistant.retrieve import search
@@ -141,7 +148,7 @@ def summarize(
     cases: Sequence[CaseResult], modes: Sequence[str], systems: Sequence[str]
 ) -> dict[str, Any]:
     """Retrieval per mode (answerable cases), the gate, answers per system, digests."""
-    answerable = [c for c in cases if c.type not in ("unanswerable", "partial")]
+    answerable = [c for c in cases if c.type not in NOT_ANSWERABLE]
     types = by_key(answerable, lambda c: c.type)
     out: dict[str, Any] = {"retrieval": {}, "retrieval_by_type": {}, "answers": {}}
     for mode in modes:

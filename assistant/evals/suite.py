@@ -23,6 +23,9 @@ CaseType = Literal[
     "known_item", "numeric", "multi_paper", "topic", "unanswerable", "follow_up", "partial"
 ]
 CASE_TYPES: tuple[str, ...] = get_args(CaseType)
+#: Types no paper of the corpus answers (a partial case's gold is only the closest papers):
+#: left out of retrieval scores and of false abstention.
+NOT_ANSWERABLE = frozenset({"unanswerable", "partial"})
 MAX_FACT_CHARS = 80
 
 
@@ -116,7 +119,7 @@ class Case(BaseModel):
     @property
     def answerable(self) -> bool:
         """Whether some paper of the corpus answers it (a partial case's is only close)."""
-        return self.type not in ("unanswerable", "partial")
+        return self.type not in NOT_ANSWERABLE
 
 
 class Suite(BaseModel):
