@@ -55,6 +55,7 @@ from assistant.prose import (
     FINISHED,
     chips_after_titles,
     figures,
+    given_figures,
     name_citations,
     name_ordinals,
     plain,
@@ -779,9 +780,9 @@ def check_text(
     for i, old in attached.items():
         if i < len(sentences) and old in numbering:
             sentences[i].attached = [numbering[old]]
-    shown_texts = [paper.text for paper in shown]
+    given = given_figures(question, *(paper.text for paper in shown))
     for check in sentences:
-        check.unsourced = unsourced_figures(check.text, shown_texts, question)
+        check.unsourced = unsourced_figures(check.text, given)
         if check.unsourced:
             check.supported = False
         check.text = name_citations(check.text, cited)

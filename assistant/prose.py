@@ -290,12 +290,17 @@ def figures(text: str) -> set[str]:
     return {f.replace(",", "") for f in _FIGURE.findall(flat)}
 
 
-def unsourced_figures(sentence: str, sources: Sequence[str], question: str = "") -> list[str]:
-    """The figures of ``sentence`` that none of ``sources`` nor the question gives (compared
-    by value: "84" is "84.0"); a small count of papers ("three" as "3 papers") is allowed."""
+def given_figures(*texts: str) -> set[float]:
+    """The values of every figure the texts give (what a sentence may state)."""
+    return {float(f) for text in texts for f in figures(text)}
+
+
+def unsourced_figures(sentence: str, given: set[float]) -> list[str]:
+    """The figures of ``sentence`` whose value is not among ``given`` (``given_figures`` of
+    the shown papers and the question: "84" is "84.0"); a small count of papers ("3 papers")
+    is allowed."""
     stated = figures(sentence)
     if not stated:
         return []
-    known = {float(f) for text in (*sources, question) for f in figures(text)}
-    known |= {float(n) for n in _COUNTED.findall(sentence)}
+    known = given | {float(n) for n in _COUNTED.findall(sentence)}
     return sorted((f for f in stated if float(f) not in known), key=float)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from assistant.models import Paper
 from assistant.prose import (
     chips_after_titles,
+    given_figures,
     name_citations,
     name_ordinals,
     paper_name,
@@ -127,15 +128,14 @@ def test_chips_that_stand_for_a_paper_get_its_name() -> None:
 
 
 def test_figures_no_source_gives_are_found() -> None:
-    sources = ["It reaches 84.0% top-1 accuracy on ImageNet with 7B parameters."]
-    assert unsourced_figures("It reaches 84% top-1 [1].", sources) == []
-    assert unsourced_figures("It reaches 86.5% top-1 and 84.0 [1].", sources) == ["86.5"]
-    assert unsourced_figures("Like GPT-4, from 2024 [1].", sources) == []  # a name, a year
-    assert unsourced_figures("At 512 px it is fast.", sources, "Trained at 512 px?") == []
-    assert unsourced_figures("3 papers study it [1][2][3].", sources) == []
-    assert (
-        unsourced_figures("2. [1] It reaches 84.0% (1) on it.", sources) == []
-    )  # list, enumerator
+    given = given_figures("It reaches 84.0% top-1 accuracy on ImageNet with 7B parameters.")
+    assert unsourced_figures("It reaches 84% top-1 [1].", given) == []
+    assert unsourced_figures("It reaches 86.5% top-1 and 84.0 [1].", given) == ["86.5"]
+    assert unsourced_figures("Like GPT-4, from 2024 [1].", given) == []  # a name, a year
+    asked = given | given_figures("Trained at 512 px?")
+    assert unsourced_figures("At 512 px it is fast.", asked) == []
+    assert unsourced_figures("3 papers study it [1][2][3].", given) == []
+    assert unsourced_figures("2. [1] It reaches 84.0% (1) on it.", given) == []  # list, (1)
 
 
 def test_a_chip_inside_a_title_moves_after_it() -> None:

@@ -194,7 +194,7 @@ _LIST_ITEM = re.compile(r"\d{1,2}[.)]\s")
 def checked_html(sentences: Sequence[SentenceCheck], turn: int | str) -> str:
     """Checked sentences with citation chips; unsupported ones flagged ⚠, uncited ones
     underlined (answers and digest paragraphs alike)."""
-    parts = []
+    parts: list[str] = []
     for s in sentences:
         if parts and _LIST_ITEM.match(s.text):
             parts.append("<br>")  # a list the model wrote stays a list
