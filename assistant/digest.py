@@ -31,17 +31,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.answer import (
-    CANNOT_ANSWER,
-    abstract_sentences,
-    check_text,
-    format_sources,
-    is_abstention,
-    is_relevant,
-    select_evidence,
-)
+from assistant.citations import CANNOT_ANSWER, check_text, is_abstention
 from assistant.embed import get_embedder
 from assistant.errors import InputError
+from assistant.evidence import abstract_sentences, format_sources, is_relevant, select_evidence
 from assistant.llm import LLM, Message, Telemetry, get_llm
 from assistant.models import (
     CheckedText,

@@ -5,6 +5,7 @@ and digests (themes on the topic)."""
 from __future__ import annotations
 
 import re
+import time
 
 STOPWORD_TEXT = (
     "about across and are based between can does each for from has have how into its more "
@@ -14,6 +15,16 @@ STOPWORD_TEXT = (
 )
 STOPWORDS = frozenset(STOPWORD_TEXT.split())
 _WORD = re.compile(r"[a-z0-9][a-z0-9-]+")
+
+
+def squash(text: str) -> str:
+    """Lower-case letters and digits only: "LLaMA-2" and "llama 2" squash alike."""
+    return re.sub(r"[^a-z0-9]+", "", text.lower())
+
+
+def elapsed_ms(since: float) -> float:
+    """Milliseconds since a ``time.perf_counter()`` reading, rounded for telemetry."""
+    return round((time.perf_counter() - since) * 1000, 1)
 
 
 def question_terms(text: str) -> set[str]:

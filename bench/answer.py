@@ -30,10 +30,11 @@ from typing import Any
 
 from _common import RESULTS, ROOT, median, print_table, write_results
 
-from assistant.answer import answer_from, answer_prompt, final_answer, gather
+from assistant.answer import answer_from, answer_prompt, final_answer
 from assistant.embed import get_embedder
 from assistant.evals.llamaindex import StockPipeline
 from assistant.evals.suite import load_suite
+from assistant.evidence import gather
 from assistant.ingest import ingest_papers, parse_paths
 from assistant.llm import get_llm
 from assistant.models import Answer

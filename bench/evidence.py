@@ -21,9 +21,9 @@ from typing import Any
 
 from _common import RESULTS, ROOT, median, percentile, print_table, write_results
 
-from assistant.answer import estimate_tokens, gather, select_evidence
 from assistant.evals.metrics import fact_found, fact_share
 from assistant.evals.suite import load_suite
+from assistant.evidence import estimate_tokens, gather, select_evidence
 from assistant.settings import Settings
 
 

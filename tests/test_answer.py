@@ -8,28 +8,21 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from assistant.answer import (
+from assistant.answer import answer_from, ask, ask_stream, final_answer, reported_results
+from assistant.citations import (
     CANNOT_ANSWER,
-    answer_from,
-    ask,
-    ask_stream,
     check_text,
     cite_paper_mentions,
     cited_numbers,
-    conversation,
-    final_answer,
-    first_sentences,
-    gather,
     is_abstention,
     parse_citation_group,
     renumber_citations,
-    reported_results,
-    select_evidence,
-    split_answer,
     verify_citations,
 )
 from assistant.errors import AssistantError, InputError
+from assistant.evidence import conversation, gather, select_evidence
 from assistant.export import answer_markdown, bibtex
+from assistant.generate import first_sentences
 from assistant.llm import FakeLLM, Message
 from assistant.models import (
     QUOTES_HEADING,
@@ -41,7 +34,7 @@ from assistant.models import (
     SearchFilters,
 )
 from assistant.prompts import load_prompt
-from assistant.prose import whole
+from assistant.prose import split_answer, whole
 from assistant.settings import Settings
 from assistant.ui.render import checked_html
 
@@ -301,7 +294,7 @@ def test_quoted_results_are_marked_and_kept_apart(fake_settings: Settings, fake:
 
 
 def test_named_terms_and_what_the_sources_do_not_mention() -> None:
-    from assistant.answer import named_terms, uncovered_terms
+    from assistant.evidence import named_terms, uncovered_terms
 
     question = "How does GPT-4o compare with LLaMA-2 on ImageNet and SWE-bench for LLMs?"
     assert named_terms(question) == ["GPT-4o", "LLaMA-2", "ImageNet", "SWE-bench"]
@@ -317,7 +310,7 @@ def test_named_terms_and_what_the_sources_do_not_mention() -> None:
 
 
 def test_a_loop_is_detected_and_cut() -> None:
-    from assistant.answer import drop_repetition, repeats_itself
+    from assistant.generate import drop_repetition, repeats_itself
 
     looped = (
         "SplatFlow splats features [1]. It handles occlusion [1]. SplatFlow splats features [1]."
@@ -618,7 +611,7 @@ def test_a_short_follow_up_keeps_the_topic_the_rewrite_dropped(
 
 
 def test_a_new_question_in_a_conversation_is_searched_as_rewritten() -> None:
-    from assistant.answer import follow_up
+    from assistant.evidence import follow_up
 
     previous = Answer(
         question=KV_CACHE, standalone_question=KV_CACHE, answer="EMS [1].", abstained=False

@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
-from assistant.answer import CANNOT_ANSWER, Answer, ask
+from assistant.answer import ask
+from assistant.citations import CANNOT_ANSWER
 from assistant.evals.suite import load_suite
 from assistant.ingest import ingest_papers, make_paper, parse_paths
+from assistant.models import Answer
 from assistant.settings import Settings
 from tests.conftest import ROOT, SAMPLE
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from assistant.answer import CANNOT_ANSWER
+from assistant.citations import CANNOT_ANSWER
 from assistant.cli import cli
 from assistant.digest import (
     choose_clusters,

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from assistant.answer import CANNOT_ANSWER
+from assistant.citations import CANNOT_ANSWER
 from assistant.digest import digest
 from assistant.models import Digest
 from assistant.render_digest import render

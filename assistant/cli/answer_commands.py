@@ -210,7 +210,7 @@ def chat(
       printf 'Which papers compress the KV cache?\nWhich of those need no retraining?\n' |
         assistant chat --json
     """
-    from assistant.answer import conversation
+    from assistant.evidence import conversation
 
     settings = _settings(ctx, mode, provider)
     answers: list[Answer] = []

@@ -17,7 +17,7 @@ For the harness, ``StockPipeline`` answers a question the way a llama-index user
 the box: ``VectorStoreIndex`` over the same Chroma collection (through
 ``llama-index-vector-stores-chroma``) fused with ``BM25Retriever`` by ``QueryFusionRetriever``
 (reciprocal rank), then ``CitationQueryEngine``; or that engine on ``PapersRetriever``
-(``retriever="ours"``). Its text is checked with ``answer.py``'s checker like ours.
+(``retriever="ours"``). Its text is checked with ``citations.check_text`` like ours.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from pydantic import PrivateAttr
 
-from assistant.answer import check_text, is_abstention
+from assistant.citations import check_text, is_abstention
 from assistant.embed import get_embedder, split_sentences
 from assistant.errors import StoreError
 from assistant.llm import LLM, Telemetry

@@ -4,7 +4,7 @@ Every formula is written out in ``eval/README.md``. Per-case records (``Retrieva
 ``AnswerScore``, ``DigestScore``) are computed once by the runner and stored in
 ``results.jsonl``; the summaries here only aggregate them, so a report or a comparison can
 be recomputed from the files alone. What counts as a citation, a supported sentence or an
-abstention is decided by ``assistant.answer`` (``check_text``, ``is_abstention``), never here.
+abstention is decided by ``assistant.citations`` (``check_text``, ``is_abstention``), never here.
 """
 
 from __future__ import annotations

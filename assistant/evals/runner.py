@@ -8,7 +8,7 @@
    hybrid+mmr), timed; every case gathered once (``answer.gather``) for the relevance gate;
 3. answers (unless ``no_llm``): ``answer.answer_from`` on the gathered evidence for ``ours``,
    the llama-index pipelines of ``assistant.evals.llamaindex`` for the other systems, all
-   with one loaded model, every answer checked by ``answer.py``'s checker;
+   with one loaded model, every answer checked by ``citations.check_text``;
 4. digests (``digests``): the topic cases through ``assistant.digest``.
 
 The result records what was measured with what: the settings, the model, the store's
@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from assistant.answer import answer_from, conversation, final_answer, gather
+from assistant.answer import answer_from, final_answer
 from assistant.embed import get_embedder
 from assistant.errors import AssistantError, InputError
 from assistant.evals.metrics import (
@@ -50,6 +50,7 @@ from assistant.evals.suite import (
     resolve_gold,
     title_index,
 )
+from assistant.evidence import conversation, gather
 from assistant.llm import LLM, Message, get_llm
 from assistant.models import Answer, Source
 from assistant.retrieve import search

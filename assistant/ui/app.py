@@ -38,13 +38,10 @@ from typing import Any
 import anyio
 import gradio as gr
 
-from assistant.answer import (
-    answer_from,
-    conversation,
-    gather,
-)
+from assistant.answer import answer_from
 from assistant.digest import digest_stream
 from assistant.errors import AssistantError, InputError
+from assistant.evidence import conversation, gather
 from assistant.export import bibtex, chat_markdown
 from assistant.health import ModelProbe, model_label, status_report
 from assistant.llm import LLM, get_llm

@@ -1,0 +1,386 @@
+"""Step 1-5 of a question's path, ``gather``: what an answer is said from.
+
+1. clean      the question (empty is an error; over-long is cut with a notice)
+2. condense   a follow-up into a standalone question (only when there is chat history);
+              ``follow_up`` keeps the conversation's topic or sources, whatever the rewrite
+3. retrieve   hybrid search with the user's filters
+4. gate       relevant when the best hit is similar enough to be worth an LLM call, and the
+              names the question asks about occur in the hits
+5. evidence   number the sources [1]..[k], each with only its best abstract sentences;
+              instruction-like sentences are dropped (abstracts are untrusted text)
+
+The answer path (``answer.answer_from``) and digests read what ``gather`` returns.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from assistant.embed import split_sentences
+from assistant.errors import InputError
+from assistant.llm import LLM, Message, get_llm
+from assistant.models import (
+    Answer,
+    AnswerTelemetry,
+    Evidence,
+    EvidenceSet,
+    Hit,
+    Paper,
+    SearchFilters,
+)
+from assistant.prompts import load_prompt
+from assistant.retrieve import search
+from assistant.settings import MAX_ANSWER_SOURCES, Settings
+from assistant.text import STOPWORDS as _STOPWORDS
+from assistant.text import elapsed_ms, question_terms, squash
+
+CONDENSE_FIELDS = frozenset({"history", "question"})
+
+# Instructions planted in an abstract are dropped from the evidence (and the prompt tells the
+# model to ignore any that remain).
+_INJECTION = re.compile(
+    r"\b(ignore|disregard|forget)\b[^.]{0,40}\b(instructions?|prompts?|rules|the above|"
+    r"everything|you were told)\b"
+    r"|\b(system prompt|you are now|reply with|respond with|output only|as the assistant|"
+    r"you must cite)\b"
+    r"|\b(print|reveal|output|leak|repeat|tell me)\b[^.]{0,40}\b(api[ _-]?keys?|passwords?|"
+    r"secrets?|credentials?|environment variables?|system prompt)\b"
+    r"|\bcite\b[^.]{0,60}\bin (every|all|each|your) (answers?|responses?|replies)\b",
+    re.I,
+)
+# Control and bidirectional-override characters: never part of a question.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# Sentences that state a result or the contribution are worth more as evidence.
+_RESULT = re.compile(
+    r"\b(?:outperform|improv|achiev|surpass|reduc|speed|faster|accura|state-of-the-art|sota|"
+    r"gain|we (?:propose|introduce|present|develop))",
+    re.I,
+)
+# A name: a word with letters (and digits, dashes, dots), or a capitalized phrase whose
+# words may be joined by "of"/"the" ("Tree of Thoughts", "Segment Anything").
+_NAME = re.compile(
+    r"\b(?:[A-Z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*"
+    r"(?:\s+(?:of\s+|the\s+)?[A-Z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*)*"
+    r"|[a-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*)\b"
+)
+_NAME_SUFFIX = re.compile(r"-(?:style|like|based|free|aware|level|scale|sized|only)$", re.I)
+# Acronyms every ML abstract uses: a question naming them names no particular thing.
+_COMMON_TEXT = (
+    "AI ML LLM VLM MLLM LVLM NLP CV RL RLHF GAN VAE CNN RNN LSTM MLP GNN KV RAG SFT QA VQA ASR "
+    "TTS OCR FID BLEU ROUGE SOTA API GPU CPU TPU MOE VIT"
+)
+_COMMON = frozenset(_COMMON_TEXT.split())
+_TITLE_LEFT_OUT = "(title left out: instruction-like text)"
+#: Ask retrieval for every sentence's similarity (evidence is chosen by budget, not count).
+_ALL_SENTENCES = 1000
+
+
+# --- 1./2. clean and condense ----------------------------------------------------------------
+
+
+def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
+    """A usable question, or an InputError; over-long ones are cut with a notice."""
+    text = " ".join(_CONTROL.sub(" ", question).split())
+    if not text:
+        raise InputError("the question is empty.")
+    if len(text) > max_chars:
+        return text[:max_chars].rsplit(" ", 1)[0], [
+            f"the question was {len(text):,} characters; only the first {max_chars:,} were used."
+        ]
+    return text, []
+
+
+def condense_question(llm: LLM, history: Sequence[Message], question: str) -> str:
+    """A follow-up rewritten as a standalone question; unchanged when there is no history."""
+    if not history:
+        return question
+    turns = "\n".join(
+        f"{m.role}: {m.content[:600]}" for m in history[-6:] if m.role in ("user", "assistant")
+    )
+    prompt = load_prompt("condense", CONDENSE_FIELDS).render(history=turns, question=question)
+    text = llm.complete(prompt, max_tokens=64, temperature=0.0).text.strip()
+    line = text.splitlines()[0].strip().strip('"') if text else ""
+    return line if len(line) > 5 else question
+
+
+def conversation(answers: Sequence[Answer]) -> list[Message]:
+    """The chat history that condenses the next follow-up, from the answers so far.
+
+    The user turn is the standalone question: it stands on its own, so the next rewrite
+    never has to resolve a chain of "and that one?" turns. Every front end records it so.
+    """
+    history: list[Message] = []
+    for a in answers:
+        history += [
+            Message(role="user", content=a.standalone_question),
+            Message(role="assistant", content=a.answer),
+        ]
+    return history
+
+
+#: Words by which a follow-up points back at the previous answer's papers ("which of those").
+_BACK_REFERENCE = re.compile(
+    r"\b(?:those|these|them|they|ones|either|both|it|its|(?:the|this|that) "
+    r"(?:first|second|third|fourth|fifth|last|latter|former|paper|method|model|one|work)s?)\b",
+    re.IGNORECASE,
+)
+#: A follow-up of at most this many words whose rewrite shares no content word with the
+#: topic adds a constraint to that topic ("and without retraining?"): the topic is kept.
+SHORT_FOLLOW_UP = 8
+
+
+class FollowUp(NamedTuple):
+    """How a follow-up is searched and asked, decided by the pipeline, not by the rewrite."""
+
+    query: str  # what retrieval searches for
+    question: str  # what the model is asked (and the next turn's topic)
+    ids: list[str] | None  # the papers it is answered from, when it points back
+    note: str | None  # what the reader is told about it
+
+
+def follow_up(question: str, standalone: str, previous: Answer | None) -> FollowUp:
+    """Keep a follow-up on the conversation's topic, whatever the small model's rewrite says.
+
+    - It points back ("which of those", "the second one") and the previous answer had
+      sources: it is answered from those papers, re-ranked for the new question.
+    - It is short and the rewrite shares no content word with the topic (the rewrite dropped
+      it): the topic is searched along with it.
+    - Otherwise it is a question of its own: the rewrite is searched and asked.
+    """
+    if previous is None:
+        return FollowUp(standalone, standalone, None, None)
+    topic = previous.standalone_question
+    kept = f"{question} (follow-up to: {topic})"
+    if _BACK_REFERENCE.search(question) and previous.sources:
+        ids = [s.paper_id for s in previous.sources]
+        note = f"answered from the {len(ids)} sources of the previous answer, which it refers to."
+        return FollowUp(f"{question} {topic}", kept, ids, note)
+    dropped_topic = not question_terms(standalone) & question_terms(topic)
+    if dropped_topic and len(question.split()) <= SHORT_FOLLOW_UP:
+        note = f"searched together with the previous question's topic: {topic}"
+        return FollowUp(f"{question} {topic}", kept, None, note)
+    return FollowUp(standalone, standalone, None, None)
+
+
+# --- 4. gate -----------------------------------------------------------------------------------
+
+
+def is_relevant(hits: Sequence[Hit], threshold: float) -> bool:
+    """Whether the best hit is similar enough to the question to be worth an LLM call."""
+    return bool(hits) and max(h.similarity for h in hits) >= threshold
+
+
+# --- 5. evidence -------------------------------------------------------------------------------
+
+
+def drop_instructions(sentences: Sequence[str]) -> tuple[list[str], int]:
+    """The sentences without instruction-like ones (planted in an abstract), and how many went."""
+    clean = [s for s in sentences if not _INJECTION.search(s)]
+    return clean, len(sentences) - len(clean)
+
+
+def sentence_value(text: str, similarity: float, terms: set[str]) -> float:
+    """How much a sentence is worth showing the model: its similarity to the question, plus
+    what carries facts (numbers, results, the contribution) and the question's own words."""
+    value = similarity
+    if _NUMBER.search(text):
+        value += 0.15
+    if _RESULT.search(text):
+        value += 0.05
+    if terms:
+        value += 0.15 * len(terms & question_terms(text)) / len(terms)
+    return value
+
+
+def abstract_sentences(paper: Paper) -> tuple[list[str], int]:
+    """A paper's abstract sentences without planted instructions, and how many were dropped."""
+    return drop_instructions(split_sentences(paper.abstract) or [paper.abstract])
+
+
+def valued_sentences(
+    hit: Hit, sentences: Sequence[str], terms: set[str]
+) -> list[tuple[float, str]]:
+    """``sentence_value`` of each of a hit's sentences, with its similarity to the question."""
+    similarity = {m.text: m.score for m in hit.best_sentences}
+    return [(sentence_value(t, similarity.get(t, 0.0), terms), t) for t in sentences]
+
+
+def estimate_tokens(text: str) -> int:
+    """Prompt tokens of English text, roughly (4 characters a token), without a tokenizer."""
+    return len(text) // 4 + 1
+
+
+#: What each step down the ranking costs a sentence's value in ``select_evidence``.
+RANK_STEP = 0.05
+
+
+def select_evidence(
+    hits: Sequence[Hit], question: str, budget: int
+) -> tuple[list[Evidence], list[str]]:
+    """Numbered sources with the abstract sentences that best carry what the question asks,
+    chosen together within a prompt-token ``budget``: every source gets its best sentence,
+    then the best remaining sentences of all sources fill the budget. A sentence's value
+    (``sentence_value``) is lowered by its source's rank and by how far the source's
+    similarity lies below the best hit's, so the paper asked about shows its results while
+    a tail source shows one line. Planted instructions are dropped."""
+    terms = question_terms(question)
+    top = max((hit.similarity for hit in hits), default=0.0)
+    notices: list[str] = []
+    pools: list[list[str]] = []
+    ranked: list[tuple[float, int, str]] = []
+    for rank, hit in enumerate(hits):
+        clean, dropped = abstract_sentences(hit.paper)
+        if dropped or _INJECTION.search(hit.paper.title):
+            notices.append(
+                f"source [{rank + 1}] contains instruction-like text; "
+                "it was left out of the prompt."
+            )
+        pools.append(clean)
+        penalty = RANK_STEP * rank + (top - hit.similarity)
+        ranked += [(value - penalty, rank, t) for value, t in valued_sentences(hit, clean, terms)]
+    ranked.sort(key=lambda item: -item[0])
+    chosen: list[set[str]] = [set() for _ in hits]
+    used = 0
+    for _, rank, sentence in ranked:  # each source's best sentence, whatever the budget
+        if not chosen[rank]:
+            chosen[rank].add(sentence)
+            used += estimate_tokens(sentence)
+    for _, rank, sentence in ranked:
+        cost = estimate_tokens(sentence)
+        if sentence not in chosen[rank] and used + cost <= budget:
+            chosen[rank].add(sentence)
+            used += cost
+    evidence = [
+        # The abstract's own order: sentences read better that way.
+        Evidence(
+            number=rank + 1,
+            paper=hit.paper,
+            sentences=[t for t in pools[rank] if t in chosen[rank]],
+            similarity=hit.similarity,
+        )
+        for rank, hit in enumerate(hits)
+    ]
+    return evidence, notices
+
+
+def named_terms(question: str) -> list[str]:
+    """Names a question asks about: GPT-4o, ImageNet, SWE-bench, ECG (a capital after the
+    first letter, or letters with digits), and capitalized phrases inside a sentence (Jamba,
+    Tree of Thoughts). Everyday ML acronyms (LLM, FID) and suffixes like "-style" are left out."""
+    names = []
+    for match in _NAME.finditer(question):
+        words = match.group().split()
+        starts_sentence = not re.search(r"\w[^.!?:]*$", question[: match.start()])
+        if starts_sentence and not _mixed(words[0]):
+            words = words[1:]  # "Which", "Keeping CLIP" -> "CLIP"
+        name = _NAME_SUFFIX.sub("", " ".join(words))
+        if not name or name.lower() in _STOPWORDS or name.rstrip("s").upper() in _COMMON:
+            continue
+        if _mixed(name) or " " in name or name[0].isupper():
+            names.append(name)
+    return list(dict.fromkeys(names))
+
+
+def _mixed(word: str) -> bool:
+    """A capital after the first letter, or letters mixed with digits: a made-up name."""
+    return any(c.isupper() for c in word[1:]) or (
+        any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+    )
+
+
+def uncovered_terms(question: str, papers: Sequence[Paper]) -> list[str]:
+    """The names in the question that none of ``papers`` mentions (spelling and plural
+    insensitive: "Llama 2" matches LLaMA-2, "Gaussian" matches Gaussians)."""
+    hay = " ".join(squash(p.text) for p in papers)
+    return [t for t in named_terms(question) if squash(t).removesuffix("s") not in hay]
+
+
+def format_sources(evidence: Sequence[Evidence]) -> str:
+    """The sources block of a prompt: each paper's sentences fenced as data in a ``<paper>``
+    element carrying its number and title. (A "[1] Title" line per source, the old layout, led
+    the small model to answer with a bare list of numbers and titles.)"""
+
+    def inert(text: str) -> str:
+        return text.replace("<", "‹").replace(">", "›").replace('"', "'")
+
+    blocks = []
+    for ev in evidence:
+        title = ev.paper.title if not _INJECTION.search(ev.paper.title) else _TITLE_LEFT_OUT
+        text = inert(ev.text)
+        blocks.append(f'<paper number="{ev.number}" title="{inert(title)}">\n{text}\n</paper>')
+    return "\n\n".join(blocks)
+
+
+def gather(
+    question: str,
+    settings: Settings,
+    *,
+    history: Sequence[Message] = (),
+    previous: Answer | None = None,
+    filters: SearchFilters | None = None,
+    mode: str | None = None,
+    k: int | None = None,
+    llm: LLM | None = None,
+    ids: Sequence[str] | None = None,
+) -> EvidenceSet:
+    """Steps 1-5: the standalone question, its hits, the numbered evidence and the gate;
+    ``ids`` restricts the sources to those papers ("ask about this paper"). ``previous`` is
+    the conversation's last answer: a follow-up keeps its topic or its sources (``follow_up``).
+    """
+    started = time.perf_counter()
+    k = settings.answer.k if k is None else k
+    if isinstance(k, bool) or not 1 <= k <= MAX_ANSWER_SOURCES:
+        raise InputError(f"-k must be between 1 and {MAX_ANSWER_SOURCES}, not {k}.")
+    question, notices = clean_question(question, settings.answer.max_question_chars)
+    telemetry = AnswerTelemetry()
+
+    t0 = time.perf_counter()
+    points_back = previous is not None and bool(_BACK_REFERENCE.search(question))
+    standalone = (
+        condense_question(llm or get_llm(settings), history, question)
+        if history and not points_back  # answered from the previous sources: no rewrite needed
+        else question
+    )
+    turn = follow_up(question, standalone, previous)
+    standalone = turn.question
+    if turn.note:
+        notices.append(turn.note)
+    telemetry.condense_ms = elapsed_ms(t0)
+
+    t0 = time.perf_counter()
+    result = search(
+        settings,
+        turn.query,
+        k=k,
+        mode=mode,
+        filters=filters or SearchFilters(),
+        sentences=True,
+        sentence_limit=_ALL_SENTENCES,
+        ids=turn.ids if turn.ids is not None else ids,
+    )
+    notices += result.notices
+
+    relevant = is_relevant(result.hits, settings.answer.min_relevance)
+    uncovered = uncovered_terms(turn.query, [h.paper for h in result.hits]) if relevant else []
+    if uncovered:
+        relevant = False
+        names = ", ".join(f"'{t}'" for t in uncovered)
+        notices.append(f"none of the closest papers mentions {names}; they are listed instead.")
+    evidence, dropped = select_evidence(result.hits, standalone, settings.answer.evidence_tokens)
+    telemetry.retrieval_ms = elapsed_ms(t0)
+    gathered = EvidenceSet(
+        question=question,
+        standalone_question=standalone,
+        hits=result.hits,
+        evidence=evidence,
+        relevant=relevant,
+        uncovered=uncovered,
+        notices=notices + dropped,
+        telemetry=telemetry,
+    )
+    gathered._started = started
+    return gathered
