@@ -164,6 +164,15 @@ def _source(number: int, ev: Evidence, cited: bool) -> Source:
     )
 
 
+def not_covered(gathered: EvidenceSet) -> str:
+    """The answer's first sentence when parts of the question are covered by no paper: what
+    is missing, and the closest papers (those shown, first two)."""
+    missing = " or ".join(gathered.uncovered)
+    closest = [ev.paper.short_name for ev in gathered.evidence[:2]]
+    named = f"; the closest are {' and '.join(closest)}" if closest else ""
+    return f"The indexed papers don't cover {missing}{named}."
+
+
 def build_answer(
     gathered: EvidenceSet,
     raw_text: str,
@@ -220,6 +229,10 @@ def build_answer(
             )
         text += "\n\n" + QUOTES_HEADING + "\n" + "\n".join(q.text for q in quoted)
         sentences += quoted
+    if gathered.uncovered:  # the model was shown what there is: say first what there is not
+        note = SentenceCheck(text=not_covered(gathered), citations=[], note=True)
+        text = f"{note.text} {text}"
+        sentences.insert(0, note)
     citations = []
     for new in sorted(new_to_old):
         ev = by_number[new_to_old[new]]
@@ -233,6 +246,7 @@ def build_answer(
                 links=ev.paper.links,
                 evidence=ev.sentences,
                 supported=bool(citing) and all(c.supported for c in citing),
+                on_question=not any(c.off_question for c in citing),
                 paper=ev.paper,
             )
         )

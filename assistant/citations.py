@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from assistant.coverage import Coverage, coverage, parts_said, question_parts
 from assistant.embed import split_sentences
 from assistant.models import CheckedText, Evidence, Paper, SentenceCheck
 from assistant.prose import (
@@ -25,6 +26,7 @@ from assistant.prose import (
     name_ordinals,
     plain,
     split_answer,
+    third_person,
     unsourced_figures,
     whole,
 )
@@ -268,8 +270,11 @@ def check_text(
     can check each paragraph against all of them). Every sentence is scored against the papers
     it cites, and against the other shown papers for misattribution (``verify_citations``);
     one stating a figure that no shown paper nor the ``question`` gives is not supported
-    (``unsourced``). Last, chips that stand for a paper get its name ("The paper by [1]
-    shows" -> "MemoryFormer [1] shows"), after the scoring, which a name would sway.
+    (``unsourced``), nor one stating a part of the question its papers do not cover, and a
+    supported one whose papers cover no part of the question is marked (``on_question``).
+    An abstract's first person is told of its authors ("we propose" -> "The authors of EMS
+    propose"). Last, chips that stand for a paper get its name ("The paper by [1] shows" ->
+    "MemoryFormer [1] shows"), after the scoring, which a name would sway.
     """
     by_number = {ev.number: ev for ev in evidence}
     text = whole(plain(raw_text, lists=lists))
@@ -291,12 +296,38 @@ def check_text(
         if i < len(sentences) and old in numbering:
             sentences[i].attached = [numbering[old]]
     given = given_figures(question, *(paper.text for paper in shown))
+    covered = coverage(question_parts(question), list(cited.values()), embedder)
     for check in sentences:
         check.unsourced = unsourced_figures(check.text, given)
         if check.unsourced:
             check.supported = False
+        on_question(check, covered, {n: cited[n].id for n in check.citations if n in cited})
+        one = cited.get(check.citations[0]) if len(check.citations) == 1 else None
+        told = third_person(check.text, one)  # "we propose" -> "The authors of EMS propose"
+        if told != check.text:
+            text, check.text = text.replace(check.text, told, 1), told
         check.text = name_citations(check.text, cited)
     text = name_citations(text, cited)
     return CheckedText(
         text=text, sentences=sentences, numbering=numbering, invalid_citations=removed
     )
+
+
+def on_question(check: SentenceCheck, covered: Coverage, cited: dict[int, str]) -> None:
+    """Read a checked sentence against the question's parts (``coverage``): one that states a
+    part none of its cited papers covers restates the question as their finding (``unstated``:
+    not supported); a supported one whose papers cover no part is ``off_question``.
+    ``cited`` maps the sentence's citation numbers to paper ids."""
+    if not cited or not covered.parts:
+        return
+    plain = CITATION_GROUP.sub("", check.text)
+    check.unstated = [
+        p
+        for p in parts_said(plain, covered.parts)
+        if not any(covered.covers(paper_id, p) for paper_id in cited.values())
+    ]
+    if check.unstated:
+        check.supported = False
+        check.supported_by = []
+    elif check.supported:
+        check.off_question = not any(covered.on_question(i) for i in cited.values())

@@ -19,7 +19,8 @@ import time
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from assistant.embed import split_sentences
+from assistant.coverage import Coverage, coverage, question_parts
+from assistant.embed import get_embedder, split_sentences
 from assistant.errors import InputError
 from assistant.llm import LLM, Message, get_llm
 from assistant.models import (
@@ -35,7 +36,7 @@ from assistant.prompts import load_prompt
 from assistant.retrieve import search
 from assistant.settings import MAX_ANSWER_SOURCES, Settings
 from assistant.text import STOPWORDS as _STOPWORDS
-from assistant.text import elapsed_ms, question_terms, squash
+from assistant.text import elapsed_ms, question_terms
 
 CONDENSE_FIELDS = frozenset({"history", "question"})
 
@@ -292,11 +293,11 @@ def _mixed(word: str) -> bool:
     )
 
 
-def uncovered_terms(question: str, papers: Sequence[Paper]) -> list[str]:
-    """The names in the question that none of ``papers`` mentions (spelling and plural
-    insensitive: "Llama 2" matches LLaMA-2, "Gaussian" matches Gaussians)."""
-    hay = " ".join(squash(p.text) for p in papers)
-    return [t for t in named_terms(question) if squash(t).removesuffix("s") not in hay]
+def on_question(hits: Sequence[Hit], covered: Coverage) -> list[Hit]:
+    """The hits that cover a part of the question, and any that rank above all of those (a
+    paper retrieval ranks first may say in other words what the parts do not catch)."""
+    first = next((i for i, h in enumerate(hits) if covered.on_question(h.paper.id)), len(hits))
+    return [h for i, h in enumerate(hits) if i < first or covered.on_question(h.paper.id)]
 
 
 def format_sources(evidence: Sequence[Evidence]) -> str:
@@ -365,17 +366,32 @@ def gather(
     notices += result.notices
 
     relevant = is_relevant(result.hits, settings.answer.min_relevance)
-    uncovered = uncovered_terms(turn.query, [h.paper for h in result.hits]) if relevant else []
+    covered = coverage(
+        question_parts(turn.query), [h.paper for h in result.hits], get_embedder(settings)
+    )
+    uncovered = covered.uncovered() if relevant else []
+    hits = result.hits
     if uncovered:
-        relevant = False
-        names = ", ".join(f"'{t}'" for t in uncovered)
-        notices.append(f"none of the closest papers mentions {names}; they are listed instead.")
-    evidence, dropped = select_evidence(result.hits, standalone, settings.answer.evidence_tokens)
+        said = ", ".join(f"'{t}'" for t in uncovered)
+        if len(uncovered) == len(covered.parts) or any(
+            n in p for p in uncovered for n in named_terms(turn.query)
+        ):
+            relevant = False  # nothing asked is covered, or a thing named is missing
+            notices.append(f"none of the closest papers covers {said}; they are listed instead.")
+    if relevant:
+        hits = on_question(hits, covered)
+        if len(hits) < len(result.hits):
+            left = len(result.hits) - len(hits)
+            notices.append(
+                f"{left} of the closest papers cover no part of the question; "
+                f"{'it was' if left == 1 else 'they were'} left out."
+            )
+    evidence, dropped = select_evidence(hits, standalone, settings.answer.evidence_tokens)
     telemetry.retrieval_ms = elapsed_ms(t0)
     gathered = EvidenceSet(
         question=question,
         standalone_question=standalone,
-        hits=result.hits,
+        hits=hits,
         evidence=evidence,
         relevant=relevant,
         uncovered=uncovered,

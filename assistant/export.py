@@ -60,7 +60,9 @@ def answer_markdown(answer: Answer, *, heading: bool = True) -> str:
     else:
         parts = []
         for s in answer.prose:
-            parts.append(md_answer(s.text) + (f" ⚠ *({s.problem})*" if s.problem else ""))
+            flag = f" ⚠ *({s.problem})*" if s.problem else ""
+            flag = " ◌ *(supported, but off the question)*" if s.off_question else flag
+            parts.append(md_answer(s.text) + flag)
         lines.append(" ".join(parts))
         if answer.quotes:
             lines += ["", QUOTES_HEADING, ""]

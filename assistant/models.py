@@ -269,11 +269,13 @@ class EvidenceSet(BaseModel):
     hits: list[Hit] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
     relevant: bool = Field(
-        description="Worth an LLM call: the gate passed and nothing the "
-        "question names is missing from the sources."
+        description="Worth an LLM call: the gate passed, some part of the question is "
+        "covered and no thing it names is missing from the sources."
     )
     uncovered: list[str] = Field(
-        default_factory=list, description="Names in the question no retrieved paper mentions."
+        default_factory=list,
+        description="Parts of the question no retrieved paper covers (``coverage``); an "
+        "answer says so first.",
     )
     notices: list[str] = Field(default_factory=list)
     telemetry: AnswerTelemetry = Field(default_factory=AnswerTelemetry)
@@ -316,6 +318,20 @@ class SentenceCheck(BaseModel):
         description="Figures it states that no paper shown to the model, nor the question, "
         "gives (the sentence is then not supported, cited or not).",
     )
+    unstated: list[str] = Field(
+        default_factory=list,
+        description="Parts of the question it states that none of its cited papers covers "
+        "(the question restated as their finding: then not supported).",
+    )
+    off_question: bool = Field(
+        False,
+        description="Supported, but its cited papers cover no part of the question.",
+    )
+    note: bool = Field(
+        False,
+        description="Said by the assistant about the sources (what they do not cover), "
+        "not written by the model.",
+    )
 
     @property
     def problem(self) -> str | None:
@@ -325,6 +341,9 @@ class SentenceCheck(BaseModel):
         if self.unsourced:
             said = ", ".join(self.unsourced)
             return f"states {said}, which no paper shown gives"
+        if self.unstated:
+            said = ", ".join(f"'{p}'" for p in self.unstated)
+            return f"says {said}, which the cited paper does not"
         if self.misattributed:
             cited = "".join(f"[{n}]" for n in self.misattributed)
             return f"another paper shown supports this better than {cited}"
@@ -341,6 +360,9 @@ class Citation(BaseModel):
     links: list[str]
     evidence: list[str] = Field(description="The abstract sentences the model was shown.")
     supported: bool = Field(description="Every sentence citing this source is supported.")
+    on_question: bool = Field(
+        True, description="The paper covers a part of the question (``coverage``)."
+    )
     paper: Paper = Field(description="The whole cited paper (for exports and source cards).")
 
 
@@ -373,7 +395,7 @@ class CheckedText(BaseModel):
     @property
     def uncited(self) -> int:
         """Sentences that cite no source at all."""
-        return sum(1 for c in self.sentences if not c.citations)
+        return sum(1 for c in self.sentences if not c.citations and not c.note)
 
 
 #: The line above the result sentences quoted under an answer (``SentenceCheck.quoted``).

@@ -304,3 +304,25 @@ def unsourced_figures(sentence: str, given: set[float]) -> list[str]:
         return []
     known = given | {float(n) for n in _COUNTED.findall(sentence)}
     return sorted((f for f in stated if float(f) not in known), key=float)
+
+
+#: First-person abstract voice at a sentence's start: "In this paper, we", "We".
+_WE_LEAD = re.compile(r"^(?:In this (?:paper|work|study|article),?\s+)?we\b", re.IGNORECASE)
+_WE = {"we": "the authors", "our": "the authors'", "us": "them", "ourselves": "themselves"}
+_WE_WORD = re.compile(r"\b(?:we|our|us|ourselves)\b", re.IGNORECASE)
+
+
+def third_person(sentence: str, paper: Paper | None) -> str:
+    """A sentence in an abstract's first person ("In this paper, we propose ...") told of its
+    authors: "The authors of EMS propose ..." (``paper``: the one paper it cites, else just
+    "The authors"), "our method" -> "the authors' method"."""
+    if not _WE_WORD.search(sentence):
+        return sentence
+    lead = f"The authors of {paper_name(paper)}" if paper is not None else "The authors"
+    text = _WE_LEAD.sub(lead, sentence, count=1)
+
+    def swap(match: re.Match[str]) -> str:
+        said = _WE[match.group(0).lower()]
+        return said[0].upper() + said[1:] if match.start() == 0 else said
+
+    return _WE_WORD.sub(swap, text)

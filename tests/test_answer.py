@@ -293,13 +293,11 @@ def test_quoted_results_are_marked_and_kept_apart(fake_settings: Settings, fake:
     assert final_answer(answer_from(gathered, fake_settings)).quotes == []
 
 
-def test_named_terms_and_what_the_sources_do_not_mention() -> None:
-    from assistant.evidence import named_terms, uncovered_terms
+def test_named_terms() -> None:
+    from assistant.evidence import named_terms
 
     question = "How does GPT-4o compare with LLaMA-2 on ImageNet and SWE-bench for LLMs?"
     assert named_terms(question) == ["GPT-4o", "LLaMA-2", "ImageNet", "SWE-bench"]
-    papers = [paper("Llama 2 on imagenet", "We evaluate Llama 2 LLMs on ImageNet and GPT-4o.")]
-    assert uncovered_terms(question, papers) == ["SWE-bench"]
     assert named_terms("Which papers estimate optical flow under occlusion?") == []
     assert named_terms("How does Tree of Thoughts search? And 3D Gaussian Splatting?") == [
         "Tree of Thoughts",
@@ -355,7 +353,10 @@ def test_answer_with_valid_and_invalid_citations(fake_settings: Settings, fake: 
     assert answer.sentences[1].citations == []
     assert (answer.unsupported, answer.uncited) == (0, 1)
     assert {s.paper_id for s in answer.sources} >= {citation.paper_id}
-    assert len(answer.sources) == fake_settings.answer.k
+    # Retrieved papers that cover no part of the question are left out, and counted.
+    left = fake_settings.answer.k - len(answer.sources)
+    assert 1 <= len(answer.sources) <= fake_settings.answer.k
+    assert left == 0 or any("cover no part of the question" in n for n in answer.notices)
     assert [s.number for s in answer.sources] == list(range(1, len(answer.sources) + 1))
     assert answer.telemetry.retrieval_ms > 0 and answer.telemetry.provider == "fake"
     prompt = fake.history[-1].messages

@@ -68,6 +68,8 @@ def render_answer(answer: Answer) -> None:
             text.append(no_control(s.text))
             if s.supported is False:
                 text.append(" ⚠", style="bold yellow")
+            elif s.off_question:
+                text.append(" ◌ (off the question)", style="dim")
             text.append(" ")
         console.print(text)
         if answer.quotes:

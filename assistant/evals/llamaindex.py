@@ -345,6 +345,7 @@ class StockPipeline:
             self.embedder,
             self.settings.answer.support_threshold,
             repair=False,
+            question=gathered.question,
         )
         by_number = {ev.number: ev for ev in gathered.evidence}
         citations = [

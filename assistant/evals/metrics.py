@@ -145,6 +145,8 @@ def citation_counts(sentences: Iterable[SentenceCheck]) -> CitationCounts:
     source alone supports the sentence (``supported_by``)."""
     valid = supported = attached = total = with_support = misattributed = 0
     for s in sentences:
+        if s.note:  # the assistant's own "not covered" sentence, not the model's
+            continue
         own = [n for n in s.citations if n not in s.attached]
         valid += len(own)
         supported += len(set(own) & set(s.supported_by))
@@ -193,6 +195,11 @@ class AnswerScore(BaseModel):
         "that what the case lists as missing is not covered (None for other cases).",
     )
     gold_coverage: float | None = Field(None, description="Share of gold papers cited.")
+    on_question: float | None = Field(
+        None,
+        description="Share of cited papers the case accepts (gold or also relevant); None "
+        "when it cites nothing or the case has no gold.",
+    )
     source_recall: float | None = Field(None, description="Share of gold papers shown.")
     ttft_s: float | None = None
     total_s: float = 0.0
@@ -210,6 +217,7 @@ class AnswerScore(BaseModel):
         gold: Sequence[str],
         facts: Sequence[str],
         missing: Sequence[str] = (),
+        relevant: Sequence[str] = (),
     ) -> AnswerScore:
         """Score a checked ``Answer`` (from ``answer_from`` or ``build_answer``)."""
         cited = list(dict.fromkeys(c.paper_id for c in answer.citations))
@@ -238,6 +246,11 @@ class AnswerScore(BaseModel):
             facts_in_prose=stated(" ".join(s.text for s in answer.prose)),
             missing_stated=states_missing(answer, missing) if missing else None,
             gold_coverage=len(gold_set & set(cited)) / len(gold_set) if gold_set else None,
+            on_question=(
+                len(set(cited) & (gold_set | set(relevant))) / len(cited)
+                if cited and gold_set
+                else None
+            ),
             source_recall=len(gold_set & set(sources)) / len(gold_set) if gold_set else None,
             ttft_s=t.ttft_s,
             total_s=t.total_s,
@@ -273,6 +286,7 @@ ANSWER_METRICS: tuple[str, ...] = (
     "citation_precision",
     "citation_recall",
     "gold_coverage",
+    "on_question",
     "source_recall",
     "fact_accuracy",
     "fact_accuracy_prose",
@@ -431,6 +445,7 @@ def summarize_answers(
             ratio(sum(s.sentences_supported for s in answered), sum(s.sentences for s in answered))
         ),
         "gold_coverage": _r(mean(s.gold_coverage or 0.0 for s in answerable)),
+        "on_question": _r(mean(s.on_question for s in answered if s.on_question is not None)),
         "source_recall": _r(mean(s.source_recall or 0.0 for s in answerable)),
         "fact_accuracy": fact_share([(s.facts_found, s.facts) for s in with_facts]),
         "fact_accuracy_prose": fact_share(

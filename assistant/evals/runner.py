@@ -351,9 +351,9 @@ def run_suite(
         result.best_similarity = max((h.similarity for h in gathered.hits), default=None)
         for name in systems:
             if name == "ours":
-                result.answers.append(_ours(gathered, settings, llm, case, result.gold))
+                result.answers.append(_ours(gathered, settings, llm, case, result))
             elif case.type != "follow_up":  # the stock pipelines hold no conversation
-                result.answers.append(_stock(pipelines[name], name, case, result.gold))
+                result.answers.append(_stock(pipelines[name], name, case, result))
         if digest_fn is not None and case.type == "topic":
             result.digest = _digest(digest_fn, case, settings, llm, result, use_llm=not no_llm)
         results.append(result)
@@ -458,24 +458,38 @@ def _conversation(case: Case, settings: Settings, llm: LLM | None) -> tuple[Answ
     return answers[-1], conversation(answers) if llm is not None else []
 
 
-def _ours(gathered: Any, settings: Settings, llm: Any, case: Case, gold: list[str]) -> AnswerScore:
+def _ours(
+    gathered: Any, settings: Settings, llm: Any, case: Case, result: CaseResult
+) -> AnswerScore:
     try:
         answer = final_answer(answer_from(gathered, settings, llm=llm))
     except AssistantError as exc:
         return AnswerScore.failed("ours", str(exc), case.answer_facts)
     sources = [ev.paper.id for ev in gathered.evidence]
     return AnswerScore.of(
-        "ours", answer, sources=sources, gold=gold, facts=case.answer_facts, missing=case.missing
+        "ours",
+        answer,
+        sources=sources,
+        gold=result.gold,
+        relevant=result.also_relevant,
+        facts=case.answer_facts,
+        missing=case.missing,
     )
 
 
-def _stock(pipeline: Any, name: str, case: Case, gold: list[str]) -> AnswerScore:
+def _stock(pipeline: Any, name: str, case: Case, result: CaseResult) -> AnswerScore:
     try:
         answer, sources = pipeline.answer(case.question)
     except Exception as exc:  # a llama-index failure on one case is scored, not fatal
         return AnswerScore.failed(name, f"{type(exc).__name__}: {exc}", case.answer_facts)
     return AnswerScore.of(
-        name, answer, sources=sources, gold=gold, facts=case.answer_facts, missing=case.missing
+        name,
+        answer,
+        sources=sources,
+        gold=result.gold,
+        relevant=result.also_relevant,
+        facts=case.answer_facts,
+        missing=case.missing,
     )
 
 

@@ -171,7 +171,8 @@ def legend_html() -> str:
     return (
         '<div class="legend"><a class="cite" href="#" tabindex="-1">1</a> opens its source · '
         '<span class="uncited">dashed underline</span>: cites no source · '
-        '<span class="unsupported">⚠</span> not supported by the cited source</div>'
+        '<span class="unsupported">⚠</span> not supported by the cited source · '
+        '<span class="offq">◌</span> supported, but off the question</div>'
     )
 
 
@@ -182,13 +183,17 @@ def telemetry_line(t: AnswerTelemetry) -> str:
         parts.append(f"first token {t.ttft_s:.1f} s")
     parts.append(f"total {t.total_s:.1f} s")
     if t.completion_tokens:
-        speed = f" at {t.tokens_per_s:.0f} tok/s" if t.tokens_per_s else ""
+        rate = t.tokens_per_s or 0.0
+        speed = f" at {rate:.0f} tok/s" if rate >= 10 else f" at {rate:.1f} tok/s" if rate else ""
         parts.append(f"{t.completion_tokens} tokens{speed}")
     parts.append(f"retrieval {t.retrieval_ms:.0f} ms")
     return " · ".join(escape(p) for p in parts if p)
 
 
 _LIST_ITEM = re.compile(r"\d{1,2}[.)]\s")
+
+
+_OFF_QUESTION = "Supported by the cited paper, but that paper covers no part of the question"
 
 
 def checked_html(sentences: Sequence[SentenceCheck], turn: int | str) -> str:
@@ -199,9 +204,13 @@ def checked_html(sentences: Sequence[SentenceCheck], turn: int | str) -> str:
         if parts and _LIST_ITEM.match(s.text):
             parts.append("<br>")  # a list the model wrote stays a list
         text = _with_citations(s.text, turn)
-        if s.problem:
+        if s.note:
+            parts.append(f'<span class="note">{text}</span>')
+        elif s.problem:
             flag = escape(s.problem.capitalize())
             parts.append(f'<span class="unsupported" title="{flag}">{text} ⚠</span>')
+        elif s.off_question:
+            parts.append(f'<span class="offq" title="{_OFF_QUESTION}">{text} ◌</span>')
         elif s.supported is None:
             parts.append(
                 f'<span class="uncited" title="This sentence cites no source">{text}</span>'
@@ -296,14 +305,18 @@ def _card(
     date: str | None,
     supported: bool | None,
     lines: Sequence[str],
+    on_question: bool = True,
 ) -> str:
-    """A source card: number, linked title, support mark (None: not cited), date, links and
-    a few lines of the abstract."""
+    """A source card: number, linked title, support mark (None: not cited; "off the
+    question" when it supports its sentences but covers no part of the question), date,
+    links and a few lines of the abstract."""
     if supported is None:
         state, mark = "reading", '<span class="dim">listed, not cited</span>'
     else:
         state = "ok" if supported else "warn"
         label = "supported" if supported else "check: weakly supported"
+        if supported and not on_question:
+            label = "supported, but off the question"
         mark = (
             f'<span class="mark {state}" title="{label}">{support_marker(supported)} {label}</span>'
         )
@@ -323,7 +336,15 @@ def _card(
 
 
 def _citation_card(c: Citation, turn: int) -> str:
-    return _card(card_id(turn, c.number), c.number, c.paper, c.date, c.supported, c.evidence)
+    return _card(
+        card_id(turn, c.number),
+        c.number,
+        c.paper,
+        c.date,
+        c.supported,
+        c.evidence,
+        on_question=c.on_question,
+    )
 
 
 def _uncited(sources: Sequence[Source]) -> str:

@@ -1,0 +1,146 @@
+"""Which parts of a question the papers cover, read by meaning (``assistant.coverage``), and
+what the gate, the evidence, the check and the answer do with it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assistant.citations import check_text
+from assistant.coverage import coverage, parts_said, question_parts, uses_words
+from assistant.evals.metrics import states_missing
+from assistant.models import Evidence, Paper
+from assistant.prose import third_person
+from assistant.settings import Settings
+
+SPEECH = Paper(
+    id="s1",
+    title="DiffSpeech: Diffusion for Speech",
+    abstract="We propose a diffusion model that synthesizes speech from text. "
+    "It cuts the word error rate by 12% on LibriSpeech.",
+)
+MOTION = Paper(
+    id="m1",
+    title="MotionGen: Text-to-Motion Generation",
+    abstract="We generate long human motion sequences from text descriptions with a "
+    "state space backbone.",
+)
+FLOW = Paper(
+    id="f1",
+    title="SplatFlow: Multi-frame Optical Flow",
+    abstract="We estimate optical flow over several frames. Splatting features from the "
+    "previous frame handles occluded regions.",
+)
+
+
+def test_a_question_is_cut_into_parts_at_its_frame_and_joints() -> None:
+    assert question_parts(
+        "What does the collection say about diffusion models for video generation?"
+    ) == ["diffusion", "video generation"]
+    assert question_parts("Which KV cache compression methods work without retraining?") == [
+        "KV cache compression",
+        "retraining",
+    ]
+    assert question_parts("How does GPT-4o do on SWE-bench in 2024?") == ["GPT-4o", "SWE-bench"]
+    assert question_parts("Which papers are there?") == []
+
+
+def test_words_count_only_close_together_and_ignore_hyphens() -> None:
+    assert uses_words("deployed without re-training", "retraining")
+    assert uses_words("occlusions are handled", "occlusion")
+    assert uses_words("generation of video clips", "video generation")
+    far = "video is one modality among many that diffusion models now cover in generation"
+    assert not uses_words(far, "video generation")
+
+
+def test_coverage_reads_meaning_and_names_need_their_spelling(embedder: Any) -> None:
+    covered = coverage(["speech synthesis", "video generation"], [SPEECH, MOTION], embedder)
+    assert covered.covers("s1", "speech synthesis"), "said in other words: synthesizes speech"
+    assert covered.uncovered() == ["video generation"]
+    assert covered.on_question("s1") and not covered.on_question("m1")
+    named = coverage(["GPT-4o"], [Paper(id="g", title="GPT-4", abstract="GPT-4 is big.")], embedder)
+    assert named.uncovered() == ["GPT-4o"], "a made-up name is covered only by its spelling"
+
+
+def _evidence(*papers: Paper) -> list[Evidence]:
+    return [
+        Evidence(number=i, paper=p, sentences=[p.abstract], similarity=0.5)
+        for i, p in enumerate(papers, 1)
+    ]
+
+
+def test_a_sentence_that_restates_the_question_as_a_finding_is_not_supported(
+    embedder: Any,
+) -> None:
+    question = "Which papers handle occlusion in optical flow?"
+    checked = check_text(
+        "MotionGen generates long human motion sequences from text and handles occlusion [2]. "
+        "SplatFlow handles occluded regions by splatting features from the previous frame [1].",
+        _evidence(FLOW, MOTION),
+        embedder,
+        0.45,
+        renumber=False,
+        question=question,
+    )
+    echo, right = checked.sentences
+    assert echo.unstated == ["occlusion"] and echo.supported is False
+    assert echo.supported_by == [] and "occlusion" in (echo.problem or "")
+    assert right.supported is True and not right.unstated and not right.off_question
+    assert parts_said(echo.text, question_parts(question)) == ["occlusion"]
+
+
+def test_a_supported_sentence_about_nothing_asked_is_marked_off_the_question(
+    embedder: Any,
+) -> None:
+    checked = check_text(
+        "MotionGen generates long human motion sequences from text descriptions [1].",
+        _evidence(MOTION),
+        embedder,
+        0.45,
+        question="Which papers handle occlusion in optical flow?",
+    )
+    (sentence,) = checked.sentences
+    assert sentence.supported is True and sentence.off_question
+
+
+def test_first_person_abstract_voice_is_told_of_the_authors() -> None:
+    assert (
+        third_person("In this paper, we propose EMS to cut memory [1].", SPEECH)
+        == "The authors of DiffSpeech propose EMS to cut memory [1]."
+    )
+    assert third_person("Results show our model helps [1][2].", None) == (
+        "Results show the authors' model helps [1][2]."
+    )
+    assert third_person("Western benchmarks [1].", SPEECH) == "Western benchmarks [1]."
+
+
+def test_a_part_no_paper_covers_is_said_first_and_off_question_papers_are_left_out(
+    fake_settings: Settings, fake: Any
+) -> None:
+    from assistant.answer import answer_from, final_answer
+    from assistant.evidence import gather
+
+    question = "Which papers handle occlusion in optical flow for underwater sonar imaging?"
+    gathered = gather(question, fake_settings)
+    assert gathered.relevant and "underwater sonar imaging" in gathered.uncovered
+    assert any(ev.paper.title.startswith("SplatFlow") for ev in gathered.evidence)
+    assert all("InfiniMotion" not in ev.paper.title for ev in gathered.evidence), (
+        "a text-to-motion paper covers no part of the question: not shown to the model"
+    )
+    fake.enqueue("SplatFlow splats features from the previous frame to handle occlusions [1].")
+    answer = final_answer(answer_from(gathered, fake_settings))
+    first = answer.sentences[0]
+    assert first.note and first.text.startswith(
+        "The indexed papers don't cover underwater sonar imaging; the closest are "
+    )
+    assert answer.answer.startswith(first.text) and answer.uncited == 0
+    assert states_missing(answer, ["underwater sonar imaging"])
+
+
+def test_a_question_about_a_thing_no_paper_names_is_not_answered(
+    fake_settings: Settings,
+) -> None:
+    from assistant.evidence import gather
+
+    gathered = gather("How much memory does Zorblax-7 save in the KV cache?", fake_settings)
+    assert not gathered.relevant and gathered.uncovered == ["Zorblax-7"]
+    assert any("none of the closest papers covers 'Zorblax-7'" in n for n in gathered.notices)
