@@ -100,7 +100,8 @@ class LLMSettings(SettingsGroup):
     provider: str = Field(
         "local",
         description="A registered provider: 'local' (on this machine), 'openai' (any "
-        "OpenAI-compatible endpoint), 'fake' (deterministic, for tests), or one added with "
+        "OpenAI-compatible endpoint), 'fake' (deterministic, for tests), or one an installed "
+        "package declares (entry points papers_assistant.llm_providers) or adds with "
         "assistant.llm.register_provider.",
     )
     runtime: Literal["llama.cpp", "transformers"] = Field(

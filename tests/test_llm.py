@@ -4,9 +4,12 @@ key masking, bundled-GGUF assembly on a tiny fake set of parts, and the CLI comm
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
+import sys
 import threading
 import time
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from assistant import llm as llm_module
 from assistant.cli import cli
 from assistant.errors import InputError, ModelError
 from assistant.llm import (
+    ENTRY_POINT_GROUP,
     BaseLLM,
     FakeLLM,
     Generation,
@@ -243,6 +247,94 @@ def test_unknown_provider_is_an_input_error() -> None:
     assert all(name in str(info.value) for name in providers())
     with pytest.raises(InputError, match="unknown LLM provider 'nope'"):
         create_llm(settings)
+
+
+TINY_PROVIDER = """
+from assistant.llm import BaseLLM, Usage
+
+
+class Tiny(BaseLLM):
+    provider = "tiny"
+    name = "tiny-1"
+
+    def count_tokens(self, text):
+        return len(text.split())
+
+    def _generate(self, messages, params):
+        yield "tiny says: " + messages[-1].content
+        return Usage(finish_reason="stop")
+
+
+def make(settings):
+    return Tiny(settings)
+"""
+
+
+def _installed(site: Path, package: str, entry_points: str) -> None:
+    """A package as pip leaves it: its dist-info (METADATA, entry_points.txt) on sys.path."""
+    info = site / f"{package.replace('-', '_')}-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[papers_assistant.llm_providers]\n{entry_points}\n")
+
+
+@pytest.fixture
+def plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Two installed plugin packages: tiny-provider (a module answering 'tiny says: ...') and
+    broken-provider, whose entry point names a module that is not there."""
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    (site / "tiny_provider.py").write_text(TINY_PROVIDER)
+    _installed(site, "tiny-provider", "tiny = tiny_provider:make")
+    _installed(site, "broken-provider", "broken = no_such_provider_module:make")
+    monkeypatch.syspath_prepend(str(site))
+    yield
+    monkeypatch.delitem(sys.modules, "tiny_provider", raising=False)
+
+
+def test_an_installed_plugin_is_listed_without_being_imported(plugins: None) -> None:
+    assert {"tiny", "broken", "local", "openai", "fake"} <= set(providers())
+    assert "tiny_provider" not in sys.modules
+
+
+def test_a_plugin_provider_answers_through_the_python_api(plugins: None) -> None:
+    llm = get_llm(LLMSettings(provider="tiny"))
+    done = llm.complete("hello")
+    assert done.text == "tiny says: hello"
+    assert (done.telemetry.provider, done.telemetry.model) == ("tiny", "tiny-1")
+    assert "tiny" in registry._PROVIDERS  # registered through the same door once loaded
+
+
+def test_a_plugin_provider_answers_through_the_cli(plugins: None) -> None:
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["llm", "--help"])
+    assert "broken, fake, local, openai, tiny" in " ".join(shown.stdout.split())
+    result = runner.invoke(cli, ["llm", "hello there", "--provider", "tiny", "--no-stream"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "tiny says: hello there\n"
+
+
+def test_a_broken_plugin_is_an_error_naming_it(plugins: None) -> None:
+    with pytest.raises(ModelError) as info:
+        get_llm(LLMSettings(provider="broken"))
+    assert str(info.value).startswith(
+        "the LLM provider plugin 'broken' (broken-provider 0.1: no_such_provider_module:make) "
+        "cannot be loaded: ModuleNotFoundError: No module named 'no_such_provider_module'."
+    )
+    result = CliRunner().invoke(cli, ["llm", "hi", "--provider", "broken"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: the LLM provider plugin 'broken' (broken-provider")
+    assert "Traceback" not in result.output
+    assert get_llm(LLMSettings(provider="tiny")).complete("x").text == "tiny says: x"
+
+
+def test_built_in_providers_are_declared_as_entry_points_too() -> None:
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    declared = pyproject["project"]["entry-points"][ENTRY_POINT_GROUP]
+    assert set(declared) == {"local", "openai", "fake"}
+    for name, target in declared.items():
+        module, _, attr = target.partition(":")
+        assert getattr(importlib.import_module(module), attr) is registry._PROVIDERS[name]
 
 
 def test_get_llm_caches_per_configuration() -> None:
