@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -148,20 +148,37 @@ def test_prompt_validation() -> None:
 # --------------------------------------------------------------------------- telemetry
 
 
+class _Clock:
+    """A clock that moves only when told: telemetry is checked against exact times."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 class _Timed(BaseLLM):
     """A provider with known timing: first chunk after 0.05 s, then 4 chunks 0.02 s apart."""
 
     provider = "timed"
     name = "timed-model"
 
+    def __init__(self, settings: LLMSettings) -> None:
+        super().__init__(settings)
+        self.clock = self.ticks = _Clock()
+
     def count_tokens(self, text: str) -> int:
         return len(text)
 
     def _generate(self, messages: list[Message], params: GenParams) -> Generation:
-        time.sleep(0.05)
+        self.ticks.advance(0.05)
         yield "a"
         for _ in range(4):
-            time.sleep(0.02)
+            self.ticks.advance(0.02)
             yield "b"
         return Usage(prompt_tokens=11, completion_tokens=5, finish_reason="stop")
 
@@ -172,10 +189,12 @@ def test_telemetry_measures_first_token_and_decode_rate() -> None:
     t = stream.telemetry
     assert t is not None
     assert (t.prompt_tokens, t.completion_tokens, t.model) == (11, 5, "timed-model")
-    assert 0.045 <= t.ttft_s < t.total_s
-    assert t.total_s >= 0.12
-    # 4 tokens after the first in ~0.08 s: ~50 tok/s, well under an unbounded figure
-    assert 20 < t.tokens_per_s < 60
+    assert (t.ttft_s, t.total_s) == (0.05, 0.13)
+    # The 4 tokens after the first in 0.08 s: the first token's wait is not decode time.
+    assert t.tokens_per_s == 50.0
+    completion = _Timed(LLMSettings()).complete("x")
+    assert completion.telemetry.total_s == 0.13
+    assert completion.telemetry.ttft_s == 0.13  # a whole reply arrives at once
 
 
 # --------------------------------------------------------------------------- registry and cache
@@ -373,23 +392,52 @@ def test_get_llm_creates_once_under_concurrent_callers() -> None:
 # --------------------------------------------------------------------------- the lock
 
 
+class _WatchedLock:
+    """The model lock, telling when a caller has to wait for it: ``contended`` becomes True
+    and ``progress`` is set, so a test knows the lock was contended without sleeping."""
+
+    def __init__(self, progress: threading.Event) -> None:
+        self._lock = threading.Lock()
+        self.progress = progress
+        self.contended = False
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            self.contended = True
+            self.progress.set()
+            self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+def _second_caller(
+    call: Callable[[], str], progress: threading.Event
+) -> tuple[threading.Thread, list[str]]:
+    """Start ``call`` in a thread that sets ``progress`` when it is done."""
+    result: list[str] = []
+
+    def run() -> None:
+        result.append(call())
+        progress.set()
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    return worker, result
+
+
 def test_an_open_stream_holds_the_model_until_it_ends(fake: FakeLLM) -> None:
+    progress = threading.Event()
+    fake._lock = lock = _WatchedLock(progress)  # type: ignore[assignment]
     fake.enqueue("w1 w2 w3", "other")
     stream = fake.stream("a")
     first = next(stream)
-    done = threading.Event()
-    result: list[str] = []
-
-    def other_user() -> None:
-        result.append(fake.complete("b").text)
-        done.set()
-
-    worker = threading.Thread(target=other_user)
-    worker.start()
-    assert not done.wait(0.2), "a second call ran while a stream was in progress"
+    worker, result = _second_caller(lambda: fake.complete("b").text, progress)
+    assert progress.wait(10)  # the second call waits for the model, or (no lock) is done
+    assert lock.contended, "a second call ran while a stream was in progress"
+    assert result == []
     rest = "".join(stream)
-    assert done.wait(2.0)
-    worker.join()
+    worker.join(10)
     assert first + rest == "w1 w2 w3"
     assert result == ["other"]
 
@@ -403,32 +451,32 @@ def test_closing_a_stream_early_releases_the_model(fake: FakeLLM) -> None:
     assert finished.wait(2.0)
 
 
-def test_concurrent_streams_do_not_interleave(fake: FakeLLM) -> None:
-    replies = {f"user{i}": " ".join(f"u{i}w{j}" for j in range(30)) for i in range(4)}
+class _OneContext(FakeLLM):
+    """Like llama.cpp: one context per loaded model. A generation decodes its prompt into it
+    and reads its words from it, so one that starts while another is mid-stream overwrites
+    the other's context, and the first user's later words are the second user's."""
 
-    @register_provider("fake")
-    def echo(settings: LLMSettings) -> BaseLLM:
-        class Slow(FakeLLM):
-            def _generate(self, messages: list[Message], params: GenParams) -> Generation:
-                for word in replies[messages[-1].content].split():
-                    time.sleep(0.001)
-                    yield word + " "
-                return Usage(finish_reason="stop")
+    context = ""
 
-        return Slow(settings)
+    def _generate(self, messages: list[Message], params: GenParams) -> Generation:
+        self.context = messages[-1].content
+        for j in range(3):
+            yield f"{self.context}w{j} "
+        return Usage(finish_reason="stop")
 
-    llm = create_llm(LLMSettings(provider="fake"))
-    out: dict[str, str] = {}
 
-    def run(user: str) -> None:
-        out[user] = "".join(llm.stream(user)).strip()
-
-    threads = [threading.Thread(target=run, args=(u,)) for u in replies]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert out == replies
+def test_concurrent_streams_do_not_interleave() -> None:
+    llm = _OneContext(LLMSettings(provider="fake"))
+    progress = threading.Event()
+    llm._lock = lock = _WatchedLock(progress)  # type: ignore[assignment]
+    first = llm.stream("u0")
+    started = next(first)  # u0's generation is mid-stream, holding the model
+    worker, result = _second_caller(lambda: "".join(llm.stream("u1")), progress)
+    assert progress.wait(10)  # the second stream waits for the model, or (no lock) is done
+    assert lock.contended, "the second stream did not wait for the first"
+    assert started + "".join(first) == "u0w0 u0w1 u0w2 "
+    worker.join(10)
+    assert result == ["u1w0 u1w1 u1w2 "]
 
 
 # --------------------------------------------------------------------------- secrets
