@@ -12,6 +12,7 @@ import time
 import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -26,7 +27,9 @@ from assistant.llm import (
     FakeLLM,
     Generation,
     GenParams,
+    LlamaCppLLM,
     Message,
+    TransformersLLM,
     Usage,
     clear_llm_cache,
     create_llm,
@@ -477,6 +480,20 @@ def test_concurrent_streams_do_not_interleave() -> None:
     assert started + "".join(first) == "u0w0 u0w1 u0w2 "
     worker.join(10)
     assert result == ["u1w0 u1w1 u1w2 "]
+
+
+def test_a_test_not_marked_llm_cannot_load_or_run_the_real_model(
+    tmp_path: Path, real_model_guard: Any
+) -> None:
+    with pytest.raises(pytest.fail.Exception, match=r"loads the real model .* not marked llm"):
+        LlamaCppLLM._load(LLMSettings(), tmp_path / "model.gguf", False)
+    params = GenParams(max_tokens=1, temperature=0.0, stop=(), seed=0)
+    with pytest.raises(pytest.fail.Exception, match=r"runs the real model \(LlamaCppLLM\._gen"):
+        LlamaCppLLM._generate(object.__new__(LlamaCppLLM), [], params)
+    with pytest.raises(pytest.fail.Exception, match=r"loads the real model \(TransformersLLM"):
+        TransformersLLM._load(LLMSettings(), "some/model", None, "cpu")
+    assert len(real_model_guard.violations) == 3
+    real_model_guard.violations.clear()  # refused as it should be: not this test's failure
 
 
 # --------------------------------------------------------------------------- secrets
