@@ -8,7 +8,6 @@ import importlib
 import json
 import sys
 import threading
-import time
 import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -370,13 +369,18 @@ def test_get_llm_caches_per_configuration() -> None:
     assert get_llm(key_a) is not get_llm(key_b)
 
 
-def test_get_llm_creates_once_under_concurrent_callers() -> None:
+def test_get_llm_creates_once_under_concurrent_callers(monkeypatch: pytest.MonkeyPatch) -> None:
+    progress = threading.Event()
+    lock = _WatchedLock(progress)
+    monkeypatch.setattr(registry, "_INSTANCES_LOCK", lock)
     made: list[int] = []
 
     @register_provider("fake")
     def slow(settings: LLMSettings) -> BaseLLM:
-        time.sleep(0.05)
         made.append(1)
+        if len(made) > 1:
+            progress.set()  # (no lock) a second caller is creating one too
+        progress.wait(10)  # until another caller waits for the cache, or gets here
         return FakeLLM(settings)
 
     got: list[BaseLLM] = []
@@ -387,8 +391,10 @@ def test_get_llm_creates_once_under_concurrent_callers() -> None:
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(10)
+    assert lock.contended
     assert len(made) == 1
+    assert len(got) == 4
     assert all(g is got[0] for g in got)
 
 
