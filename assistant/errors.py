@@ -14,6 +14,10 @@ class InputError(AssistantError):
     """A file, question or option the user gave cannot be used as it is."""
 
 
+class SettingsError(InputError):
+    """A setting is unknown (a misspelt ``ASSISTANT_...`` name, say) or its value is invalid."""
+
+
 class StoreError(AssistantError):
     """The Chroma store cannot be opened, read or written."""
 

@@ -2,19 +2,30 @@
 
 Environment variables use the prefix ``ASSISTANT_`` and ``__`` for nested groups, e.g.
 ``ASSISTANT_STORE_DIR=/data/papers`` or ``ASSISTANT_LLM__MODEL=/models/x.gguf``.
+A name under the prefix that is no setting (``ASSISTANT_ANSWER__KK``), in the environment, an
+env file or an argument, is a ``SettingsError`` naming it; other variables are not ours.
 No other module reads ``os.environ``; they receive a ``Settings`` instance.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from assistant.errors import SettingsError
 
 #: Bumped whenever the text we embed for a paper changes, so old vectors are never reused.
 TEXT_RECIPE = "title-abstract-v1"
@@ -25,6 +36,9 @@ EmbeddingBackend = Literal["onnx", "torch"]
 MODES: tuple[str, ...] = get_args(RetrievalMode)
 #: The most sources one answer may be given (the prompt must fit the model's context).
 MAX_ANSWER_SOURCES = 20
+#: Environment variables of settings: ASSISTANT_STORE_DIR, ASSISTANT_ANSWER__K.
+ENV_PREFIX = "ASSISTANT_"
+ENV_DELIMITER = "__"
 
 
 def safe_url(url: str) -> str:
@@ -38,7 +52,13 @@ def safe_url(url: str) -> str:
     return urlunsplit(parts)
 
 
-class EmbeddingSettings(BaseModel):
+class SettingsGroup(BaseModel):
+    """A group of settings: a key it does not know is an error, never a silent default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbeddingSettings(SettingsGroup):
     """Which sentence-transformers model turns text into vectors, and how."""
 
     model: str = Field(
@@ -72,7 +92,7 @@ class EmbeddingSettings(BaseModel):
     )
 
 
-class LLMSettings(BaseModel):
+class LLMSettings(SettingsGroup):
     """The language model behind answers: local llama.cpp/transformers or a hosted endpoint."""
 
     # A plain string, not a Literal: providers registered outside this package must be
@@ -80,7 +100,8 @@ class LLMSettings(BaseModel):
     provider: str = Field(
         "local",
         description="A registered provider: 'local' (on this machine), 'openai' (any "
-        "OpenAI-compatible endpoint), 'fake' (deterministic, for tests), or one added with "
+        "OpenAI-compatible endpoint), 'fake' (deterministic, for tests), or one an installed "
+        "package declares (entry points papers_assistant.llm_providers) or adds with "
         "assistant.llm.register_provider.",
     )
     runtime: Literal["llama.cpp", "transformers"] = Field(
@@ -145,7 +166,7 @@ class LLMSettings(BaseModel):
         return self
 
 
-class RetrievalSettings(BaseModel):
+class RetrievalSettings(SettingsGroup):
     """How papers are found for a question."""
 
     mode: RetrievalMode = Field(
@@ -184,7 +205,7 @@ class RetrievalSettings(BaseModel):
     )
 
 
-class AnswerSettings(BaseModel):
+class AnswerSettings(SettingsGroup):
     """How answers are built from retrieved papers."""
 
     k: int = Field(
@@ -223,7 +244,7 @@ class AnswerSettings(BaseModel):
     )
 
 
-class DigestSettings(BaseModel):
+class DigestSettings(SettingsGroup):
     """Topic digests and weekly summaries: how many papers, how many themes, how much text."""
 
     papers: int = Field(30, ge=1, le=100, description="Papers a topic digest retrieves (-n).")
@@ -274,7 +295,7 @@ class DigestSettings(BaseModel):
     )
 
 
-class UISettings(BaseModel):
+class UISettings(SettingsGroup):
     """The Gradio app."""
 
     host: str = Field("127.0.0.1", description="Interface the app binds to.")
@@ -296,7 +317,7 @@ class Settings(BaseSettings):
     """Everything configurable, grouped by pipeline stage."""
 
     model_config = SettingsConfigDict(
-        env_prefix="ASSISTANT_", env_nested_delimiter="__", extra="ignore"
+        env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_DELIMITER, extra="forbid"
     )
 
     store_dir: Path = Field(Path("store"), description="Directory of the embedded Chroma store.")
@@ -337,6 +358,23 @@ class Settings(BaseSettings):
     digest: DigestSettings = Field(default_factory=DigestSettings)
     ui: UISettings = Field(default_factory=UISettings)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The usual sources, each checked for names that are no setting before it is used."""
+        return (
+            _KnownNamesOnly(init_settings, _init_names),
+            _KnownNamesOnly(env_settings, _env_names),
+            _KnownNamesOnly(dotenv_settings, _env_names),
+            file_secret_settings,
+        )
+
     def collection_name(self) -> str:
         """Collection name with a fingerprint of the embedding model, its input length and the
         text recipe: anything that changes the vectors gives a new collection."""
@@ -350,6 +388,9 @@ class Settings(BaseSettings):
         for key, value in overrides.items():
             if value is None:
                 continue
+            unknown = unknown_setting(tuple(key.split(".")))
+            if unknown:
+                raise SettingsError(f"unknown setting {key} ({unknown[0]})")
             target = data
             *parents, leaf = key.split(".")
             for part in parents:
@@ -367,6 +408,117 @@ class Settings(BaseSettings):
         data["ui"]["auth"] = "***" if self.ui.auth else None
         data["collection_name"] = self.collection_name()
         return data
+
+
+#: A setting's path (``("answer", "k")``) and how its source spells it (``ASSISTANT_ANSWER__K``).
+NamedPath = tuple[tuple[str, ...], str]
+
+
+def _init_names(source: PydanticBaseSettingsSource, data: Mapping[str, Any]) -> list[NamedPath]:
+    """Every key of ``Settings(...)``'s arguments, nested dicts included, as dotted names."""
+
+    def walk(value: Mapping[str, Any], path: tuple[str, ...]) -> list[NamedPath]:
+        names: list[NamedPath] = []
+        for key, sub in value.items():
+            names.append(((*path, key), ".".join((*path, key))))
+            if isinstance(sub, Mapping):
+                names.extend(walk(sub, (*path, key)))
+        return names
+
+    return walk(data, ())
+
+
+def _env_names(source: PydanticBaseSettingsSource, data: Mapping[str, Any]) -> list[NamedPath]:
+    """The variables under our prefix that the environment (or an env file) holds."""
+    assert isinstance(source, EnvSettingsSource)
+    prefix = ENV_PREFIX.lower()
+    return [
+        (tuple(name[len(prefix) :].split(ENV_DELIMITER)), name.upper())
+        for name in source.env_vars
+        if name.lower().startswith(prefix)
+    ]
+
+
+def _where(source: PydanticBaseSettingsSource) -> str:
+    """Where a source's names come from, for the message: '' (env var, argument) or ' in FILE'."""
+    files = getattr(source, "env_file", None)
+    if not files:
+        return ""
+    files = [files] if isinstance(files, str | os.PathLike) else files
+    return " in " + ", ".join(str(f) for f in files)
+
+
+def unknown_setting(path: tuple[str, ...]) -> tuple[str, tuple[str, ...] | None] | None:
+    """None if ``path`` names a setting; else what its group has, and the closest setting."""
+    model: type[BaseModel] = Settings
+    for depth, part in enumerate(path):
+        known = list(model.model_fields)
+        if part not in known:
+            group = ".".join(path[:depth]) or "the top level"
+            close = difflib.get_close_matches(part, known, n=1)
+            return f"{group} has: {', '.join(known)}", (*path[:depth], close[0]) if close else None
+        sub = model.model_fields[part].annotation
+        if depth + 1 < len(path):
+            if not (isinstance(sub, type) and issubclass(sub, BaseModel)):
+                return f"{'.'.join(path[: depth + 1])} is one value, not a group", None
+            model = sub
+    return None
+
+
+def _spelt_like(name: str, path: tuple[str, ...]) -> str:
+    """``path`` spelt as ``name`` is: an env var (``ASSISTANT_ANSWER__K``) or dotted."""
+    if name.upper().startswith(ENV_PREFIX):
+        return ENV_PREFIX + ENV_DELIMITER.join(path).upper()
+    return ".".join(path)
+
+
+class _KnownNamesOnly(PydanticBaseSettingsSource):
+    """A settings source that raises ``SettingsError`` when it holds a name that is no
+    setting (``names`` lists them); names outside our prefix are not ours and are dropped."""
+
+    def __init__(
+        self,
+        source: PydanticBaseSettingsSource,
+        names: Callable[[PydanticBaseSettingsSource, Mapping[str, Any]], list[NamedPath]],
+    ) -> None:
+        super().__init__(source.settings_cls)
+        self.source = source
+        self.names = names
+        self.__name__ = type(source).__name__
+
+    def _set_current_state(self, state: dict[str, Any]) -> None:
+        self.source._set_current_state(state)
+
+    def _set_settings_sources_data(self, states: dict[str, dict[str, Any]]) -> None:
+        self.source._set_settings_sources_data(states)
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.source.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        data = self.source()
+        problems = []
+        for path, name in self.names(self.source, data):
+            unknown = unknown_setting(path)
+            if unknown:
+                known, close = unknown
+                hint = f"; did you mean {_spelt_like(name, close)}?" if close else ""
+                problems.append(f"unknown setting {name}{_where(self.source)} ({known}){hint}")
+        if problems:
+            raise SettingsError("; ".join(problems))
+        # An env file may hold other programs' variables: pydantic-settings keeps them as
+        # extras, which extra="forbid" would refuse.
+        return {k: v for k, v in data.items() if k in Settings.model_fields}
+
+
+def invalid_settings(exc: ValidationError) -> SettingsError:
+    """A ``SettingsError`` for a value that does not validate, naming its variable."""
+    lines = []
+    for error in exc.errors():
+        path = [str(part) for part in error["loc"]]
+        name = ENV_PREFIX + ENV_DELIMITER.join(path).upper()
+        lines.append(f"invalid setting {name} ({'.'.join(path)}): {error['msg']}")
+    return SettingsError("; ".join(lines))
 
 
 def ingest_command(settings: Settings) -> str:

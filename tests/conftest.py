@@ -1,4 +1,5 @@
-"""Shared fixtures: real embedder, a real sample store built once, a real Chroma server."""
+"""Shared fixtures: real embedder, a real sample store built once, a real Chroma server; and
+the guard that fails a test not marked ``llm`` which loads or runs the real local model."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,84 @@ from assistant.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+class RealModelGuard:
+    """Fails any test not marked ``llm`` that loads or runs the real local model (llama.cpp or
+    transformers), as pydantic-ai's tests set ``ALLOW_MODEL_REQUESTS = False``: such a test
+    takes seconds to minutes, and one that reaches the model by accident should say so.
+
+    The check runs inside the model's load and generation, and is attributed to the test
+    being run (its fixtures included, session-scoped ones too); a violation fails the call
+    and, should the call have been in another thread, the test at teardown."""
+
+    def __init__(self) -> None:
+        self.running: pytest.Item | None = None
+        self.violations: list[str] = []
+
+    def install(self) -> None:
+        """Wrap the real runtimes' load and generation with the check (once per session)."""
+        from assistant.llm.llamacpp import LlamaCppLLM
+        from assistant.llm.transformers_runtime import TransformersLLM
+
+        for cls in (LlamaCppLLM, TransformersLLM):
+            for name, what in (("_load", "loads"), ("_generate", "runs"), ("_complete", "runs")):
+                if name in cls.__dict__:
+                    self._wrap(cls, name, f"{what} the real model ({cls.__name__}.{name})")
+
+    def _wrap(self, cls: type, name: str, what: str) -> None:
+        original = cls.__dict__[name]
+        static = isinstance(original, staticmethod)
+        function: Callable[..., Any] = original.__func__ if static else original
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            self.check(what)
+            return function(*args, **kwargs)
+
+        setattr(cls, name, staticmethod(guarded) if static else guarded)
+
+    def check(self, what: str) -> None:
+        """Fail the running test unless it is marked ``llm``."""
+        item = self.running
+        if item is None or item.get_closest_marker("llm") is not None:
+            return
+        message = (
+            f"{item.nodeid} {what} but is not marked llm: mark it @pytest.mark.llm, "
+            "or answer with the fake provider (llm.provider='fake')."
+        )
+        self.violations.append(message)
+        pytest.fail(message, pytrace=False)
+
+
+REAL_MODEL_GUARD = RealModelGuard()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    REAL_MODEL_GUARD.install()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    REAL_MODEL_GUARD.running = item
+    try:
+        return (yield)
+    finally:
+        REAL_MODEL_GUARD.running = None
+
+
+@pytest.fixture(autouse=True)
+def _real_model_only_in_llm_tests() -> Iterator[None]:
+    """Fail a test whose real-model call was refused where the test could not see it."""
+    yield
+    refused, REAL_MODEL_GUARD.violations[:] = list(REAL_MODEL_GUARD.violations), []
+    if refused:
+        pytest.fail("\n".join(refused), pytrace=False)
+
+
+@pytest.fixture
+def real_model_guard() -> RealModelGuard:
+    """The session's guard, for the tests of the guard itself."""
+    return REAL_MODEL_GUARD
 
 
 def free_port() -> int:

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from assistant.cli import cli
+from assistant.errors import ModelError
 from assistant.llm import FakeLLM, get_llm
 from assistant.settings import Settings
 
@@ -116,10 +117,14 @@ def test_a_question_of_control_characters_only_is_empty(store: str) -> None:
     assert result.exit_code == 1 and "the question is empty" in result.stderr
 
 
-def test_chat_survives_a_bad_export_path_and_model_errors(store: str, tmp_path: Path) -> None:
+def test_chat_survives_a_bad_export_path_and_model_errors(
+    store: str, tmp_path: Path, fake: FakeLLM
+) -> None:
+    fake.enqueue(ModelError("the endpoint went away"))  # the first question's answer fails
     good = tmp_path / "chat.md"
     script = "\n".join(
         [
+            "Which papers compress the KV cache?",
             "How do optical flow methods handle occlusion?",
             "/export /no/such/folder/chat.md",
             f"/export {good}",
@@ -132,6 +137,11 @@ def test_chat_survives_a_bad_export_path_and_model_errors(store: str, tmp_path: 
         cli, ["--store", store, "chat", "--provider", "fake"], input=script + "\n"
     )
     assert result.exit_code == 0, result.output
+    assert "error: the endpoint went away" in result.stderr
+    assert not fake._queue, "the model error was never raised"
+    assert len(fake.history) == 2  # the failed call, then the next question's answer
     assert "cannot save /no/such/folder/chat.md" in result.output
-    assert good.read_text(encoding="utf-8").startswith("## How do optical flow")
+    saved = good.read_text(encoding="utf-8")
+    assert saved.startswith("## How do optical flow")  # the failed question left no answer
+    assert "KV cache" not in saved
     assert not list(tmp_path.glob(".chat.md.*"))  # no temporary file left

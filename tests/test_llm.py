@@ -4,11 +4,14 @@ key masking, bundled-GGUF assembly on a tiny fake set of parts, and the CLI comm
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
+import sys
 import threading
-import time
-from collections.abc import Iterator
+import tomllib
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -18,11 +21,14 @@ from assistant import llm as llm_module
 from assistant.cli import cli
 from assistant.errors import InputError, ModelError
 from assistant.llm import (
+    ENTRY_POINT_GROUP,
     BaseLLM,
     FakeLLM,
     Generation,
     GenParams,
+    LlamaCppLLM,
     Message,
+    TransformersLLM,
     Usage,
     clear_llm_cache,
     create_llm,
@@ -144,20 +150,37 @@ def test_prompt_validation() -> None:
 # --------------------------------------------------------------------------- telemetry
 
 
+class _Clock:
+    """A clock that moves only when told: telemetry is checked against exact times."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 class _Timed(BaseLLM):
     """A provider with known timing: first chunk after 0.05 s, then 4 chunks 0.02 s apart."""
 
     provider = "timed"
     name = "timed-model"
 
+    def __init__(self, settings: LLMSettings) -> None:
+        super().__init__(settings)
+        self.clock = self.ticks = _Clock()
+
     def count_tokens(self, text: str) -> int:
         return len(text)
 
     def _generate(self, messages: list[Message], params: GenParams) -> Generation:
-        time.sleep(0.05)
+        self.ticks.advance(0.05)
         yield "a"
         for _ in range(4):
-            time.sleep(0.02)
+            self.ticks.advance(0.02)
             yield "b"
         return Usage(prompt_tokens=11, completion_tokens=5, finish_reason="stop")
 
@@ -168,10 +191,12 @@ def test_telemetry_measures_first_token_and_decode_rate() -> None:
     t = stream.telemetry
     assert t is not None
     assert (t.prompt_tokens, t.completion_tokens, t.model) == (11, 5, "timed-model")
-    assert 0.045 <= t.ttft_s < t.total_s
-    assert t.total_s >= 0.12
-    # 4 tokens after the first in ~0.08 s: ~50 tok/s, well under an unbounded figure
-    assert 20 < t.tokens_per_s < 60
+    assert (t.ttft_s, t.total_s) == (0.05, 0.13)
+    # The 4 tokens after the first in 0.08 s: the first token's wait is not decode time.
+    assert t.tokens_per_s == 50.0
+    completion = _Timed(LLMSettings()).complete("x")
+    assert completion.telemetry.total_s == 0.13
+    assert completion.telemetry.ttft_s == 0.13  # a whole reply arrives at once
 
 
 # --------------------------------------------------------------------------- registry and cache
@@ -245,6 +270,94 @@ def test_unknown_provider_is_an_input_error() -> None:
         create_llm(settings)
 
 
+TINY_PROVIDER = """
+from assistant.llm import BaseLLM, Usage
+
+
+class Tiny(BaseLLM):
+    provider = "tiny"
+    name = "tiny-1"
+
+    def count_tokens(self, text):
+        return len(text.split())
+
+    def _generate(self, messages, params):
+        yield "tiny says: " + messages[-1].content
+        return Usage(finish_reason="stop")
+
+
+def make(settings):
+    return Tiny(settings)
+"""
+
+
+def _installed(site: Path, package: str, entry_points: str) -> None:
+    """A package as pip leaves it: its dist-info (METADATA, entry_points.txt) on sys.path."""
+    info = site / f"{package.replace('-', '_')}-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[papers_assistant.llm_providers]\n{entry_points}\n")
+
+
+@pytest.fixture
+def plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Two installed plugin packages: tiny-provider (a module answering 'tiny says: ...') and
+    broken-provider, whose entry point names a module that is not there."""
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    (site / "tiny_provider.py").write_text(TINY_PROVIDER)
+    _installed(site, "tiny-provider", "tiny = tiny_provider:make")
+    _installed(site, "broken-provider", "broken = no_such_provider_module:make")
+    monkeypatch.syspath_prepend(str(site))
+    yield
+    monkeypatch.delitem(sys.modules, "tiny_provider", raising=False)
+
+
+def test_an_installed_plugin_is_listed_without_being_imported(plugins: None) -> None:
+    assert {"tiny", "broken", "local", "openai", "fake"} <= set(providers())
+    assert "tiny_provider" not in sys.modules
+
+
+def test_a_plugin_provider_answers_through_the_python_api(plugins: None) -> None:
+    llm = get_llm(LLMSettings(provider="tiny"))
+    done = llm.complete("hello")
+    assert done.text == "tiny says: hello"
+    assert (done.telemetry.provider, done.telemetry.model) == ("tiny", "tiny-1")
+    assert "tiny" in registry._PROVIDERS  # registered through the same door once loaded
+
+
+def test_a_plugin_provider_answers_through_the_cli(plugins: None) -> None:
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["llm", "--help"])
+    assert "broken, fake, local, openai, tiny" in " ".join(shown.stdout.split())
+    result = runner.invoke(cli, ["llm", "hello there", "--provider", "tiny", "--no-stream"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "tiny says: hello there\n"
+
+
+def test_a_broken_plugin_is_an_error_naming_it(plugins: None) -> None:
+    with pytest.raises(ModelError) as info:
+        get_llm(LLMSettings(provider="broken"))
+    assert str(info.value).startswith(
+        "the LLM provider plugin 'broken' (broken-provider 0.1: no_such_provider_module:make) "
+        "cannot be loaded: ModuleNotFoundError: No module named 'no_such_provider_module'."
+    )
+    result = CliRunner().invoke(cli, ["llm", "hi", "--provider", "broken"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: the LLM provider plugin 'broken' (broken-provider")
+    assert "Traceback" not in result.output
+    assert get_llm(LLMSettings(provider="tiny")).complete("x").text == "tiny says: x"
+
+
+def test_built_in_providers_are_declared_as_entry_points_too() -> None:
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    declared = pyproject["project"]["entry-points"][ENTRY_POINT_GROUP]
+    assert set(declared) == {"local", "openai", "fake"}
+    for name, target in declared.items():
+        module, _, attr = target.partition(":")
+        assert getattr(importlib.import_module(module), attr) is registry._PROVIDERS[name]
+
+
 def test_get_llm_caches_per_configuration() -> None:
     base = Settings().with_overrides(**{"llm.provider": "fake"})
     assert get_llm(base) is get_llm(base)
@@ -256,13 +369,18 @@ def test_get_llm_caches_per_configuration() -> None:
     assert get_llm(key_a) is not get_llm(key_b)
 
 
-def test_get_llm_creates_once_under_concurrent_callers() -> None:
+def test_get_llm_creates_once_under_concurrent_callers(monkeypatch: pytest.MonkeyPatch) -> None:
+    progress = threading.Event()
+    lock = _WatchedLock(progress)
+    monkeypatch.setattr(registry, "_INSTANCES_LOCK", lock)
     made: list[int] = []
 
     @register_provider("fake")
     def slow(settings: LLMSettings) -> BaseLLM:
-        time.sleep(0.05)
         made.append(1)
+        if len(made) > 1:
+            progress.set()  # (no lock) a second caller is creating one too
+        progress.wait(10)  # until another caller waits for the cache, or gets here
         return FakeLLM(settings)
 
     got: list[BaseLLM] = []
@@ -273,31 +391,62 @@ def test_get_llm_creates_once_under_concurrent_callers() -> None:
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(10)
+    assert lock.contended
     assert len(made) == 1
+    assert len(got) == 4
     assert all(g is got[0] for g in got)
 
 
 # --------------------------------------------------------------------------- the lock
 
 
+class _WatchedLock:
+    """The model lock, telling when a caller has to wait for it: ``contended`` becomes True
+    and ``progress`` is set, so a test knows the lock was contended without sleeping."""
+
+    def __init__(self, progress: threading.Event) -> None:
+        self._lock = threading.Lock()
+        self.progress = progress
+        self.contended = False
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            self.contended = True
+            self.progress.set()
+            self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+def _second_caller(
+    call: Callable[[], str], progress: threading.Event
+) -> tuple[threading.Thread, list[str]]:
+    """Start ``call`` in a thread that sets ``progress`` when it is done."""
+    result: list[str] = []
+
+    def run() -> None:
+        result.append(call())
+        progress.set()
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    return worker, result
+
+
 def test_an_open_stream_holds_the_model_until_it_ends(fake: FakeLLM) -> None:
+    progress = threading.Event()
+    fake._lock = lock = _WatchedLock(progress)  # type: ignore[assignment]
     fake.enqueue("w1 w2 w3", "other")
     stream = fake.stream("a")
     first = next(stream)
-    done = threading.Event()
-    result: list[str] = []
-
-    def other_user() -> None:
-        result.append(fake.complete("b").text)
-        done.set()
-
-    worker = threading.Thread(target=other_user)
-    worker.start()
-    assert not done.wait(0.2), "a second call ran while a stream was in progress"
+    worker, result = _second_caller(lambda: fake.complete("b").text, progress)
+    assert progress.wait(10)  # the second call waits for the model, or (no lock) is done
+    assert lock.contended, "a second call ran while a stream was in progress"
+    assert result == []
     rest = "".join(stream)
-    assert done.wait(2.0)
-    worker.join()
+    worker.join(10)
     assert first + rest == "w1 w2 w3"
     assert result == ["other"]
 
@@ -311,32 +460,46 @@ def test_closing_a_stream_early_releases_the_model(fake: FakeLLM) -> None:
     assert finished.wait(2.0)
 
 
-def test_concurrent_streams_do_not_interleave(fake: FakeLLM) -> None:
-    replies = {f"user{i}": " ".join(f"u{i}w{j}" for j in range(30)) for i in range(4)}
+class _OneContext(FakeLLM):
+    """Like llama.cpp: one context per loaded model. A generation decodes its prompt into it
+    and reads its words from it, so one that starts while another is mid-stream overwrites
+    the other's context, and the first user's later words are the second user's."""
 
-    @register_provider("fake")
-    def echo(settings: LLMSettings) -> BaseLLM:
-        class Slow(FakeLLM):
-            def _generate(self, messages: list[Message], params: GenParams) -> Generation:
-                for word in replies[messages[-1].content].split():
-                    time.sleep(0.001)
-                    yield word + " "
-                return Usage(finish_reason="stop")
+    context = ""
 
-        return Slow(settings)
+    def _generate(self, messages: list[Message], params: GenParams) -> Generation:
+        self.context = messages[-1].content
+        for j in range(3):
+            yield f"{self.context}w{j} "
+        return Usage(finish_reason="stop")
 
-    llm = create_llm(LLMSettings(provider="fake"))
-    out: dict[str, str] = {}
 
-    def run(user: str) -> None:
-        out[user] = "".join(llm.stream(user)).strip()
+def test_concurrent_streams_do_not_interleave() -> None:
+    llm = _OneContext(LLMSettings(provider="fake"))
+    progress = threading.Event()
+    llm._lock = lock = _WatchedLock(progress)  # type: ignore[assignment]
+    first = llm.stream("u0")
+    started = next(first)  # u0's generation is mid-stream, holding the model
+    worker, result = _second_caller(lambda: "".join(llm.stream("u1")), progress)
+    assert progress.wait(10)  # the second stream waits for the model, or (no lock) is done
+    assert lock.contended, "the second stream did not wait for the first"
+    assert started + "".join(first) == "u0w0 u0w1 u0w2 "
+    worker.join(10)
+    assert result == ["u1w0 u1w1 u1w2 "]
 
-    threads = [threading.Thread(target=run, args=(u,)) for u in replies]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert out == replies
+
+def test_a_test_not_marked_llm_cannot_load_or_run_the_real_model(
+    tmp_path: Path, real_model_guard: Any
+) -> None:
+    with pytest.raises(pytest.fail.Exception, match=r"loads the real model .* not marked llm"):
+        LlamaCppLLM._load(LLMSettings(), tmp_path / "model.gguf", False)
+    params = GenParams(max_tokens=1, temperature=0.0, stop=(), seed=0)
+    with pytest.raises(pytest.fail.Exception, match=r"runs the real model \(LlamaCppLLM\._gen"):
+        LlamaCppLLM._generate(object.__new__(LlamaCppLLM), [], params)
+    with pytest.raises(pytest.fail.Exception, match=r"loads the real model \(TransformersLLM"):
+        TransformersLLM._load(LLMSettings(), "some/model", None, "cpu")
+    assert len(real_model_guard.violations) == 3
+    real_model_guard.violations.clear()  # refused as it should be: not this test's failure
 
 
 # --------------------------------------------------------------------------- secrets

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 
 from assistant.errors import AssistantError
-from assistant.settings import Settings
+from assistant.settings import Settings, invalid_settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -88,7 +88,11 @@ def print_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
 @click.pass_context
 def cli(ctx: click.Context, store_dir: Path | None, chroma_url: str | None) -> None:
     """Ask cited questions across a pile of ML paper abstracts."""
-    ctx.obj = Settings().with_overrides(store_dir=store_dir, chroma_url=chroma_url)
+    try:
+        settings = Settings()  # an unknown ASSISTANT_ name is a SettingsError already
+    except ValidationError as exc:
+        raise invalid_settings(exc) from None
+    ctx.obj = settings.with_overrides(store_dir=store_dir, chroma_url=chroma_url)
 
 
 @cli.command()

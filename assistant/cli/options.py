@@ -34,17 +34,21 @@ def mode_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
-def provider_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``--provider``: a registered LLM provider, checked by the registry when it is created
-    (so a provider registered by a plugin is accepted too)."""
-    from assistant.llm import providers
+class _ProviderOption(click.Option):
+    """``--provider``, whose help lists the providers when it is shown: finding the installed
+    plugins reads every package's metadata, which a command that is run need not wait for."""
 
-    return click.option(
-        "--provider",
-        metavar="NAME",
-        help=f"LLM provider: {', '.join(providers())} or one a plugin registered "
-        "(default: llm.provider).",
-    )(fn)
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from assistant.llm import providers
+
+        self.help = f"LLM provider: {', '.join(providers())} (default: llm.provider)."
+        return super().get_help_record(ctx)
+
+
+def provider_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--provider``: a provider of the registry, built in or installed as a plugin; the
+    registry checks the name when the LLM is created (a plugin registered later counts)."""
+    return click.option("--provider", metavar="NAME", cls=_ProviderOption)(fn)
 
 
 def sources_option(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -14,9 +14,11 @@ provider. Importing this package registers the built-in ones, each a module of i
 - ``fake`` (``fake.py``): deterministic and scriptable (``enqueue``, ``history``), for fast tests.
 
 Every provider comes through ``register_provider`` (``registry.py``), the same door; a new one
-is a module that decorates its factory, ``providers()`` lists the names and
-``unregister_provider`` takes one away. ``get_llm(settings)`` hands out one instance per
-configuration, and heavy weights are loaded once per process whatever the generation settings.
+is a module that decorates its factory, or an installed package that declares it in the
+entry-point group ``papers_assistant.llm_providers`` (``ENTRY_POINT_GROUP``; imported when first
+asked for). ``providers()`` lists the names and ``unregister_provider`` takes one away.
+``get_llm(settings)`` hands out one instance per configuration, and heavy weights are loaded
+once per process whatever the generation settings.
 Each loaded model has one lock: a generation (a whole stream included) holds it, so two chat
 users never interleave tokens in one llama.cpp context. Every call returns its ``Telemetry``
 (tokens, time to first token, total time, tokens/s). ``base.py`` holds the types, ``Stream``
@@ -53,6 +55,7 @@ from assistant.llm.fake import FakeCall, FakeLLM
 from assistant.llm.llamacpp import LlamaCppLLM
 from assistant.llm.openai_like import OpenAILikeLLM, safe_url, scrub
 from assistant.llm.registry import (
+    ENTRY_POINT_GROUP,
     ProviderFactory,
     clear_llm_cache,
     create_llm,
@@ -65,6 +68,7 @@ from assistant.llm.registry import (
 from assistant.llm.transformers_runtime import TransformersLLM
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
     "LLM",
     "BaseLLM",
     "Completion",

@@ -188,6 +188,8 @@ class BaseLLM:
         self.settings = settings
         self._lock = lock or threading.Lock()
         self.last_telemetry: Telemetry | None = None
+        #: Where telemetry reads the time (monotonic seconds); tests give a clock they advance.
+        self.clock: Callable[[], float] = time.perf_counter
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.provider}:{self.name}>"
@@ -242,9 +244,9 @@ class BaseLLM:
         msgs = as_messages(messages)
         params = self.params(max_tokens, temperature, stop)
         with self._lock:
-            start = time.perf_counter()
+            start = self.clock()
             text, usage = self._complete(msgs, params)
-            end = time.perf_counter()
+            end = self.clock()
         telemetry = self._telemetry(msgs, text, usage, start, None, end)
         return Completion(text=text, telemetry=telemetry)
 
@@ -262,7 +264,7 @@ class BaseLLM:
 
         def chunks(stream: Stream) -> Iterator[str]:
             with self._lock:
-                start = time.perf_counter()
+                start = self.clock()
                 first: float | None = None
                 gen = self._generate(msgs, params)
                 try:
@@ -275,17 +277,17 @@ class BaseLLM:
                         if not chunk:
                             continue
                         if first is None:
-                            first = time.perf_counter()
+                            first = self.clock()
                         yield chunk
                 except GeneratorExit:  # closed early (Stop, a loop, enough sentences)
-                    end = time.perf_counter()
+                    end = self.clock()
                     stream.telemetry = self._telemetry(
                         msgs, stream.text, Usage(finish_reason="closed"), start, first, end
                     )
                     raise
                 finally:
                     gen.close()
-                end = time.perf_counter()
+                end = self.clock()
             stream.telemetry = self._telemetry(msgs, stream.text, usage, start, first, end)
 
         return Stream(chunks)

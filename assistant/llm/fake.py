@@ -68,5 +68,6 @@ class FakeLLM(BaseLLM):
 
 
 @register_provider("fake")
-def _fake(settings: LLMSettings) -> BaseLLM:
+def fake_llm(settings: LLMSettings) -> BaseLLM:
+    """The ``fake`` provider's factory (also declared as an entry point)."""
     return FakeLLM(settings)

@@ -10,7 +10,8 @@ from assistant.settings import LLMSettings
 
 
 @register_provider("local")
-def _local(settings: LLMSettings) -> BaseLLM:
+def local_llm(settings: LLMSettings) -> BaseLLM:
+    """The ``local`` provider's factory (also declared as an entry point)."""
     if settings.runtime == "transformers":
         return TransformersLLM(settings)
     from assistant.weights import resolve_gguf

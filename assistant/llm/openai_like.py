@@ -210,5 +210,6 @@ def _openai_like(settings: LLMSettings, secret: str | None) -> Any:
 
 
 @register_provider("openai")
-def _openai(settings: LLMSettings) -> BaseLLM:
+def openai_llm(settings: LLMSettings) -> BaseLLM:
+    """The ``openai`` provider's factory (also declared as an entry point)."""
     return OpenAILikeLLM(settings)

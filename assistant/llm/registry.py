@@ -1,6 +1,13 @@
 """The provider registry and the caches: ``register_provider`` is the one door every provider
 comes through, ``get_llm`` hands out one instance per configuration, and ``load_once`` loads
-heavy weights once per process."""
+heavy weights once per process.
+
+Installed packages add providers through the entry-point group ``papers_assistant.llm_providers``
+(``name = "module:factory"``, the factory taking ``LLMSettings`` and returning a ``BaseLLM``).
+Their names are listed without importing them; a plugin is imported when its provider is
+first asked for, and registered then. A provider registered directly (the built-ins, whose
+modules ``assistant.llm`` imports) wins over an entry point of the same name.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +16,23 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from assistant.errors import InputError, ModelError
+from assistant.errors import AssistantError, InputError, ModelError
 from assistant.llm.base import BaseLLM
 from assistant.settings import LLMSettings, Settings
 
 log = logging.getLogger(__name__)
 
 ProviderFactory = Callable[[LLMSettings], BaseLLM]
+#: The entry-point group installed packages declare their providers in.
+ENTRY_POINT_GROUP = "papers_assistant.llm_providers"
 _PROVIDERS: dict[str, ProviderFactory] = {}
+#: Where a provider loaded from an entry point comes from, for its error messages.
+_PLUGIN_ORIGINS: dict[str, str] = {}
+#: Entry points unregistered in this process: no longer listed or loaded.
+_UNREGISTERED: set[str] = set()
 
 
 def register_provider(name: str) -> Callable[[ProviderFactory], ProviderFactory]:
@@ -26,6 +40,7 @@ def register_provider(name: str) -> Callable[[ProviderFactory], ProviderFactory]
 
     def decorator(factory: ProviderFactory) -> ProviderFactory:
         _PROVIDERS[name] = factory
+        _UNREGISTERED.discard(name)
         return factory
 
     return decorator
@@ -35,25 +50,82 @@ def unregister_provider(name: str) -> None:
     """Remove the provider ``name`` and forget its cached instances (a no-op if unknown)."""
     with _INSTANCES_LOCK:
         _PROVIDERS.pop(name, None)
+        _UNREGISTERED.add(name)
         for key in [k for k, llm in _INSTANCES.items() if llm.settings.provider == name]:
             del _INSTANCES[key]
 
 
+def plugin_entry_points() -> dict[str, EntryPoint]:
+    """The providers installed packages declare, by name (none of them is imported)."""
+    found = entry_points(group=ENTRY_POINT_GROUP)
+    return {ep.name: ep for ep in found if ep.name not in _UNREGISTERED}
+
+
 def providers() -> list[str]:
-    """Names of the registered providers, sorted: what ``settings.llm.provider`` may name."""
-    return sorted(_PROVIDERS)
+    """Names of the registered and installed providers, sorted: what ``settings.llm.provider``
+    may name."""
+    return sorted(set(_PROVIDERS) | set(plugin_entry_points()))
+
+
+def _origin(ep: EntryPoint) -> str:
+    """``tiny-provider 0.1: tiny_provider:make``: the package and object an entry point names."""
+    dist = getattr(ep, "dist", None)
+    package = f"{dist.name} {dist.version}: " if dist is not None else ""
+    return f"{package}{ep.value}"
+
+
+def _load_plugin(name: str) -> ProviderFactory | None:
+    """Import the provider ``name`` from its entry point and register it (None: there is none)."""
+    ep = plugin_entry_points().get(name)
+    if ep is None:
+        return None
+    origin = _origin(ep)
+    try:
+        factory = ep.load()
+    except Exception as exc:
+        raise ModelError(
+            f"the LLM provider plugin {name!r} ({origin}) cannot be loaded: "
+            f"{type(exc).__name__}: {exc}. Reinstall or uninstall the package that declares it, "
+            "or choose another provider (ASSISTANT_LLM__PROVIDER or --provider)."
+        ) from exc
+    if not callable(factory):
+        raise ModelError(
+            f"the LLM provider plugin {name!r} ({origin}) names a {type(factory).__name__}, "
+            "not a factory taking LLMSettings."
+        )
+    register_provider(name)(factory)
+    _PLUGIN_ORIGINS[name] = origin
+    return factory  # type: ignore[no-any-return]
 
 
 def create_llm(settings: LLMSettings) -> BaseLLM:
     """A new provider instance for these settings (prefer ``get_llm``, which caches)."""
     # settings.llm.provider is an open string, so this is where a name is checked.
-    factory = _PROVIDERS.get(settings.provider)
+    name = settings.provider
+    factory = _PROVIDERS.get(name) or _load_plugin(name)
     if factory is None:
         raise InputError(
-            f"unknown LLM provider {settings.provider!r}; choose one of {', '.join(providers())} "
+            f"unknown LLM provider {name!r}; choose one of {', '.join(providers())} "
             "(ASSISTANT_LLM__PROVIDER or --provider)."
         )
-    return factory(settings)
+    origin = _PLUGIN_ORIGINS.get(name)
+    if origin is None:
+        llm = factory(settings)
+    else:
+        try:
+            llm = factory(settings)
+        except AssistantError:
+            raise
+        except Exception as exc:
+            raise ModelError(
+                f"the LLM provider plugin {name!r} ({origin}) failed: {type(exc).__name__}: {exc}"
+            ) from exc
+    if not isinstance(llm, BaseLLM):
+        where = f"plugin {name!r} ({origin})" if origin else f"provider {name!r}"
+        raise ModelError(
+            f"the LLM {where} made a {type(llm).__name__}, not an assistant.llm.BaseLLM."
+        )
+    return llm
 
 
 _INSTANCES: dict[str, BaseLLM] = {}
