@@ -24,6 +24,7 @@ from assistant.prose import (
     given_figures,
     name_citations,
     name_ordinals,
+    name_subject,
     plain,
     split_answer,
     third_person,
@@ -272,9 +273,11 @@ def check_text(
     one stating a figure that no shown paper nor the ``question`` gives is not supported
     (``unsourced``), nor one stating a part of the question its papers do not cover, and a
     supported one whose papers cover no part of the question is marked (``on_question``).
-    An abstract's first person is told of its authors ("we propose" -> "The authors of EMS
-    propose"). Last, chips that stand for a paper get its name ("The paper by [1] shows" ->
-    "MemoryFormer [1] shows"), after the scoring, which a name would sway.
+    A sentence whose subject stands for its one cited paper gets the paper's name ("This
+    paper proposes" -> "EMS proposes"), and an abstract's first person is told of its authors
+    ("we propose" -> "The authors of EMS propose"). Last, chips that stand for a paper get
+    its name ("The paper by [1] shows" -> "MemoryFormer [1] shows"), after the scoring,
+    which a name would sway.
     """
     by_number = {ev.number: ev for ev in evidence}
     text = whole(plain(raw_text, lists=lists))
@@ -303,7 +306,8 @@ def check_text(
             check.supported = False
         on_question(check, covered, {n: cited[n].id for n in check.citations if n in cited})
         one = cited.get(check.citations[0]) if len(check.citations) == 1 else None
-        told = third_person(check.text, one)  # "we propose" -> "The authors of EMS propose"
+        # "This paper proposes" -> "EMS proposes"; "we propose" -> "The authors of EMS propose"
+        told = third_person(name_subject(check.text, one), one)
         if told != check.text:
             text, check.text = text.replace(check.text, told, 1), told
         check.text = name_citations(check.text, cited)

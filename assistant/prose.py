@@ -326,3 +326,21 @@ def third_person(sentence: str, paper: Paper | None) -> str:
         return said[0].upper() + said[1:] if match.start() == 0 else said
 
     return _WE_WORD.sub(swap, text)
+
+
+#: A sentence whose subject stands for the one paper it cites: "This paper proposes ... [1]".
+_PAPER_SUBJECT = re.compile(
+    r"^(?:This|The|That|It(?=\s+(?:proposes|introduces|presents|shows|finds|describes)\b))"
+    r"(?:\s+(?:paper|study|work|article|method|approach|model))?\b(?!\s+(?:by|of|in|from)\b)"
+)
+
+
+def name_subject(sentence: str, paper: Paper | None) -> str:
+    """ "This paper proposes X [1]" -> "MemoryFormer proposes X [1]" (``paper``: the one
+    paper the sentence cites): a reader sees which paper without opening the source."""
+    if paper is None or any(c in sentence.lower() for c in _called(paper)):
+        return sentence
+    match = _PAPER_SUBJECT.match(sentence)
+    if match is None or match.group(0) in ("This", "The", "That"):
+        return sentence  # "The results ...": not a paper
+    return paper_name(paper) + sentence[match.end() :]

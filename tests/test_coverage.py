@@ -113,6 +113,19 @@ def test_first_person_abstract_voice_is_told_of_the_authors() -> None:
     assert third_person("Western benchmarks [1].", SPEECH) == "Western benchmarks [1]."
 
 
+def test_a_subject_standing_for_the_cited_paper_gets_its_name() -> None:
+    from assistant.prose import name_subject
+
+    assert name_subject("This paper proposes splatting [1].", FLOW) == (
+        "SplatFlow proposes splatting [1]."
+    )
+    introduces = name_subject("It introduces splatting [1].", FLOW)
+    assert introduces == "SplatFlow introduces splatting [1]."
+    for kept in ("The results improve [1].", "The paper by [1] splats.", "It is fast [1]."):
+        assert name_subject(kept, FLOW) == kept
+    assert name_subject("SplatFlow splats [1].", FLOW) == "SplatFlow splats [1]."
+
+
 def test_a_part_no_paper_covers_is_said_first_and_off_question_papers_are_left_out(
     fake_settings: Settings, fake: Any
 ) -> None:
