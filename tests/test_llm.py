@@ -281,7 +281,29 @@ def test_get_llm_creates_once_under_concurrent_callers() -> None:
 # --------------------------------------------------------------------------- the lock
 
 
-def test_an_open_stream_holds_the_model_until_it_ends(fake: FakeLLM) -> None:
+class WatchedLock:
+    """A lock that records when a caller found it held and had to wait: proof of contention."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.contended = threading.Event()
+
+    def __enter__(self) -> WatchedLock:
+        if not self._lock.acquire(blocking=False):
+            self.contended.set()
+            self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+    def locked(self) -> bool:
+        return self._lock.locked()
+
+
+def test_an_open_stream_holds_the_model_until_it_ends() -> None:
+    fake = FakeLLM(LLMSettings(provider="fake"))
+    fake._lock = lock = WatchedLock()  # type: ignore[assignment]
     fake.enqueue("w1 w2 w3", "other")
     stream = fake.stream("a")
     first = next(stream)
@@ -294,9 +316,11 @@ def test_an_open_stream_holds_the_model_until_it_ends(fake: FakeLLM) -> None:
 
     worker = threading.Thread(target=other_user)
     worker.start()
-    assert not done.wait(0.2), "a second call ran while a stream was in progress"
+    # The second call must find the model held and wait: no sleep decides whether it got there.
+    assert lock.contended.wait(5.0), "a second call ran while a stream was in progress"
+    assert not done.is_set()
     rest = "".join(stream)
-    assert done.wait(2.0)
+    assert done.wait(5.0)
     worker.join()
     assert first + rest == "w1 w2 w3"
     assert result == ["other"]
