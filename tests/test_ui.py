@@ -315,11 +315,11 @@ def test_several_clients_are_answered_one_at_a_time(
     waiting line lets ``ui.concurrency`` = 1 through at a time, as the README says)."""
     import threading
 
-    import assistant.ui.app as app_module
+    import assistant.ui.chat as chat_module
 
     url, llm, _ = app_url
     active, overlaps, lock = [0], [0], threading.Lock()
-    real = app_module.answer_from
+    real = chat_module.answer_from
 
     def counted(*args: Any, **kwargs: Any) -> Iterator[Any]:
         with lock:
@@ -332,7 +332,7 @@ def test_several_clients_are_answered_one_at_a_time(
             with lock:
                 active[0] -= 1
 
-    monkeypatch.setattr(app_module, "answer_from", counted)
+    monkeypatch.setattr(chat_module, "answer_from", counted)
     llm.enqueue(REPLY, REPLY, REPLY)
     jobs = [client(url).submit(*ask_args(QUESTION, k=2), api_name="/ask") for _ in range(3)]
     results = [job.result(timeout=300) for job in jobs]
@@ -408,9 +408,9 @@ def test_stop_ends_the_answer_and_frees_the_model(app_url: Served) -> None:
 
 
 def test_ask_about_a_paper_answers_from_it_and_its_neighbours(app_url: Served) -> None:
+    from assistant.library import about_question
     from assistant.retrieve import search
     from assistant.store import open_store
-    from assistant.ui.app import about_question
 
     url, llm, settings = app_url
     c = client(url)
@@ -680,7 +680,7 @@ def test_status_gives_the_command_that_fixes_a_red_check() -> None:
 
 def test_the_waiting_line_serves_in_order_and_forgets_the_departed() -> None:
     from assistant.errors import InputError
-    from assistant.ui.app import WaitingLine
+    from assistant.ui.waiting_line import WaitingLine
 
     line = WaitingLine(slots=1, size=2, stale_s=0.2)
     a, b = line.join(), line.join()
