@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from assistant.answer import gather
 from assistant.errors import InputError
@@ -30,26 +30,28 @@ ORDERS = ["best match", "newest", "oldest", "title"]
 class LibraryPage(BaseModel):
     """One page of a search's hits or of the papers browsed, and the counts that describe it."""
 
-    query: str | None
-    """The search as run (cut when too long); None when browsing every paper."""
-    order: str
-    number: int
-    """This page's number, from 1 (a page past the end is the last one)."""
+    query: str | None = Field(
+        description="The query as searched (after truncation); None when browsing every paper."
+    )
+    order: str = Field(description="The order the items are in (one of ORDERS).")
+    number: int = Field(description="This page, from 1 (a page past the end is the last).")
     pages: int
-    start: int
-    """How many hits or papers come before this page."""
-    total: int
-    """The hits (or papers) listed over all pages."""
-    hits: list[Hit] = []
-    """A search's page: its good matches, then the weaker ones when asked for (or when none
-    is good)."""
-    papers: list[Paper] = []
-    """A browsed page: every paper the filters let through."""
-    good: int = 0
-    weaker: int = 0
-    undated: int = 0
-    """Undated papers a date filter left out."""
-    notices: list[str] = []
+    start: int = Field(description="How many hits or papers come before this page.")
+    total: int = Field(description="Hits (or papers) listed over all pages.")
+    hits: list[Hit] = Field(
+        default_factory=list,
+        description="A search's page: its good matches, then the weaker ones when asked for "
+        "(or when none is good).",
+    )
+    papers: list[Paper] = Field(
+        default_factory=list, description="A browsed page: the papers the filters let through."
+    )
+    good: int = Field(0, description="Good matches of the search (over all pages).")
+    weaker: int = Field(0, description="Weaker hits of the search, listed or not.")
+    undated: int = Field(0, description="Undated papers a date filter left out.")
+    notices: list[str] = Field(
+        default_factory=list, description="Things the user should know (truncation, caps)."
+    )
 
 
 def library_page(
