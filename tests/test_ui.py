@@ -24,7 +24,8 @@ from assistant.llm.base import Generation, GenParams, Message
 from assistant.settings import Settings
 from tests.conftest import free_port, stop, wait_http
 
-pytestmark = pytest.mark.server
+# Tests that start a server carry the ``server`` marker one by one: the render and
+# waiting-line tests need none, so ``make test-fast`` runs them.
 
 QUESTION = "How do optical flow methods handle occlusions?"
 REPLY = (
@@ -94,8 +95,9 @@ def served(sample_settings: Settings) -> Iterator[Served]:
 
 
 @pytest.fixture
-def app_url(served: Served) -> Served:
+def app_url(served: Served, request: pytest.FixtureRequest) -> Served:
     """The served app, its fake model fast and with no reply left over from an earlier test."""
+    assert request.node.get_closest_marker("server"), "a test of the served app is marked server"
     served.llm._queue.clear()
     served.llm.delay = 0.0
     return served
@@ -166,6 +168,7 @@ def content(message: dict[str, Any]) -> str:
     return str(value)
 
 
+@pytest.mark.server
 def test_ask_returns_a_cited_answer_with_source_cards(app_url: Served) -> None:
     url, llm, _ = app_url
     llm.enqueue(REPLY)
@@ -182,6 +185,7 @@ def test_ask_returns_a_cited_answer_with_source_cards(app_url: Served) -> None:
     assert "conversation.md" in str(md_file) and "cited-papers.bib" in str(bib_file)
 
 
+@pytest.mark.server
 def test_follow_up_in_the_same_chat_uses_the_history(app_url: Served) -> None:
     url, llm, _ = app_url
     c = client(url)
@@ -218,6 +222,7 @@ def test_follow_up_in_the_same_chat_uses_the_history(app_url: Served) -> None:
     assert len(chat) == 2
 
 
+@pytest.mark.server
 def test_library_search_is_ranked_by_the_score_it_shows(app_url: Served) -> None:
     url, _, _ = app_url
     c = client(url)
@@ -248,6 +253,7 @@ def test_library_search_is_ranked_by_the_score_it_shows(app_url: Served) -> None
     assert dates == sorted(dates, reverse=True)
 
 
+@pytest.mark.server
 def test_library_browses_page_by_page_with_filters(app_url: Served) -> None:
     url, _, _ = app_url
     c = client(url)
@@ -279,6 +285,7 @@ def test_library_browses_page_by_page_with_filters(app_url: Served) -> None:
     assert all(row[4].startswith("dump 000 · 2024-03-13") for row in one["data"])
 
 
+@pytest.mark.server
 def test_over_long_inputs_are_cut_with_a_message(app_url: Served) -> None:
     url, llm, _ = app_url
     llm.enqueue(REPLY)
@@ -294,6 +301,7 @@ def test_over_long_inputs_are_cut_with_a_message(app_url: Served) -> None:
     assert table["data"]  # searched the first part instead of failing
 
 
+@pytest.mark.server
 def test_errors_become_messages_not_tracebacks(app_url: Served) -> None:
     url, llm, _ = app_url
     chat, _, answer, _, _ = ask(client(url), QUESTION, since="2024-13-45")
@@ -308,6 +316,7 @@ def test_errors_become_messages_not_tracebacks(app_url: Served) -> None:
     assert "not a date" in count
 
 
+@pytest.mark.server
 def test_several_clients_are_answered_one_at_a_time(
     app_url: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -315,11 +324,11 @@ def test_several_clients_are_answered_one_at_a_time(
     waiting line lets ``ui.concurrency`` = 1 through at a time, as the README says)."""
     import threading
 
-    import assistant.ui.app as app_module
+    import assistant.ui.chat as chat_module
 
     url, llm, _ = app_url
     active, overlaps, lock = [0], [0], threading.Lock()
-    real = app_module.answer_from
+    real = chat_module.answer_from
 
     def counted(*args: Any, **kwargs: Any) -> Iterator[Any]:
         with lock:
@@ -332,7 +341,7 @@ def test_several_clients_are_answered_one_at_a_time(
             with lock:
                 active[0] -= 1
 
-    monkeypatch.setattr(app_module, "answer_from", counted)
+    monkeypatch.setattr(chat_module, "answer_from", counted)
     llm.enqueue(REPLY, REPLY, REPLY)
     jobs = [client(url).submit(*ask_args(QUESTION, k=2), api_name="/ask") for _ in range(3)]
     results = [job.result(timeout=300) for job in jobs]
@@ -341,6 +350,7 @@ def test_several_clients_are_answered_one_at_a_time(
     assert overlaps[0] == 1, "answers were generated concurrently"
 
 
+@pytest.mark.server
 def test_a_second_user_sees_their_place_in_line(app_url: Served) -> None:
     url, llm, _ = app_url
     llm.delay = 0.05
@@ -358,6 +368,7 @@ def test_a_second_user_sees_their_place_in_line(app_url: Served) -> None:
     assert answer["citations"] and "waiting" not in content(chat[-1])
 
 
+@pytest.mark.server
 def test_a_question_asked_during_a_digest_is_told_it_waits(app_url: Served) -> None:
     url, llm, _ = app_url
     llm.delay = 0.05
@@ -380,6 +391,7 @@ def test_a_question_asked_during_a_digest_is_told_it_waits(app_url: Served) -> N
     assert answer["citations"] and "waiting" not in content(chat[-1])
 
 
+@pytest.mark.server
 def test_stop_ends_the_answer_and_frees_the_model(app_url: Served) -> None:
     url, llm, _ = app_url
     llm.delay = 0.05
@@ -407,10 +419,11 @@ def test_stop_ends_the_answer_and_frees_the_model(app_url: Served) -> None:
     assert answer["citations"] and [m["role"] for m in chat] == ["user", "assistant"] * 2
 
 
+@pytest.mark.server
 def test_ask_about_a_paper_answers_from_it_and_its_neighbours(app_url: Served) -> None:
+    from assistant.library import about_question
     from assistant.retrieve import search
     from assistant.store import open_store
-    from assistant.ui.app import about_question
 
     url, llm, settings = app_url
     c = client(url)
@@ -433,6 +446,7 @@ def test_ask_about_a_paper_answers_from_it_and_its_neighbours(app_url: Served) -
     assert {s["paper_id"] for s in free["sources"]} != set(ids)
 
 
+@pytest.mark.server
 def test_the_users_words_are_text_not_markup(app_url: Served) -> None:
     url, llm, _ = app_url
     hostile = "Flow? <img src=x onerror=alert(1)> <script>alert(2)</script> **bold**"
@@ -449,6 +463,7 @@ def test_the_users_words_are_text_not_markup(app_url: Served) -> None:
     assert len(heading) < 1000 and "<b>" not in heading and "&lt;b&gt;" in heading
 
 
+@pytest.mark.server
 def test_status_says_what_to_act_on(app_url: Served) -> None:
     url, _, settings = app_url
     c = client(url)
@@ -472,6 +487,7 @@ def test_status_says_what_to_act_on(app_url: Served) -> None:
     assert "tokens/s" in status.split("Model speed here", 1)[1]
 
 
+@pytest.mark.server
 def test_digests_tab_streams_a_cited_page_with_exports(app_url: Served) -> None:
     url, _, _ = app_url
     c = client(url)
@@ -493,6 +509,7 @@ def test_digests_tab_streams_a_cited_page_with_exports(app_url: Served) -> None:
     assert note.startswith("⚠") and "pick a saved week" in note
 
 
+@pytest.mark.server
 def test_auth_protects_pages_and_api(sample_settings: Settings, tmp_path: Path) -> None:
     port = free_port()
     log = tmp_path / "ui.log"
@@ -540,7 +557,7 @@ def test_binding_beyond_localhost_without_auth_warns() -> None:
         auth_pair(Settings(ui={"auth": "nopassword"}))
 
 
-def test_answers_are_escaped_and_flags_visible(sample_settings: Settings) -> None:
+def test_answers_are_escaped_and_flags_visible() -> None:
     from assistant.models import Answer, SentenceCheck
     from assistant.ui.render import answer_html
 
@@ -680,7 +697,7 @@ def test_status_gives_the_command_that_fixes_a_red_check() -> None:
 
 def test_the_waiting_line_serves_in_order_and_forgets_the_departed() -> None:
     from assistant.errors import InputError
-    from assistant.ui.app import WaitingLine
+    from assistant.ui.waiting_line import WaitingLine
 
     line = WaitingLine(slots=1, size=2, stale_s=0.2)
     a, b = line.join(), line.join()
@@ -699,6 +716,7 @@ def test_the_waiting_line_serves_in_order_and_forgets_the_departed() -> None:
     assert line.poll(d) == 0
 
 
+@pytest.mark.server
 def test_a_model_that_crashes_its_check_is_reported_on_the_page(sample_settings: Settings) -> None:
     """The app probes the local model in a child before serving; a crash is a red check and
     a banner with the fix, and a question gets that message instead of killing the app."""

@@ -1,4 +1,4 @@
-"""``assistant ui``: serve the Gradio app (chat, library, status) on the configured store.
+"""``assistant ui``: serve the Gradio app (chat, library, digests, status) on the configured store.
 
 Examples::
 

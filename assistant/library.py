@@ -1,0 +1,141 @@
+"""The library: the papers searched or browsed page by page in a chosen order, and the
+evidence for a question about one paper. The app's Library tab shows these; a script can
+call them too::
+
+    page = library_page(settings, "optical flow", order="newest", page=2)
+    evidence = gather_about(about_question(paper.title), paper.id, settings, k=4)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from assistant.errors import InputError
+from assistant.evidence import gather
+from assistant.llm import LLM
+from assistant.models import EvidenceSet, Hit, Paper, SearchFilters
+from assistant.retrieve import good_matches, search
+from assistant.settings import Settings
+from assistant.store import open_store
+
+#: Papers per page.
+PAGE_SIZE = 25
+#: The orders a page can be in: the first is relevance for a search (newest first when browsing).
+ORDERS = ["best match", "newest", "oldest", "title"]
+
+
+class LibraryPage(BaseModel):
+    """One page of a search's hits or of the papers browsed, and the counts that describe it."""
+
+    query: str | None = Field(
+        description="The query as searched (after truncation); None when browsing every paper."
+    )
+    order: str = Field(description="The order the items are in (one of ORDERS).")
+    number: int = Field(description="This page, from 1 (a page past the end is the last).")
+    pages: int
+    start: int = Field(description="How many hits or papers come before this page.")
+    total: int = Field(description="Hits (or papers) listed over all pages.")
+    hits: list[Hit] = Field(
+        default_factory=list,
+        description="A search's page: its good matches, then the weaker ones when asked for "
+        "(or when none is good).",
+    )
+    papers: list[Paper] = Field(
+        default_factory=list, description="A browsed page: the papers the filters let through."
+    )
+    good: int = Field(0, description="Good matches of the search (over all pages).")
+    weaker: int = Field(0, description="Weaker hits of the search, listed or not.")
+    undated: int = Field(0, description="Undated papers a date filter left out.")
+    notices: list[str] = Field(
+        default_factory=list, description="Things the user should know (truncation, caps)."
+    )
+
+
+def library_page(
+    settings: Settings,
+    text: str | None,
+    *,
+    mode: str | None = None,
+    filters: SearchFilters | None = None,
+    order: str = ORDERS[0],
+    page: int = 1,
+    weaker: bool = False,
+) -> LibraryPage:
+    """One page of papers: a search's good matches by rank (or as ordered; the weaker ones
+    after them when ``weaker``), or every paper when ``text`` is empty."""
+    filters = filters or SearchFilters()
+    text = (text or "").strip()
+    order = order if order in ORDERS else ORDERS[0]
+    store = open_store(settings)
+    hits: list[Hit] = []
+    papers: list[Paper] = []
+    query: str | None = None
+    notices: list[str] = []
+    good: list[Hit] = []
+    weak: list[Hit] = []
+    if text:
+        k = min(settings.ui.library_limit, settings.retrieval.max_k)
+        result = search(settings, text, k=k, mode=mode or None, filters=filters, sentences=False)
+        query, notices = result.query, list(result.notices)
+        good, weak = good_matches(result.hits, result.query, settings.retrieval.good_match)
+        groups = [good, weak] if weaker or not good else [good]  # weaker after
+        hits = [h for group in groups for h in ordered(group, order, lambda h: h.paper)]
+        total = len(hits)
+    else:
+        papers = ordered(store.list_papers(filters), order, lambda p: p)
+        total = len(papers)
+    undated = store.undated(filters)
+    pages = max(1, -(-total // PAGE_SIZE))
+    number = min(max(1, page), pages)
+    start = (number - 1) * PAGE_SIZE
+    return LibraryPage(
+        query=query,
+        order=order,
+        number=number,
+        pages=pages,
+        start=start,
+        total=total,
+        hits=hits[start : start + PAGE_SIZE],
+        papers=papers[start : start + PAGE_SIZE],
+        good=len(good),
+        weaker=len(weak),
+        undated=undated,
+        notices=notices,
+    )
+
+
+def ordered(items: list[Any], order: str, paper_of: Callable[[Any], Any]) -> list[Any]:
+    """Items (hits or papers) in the chosen order; "best match" keeps the given order."""
+    if order == "title":
+        return sorted(items, key=lambda x: _shown_title(paper_of(x).title).lower())
+    if order in ("newest", "oldest"):
+        dated = [x for x in items if paper_of(x).published]
+        undated = [x for x in items if not paper_of(x).published]
+        dated.sort(key=lambda x: paper_of(x).published, reverse=order == "newest")
+        return dated + undated  # undated last either way
+    return items
+
+
+def _shown_title(title: str) -> str:
+    """A title as the page shows it: whitespace runs collapsed (``render.clean_title``)."""
+    return " ".join(title.split())
+
+
+def about_question(title: str) -> str:
+    """The question "Ask about this paper" sends."""
+    return f"What does “{_shown_title(title)}” propose, and how does it relate to other papers?"
+
+
+def gather_about(
+    question: str, paper_id: str, settings: Settings, *, k: int, llm: LLM | None = None
+) -> EvidenceSet:
+    """Evidence from one paper and its nearest neighbours only ("Ask about this paper")."""
+    found = open_store(settings).get(paper_id)
+    if found is None:
+        raise InputError(f"no paper {paper_id!r} in the store (was it removed?).")
+    neighbours = search(settings, found.text, k=k, mode="dense", sentences=False).hits
+    ids = [found.id, *(h.paper.id for h in neighbours if h.paper.id != found.id)][:k]
+    return gather(question, settings, k=k, llm=llm, ids=ids)

@@ -1,0 +1,72 @@
+"""What the tabs share: the filter widgets read as search filters, the source filter's
+choices, the browser session an event came from, and the message a failure shows."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import gradio as gr
+
+from assistant.errors import AssistantError, InputError
+from assistant.models import SearchFilters
+from assistant.settings import Settings
+from assistant.store import open_store
+from assistant.ui import render
+
+log = logging.getLogger(__name__)
+
+#: The source filter's choice that lets every source through.
+ALL_SOURCES = "All sources"
+
+
+def session_of(request: gr.Request | None) -> str:
+    """The browser session (one chat) an event came from."""
+    return (request.session_hash if request is not None else None) or "anonymous"
+
+
+def filters_of(since: str | None, until: str | None, source: str | None) -> SearchFilters:
+    """Search filters from the filter widgets; a bad date is an InputError naming the field."""
+    source = None if source == ALL_SOURCES else source
+    return SearchFilters.parse(since, until, source, labels=("'From'", "'Until'"))
+
+
+def sources_count(k: Any) -> int:
+    """The slider's value as a whole number (Gradio already holds it within its bounds)."""
+    try:
+        return round(float(k))
+    except (TypeError, ValueError):
+        raise InputError(f"the number of sources must be a whole number, not {k!r}.") from None
+
+
+def failure(exc: Exception) -> str:
+    """A readable message for any failure: ours say what to do, others point at the log."""
+    if isinstance(exc, AssistantError):
+        return str(exc)
+    log.exception("unexpected error in the app")
+    return f"Something went wrong ({type(exc).__name__}: {exc}). The server log has the details."
+
+
+_LABELS: dict[str, dict[str, str]] = {}
+
+
+def source_labels(settings: Settings) -> dict[str, str]:
+    """Readable names of the store's source files, computed once per store revision."""
+    store = open_store(settings)
+    revision = store.revision()
+    if revision not in _LABELS:
+        _LABELS.clear()
+        _LABELS[revision] = render.source_labels(store.iter_papers())
+    return _LABELS[revision]
+
+
+def source_choices(settings: Settings) -> list[tuple[str, str]]:
+    """The source filter's choices: (readable label, file name), "All sources" first."""
+    try:
+        labels = source_labels(settings)
+    except Exception:  # a broken store: the Status tab and the banner say why
+        labels = {}
+    return [
+        (ALL_SOURCES, ALL_SOURCES),
+        *sorted(((v, k) for k, v in labels.items()), key=lambda c: c[1]),
+    ]

@@ -1,0 +1,223 @@
+"""The Library tab: search or browse the papers page by page (``library.library_page``),
+read one, and ask the chat about it (answered from it and its nearest neighbours)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+import gradio as gr
+
+from assistant.library import ORDERS, about_question, library_page
+from assistant.settings import MODES, Settings
+from assistant.store import open_store
+from assistant.ui import render
+from assistant.ui.chat import ChatTab
+from assistant.ui.common import ALL_SOURCES, failure, filters_of, source_choices, source_labels
+
+
+@dataclass
+class LibraryTab:
+    """The Library's listing, which the app fills when the tab opens, and its source filter."""
+
+    find: Callable[..., tuple[Any, ...]]
+    inputs: list[Any]
+    outputs: list[Any]
+    source: gr.Dropdown
+
+
+def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
+    """Search or browse the papers page by page, read one, and ask the chat about it."""
+    with gr.Row(elem_id="library-search", equal_height=True):
+        query = gr.Textbox(
+            show_label=False,
+            placeholder="Search titles and abstracts",
+            scale=6,
+            min_width=200,
+            elem_id="library-query",
+        )
+        go = gr.Button("Search", variant="primary", scale=1, min_width=90, elem_id="library-go")
+    with gr.Row(elem_id="library-filters"):
+        since = gr.Textbox(label="From", placeholder="YYYY-MM-DD", min_width=120, scale=1)
+        until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", min_width=120, scale=1)
+        source = gr.Dropdown(
+            source_choices(settings),
+            value=ALL_SOURCES,
+            label="Source",
+            min_width=180,
+            scale=2,
+            allow_custom_value=True,  # a source ingested after the page loaded
+        )
+        order = gr.Dropdown(
+            ORDERS, value=ORDERS[0], label="Order", min_width=120, scale=1, elem_id="library-order"
+        )
+        lib_mode = gr.Dropdown(
+            list(MODES), value=settings.retrieval.mode, label="Retrieval", min_width=110, scale=1
+        )
+        weaker = gr.Checkbox(
+            False, label="Weaker matches too", min_width=120, scale=1, elem_id="library-weaker"
+        )
+    with gr.Row(elem_id="library-pager", equal_height=True):
+        count = gr.Markdown("", elem_id="library-count")
+        prev_page = gr.Button("← Previous", size="sm", scale=0, min_width=100, elem_id="prev-page")
+        next_page = gr.Button("Next →", size="sm", scale=0, min_width=90, elem_id="next-page")
+    page = gr.Number(1, visible=False, precision=0)
+    api_search = gr.Button(visible=False)  # the API's /search: any page, no reset to page 1
+    with gr.Row(equal_height=False, elem_id="library-row"):
+        with gr.Column(scale=7, min_width=300):
+            table = gr.Dataframe(
+                headers=render.LIBRARY_COLUMNS,
+                datatype=["number", "number", "str", "str", "str", "str"],
+                interactive=False,
+                wrap=True,
+                max_height=640,
+                column_widths=["6%", "9%", "16%", "49%", "20%", "0%"],
+                show_label=False,
+                elem_id="library-table",
+            )
+        with gr.Column(scale=5, min_width=300, elem_id="paper-col"):
+            ask = gr.Button(
+                "Ask about this paper",
+                visible=False,
+                size="sm",
+                variant="primary",
+                elem_id="ask-paper",
+            )
+            paper = gr.HTML(render.paper_html(None), elem_id="paper")
+            selected = gr.State("")
+
+    def find(
+        text: str,
+        mode_: str,
+        since_: str,
+        until_: str,
+        source_: str,
+        order_: str,
+        page_: Any,
+        weaker_: bool = False,
+    ) -> tuple[Any, ...]:
+        """One page of papers: a search's good matches by rank (or as ordered; the weaker
+        ones after them when asked for), or every paper."""
+        try:
+            filters = filters_of(since_, until_, source_)
+            labels = source_labels(settings)
+            found = library_page(
+                settings,
+                text,
+                mode=mode_,
+                filters=filters,
+                order=order_,
+                page=int(page_ or 1),
+                weaker=weaker_,
+            )
+            for notice in found.notices:
+                gr.Warning(notice)
+            order_ = found.order
+            if found.query is not None:
+                what = render.matches_line(found.good, found.weaker, found.query, weaker_)
+                how = "rank 1 = highest fused score" if order_ == ORDERS[0] else f"by {order_}"
+                rows = render.library_rows(hits=found.hits, labels=labels)
+            else:
+                what = f"{found.total:,} papers"
+                how = "newest first" if order_ in ORDERS[:2] else f"by {order_}"
+                rows = render.library_rows(
+                    papers=found.papers, labels=labels, start=found.start + 1
+                )
+            if found.undated:
+                what += f" · {found.undated:,} undated papers left out by the date filter"
+            return rows, f"{what} · {how} · page {found.number} of {found.pages}", found.number
+        except Exception as exc:
+            message = failure(exc)
+            gr.Warning(message)
+            return gr.skip(), f"⚠ {escape(message)}", gr.skip()
+
+    def first_page(*args: Any) -> tuple[Any, ...]:
+        text, mode_, since_, until_, source_, order_, _page, weaker_ = args
+        return find(text, mode_, since_, until_, source_, order_, 1, weaker_)
+
+    def turn_page(step: int) -> Callable[..., tuple[Any, ...]]:
+        def turn(*args: Any) -> tuple[Any, ...]:
+            text, mode_, since_, until_, source_, order_, page_, weaker_ = args
+            return find(
+                text, mode_, since_, until_, source_, order_, int(page_ or 1) + step, weaker_
+            )
+
+        return turn
+
+    def open_paper(evt: gr.SelectData) -> tuple[str, str, Any]:
+        """Show the abstract of the clicked row (its id is in the row, whatever the order)."""
+        row = evt.row_value or []
+        paper_id = str(row[-1]) if row else ""
+        try:
+            found = open_store(settings).get(paper_id) if paper_id else None
+            labels = source_labels(settings) if found else {}
+        except Exception as exc:
+            gr.Warning(failure(exc))
+            found, labels = None, {}
+        shown = render.paper_html(found, labels)
+        return shown, paper_id if found else "", gr.Button(visible=bool(found))
+
+    def ask_about(paper_id: str, messages: list[dict[str, Any]], request: gr.Request) -> tuple:
+        """Switch to the chat and send a question about this paper (answered from it and its
+        nearest neighbours only)."""
+        found = open_store(settings).get(paper_id) if paper_id else None
+        if found is None:
+            return (gr.skip(),) * 7
+        if chat.busy(request):
+            gr.Info("An answer is being written: wait for it, or press Stop.")
+            return (gr.Tabs(selected="chat"), gr.skip(), gr.skip(), "", "", gr.skip(), gr.skip())
+        text = about_question(found.title)
+        staged = [
+            *messages,
+            {"role": "user", "content": render.user_html(text)},
+            {"role": "assistant", "content": render.streaming_html("")},
+        ]
+        return (
+            gr.Tabs(selected="chat"),
+            "",
+            staged,
+            text,
+            found.id,
+            gr.Button(interactive=False),
+            gr.Button(visible=True),
+        )
+
+    inputs = [query, lib_mode, since, until, source, order, page, weaker]
+    outputs = [table, count, page]
+    for trigger in (query.submit, go.click, order.change, source.change, weaker.change):
+        trigger(
+            first_page,
+            inputs,
+            outputs,
+            api_visibility="private",
+            concurrency_limit=None,
+            concurrency_id="library",
+            show_progress="minimal",
+        )
+    api_search.click(
+        find, inputs, outputs, api_name="search", concurrency_limit=None, concurrency_id="library"
+    )
+    for button, step in ((prev_page, -1), (next_page, 1)):
+        button.click(
+            turn_page(step),
+            inputs,
+            outputs,
+            concurrency_limit=None,
+            concurrency_id="library",
+            api_visibility="private",
+        )
+    table.select(
+        open_paper, None, [paper, selected, ask], concurrency_limit=None, api_visibility="private"
+    )
+    chat.answer_after(
+        ask.click(
+            ask_about,
+            [selected, chat.chatbot],
+            [tabs, chat.question, chat.chatbot, chat.pending, chat.about, chat.send, chat.stop],
+            queue=False,
+            api_visibility="private",
+        )
+    )
+    return LibraryTab(find=find, inputs=inputs, outputs=outputs, source=source)
