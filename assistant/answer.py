@@ -11,21 +11,22 @@
               prose leaves out; the small model often names a paper without its numbers
 9. result     a typed ``Answer``
 
-``ask_stream`` chains the two, yielding text chunks and then the ``Answer``; ``ask`` returns
-only the ``Answer``. Digests and the eval harness call ``gather``, ``answer_from`` and
-``check_text`` directly; nothing above the stages parses citations or builds prompts.
+``answer_from`` and ``ask_stream`` (the two chained) return an ``AnswerStream``: iterate it for
+the text as the model writes, then read ``.result``; ``ask`` returns only the ``Answer``.
+Digests and the eval harness call ``gather``, ``answer_from`` and ``check_text`` directly;
+nothing above the stages parses citations or builds prompts.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from assistant.citations import CANNOT_ANSWER, check_text, is_abstention
 from assistant.embed import get_embedder
 from assistant.evidence import abstract_sentences, format_sources, gather, valued_sentences
-from assistant.generate import drop_repetition, first_sentences, repeats_itself
+from assistant.generate import Generation
 from assistant.llm import LLM, Message, get_llm
 from assistant.models import (
     QUOTES_HEADING,
@@ -40,7 +41,7 @@ from assistant.models import (
     Source,
 )
 from assistant.prompts import load_prompt
-from assistant.prose import CITATION_GROUP, figures, whole
+from assistant.prose import CITATION_GROUP, figures
 from assistant.settings import Settings
 from assistant.text import elapsed_ms, question_terms
 
@@ -62,46 +63,64 @@ def answer_prompt(gathered: EvidenceSet) -> list[Message]:
     )
 
 
+class AnswerStream:
+    """An answer as it is written: iterate for the model's text chunks, then read ``result``
+    for the checked ``Answer`` (reading it first lets the rest be written unseen)."""
+
+    def __init__(self, steps: Generator[str, None, Answer]) -> None:
+        self._steps = steps
+        self._result: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        if self._result is None:
+            self._result = yield from self._steps
+
+    @property
+    def result(self) -> Answer:
+        for _ in self:
+            pass
+        assert self._result is not None, "the answer stream ended without an Answer"
+        return self._result
+
+    def close(self) -> None:
+        """Stop writing (the model is released; there is no result)."""
+        self._steps.close()
+
+
 def answer_from(
     gathered: EvidenceSet, settings: Settings, *, llm: LLM | None = None
-) -> Iterator[str | Answer]:
-    """Steps 6-8: yields text chunks while the model writes, then the checked ``Answer``.
+) -> AnswerStream:
+    """Steps 6-8: the model's text chunks as it writes, then the checked ``Answer``.
 
     When the gate said no, the model is not called: the answer is ``CANNOT_ANSWER`` with the
     closest papers listed as (uncited) sources.
     """
-    llm = llm or get_llm(settings)
+    return AnswerStream(_answer_steps(gathered, settings, llm or get_llm(settings)))
+
+
+def _answer_steps(
+    gathered: EvidenceSet, settings: Settings, llm: LLM
+) -> Generator[str, None, Answer]:
     embedder = get_embedder(settings)
     telemetry = gathered.telemetry.model_copy(update={"model": llm.name, "provider": llm.provider})
     if not gathered.relevant:
         answer = build_answer(gathered, CANNOT_ANSWER, embedder, 0.0)
     else:
-        stream = llm.stream(answer_prompt(gathered))
         generation_started = gathered.elapsed_s()
-        looped = False
-        with stream:
-            for chunk in stream:
-                yield chunk
-                if not chunk.strip():
-                    continue
-                if repeats_itself(stream.text):
-                    looped = True
-                    break
-                if first_sentences(stream.text, settings.answer.max_sentences) is not None:
-                    break
-        gen = stream.telemetry
-        text = drop_repetition(stream.text) if looped else stream.text
-        # Never end mid-sentence: cut at the sentence cap, or drop what max_new_tokens cut.
-        text = first_sentences(text, settings.answer.max_sentences) or whole(text)
+        written = Generation(
+            llm, answer_prompt(gathered), max_sentences=settings.answer.max_sentences
+        )
+        yield from written
+        gen = written.telemetry
         t0 = time.perf_counter()
         answer = build_answer(
             gathered,
-            text,
+            written.text,
             embedder,
             settings.answer.support_threshold,
             quoted_results=settings.answer.quoted_results,
         )
-        if looped:
+        if written.looped:
             answer.notices.append("the model started repeating itself; it was stopped there.")
         telemetry.check_ms = elapsed_ms(t0)
         if gen is not None:
@@ -115,7 +134,7 @@ def answer_from(
     telemetry.total_s = round(gathered.elapsed_s(), 3)
     answer.notices = [*gathered.notices, *answer.notices]
     answer.telemetry = telemetry
-    yield answer
+    return answer
 
 
 # --- 8. quote ----------------------------------------------------------------------------------
@@ -281,30 +300,27 @@ def ask_stream(
     mode: str | None = None,
     k: int | None = None,
     llm: LLM | None = None,
-) -> Iterator[str | Answer]:
-    """Answer ``question``: yields text chunks while the model writes, then the ``Answer``."""
-    llm = llm or get_llm(settings)
-    gathered = gather(
-        question,
-        settings,
-        history=history,
-        previous=previous,
-        filters=filters,
-        mode=mode,
-        k=k,
-        llm=llm,
-    )
-    yield from answer_from(gathered, settings, llm=llm)
+) -> AnswerStream:
+    """Answer ``question``: the text chunks while the model writes, then ``.result``. Nothing
+    runs until the stream is read."""
+
+    def steps() -> Generator[str, None, Answer]:
+        model = llm or get_llm(settings)
+        gathered = gather(
+            question,
+            settings,
+            history=history,
+            previous=previous,
+            filters=filters,
+            mode=mode,
+            k=k,
+            llm=model,
+        )
+        return (yield from _answer_steps(gathered, settings, model))
+
+    return AnswerStream(steps())
 
 
 def ask(question: str, settings: Settings, **kwargs: Any) -> Answer:
     """Answer ``question`` without streaming (see ``ask_stream`` for the arguments)."""
-    return final_answer(ask_stream(question, settings, **kwargs))
-
-
-def final_answer(stream: Iterable[str | Answer]) -> Answer:
-    """The ``Answer`` at the end of an ``ask_stream``/``answer_from`` stream (chunks skipped)."""
-    for item in stream:
-        if isinstance(item, Answer):
-            return item
-    raise AssertionError("the answer stream ended without an Answer")
+    return ask_stream(question, settings, **kwargs).result

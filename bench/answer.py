@@ -30,7 +30,7 @@ from typing import Any
 
 from _common import RESULTS, ROOT, median, print_table, write_results
 
-from assistant.answer import answer_from, answer_prompt, final_answer
+from assistant.answer import answer_from, answer_prompt
 from assistant.embed import get_embedder
 from assistant.evals.llamaindex import StockPipeline
 from assistant.evals.suite import load_suite
@@ -97,7 +97,7 @@ def main() -> None:
     llm = get_llm(settings)
     stock = StockPipeline(settings, llm)
     # Warm-up: model load, BM25 indexes, first prefill of each prompt template.
-    final_answer(answer_from(gather(questions[0], settings), settings, llm=llm))
+    _ = answer_from(gather(questions[0], settings), settings, llm=llm).result
     stock.answer(questions[0])
 
     ours: list[dict[str, Any]] = []
@@ -105,7 +105,7 @@ def main() -> None:
     for question in questions:
         gathered = gather(question, settings)
         chars = sum(len(m.content) for m in answer_prompt(gathered))
-        ours.append(measure(final_answer(answer_from(gathered, settings, llm=llm)), chars))
+        ours.append(measure(answer_from(gathered, settings, llm=llm).result, chars))
         answer, _ = stock.answer(question)
         theirs.append(measure(answer, 0))
 

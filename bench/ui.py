@@ -81,8 +81,8 @@ def pipeline_ttft(settings: Settings, question: str) -> float:
     start = time.perf_counter()
     stream = ask_stream(question, settings)
     try:
-        for item in stream:
-            if isinstance(item, str) and item.strip():
+        for chunk in stream:
+            if chunk.strip():
                 return time.perf_counter() - start
     finally:
         stream.close()

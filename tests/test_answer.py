@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from assistant.answer import answer_from, ask, ask_stream, final_answer, reported_results
+from assistant.answer import answer_from, ask, ask_stream, reported_results
 from assistant.citations import (
     CANNOT_ANSWER,
     check_text,
@@ -277,7 +277,7 @@ def test_quoted_results_are_marked_and_kept_apart(fake_settings: Settings, fake:
     gathered = gather(OPTICAL_FLOW, fake_settings)
     flow = splatflow(gathered)
     fake.enqueue(f"{flow.sentences[0].rstrip('.')} [{flow.number}].")
-    answer = final_answer(answer_from(gathered, fake_settings))
+    answer = answer_from(gathered, fake_settings).result
     assert len(answer.prose) == 1
     (quote,) = answer.quotes
     assert quote.quoted and quote.supported and quote.citations == [1]
@@ -290,7 +290,7 @@ def test_quoted_results_are_marked_and_kept_apart(fake_settings: Settings, fake:
     assert score.facts_found == ["2.07"] and score.facts_in_prose == []
     fake_settings.answer.quoted_results = 0
     fake.enqueue(f"{flow.sentences[0].rstrip('.')} [{flow.number}].")
-    assert final_answer(answer_from(gathered, fake_settings)).quotes == []
+    assert answer_from(gathered, fake_settings).result.quotes == []
 
 
 def test_named_terms() -> None:
@@ -335,14 +335,10 @@ def test_answer_with_valid_and_invalid_citations(fake_settings: Settings, fake: 
         "SplatFlow aligns motion features from the previous frame with splatting to handle "
         "occlusions [1]. Another method is seasoned with basil and oregano [12]."
     )
-    chunks: list[str] = []
-    answer: Answer | None = None
-    for item in ask_stream(OPTICAL_FLOW, fake_settings):
-        if isinstance(item, Answer):
-            answer = item
-        else:
-            chunks.append(item)
-    assert answer is not None and len(chunks) > 5, "tokens stream before the Answer"
+    stream = ask_stream(OPTICAL_FLOW, fake_settings)
+    chunks = list(stream)
+    answer = stream.result
+    assert len(chunks) > 5 and all(isinstance(c, str) for c in chunks), "text before the Answer"
     assert not answer.abstained
     assert answer.invalid_citations == 1
     assert "[12]" not in answer.answer
@@ -369,7 +365,7 @@ def test_renumbering_follows_first_use(fake_settings: Settings, fake: FakeLLM) -
     ranked = [ev.paper.id for ev in gathered.evidence]
     third, first = (gathered.evidence[i].sentences[0].rstrip(".") for i in (2, 0))
     fake.enqueue(f"{third} [3]. {first} [1].")
-    answer = final_answer(answer_from(gathered, fake_settings))
+    answer = answer_from(gathered, fake_settings).result
     assert [c.number for c in answer.citations] == [1, 2]
     prose = answer.answer.split(f"\n\n{QUOTES_HEADING}\n")[0]
     assert prose == f"{third} [1]. {first} [2]."
@@ -393,9 +389,9 @@ def test_gather_is_a_public_step_reused_by_answer_from(
     assert gathered.telemetry.retrieval_ms > 0
 
     fake.enqueue("SplatFlow splats motion features [1].")
-    first = final_answer(answer_from(gathered, fake_settings))
+    first = answer_from(gathered, fake_settings).result
     fake.enqueue("SplatFlow splats motion features [1].")
-    again = final_answer(answer_from(gathered, fake_settings))
+    again = answer_from(gathered, fake_settings).result
     assert first.citations[0].paper_id == again.citations[0].paper_id == gathered.hits[0].paper.id
     assert first.telemetry.ttft_s is not None
     assert first.telemetry.total_s >= first.telemetry.retrieval_ms / 1000
@@ -472,7 +468,7 @@ def test_uncited_supported_sentence_gets_its_citation_attached(
     flow = splatflow(gathered)
     claim = flow.sentences[0].rstrip(".")
     fake.enqueue(f"{claim}. Pasta sauce needs fresh basil and oregano.")
-    answer = final_answer(answer_from(gathered, fake_settings))
+    answer = answer_from(gathered, fake_settings).result
     attached, unrelated = answer.prose
     assert attached.attached == [1] and attached.citations == [1] and attached.supported
     assert answer.citations[0].paper_id == flow.paper.id
@@ -515,7 +511,7 @@ def test_answers_stop_at_the_sentence_cap_and_never_mid_sentence(
     points = "abcdefghij"  # letters: a figure no source gives would be flagged
     fake.enqueue(" ".join(f"{line}, point {p} [{claim.number}]." for p in points))
     fake_settings.answer.max_sentences = 3
-    answer = final_answer(answer_from(gathered, fake_settings))
+    answer = answer_from(gathered, fake_settings).result
     assert [s.text.split("point ")[1][:1] for s in answer.prose] == ["a", "b", "c"]
     assert answer.telemetry.completion_tokens < 10 * len(line.split()), "generation stopped"
     assert answer.telemetry.ttft_s is not None, "a stream stopped early keeps its timings"
@@ -524,7 +520,7 @@ def test_answers_stop_at_the_sentence_cap_and_never_mid_sentence(
     limit, fake.settings.max_new_tokens = fake.settings.max_new_tokens, len(line.split()) + 6
     try:  # the token limit cuts the second sentence
         fake.enqueue(f"{line} [{claim.number}]. {line}, and a second half that never ends [1].")
-        answer = final_answer(answer_from(gathered, fake_settings))
+        answer = answer_from(gathered, fake_settings).result
     finally:
         fake.settings.max_new_tokens = limit
     assert len(answer.prose) == 1 and answer.prose[0].text.endswith("[1].")
@@ -730,7 +726,7 @@ def test_a_list_whose_items_open_with_their_chip_is_checked(
         f"The papers that propose methods are:\n1. [{n}] {claim.sentences[0]}\n"
         f"2. [{n}] It aligns motion features of the previous frame by splatting."
     )
-    answer = final_answer(answer_from(gathered, fake_settings))  # it raised KeyError
+    answer = answer_from(gathered, fake_settings).result  # it raised KeyError
     assert not answer.abstained and answer.citations
     assert all(s.text in answer.answer for s in answer.prose)  # each a slice of the text
     # Each item keeps its number and chip, and says which paper it is.

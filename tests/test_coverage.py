@@ -129,7 +129,7 @@ def test_a_subject_standing_for_the_cited_paper_gets_its_name() -> None:
 def test_a_part_no_paper_covers_is_said_first_and_off_question_papers_are_left_out(
     fake_settings: Settings, fake: Any
 ) -> None:
-    from assistant.answer import answer_from, final_answer
+    from assistant.answer import answer_from
     from assistant.evidence import gather
 
     question = "Which papers handle occlusion in optical flow for underwater sonar imaging?"
@@ -140,7 +140,7 @@ def test_a_part_no_paper_covers_is_said_first_and_off_question_papers_are_left_o
         "a text-to-motion paper covers no part of the question: not shown to the model"
     )
     fake.enqueue("SplatFlow splats features from the previous frame to handle occlusions [1].")
-    answer = final_answer(answer_from(gathered, fake_settings))
+    answer = answer_from(gathered, fake_settings).result
     first = answer.sentences[0]
     assert first.note and first.text.startswith(
         "The indexed papers don't cover underwater sonar imaging; the closest are "

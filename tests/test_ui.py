@@ -325,21 +325,27 @@ def test_several_clients_are_answered_one_at_a_time(
     import threading
 
     import assistant.ui.chat as chat_module
+    from assistant.answer import AnswerStream
 
     url, llm, _ = app_url
     active, overlaps, lock = [0], [0], threading.Lock()
     real = chat_module.answer_from
 
-    def counted(*args: Any, **kwargs: Any) -> Iterator[Any]:
-        with lock:
-            active[0] += 1
-            overlaps[0] = max(overlaps[0], active[0])
-        try:
-            time.sleep(0.5)  # long enough that a second answer would overlap if let in
-            yield from real(*args, **kwargs)
-        finally:
+    def counted(*args: Any, **kwargs: Any) -> AnswerStream:
+        def steps() -> Iterator[Any]:
             with lock:
-                active[0] -= 1
+                active[0] += 1
+                overlaps[0] = max(overlaps[0], active[0])
+            try:
+                time.sleep(0.5)  # long enough that a second answer would overlap if let in
+                stream = real(*args, **kwargs)
+                yield from stream
+                return stream.result
+            finally:
+                with lock:
+                    active[0] -= 1
+
+        return AnswerStream(steps())  # type: ignore[arg-type]
 
     monkeypatch.setattr(chat_module, "answer_from", counted)
     llm.enqueue(REPLY, REPLY, REPLY)

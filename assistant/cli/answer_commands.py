@@ -128,14 +128,12 @@ def stream_answer(
             stream = ask_stream(
                 question, settings, history=history, previous=previous, filters=filters, k=k
             )
-            for item in stream:
-                if isinstance(item, Answer):
-                    answer = item
-                    continue
-                received.append(item)
+            for chunk in stream:
+                received.append(chunk)
                 if live:
-                    draft.append(no_control(item))
+                    draft.append(no_control(chunk))
                     view.refresh()
+            answer = stream.result
     except AssistantError:
         partial = "".join(received).strip()
         if partial:

@@ -26,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from assistant.answer import answer_from, final_answer
+from assistant.answer import answer_from
 from assistant.embed import get_embedder
 from assistant.errors import AssistantError, InputError
 from assistant.evals.metrics import (
@@ -432,7 +432,7 @@ def _conversation(case: Case, settings: Settings, llm: LLM | None) -> tuple[Answ
             gathered = gather(
                 question, settings, history=conversation(answers), previous=previous, llm=llm
             )
-            answers.append(final_answer(answer_from(gathered, settings, llm=llm)))
+            answers.append(answer_from(gathered, settings, llm=llm).result)
             continue
         gathered = gather(question, settings, previous=previous)
         sources = [
@@ -462,7 +462,7 @@ def _ours(
     gathered: Any, settings: Settings, llm: Any, case: Case, result: CaseResult
 ) -> AnswerScore:
     try:
-        answer = final_answer(answer_from(gathered, settings, llm=llm))
+        answer = answer_from(gathered, settings, llm=llm).result
     except AssistantError as exc:
         return AnswerScore.failed("ours", str(exc), case.answer_facts)
     sources = [ev.paper.id for ev in gathered.evidence]

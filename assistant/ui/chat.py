@@ -12,15 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 import gradio as gr
 
-from assistant.answer import answer_from
-from assistant.errors import AssistantError, InputError
+from assistant.answer import AnswerStream, answer_from
+from assistant.errors import InputError
 from assistant.evidence import conversation, gather
 from assistant.library import gather_about
 from assistant.llm import LLM
@@ -222,7 +222,7 @@ def chat_tab(
         reply = {"role": "assistant", "content": render.streaming_html("")}
         messages = [*before, user, reply]
         ticket: object | None = None
-        steps: Iterator[str | Answer] | None = None
+        stream: AnswerStream | None = None
         gathered: EvidenceSet | None = None
         written = ""
 
@@ -283,23 +283,19 @@ def chat_tab(
             if run.stop.is_set():
                 yield stopped()
                 return
-            steps = answer_from(gathered, settings, llm=llm)
-            answer: Answer | None = None
+            stream = answer_from(gathered, settings, llm=llm)
+            chunks = iter(stream)
             while True:
-                item = await anyio.to_thread.run_sync(next, steps, None)
+                item = await anyio.to_thread.run_sync(next, chunks, None)
                 if item is None:
                     break
-                if isinstance(item, Answer):
-                    answer = item
-                    continue
                 written += item
                 if run.stop.is_set():
                     yield stopped()
                     return
                 reply["content"] = render.streaming_html(written, turn)
                 yield progress()
-            if answer is None:  # pragma: no cover - answer_from always ends with an Answer
-                raise AssistantError("the answer did not finish; please ask again.")
+            answer = stream.result
             for notice in answer.notices:
                 gr.Warning(notice)
             speed.add(answer.telemetry)
@@ -322,11 +318,11 @@ def chat_tab(
             reply["content"] = render.error_html(message)
             yield (messages, gr.skip(), done, messages, {"error": message}, gr.skip(), gr.skip())
         finally:
-            # Closing the steps closes the model's stream: the model is free for the next user.
-            if steps is not None:
+            # Closing the stream closes the model's: the model is free for the next user.
+            if stream is not None:
                 # ValueError: still running in a worker thread; it is closed when collected.
                 with contextlib.suppress(ValueError):
-                    steps.close()  # type: ignore[attr-defined]
+                    stream.close()
             if ticket is not None:
                 line.leave(ticket)
             runs.finish(session)
