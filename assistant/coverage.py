@@ -49,7 +49,10 @@ _FRAME_TEXT = (
     "achieves help helps save saves saved observe observed observes evaluate evaluated "
     "result results performance technique techniques someone anyone look looked claim claims "
     "several multiple numerous few each every same others more most less least novel "
-    "diverse typical common popular standard able across when while whose"
+    "diverse typical common popular standard able across when while whose but yet however "
+    "because since though although unless until upon onto out up down off under again once "
+    "very too own nor not now then than ask asks asked mention mentions mentioned discuss "
+    "discusses discussed make makes made get gets got take takes taken give given"
 )
 _FRAME = frozenset(_FRAME_TEXT.split()) | STOPWORDS
 _TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9'.\-]*[A-Za-z0-9])?|[^\sA-Za-z0-9]")
@@ -68,7 +71,7 @@ def question_parts(question: str) -> list[str]:
         if token[0].isalnum() and word not in _FRAME and not word.replace(".", "").isdigit():
             run.append(token)
             continue
-        if run and any(len(w) > 2 or w.isupper() for w in run):
+        if run and any(len(w) > 2 or (len(w) > 1 and w.isupper()) for w in run):
             parts.append(" ".join(run))
         run = []
     return list(dict.fromkeys(parts))[:MAX_PARTS]
@@ -156,6 +159,19 @@ def coverage(parts: Sequence[str], papers: Sequence[Paper], embedder: Embedder) 
             if similarity >= COVER_SIMILARITY or any(uses_words(t, part) for t in sentences):
                 result.by_part[part].add(paper.id)
     return result
+
+
+def missing_names(names: Sequence[str], papers: Sequence[Paper], embedder: Embedder) -> list[str]:
+    """The things a question names (``evidence.named_terms``) that no paper spells (letters
+    and digits, any case, plural or not: "Llama 2" finds LLaMA-2) nor says in other words
+    (a sentence at ``COVER_SIMILARITY``: "Cambodian" may find Khmer)."""
+    spelt = " ".join(squash(p.text) for p in papers)
+    unspelt = [n for n in names if squash(n).removesuffix("s") not in spelt]
+    if not unspelt or not papers:
+        return unspelt
+    vectors = embedder.embed(list(unspelt))
+    best = np.max([(vectors @ _sentences(p, embedder)[1].T).max(axis=1) for p in papers], axis=0)
+    return [n for n, b in zip(unspelt, best, strict=True) if b < COVER_SIMILARITY]
 
 
 def parts_said(sentence: str, parts: Sequence[str]) -> list[str]:

@@ -19,7 +19,13 @@ import time
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from assistant.coverage import Coverage, coverage, question_parts
+from assistant.coverage import (
+    COVER_SIMILARITY,
+    Coverage,
+    coverage,
+    missing_names,
+    question_parts,
+)
 from assistant.embed import get_embedder, split_sentences
 from assistant.errors import InputError
 from assistant.llm import LLM, Message, get_llm
@@ -293,6 +299,17 @@ def _mixed(word: str) -> bool:
     )
 
 
+#: A sentence this similar to the whole question says what it asks, whatever its parts.
+WHOLE_QUESTION = COVER_SIMILARITY + 0.05
+
+
+def says_it_whole(hits: Sequence[Hit]) -> bool:
+    """Whether one retrieved sentence says what the question asks as a whole (a description
+    in other words than the paper's: "the illusion of unlimited context" for MemGPT), so
+    parts that no sentence covers on their own do not stop it."""
+    return any(m.score >= WHOLE_QUESTION for h in hits for m in h.best_sentences)
+
+
 def on_question(hits: Sequence[Hit], covered: Coverage) -> list[Hit]:
     """The hits that cover a part of the question, and any that rank above all of those (a
     paper retrieval ranks first may say in other words what the parts do not catch)."""
@@ -372,11 +389,13 @@ def gather(
     uncovered = covered.uncovered() if relevant else []
     hits = result.hits
     if uncovered:
-        said = ", ".join(f"'{t}'" for t in uncovered)
-        if len(uncovered) == len(covered.parts) or any(
-            n in p for p in uncovered for n in named_terms(turn.query)
-        ):
-            relevant = False  # nothing asked is covered, or a thing named is missing
+        embedder = get_embedder(settings)
+        missing = missing_names(named_terms(turn.query), [h.paper for h in hits], embedder)
+        if len(uncovered) == len(covered.parts) and not says_it_whole(hits):
+            missing = uncovered
+        if missing:  # nothing asked is covered, or a thing the question names is missing
+            relevant = False
+            said = ", ".join(f"'{t}'" for t in missing)
             notices.append(f"none of the closest papers covers {said}; they are listed instead.")
     if relevant:
         hits = on_question(hits, covered)
