@@ -14,7 +14,8 @@ import pytest
 
 from assistant.answer import CANNOT_ANSWER, Answer, ask
 from assistant.evals.suite import load_suite
-from assistant.ingest import ingest_papers, make_paper, parse_paths
+from assistant.ingest import ingest_papers
+from assistant.parse import make_paper, parse_paths
 from assistant.settings import Settings
 from tests.conftest import ROOT, SAMPLE
 

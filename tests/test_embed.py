@@ -30,7 +30,8 @@ from assistant.embed import (
     split_sentences,
 )
 from assistant.errors import ModelError
-from assistant.ingest import merge_duplicates, parse_paths
+from assistant.ingest import merge_duplicates
+from assistant.parse import parse_paths
 from assistant.settings import EmbeddingSettings, Settings
 from tests.conftest import ROOT, SAMPLE
 

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from assistant.errors import StoreError
-from assistant.ingest import make_paper
+from assistant.parse import make_paper
 from assistant.settings import Settings
 from assistant.store import open_store
 from tests.conftest import ROOT, SAMPLE, free_port, wait_http
@@ -187,7 +187,8 @@ def cli_env() -> dict[str, str]:
 
 @pytest.mark.slow
 def test_ingest_killed_at_random_points_then_rerun_is_exact(tmp_path: Path) -> None:
-    from assistant.ingest import merge_duplicates, parse_paths
+    from assistant.ingest import merge_duplicates
+    from assistant.parse import parse_paths
     from assistant.retrieve import get_retriever
 
     seed = int(os.environ.get("KILL_SEED", time.time()))

@@ -10,13 +10,8 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import InputError
-from assistant.ingest import (
-    MAX_ABSTRACT_CHARS,
-    ingest_paths,
-    merge_duplicates,
-    parse_file,
-    parse_paths,
-)
+from assistant.ingest import ingest_paths, merge_duplicates
+from assistant.parse import MAX_ABSTRACT_CHARS, parse_file, parse_paths
 from assistant.settings import Settings
 from assistant.store import open_store
 

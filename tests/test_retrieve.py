@@ -17,8 +17,9 @@ from assistant.cli import cli
 from assistant.embed import split_sentences
 from assistant.errors import InputError
 from assistant.evals.suite import GoldResolution, Suite, load_suite, resolve_gold, title_index
-from assistant.ingest import ingest_papers, make_paper, parse_paths
+from assistant.ingest import ingest_papers
 from assistant.models import Paper
+from assistant.parse import make_paper, parse_paths
 from assistant.retrieve import (
     MODES,
     Retriever,

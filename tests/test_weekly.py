@@ -20,8 +20,9 @@ from assistant.cli import cli
 from assistant.errors import InputError, StoreError
 from assistant.export import write_atomic
 from assistant.feed import ATOM, entry_id, feed_path
-from assistant.ingest import ingest_papers, make_paper, parse_paths
+from assistant.ingest import ingest_papers
 from assistant.llm import FakeLLM, get_llm
+from assistant.parse import make_paper, parse_paths
 from assistant.settings import Settings
 from assistant.store import open_store
 from assistant.weekly import (
