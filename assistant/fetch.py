@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from assistant.errors import InputError
+from assistant.files import write_atomic
 
 
 def download_day(base_url: str, day: dt.date, folder: Path, timeout: float) -> Path:
@@ -21,5 +22,5 @@ def download_day(base_url: str, day: dt.date, folder: Path, timeout: float) -> P
     except httpx.HTTPError as exc:
         raise InputError(f"cannot download {url}: {exc} (no network?).") from None
     path = folder / f"daily-papers-{day.isoformat()}.json"
-    path.write_bytes(response.content)
+    write_atomic(path, response.content)
     return path

@@ -491,7 +491,8 @@ def test_disk_full_while_assembling_is_a_clear_error_and_leaves_nothing(
 
     parts, model = tiny_parts(tmp_path)
     settings = LLMSettings(cache_dir=tmp_path / "cache")
-    real_fdopen = os.fdopen
+    real_open = Path.open
+    full: list[Path] = []
 
     class FillsUp:
         """A file whose second write finds the disk full."""
@@ -514,16 +515,22 @@ def test_disk_full_while_assembling_is_a_clear_error_and_leaves_nothing(
         def __exit__(self, *exc: object) -> None:
             self.handle.close()  # type: ignore[attr-defined]
 
-    monkeypatch.setattr(
-        "assistant.weights.os.fdopen", lambda *a, **k: FillsUp(real_fdopen(*a, **k))
-    )
+    def open_on_a_full_disk(path: Path, mode: str = "r", *args: object, **kwargs: object) -> object:
+        handle = real_open(path, mode, *args, **kwargs)  # type: ignore[call-overload]
+        if "w" in mode and path.suffix == ".partial":  # the model being assembled
+            full.append(path)
+            return FillsUp(handle)
+        return handle
+
+    monkeypatch.setattr(Path, "open", open_on_a_full_disk)
     with pytest.raises(ModelError) as info:
         prepare_bundled(settings, model=model, parts=parts)  # type: ignore[arg-type]
+    assert full  # the disk filled up while the model was being written
     message = str(info.value)
     assert "No space left on device" in message and "ASSISTANT_LLM__CACHE_DIR" in message
     assert list((tmp_path / "cache").iterdir()) == []  # no partial file, no model, no stamp
 
-    monkeypatch.setattr("assistant.weights.os.fdopen", real_fdopen)
+    monkeypatch.setattr(Path, "open", real_open)
     dest = prepare_bundled(settings, model=model, parts=parts)  # type: ignore[arg-type]
     assert is_verified(dest, model.sha256, model.size)  # type: ignore[attr-defined]
     assert require_bundled(settings, model=model) == dest  # type: ignore[arg-type]
