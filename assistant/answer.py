@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from assistant.embed import get_embedder, split_sentences
+from assistant.embed import get_embedder
 from assistant.errors import InputError
 from assistant.llm import LLM, Message, get_llm
 from assistant.models import (
@@ -67,7 +67,7 @@ from assistant.prose import (
 from assistant.retrieve import search
 from assistant.settings import MAX_ANSWER_SOURCES, Settings
 from assistant.text import STOPWORDS as _STOPWORDS
-from assistant.text import question_terms
+from assistant.text import question_terms, split_sentences
 
 if TYPE_CHECKING:
     from assistant.embed import Embedder

@@ -45,24 +45,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Lookbehinds that keep an abbreviation ("vs.", "e.g.", "i.e.", "et al.", "cf.", "Fig.", "Eq.")
-#: from ending a sentence: "as high as 90% (vs. 75% for images)" is one sentence.
-NOT_AFTER_ABBREVIATION = "".join(
-    rf"(?<!\b{re.escape(a)})"
-    for a in ("vs.", "e.g.", "i.e.", "et al.", "cf.", "Fig.", "Eq.", "approx.", "resp.")
-)
-_SENTENCE_END = re.compile(rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}\s+(?=[A-Z0-9\"'(\[])")
-
 #: Bumped whenever the ONNX export changes (inputs, opset, exporter), so old files are rebuilt.
 ONNX_RECIPE = "transformer-last-hidden-state-opset17-v1"
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 _ONNX_FIX = "run 'assistant model prepare', or set ASSISTANT_EMBEDDING__BACKEND=torch"
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split an abstract into sentences (good enough for evidence; no NLP dependency)."""
-    parts = (s.strip() for s in _SENTENCE_END.split(text))
-    return [s for s in parts if s]
 
 
 def default_model_path() -> Path:

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, Field
 
-from assistant.embed import split_sentences
 from assistant.errors import InputError
 from assistant.models import Paper
 from assistant.parse import parse_paths
 from assistant.settings import Settings
+from assistant.text import split_sentences
 
 if TYPE_CHECKING:
     from assistant.embed import Embedder

@@ -1,10 +1,28 @@
-"""Words of a question and of a paper: what a question asks about, and whether a paper
-uses those words. Used by retrieval (good matches), the answer's evidence and follow-ups,
-and digests (themes on the topic)."""
+"""Text, decided once: how an abstract splits into sentences, and the words of a question
+(stop words; whether a paper uses those words).
+
+Sentences are what the store embeds per abstract and what evidence quotes; question words
+serve retrieval (good matches), the answer's evidence and follow-ups, and digests (themes
+on the topic)."""
 
 from __future__ import annotations
 
 import re
+
+#: Lookbehinds that keep an abbreviation ("vs.", "e.g.", "i.e.", "et al.", "cf.", "Fig.", "Eq.")
+#: from ending a sentence: "as high as 90% (vs. 75% for images)" is one sentence.
+NOT_AFTER_ABBREVIATION = "".join(
+    rf"(?<!\b{re.escape(a)})"
+    for a in ("vs.", "e.g.", "i.e.", "et al.", "cf.", "Fig.", "Eq.", "approx.", "resp.")
+)
+_SENTENCE_END = re.compile(rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}\s+(?=[A-Z0-9\"'(\[])")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split an abstract into sentences (good enough for evidence; no NLP dependency)."""
+    parts = (s.strip() for s in _SENTENCE_END.split(text))
+    return [s for s in parts if s]
+
 
 STOPWORD_TEXT = (
     "about across and are based between can does each for from has have how into its more "
