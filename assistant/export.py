@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from assistant.models import QUOTES_HEADING, Answer, Paper
+from assistant.text import one_line
 
 
 def support_marker(supported: bool | None) -> str:
@@ -22,14 +23,11 @@ def support_marker(supported: bool | None) -> str:
     return {True: "✓", False: "⚠"}.get(supported, "·")  # type: ignore[arg-type]
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
 def md_text(text: str) -> str:
     """Untrusted text as Markdown that renders as exactly that text: no HTML, no links,
     no emphasis; ``&`` kept from spelling an entity; one line (a newline could start a
     heading or a list). Parentheses need no escape: with every "]" escaped, no link forms."""
-    flat = " ".join(_CONTROL.sub(" ", text).split())
+    flat = one_line(text)
     escaped = re.sub(r"([\\`*_{}\[\]<>#|!~])", r"\\\1", flat)
     return escaped.replace("&", "&amp;")
 
@@ -113,7 +111,7 @@ def bibtex_key(paper: Paper) -> str:
 
 def _escape(text: str) -> str:
     """Text as BibTeX/LaTeX reads it literally: specials escaped, control commands defused."""
-    text = " ".join(_CONTROL.sub(" ", text).split())
+    text = one_line(text)
     text = text.replace("\\", "\x00")  # a backslash would start a LaTeX command (\\input...)
     text = re.sub(r"([&%$#_{}])", r"\\\1", text)
     text = text.replace("~", r"\textasciitilde{}").replace("^", r"\textasciicircum{}")

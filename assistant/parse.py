@@ -27,6 +27,7 @@ from typing import Any, Literal
 from assistant.errors import InputError
 from assistant.models import Paper, paper_id_for
 from assistant.settings import Settings
+from assistant.text import one_line
 
 Format = Literal["auto", "hf-text", "hf-json", "jsonl"]
 FORMATS: tuple[str, ...] = ("auto", "hf-text", "hf-json", "jsonl")
@@ -64,8 +65,6 @@ _BOMS = (
 #: Line ends we split on: not str.splitlines, which also splits on U+2028, \x0c, \x1c..\x1e and
 #: \x85 that may sit inside a JSON string or an abstract (and line numbers would drift).
 _LINE_END = re.compile(r"\r\n|\r|\n")
-#: Control characters other than tab and line ends: terminal escapes (\x1b) and the like.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass
@@ -103,11 +102,11 @@ def make_paper(
 ) -> Paper:
     """A ``Paper`` with its id, links and URLs derived the same way for every format.
 
-    Whitespace runs become one space and control characters (terminal escapes included) are
-    dropped: they carry no meaning in an abstract and must not reach a terminal or a page.
+    Whitespace runs become one space and control characters (terminal escapes and bidi
+    overrides included) are dropped: they carry no meaning in an abstract and must not reach
+    a terminal or a page.
     """
-    title = " ".join(_CONTROL.sub(" ", title).split())
-    abstract = " ".join(_CONTROL.sub(" ", abstract).split())
+    title, abstract = one_line(title), one_line(abstract)
     return Paper(
         id=paper_id_for(title, arxiv_id),
         arxiv_id=arxiv_id,

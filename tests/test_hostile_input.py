@@ -101,6 +101,13 @@ def test_control_characters_and_terminal_escapes_are_dropped(tmp_path: Path) -> 
     assert found.title == "Red [31m Title"
 
 
+def test_bidi_overrides_are_dropped_so_a_title_reads_as_stored(tmp_path: Path) -> None:
+    # U+202E reverses what follows on screen ("Trojan Source"); U+2066..U+2069 isolate.
+    path = write(tmp_path, "bidi.jsonl", jsonl(paper("Safe\u202e txet\u2066 Title\u2069")))
+    (found,) = parse_file(path)
+    assert found.title == "Safe txet Title"
+
+
 def test_a_title_or_abstract_starting_with_subscribe_keeps_it(tmp_path: Path) -> None:
     page = PAGE.replace("Caches for Résumé Parsing", "Subscribers Matter").replace(
         "Optical flow under", "Subscribe-and-publish optical flow under"
