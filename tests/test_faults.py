@@ -185,6 +185,22 @@ def cli_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), "ASSISTANT_INGEST_BATCH": "16"}
 
 
+#: ``ingest_paths`` as ``assistant ingest`` runs it, printing "done total" as batches land: the
+#: progress marker the kill below waits for.
+INGEST_WITH_PROGRESS = """
+import sys
+from pathlib import Path
+from assistant.ingest import ingest_paths
+from assistant.settings import Settings
+
+def progress(done, total):
+    print(done, total, flush=True)
+
+settings = Settings(store_dir=Path(sys.argv[1]))
+ingest_paths(settings, [Path(sys.argv[2])], year=2024, progress=progress)
+"""
+
+
 @pytest.mark.slow
 def test_ingest_killed_at_random_points_then_rerun_is_exact(tmp_path: Path) -> None:
     from assistant.ingest import merge_duplicates
@@ -196,30 +212,44 @@ def test_ingest_killed_at_random_points_then_rerun_is_exact(tmp_path: Path) -> N
     store = tmp_path / "store"
     expected = merge_duplicates(parse_paths([SAMPLE], year=2024).papers)
     last = expected[-1]  # new papers are written in this order: it lands in the last batch
-    ingest = [*CLI, "--store", str(store), "ingest", str(SAMPLE), "--year", "2024", "-q"]
-    counts = []
-    for low, high in [(4.0, 25.0), (15.0, 45.0)]:
-        delay = rng.uniform(low, high)
+    total, batch = len(expected), int(cli_env()["ASSISTANT_INGEST_BATCH"])
+    ingest = [sys.executable, "-c", INGEST_WITH_PROGRESS, str(store), str(SAMPLE)]
+    counts: list[int] = []
+    for _ in range(2):
+        before = counts[-1] if counts else 0
         proc = subprocess.Popen(
-            ingest, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            ingest, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         )
-        try:
-            proc.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+        assert proc.stdout is not None
+        marks = (
+            [int(n) for n in line.split()]
+            for line in proc.stdout
+            if line.split() and all(n.isdigit() for n in line.split())
+        )
+        # Kill a random number of whole batches in, at least three batches before the end.
+        first = next(marks, None)  # "0 N": N papers to write this run
+        assert first is not None, "the ingest printed no progress"
+        target = batch * rng.randint(1, max(1, first[1] // batch - 3))
+        next((done for done, _ in marks if done >= target), None)  # None: it ended first
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
         # Between runs a search builds (and saves) a BM25 index of the partial store.
         searched = cli_run(store, "search", last.title, "--mode", "bm25", "--json")
         assert searched.returncode in (0, 1), searched.stderr
         stats = cli_run(store, "stats", "--json")
-        counts.append(json.loads(stats.stdout)["papers"] if stats.returncode == 0 else None)
+        assert stats.returncode == 0, stats.stderr
+        counts.append(json.loads(stats.stdout)["papers"])
+        # The fault happened: the kill landed mid-ingest, after some batches and before all.
+        assert before + target <= counts[-1] < total, f"seed {seed}: papers stored {counts}"
+        assert proc.returncode == -signal.SIGKILL, f"seed {seed}: the ingest ended by itself"
     print(f"seed {seed}: papers stored after each kill: {counts}")
 
     final = cli_run(store, "ingest", str(SAMPLE), "--year", "2024", "--json", "-q")
     assert final.returncode == 0, final.stderr
     report = json.loads(final.stdout)
     assert report["store_total"] == 583
-    assert report["added"] == 583 - (counts[-1] or 0)
+    assert report["added"] == 583 - counts[-1]
 
     settings = Settings(store_dir=store)
     stored = list(open_store(settings).iter_papers())
