@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from assistant.coverage import Coverage, coverage, parts_said, question_parts
-from assistant.embed import split_sentences
 from assistant.models import CheckedText, Evidence, Paper, SentenceCheck
 from assistant.prose import (
     CITATION_GROUP,
@@ -31,6 +30,7 @@ from assistant.prose import (
     unsourced_figures,
     whole,
 )
+from assistant.text import split_sentences
 
 if TYPE_CHECKING:
     from assistant.embed import Embedder

@@ -26,8 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.embed import split_sentences
-from assistant.text import STOPWORDS, squash
+from assistant.text import STOPWORDS, split_sentences, squash
 
 if TYPE_CHECKING:
     from assistant.embed import Embedder

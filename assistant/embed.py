@@ -25,10 +25,8 @@ import hashlib
 import importlib.util
 import json
 import logging
-import os
 import re
 import threading
-import uuid
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
@@ -39,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from assistant.errors import ModelError
+from assistant.files import atomic_path, write_atomic
 from assistant.settings import DEFAULT_EMBEDDING_MODEL, EmbeddingSettings, Settings
 
 if TYPE_CHECKING:
@@ -46,24 +45,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Lookbehinds that keep an abbreviation ("vs.", "e.g.", "i.e.", "et al.", "cf.", "Fig.", "Eq.")
-#: from ending a sentence: "as high as 90% (vs. 75% for images)" is one sentence.
-NOT_AFTER_ABBREVIATION = "".join(
-    rf"(?<!\b{re.escape(a)})"
-    for a in ("vs.", "e.g.", "i.e.", "et al.", "cf.", "Fig.", "Eq.", "approx.", "resp.")
-)
-_SENTENCE_END = re.compile(rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}\s+(?=[A-Z0-9\"'(\[])")
-
 #: Bumped whenever the ONNX export changes (inputs, opset, exporter), so old files are rebuilt.
 ONNX_RECIPE = "transformer-last-hidden-state-opset17-v1"
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 _ONNX_FIX = "run 'assistant model prepare', or set ASSISTANT_EMBEDDING__BACKEND=torch"
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split an abstract into sentences (good enough for evidence; no NLP dependency)."""
-    parts = (s.strip() for s in _SENTENCE_END.split(text))
-    return [s for s in parts if s]
 
 
 def default_model_path() -> Path:
@@ -161,12 +146,6 @@ def onnx_ready(path: Path, *, rehash: bool = False) -> bool:
     return not rehash or recorded.get("sha256") == _sha256(path)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _export(source: Path, path: Path) -> None:
     """Export the model's transformer (inputs to last hidden state) to ``path``, atomically."""
     try:
@@ -203,10 +182,8 @@ def _export(source: Path, path: Path) -> None:
     ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]], dtype=torch.long)
     mask = (ids != 0).long()
     example = {"input_ids": ids, "attention_mask": mask, "token_type_ids": torch.zeros_like(ids)}
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with warnings.catch_warnings(), torch.no_grad():
+        with atomic_path(path) as tmp, warnings.catch_warnings(), torch.no_grad():
             # The tracer's warnings (deprecation, shapes it treats as constants) are expected:
             # tests/test_embed.py checks the exported vectors at many batch shapes.
             warnings.simplefilter("ignore")
@@ -223,14 +200,12 @@ def _export(source: Path, path: Path) -> None:
                 do_constant_folding=True,
                 dynamo=False,
             )
-        digest = _sha256(tmp)
-        os.replace(tmp, path)
+            digest = _sha256(tmp)
     except Exception as exc:
-        tmp.unlink(missing_ok=True)
         raise ModelError(f"could not export the embedding model to ONNX at {path}: {exc}") from exc
     stat = path.stat()
     stamp = {"sha256": digest, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    _atomic_write_text(_stamp_path(path), json.dumps({**stamp, "source": str(source)}))
+    write_atomic(_stamp_path(path), json.dumps({**stamp, "source": str(source)}))
 
 
 def prepare_onnx(settings: EmbeddingSettings, *, force: bool = False) -> Path:

@@ -26,7 +26,7 @@ from assistant.coverage import (
     missing_names,
     question_parts,
 )
-from assistant.embed import get_embedder, split_sentences
+from assistant.embed import get_embedder
 from assistant.errors import InputError
 from assistant.llm import LLM, Message, get_llm
 from assistant.models import (
@@ -41,8 +41,8 @@ from assistant.models import (
 from assistant.prompts import load_prompt
 from assistant.retrieve import search
 from assistant.settings import MAX_ANSWER_SOURCES, Settings
+from assistant.text import CONTROL, elapsed_ms, question_terms, split_sentences
 from assistant.text import STOPWORDS as _STOPWORDS
-from assistant.text import elapsed_ms, question_terms
 
 CONDENSE_FIELDS = frozenset({"history", "question"})
 
@@ -58,8 +58,6 @@ _INJECTION = re.compile(
     r"|\bcite\b[^.]{0,60}\bin (every|all|each|your) (answers?|responses?|replies)\b",
     re.I,
 )
-# Control and bidirectional-override characters: never part of a question.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 # Sentences that state a result or the contribution are worth more as evidence.
 _RESULT = re.compile(
@@ -90,8 +88,9 @@ _ALL_SENTENCES = 1000
 
 
 def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
-    """A usable question, or an InputError; over-long ones are cut with a notice."""
-    text = " ".join(_CONTROL.sub(" ", question).split())
+    """A usable question, or an InputError: control and bidi-override characters go,
+    over-long ones are cut with a notice."""
+    text = " ".join(CONTROL.sub(" ", question).split())
     if not text:
         raise InputError("the question is empty.")
     if len(text) > max_chars:

@@ -1,5 +1,5 @@
-"""Answers as Markdown with references, cited papers as BibTeX, chats as Markdown; and the
-one way files people keep are written (whole: a temporary file, then a rename).
+"""Answers as Markdown with references, cited papers as BibTeX, chats as Markdown (written
+whole by ``files.write_atomic``).
 
 Titles, questions and answers carry text written by strangers (abstracts, and models that
 copy them): in Markdown it is escaped, so an ``<img onerror=...>`` or a ``[link](...)`` in it
@@ -9,16 +9,13 @@ only http(s) ones.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 
 from assistant.models import QUOTES_HEADING, Answer, Paper
+from assistant.text import one_line
 
 
 def support_marker(supported: bool | None) -> str:
@@ -26,14 +23,11 @@ def support_marker(supported: bool | None) -> str:
     return {True: "✓", False: "⚠"}.get(supported, "·")  # type: ignore[arg-type]
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
 def md_text(text: str) -> str:
     """Untrusted text as Markdown that renders as exactly that text: no HTML, no links,
     no emphasis; ``&`` kept from spelling an entity; one line (a newline could start a
     heading or a list). Parentheses need no escape: with every "]" escaped, no link forms."""
-    flat = " ".join(_CONTROL.sub(" ", text).split())
+    flat = one_line(text)
     escaped = re.sub(r"([\\`*_{}\[\]<>#|!~])", r"\\\1", flat)
     return escaped.replace("&", "&amp;")
 
@@ -119,7 +113,7 @@ def bibtex_key(paper: Paper) -> str:
 
 def _escape(text: str) -> str:
     """Text as BibTeX/LaTeX reads it literally: specials escaped, control commands defused."""
-    text = " ".join(_CONTROL.sub(" ", text).split())
+    text = one_line(text)
     text = text.replace("\\", "\x00")  # a backslash would start a LaTeX command (\\input...)
     text = re.sub(r"([&%$#_{}])", r"\\\1", text)
     text = text.replace("~", r"\textasciitilde{}").replace("^", r"\textasciicircum{}")
@@ -151,21 +145,3 @@ def bibtex(papers: Sequence[Paper]) -> str:
         key += "" if keys[key] == 1 else chr(ord("a") + keys[key] - 2)  # cachet2024, cachet2024a
         entries.append(f"@misc{{{key},\n{body}\n}}")
     return "\n\n".join(entries) + ("\n" if entries else "")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` whole: a temporary file beside it, then ``os.replace``, so a
-    reader (or a crash) never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

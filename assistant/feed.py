@@ -13,7 +13,7 @@ import datetime as dt
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from assistant.export import write_atomic
+from assistant.files import write_atomic
 from assistant.settings import Settings
 from assistant.weekly import SavedWeek, list_saved_weeks, weekly_dir
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from assistant.embed import NOT_AFTER_ABBREVIATION
 from assistant.models import Paper
+from assistant.text import NOT_AFTER_ABBREVIATION
 
 #: A citation group: "[1]", "[1, 3]", "[2-4]".
 CITATION_GROUP = re.compile(r"\[(\s*\d+\s*(?:(?:,|-|–)\s*\d+\s*)*)\]")

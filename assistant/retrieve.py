@@ -39,12 +39,12 @@ from typing import Any
 
 import numpy as np
 
-from assistant.embed import Embedder, get_embedder, split_sentences
+from assistant.embed import Embedder, get_embedder
 from assistant.errors import InputError
 from assistant.models import Hit, Paper, SearchFilters, SearchResult, SentenceMatch, date_to_int
 from assistant.settings import MODES, RetrievalSettings, Settings, ingest_command
 from assistant.store import IndexRow, PaperStore, open_store, where_filter
-from assistant.text import mentions_terms, question_terms
+from assistant.text import mentions_terms, question_terms, split_sentences
 
 # --- input ---------------------------------------------------------------------------------
 

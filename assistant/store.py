@@ -317,7 +317,10 @@ class PaperStore:
 
     def undated(self, filters: SearchFilters) -> int:
         """How many papers the filters' other conditions keep but their dates leave out, as
-        they have no publication date (a page dump's papers often have none)."""
+        they have no publication date (a page dump's papers often have none).
+
+        Two reads of ids: Chroma's where clauses cannot ask for a missing key, and one read that
+        fetches every record's metadata to look for it was 2-4 times slower (5,000 papers)."""
         if not (filters.since or filters.until):
             return 0
         rest = where_filter(filters.model_copy(update={"since": None, "until": None}))

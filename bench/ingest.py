@@ -19,7 +19,8 @@ from pathlib import Path
 from _common import RESULTS, ROOT, median, peak_rss_mib, print_table, write_results
 
 from assistant.embed import get_embedder
-from assistant.ingest import ingest_papers, merge_duplicates, parse_paths
+from assistant.ingest import ingest_papers, merge_duplicates
+from assistant.parse import parse_paths
 from assistant.settings import Settings
 from assistant.store import open_store
 

@@ -41,13 +41,15 @@ from typing import Any
 import numpy as np
 from _common import RESULTS, ROOT, percentile, print_table, write_results
 
-from assistant.embed import get_embedder, split_sentences
+from assistant.embed import get_embedder
 from assistant.evals.suite import load_suite
-from assistant.ingest import merge_duplicates, parse_paths
+from assistant.ingest import merge_duplicates
 from assistant.models import Paper, paper_id_for
+from assistant.parse import parse_paths
 from assistant.retrieve import MODES, Retriever, SearchFilters
 from assistant.settings import Settings
 from assistant.store import open_store
+from assistant.text import split_sentences
 
 SEED = 13
 

@@ -39,7 +39,8 @@ from typing import Any
 from _common import RESULTS, ROOT, median, percentile, print_table, write_results
 
 from assistant.embed import Embedder
-from assistant.ingest import ingest_paths, merge_duplicates, parse_paths
+from assistant.ingest import ingest_paths, merge_duplicates
+from assistant.parse import parse_paths
 from assistant.settings import EmbeddingSettings, Settings
 
 BACKENDS = ("onnx", "torch")

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assistant.evals.suite import load_suite, title_only_first  # noqa: E402
-from assistant.ingest import merge_duplicates, parse_paths  # noqa: E402
+from assistant.ingest import merge_duplicates  # noqa: E402
+from assistant.parse import parse_paths  # noqa: E402
 
 
 def main(paths: list[Path]) -> None:

@@ -151,7 +151,8 @@ def embedder():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def sample_settings(tmp_path_factory: pytest.TempPathFactory, embedder) -> Settings:  # type: ignore[no-untyped-def]
     """Settings of an embedded store holding the whole sample corpus (built once)."""
-    from assistant.ingest import ingest_papers, parse_paths
+    from assistant.ingest import ingest_papers
+    from assistant.parse import parse_paths
     from assistant.store import open_store
 
     settings = Settings(store_dir=tmp_path_factory.mktemp("sample") / "store")

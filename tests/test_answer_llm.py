@@ -15,8 +15,9 @@ import pytest
 from assistant.answer import ask
 from assistant.citations import CANNOT_ANSWER
 from assistant.evals.suite import load_suite
-from assistant.ingest import ingest_papers, make_paper, parse_paths
+from assistant.ingest import ingest_papers
 from assistant.models import Answer
+from assistant.parse import make_paper, parse_paths
 from assistant.settings import Settings
 from tests.conftest import ROOT, SAMPLE
 

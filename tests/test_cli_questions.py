@@ -15,8 +15,8 @@ from assistant.cli import cli
 from assistant.errors import ModelError
 from assistant.llm import FakeLLM, get_llm
 from assistant.settings import Settings
+from assistant.text import CONTROL
 
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 LONG = "How do optical flow methods handle occlusion? " * 1100  # ~50,000 characters
 
 QUESTIONS = {

@@ -27,11 +27,12 @@ from assistant.embed import (
     onnx_ready,
     onnx_unsupported,
     prepare_onnx,
-    split_sentences,
 )
 from assistant.errors import ModelError
-from assistant.ingest import merge_duplicates, parse_paths
+from assistant.ingest import merge_duplicates
+from assistant.parse import parse_paths
 from assistant.settings import EmbeddingSettings, Settings
+from assistant.text import split_sentences
 from tests.conftest import ROOT, SAMPLE
 
 QUERIES = [

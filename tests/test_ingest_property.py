@@ -19,13 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from assistant.errors import InputError
-from assistant.ingest import (
-    _DATE_HEADER,
-    BOILERPLATE,
-    MIN_ABSTRACT_CHARS,
-    make_paper,
-    parse_file,
-)
+from assistant.parse import _DATE_HEADER, BOILERPLATE, MIN_ABSTRACT_CHARS, make_paper, parse_file
 
 settings.register_profile(
     "ci",

@@ -14,11 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from assistant.cli import cli
-from assistant.embed import split_sentences
 from assistant.errors import InputError
 from assistant.evals.suite import GoldResolution, Suite, load_suite, resolve_gold, title_index
-from assistant.ingest import ingest_papers, make_paper, parse_paths
+from assistant.ingest import ingest_papers
 from assistant.models import Paper
+from assistant.parse import make_paper, parse_paths
 from assistant.retrieve import (
     MODES,
     Retriever,
@@ -30,6 +30,7 @@ from assistant.retrieve import (
 )
 from assistant.settings import Settings
 from assistant.store import open_store, where_filter
+from assistant.text import split_sentences
 from tests.conftest import ROOT, SAMPLE
 
 CORE_SUITE = ROOT / "eval" / "suites" / "core.jsonl"

@@ -13,13 +13,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from assistant.embed import split_sentences
 from assistant.errors import InputError, StoreError
 from assistant.files import file_lock
-from assistant.ingest import ingest_papers, parse_file, parse_paths
+from assistant.ingest import ingest_papers
 from assistant.models import SearchFilters
+from assistant.parse import parse_file, parse_paths
 from assistant.settings import Settings
 from assistant.store import WRITER_LOCK, PaperStore, open_store, where_filter
+from assistant.text import split_sentences
 from tests.conftest import FIXTURES, SAMPLE
 
 BLANK_LAYOUT = SAMPLE / "000_008a4770ab7d3f29.txt"

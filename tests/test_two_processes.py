@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.ingest import merge_duplicates, parse_paths
+from assistant.ingest import merge_duplicates
+from assistant.parse import parse_paths
 from assistant.settings import Settings
 from assistant.store import open_store
 from tests.conftest import SAMPLE, free_port, stop, wait_http

@@ -23,9 +23,10 @@ from click.testing import CliRunner, Result
 from assistant.answer import ask
 from assistant.cli import cli
 from assistant.export import answer_markdown, bibtex
-from assistant.ingest import ingest_papers, make_paper
+from assistant.ingest import ingest_papers
 from assistant.llm import FakeLLM, create_llm
 from assistant.models import Answer, Paper
+from assistant.parse import make_paper
 from assistant.settings import LLMSettings, Settings
 from assistant.store import open_store
 from tests.conftest import free_port

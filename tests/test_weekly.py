@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -18,10 +17,10 @@ from click.testing import CliRunner
 
 from assistant.cli import cli
 from assistant.errors import InputError, StoreError
-from assistant.export import write_atomic
 from assistant.feed import ATOM, entry_id, feed_path
-from assistant.ingest import ingest_papers, make_paper, parse_paths
+from assistant.ingest import ingest_papers
 from assistant.llm import FakeLLM, get_llm
+from assistant.parse import make_paper, parse_paths
 from assistant.settings import Settings
 from assistant.store import open_store
 from assistant.weekly import (
@@ -172,22 +171,6 @@ def test_one_paper_week_and_undated_papers(tmp_path: Path, embedder) -> None:  #
     undated = summarize_week(settings, this_week, use_llm=False)
     assert undated.week is not None and undated.week.placed_by_added == 1
     assert any("no publication date" in n for n in undated.notices)
-
-
-def test_atomic_write_keeps_the_old_file_when_replacing_fails(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    target = tmp_path / "week.md"
-    write_atomic(target, "old")
-
-    def fail(*_: object) -> None:
-        raise OSError("disk full")
-
-    monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError):
-        write_atomic(target, "new")
-    assert target.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["week.md"]
 
 
 def test_a_held_lock_makes_a_second_run_wait_then_give_up(weeks: Settings) -> None:

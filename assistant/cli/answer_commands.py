@@ -21,6 +21,7 @@ from assistant.cli.options import (
 )
 from assistant.errors import AssistantError
 from assistant.export import answer_markdown, bibtex, chat_markdown, support_marker
+from assistant.files import write_atomic
 from assistant.models import QUOTES_HEADING, Answer, SearchFilters
 from assistant.settings import Settings
 
@@ -29,22 +30,6 @@ if TYPE_CHECKING:
 
 # The answer pipeline and rich's Live view are imported by the commands that use them, so
 # that every other command starts without them (tests/test_embed.py checks what loads).
-
-
-def write_whole(target: Path, text: str) -> None:
-    """Write ``text`` to ``target`` through a temporary file: never a half-written export."""
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; an export is the user's to share
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def answer_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -253,7 +238,8 @@ def chat(
                 or f"chat-{dt.datetime.now():%Y%m%d-%H%M%S}.md"
             )
             try:
-                write_whole(target, chat_markdown(answers))
+                # No folders made: a typo in the path is an error, said, not a new folder.
+                write_atomic(target, chat_markdown(answers), parents=False)
             except OSError as exc:  # a typo in the path must not end the conversation
                 err_console.print(
                     f"[red]error:[/] cannot save {plain(target)} ({plain(exc.strerror or exc)}).",

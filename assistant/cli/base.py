@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,18 +16,17 @@ from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeR
 
 from assistant.errors import AssistantError
 from assistant.settings import Settings, invalid_settings
+from assistant.text import CONTROL
 
 console = Console()
 err_console = Console(stderr=True)
 
-#: Control characters but tab and newline: terminal escapes (\x1b), bells, NULs.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
 
 def no_control(text: object) -> str:
-    """``text`` without control characters: what a paper, a model or a question says may
-    not move the cursor, recolour or retitle the user's terminal."""
-    return _CONTROL.sub("", str(text))
+    """``text`` without control characters (``text.CONTROL``): what a paper, a model or a
+    question says may not move the cursor, recolour or retitle the user's terminal, nor
+    reorder what it shows."""
+    return CONTROL.sub("", str(text))
 
 
 def plain(text: object) -> str:

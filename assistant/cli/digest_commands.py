@@ -12,7 +12,7 @@ from assistant.cli.base import cli, err_console, plain, settings_of
 from assistant.cli.options import filter_options, json_option, provider_option
 from assistant.digest import digest_stream
 from assistant.errors import InputError
-from assistant.export import write_atomic
+from assistant.files import write_atomic
 from assistant.models import Digest, DigestProgress, SearchFilters
 from assistant.render_digest import FORMATS, render
 from assistant.settings import Settings

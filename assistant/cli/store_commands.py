@@ -21,8 +21,10 @@ from assistant.cli.base import (
 )
 from assistant.cli.options import filter_options, json_option
 from assistant.errors import InputError
-from assistant.ingest import FORMATS, IngestReport, download_day, ingest_paths
+from assistant.fetch import download_day
+from assistant.ingest import IngestReport, ingest_paths
 from assistant.models import SearchFilters, parse_date
+from assistant.parse import FORMATS
 from assistant.settings import Settings
 
 

@@ -41,7 +41,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from pydantic import PrivateAttr
 
 from assistant.citations import check_text, is_abstention
-from assistant.embed import get_embedder, split_sentences
+from assistant.embed import get_embedder
 from assistant.errors import StoreError
 from assistant.llm import LLM, Telemetry
 from assistant.models import (
@@ -56,6 +56,7 @@ from assistant.models import (
 from assistant.retrieve import search
 from assistant.settings import Settings
 from assistant.store import open_store
+from assistant.text import split_sentences
 
 # --- our side, as llama-index objects ------------------------------------------------------
 

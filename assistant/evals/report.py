@@ -16,8 +16,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from assistant.evals.metrics import (
     lower_is_better,
 )
 from assistant.evals.runner import CaseResult, RunMeta, RunResult
+from assistant.files import write_atomic
 
 LABELS = {
     "hit_at_1": "hit@1",
@@ -53,17 +52,6 @@ LABELS = {
     "missing_stated": "missing stated",
 }
 WORST = 10
-
-
-# --- files ---------------------------------------------------------------------------------
-
-
-def _write(path: Path, text: str) -> None:
-    """Write whole (temp file, rename): a reader never sees half a report."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def result_lines(run: RunResult) -> list[dict[str, Any]]:
@@ -89,16 +77,16 @@ def write_report(run: RunResult, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     summary = run.summary()
     paths = [out / "summary.json", out / "results.jsonl", out / "report.md"]
-    _write(
+    write_atomic(
         paths[0],
         json.dumps(
             {"meta": run.meta.model_dump(mode="json"), "summary": summary, "titles": run.titles},
             indent=2,
         ),
     )
-    _write(paths[1], "".join(json.dumps(line) + "\n" for line in result_lines(run)))
+    write_atomic(paths[1], "".join(json.dumps(line) + "\n" for line in result_lines(run)))
     paths += plot(run, summary, out)
-    _write(paths[2], render_markdown(run, summary, [p.name for p in paths[3:]]))
+    write_atomic(paths[2], render_markdown(run, summary, [p.name for p in paths[3:]]))
     return paths
 
 
