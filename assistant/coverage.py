@@ -76,7 +76,7 @@ def question_parts(question: str) -> list[str]:
     return list(dict.fromkeys(parts))[:MAX_PARTS]
 
 
-def names(part: str) -> list[str]:
+def names_in(part: str) -> list[str]:
     """The made-up names in a part: a capital after the first letter, or letters with digits."""
     return [
         w
@@ -153,7 +153,7 @@ def coverage(parts: Sequence[str], papers: Sequence[Paper], embedder: Embedder) 
         similar = (vectors @ sentence_vectors.T).max(axis=1)
         spelt = squash(paper.text)
         for part, similarity in zip(parts, similar, strict=True):
-            if not all(squash(n).removesuffix("s") in spelt for n in names(part)):
+            if not all(squash(n).removesuffix("s") in spelt for n in names_in(part)):
                 continue
             if similarity >= COVER_SIMILARITY or any(uses_words(t, part) for t in sentences):
                 result.by_part[part].add(paper.id)
@@ -162,15 +162,19 @@ def coverage(parts: Sequence[str], papers: Sequence[Paper], embedder: Embedder) 
 
 def missing_names(names: Sequence[str], papers: Sequence[Paper], embedder: Embedder) -> list[str]:
     """The things a question names (``evidence.named_terms``) that no paper spells (letters
-    and digits, any case, plural or not: "Llama 2" finds LLaMA-2) nor says in other words
-    (a sentence at ``COVER_SIMILARITY``: "Cambodian" may find Khmer)."""
+    and digits, any case, plural or not: "Llama 2" finds LLaMA-2) nor, for a plain word, says
+    in other words (a sentence at ``COVER_SIMILARITY``: "Cambodian" finds Khmer). A name of
+    several words, or with a digit or a capital inside (Segment Anything, DP-SGD, GPT-4o), is
+    a title of its own: only ever spelt."""
     spelt = " ".join(squash(p.text) for p in papers)
     unspelt = [n for n in names if squash(n).removesuffix("s") not in spelt]
+    exact = [n for n in unspelt if " " in n or any(c.isdigit() for c in n) or names_in(n)]
+    unspelt = [n for n in unspelt if n not in exact]
     if not unspelt or not papers:
-        return unspelt
+        return exact + unspelt
     vectors = embedder.embed(list(unspelt))
     best = np.max([(vectors @ _sentences(p, embedder)[1].T).max(axis=1) for p in papers], axis=0)
-    return [n for n, b in zip(unspelt, best, strict=True) if b < COVER_SIMILARITY]
+    return exact + [n for n, b in zip(unspelt, best, strict=True) if b < COVER_SIMILARITY]
 
 
 def parts_said(sentence: str, parts: Sequence[str]) -> list[str]:
