@@ -4,12 +4,12 @@
 
 1. select   the papers whose publication date (else the date they were added) falls in the
             ISO week; none, one, or undated papers each get a clear message
-2. cluster  all of them into themes (``digest.choose_clusters``; at least
+2. cluster  all of them into themes (``themes.choose_clusters``; at least
             papers / ``digest.week_theme_size`` themes, at most ``digest.week_max_themes``)
 3. novelty  each theme's distance to the papers of the previous ``digest.novelty_weeks``
             weeks; far ones are "new this week"
 4. write    paragraphs only for the most novel, then largest, ``digest.week_paragraphs``
-            themes (``digest.write_page``: names, overview, checked paragraphs)
+            themes (``page.write_page``: names, overview, checked paragraphs)
 5. save     ``<store>/digests/weekly/<week>.{md,html,json}`` atomically, under a lock, never
             over an existing week without ``force``; then the Atom feed (``feed.py``)
 
@@ -33,19 +33,6 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from assistant.digest import (
-    DigestEvent,
-    PageInput,
-    ThemeSpec,
-    choose_clusters,
-    code_url,
-    final_digest,
-    group_themes,
-    page_order,
-    paper_date,
-    with_evidence_sentences,
-    write_page,
-)
 from assistant.errors import InputError
 from assistant.export import write_atomic
 from assistant.files import file_lock
@@ -59,9 +46,20 @@ from assistant.models import (
     SearchFilters,
     WeekInfo,
 )
+from assistant.page import (
+    DigestEvent,
+    PageInput,
+    code_url,
+    final_digest,
+    page_order,
+    paper_date,
+    with_evidence_sentences,
+    write_page,
+)
 from assistant.render_digest import SUFFIXES, render
 from assistant.settings import Settings
 from assistant.store import PaperStore, open_store, where_filter
+from assistant.themes import ThemeSpec, choose_clusters, group_themes
 
 _WEEK = re.compile(r"^\s*(\d{4})-?W(\d{1,2})\s*$", re.I)
 

@@ -11,20 +11,14 @@ from click.testing import CliRunner
 
 from assistant.answer import CANNOT_ANSWER
 from assistant.cli import cli
-from assistant.digest import (
-    choose_clusters,
-    code_url,
-    contribution,
-    digest,
-    digest_stream,
-    parse_names,
-    silhouette,
-)
+from assistant.digest import digest, digest_stream
 from assistant.errors import InputError
 from assistant.llm import FakeLLM
 from assistant.models import Digest, DigestProgress, Paper
+from assistant.page import code_url, contribution
 from assistant.render_digest import digest_html, digest_markdown, render
 from assistant.settings import Settings
+from assistant.themes import choose_clusters, parse_names, silhouette
 
 TOPIC = "diffusion models for text-to-image generation"
 OFF_TOPIC = "sourdough bread recipes with a rye starter"
