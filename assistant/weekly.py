@@ -11,7 +11,8 @@
 4. write    paragraphs only for the most novel, then largest, ``digest.week_paragraphs``
             themes (``page.write_page``: names, overview, checked paragraphs)
 5. save     ``<store>/digests/weekly/<week>.{md,html,json}`` atomically, under a lock, never
-            over an existing week without ``force``; then the Atom feed (``feed.py``)
+            over an existing week without ``force``; then the Atom feed of every saved week
+            (``feed.xml``, its document made by ``render/atom.py``)
 
 Run from cron: ``assistant weekly --latest`` exits 0 when it wrote a new week, 3 when the week
 was already there, 4 when the week has no papers, 1 on failure. This module owns the weekly
@@ -43,6 +44,7 @@ from assistant.models import (
     DigestTelemetry,
     Hit,
     Paper,
+    SavedWeek,
     SearchFilters,
     WeekInfo,
 )
@@ -56,7 +58,8 @@ from assistant.page import (
     with_evidence_sentences,
     write_page,
 )
-from assistant.render_digest import SUFFIXES, render
+from assistant.render.atom import feed_xml
+from assistant.render.page import SUFFIXES, render
 from assistant.settings import Settings
 from assistant.store import PaperStore, open_store, where_filter
 from assistant.themes import ThemeSpec, choose_clusters, group_themes
@@ -304,8 +307,6 @@ def weekly_lock(settings: Settings) -> Iterator[None]:
 
 def save_week(settings: Settings, digest: Digest) -> list[Path]:
     """Write a week's Markdown, HTML and JSON (each whole) and rebuild the feed."""
-    from assistant.feed import write_feed
-
     assert digest.week is not None
     paths = week_paths(settings, digest.week.week)
     # JSON last: its presence is what marks the week as saved.
@@ -428,20 +429,6 @@ def build_latest_week_stream(
 # --- reading saved weeks -------------------------------------------------------------------------
 
 
-class SavedWeek(BaseModel):
-    """A saved weekly summary, as the app and the feed list it."""
-
-    week: str
-    title: str
-    papers: int
-    themes: int
-    new_themes: list[str]
-    overview: str
-    generated_at: dt.datetime
-    used_llm: bool
-    paths: dict[str, str] = Field(description="Format -> file path (markdown, html, json).")
-
-
 def load_week(settings: Settings, week: str) -> Digest:
     """A saved week's ``Digest``; an InputError when it was never saved."""
     path = week_paths(settings, normalize_week(week))["json"]
@@ -478,3 +465,18 @@ def list_saved_weeks(settings: Settings) -> list[SavedWeek]:
             )
         )
     return saved
+
+
+# --- the feed ------------------------------------------------------------------------------------
+
+
+def feed_path(settings: Settings) -> Path:
+    """Where the feed is written."""
+    return weekly_dir(settings) / "feed.xml"
+
+
+def write_feed(settings: Settings) -> Path:
+    """Rebuild the feed from every saved week, whole (temporary file, rename); its path."""
+    path = feed_path(settings)
+    write_atomic(path, feed_xml(list_saved_weeks(settings)))
+    return path

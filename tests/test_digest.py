@@ -16,7 +16,7 @@ from assistant.errors import InputError
 from assistant.llm import FakeLLM
 from assistant.models import Digest, DigestProgress, Paper
 from assistant.page import code_url, contribution
-from assistant.render_digest import digest_html, digest_markdown, render
+from assistant.render.page import digest_html, digest_markdown, render
 from assistant.settings import Settings
 from assistant.themes import choose_clusters, parse_names, silhouette
 

@@ -19,13 +19,14 @@ from click.testing import CliRunner
 from assistant.cli import cli
 from assistant.errors import InputError, StoreError
 from assistant.export import write_atomic
-from assistant.feed import ATOM, entry_id, feed_path
 from assistant.ingest import ingest_papers, make_paper, parse_paths
 from assistant.llm import FakeLLM, get_llm
+from assistant.render.atom import ATOM, entry_id
 from assistant.settings import Settings
 from assistant.store import open_store
 from assistant.weekly import (
     build_week,
+    feed_path,
     iso_week,
     list_saved_weeks,
     load_week,
@@ -98,7 +99,7 @@ def test_a_theme_only_the_last_week_has_is_new(weeks: Settings) -> None:
 
 
 def week_page(settings: Settings, summary: object) -> str:
-    from assistant.render_digest import digest_markdown
+    from assistant.render.page import digest_markdown
 
     return digest_markdown(summary)  # type: ignore[arg-type]
 

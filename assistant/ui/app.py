@@ -56,7 +56,7 @@ from assistant.models import (
     EvidenceSet,
     SearchFilters,
 )
-from assistant.render_digest import render as render_digest
+from assistant.render.page import render as render_digest
 from assistant.retrieve import good_matches, search
 from assistant.settings import MAX_ANSWER_SOURCES, MODES, Settings
 from assistant.store import open_store
