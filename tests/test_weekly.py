@@ -4,23 +4,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import feedparser
 import pytest
 from click.testing import CliRunner
 
+from assistant import weekly
 from assistant.cli import cli
 from assistant.errors import InputError, StoreError
 from assistant.export import write_atomic
 from assistant.ingest import ingest_papers, make_paper, parse_paths
 from assistant.llm import FakeLLM, get_llm
+from assistant.models import Digest
 from assistant.render.atom import ATOM, entry_id
 from assistant.settings import Settings
 from assistant.store import open_store
@@ -197,18 +201,51 @@ def test_a_held_lock_makes_a_second_run_wait_then_give_up(weeks: Settings) -> No
         build_week(impatient, "2026-W10", use_llm=False)
 
 
-def test_two_runs_at_once_write_the_week_once(weeks: Settings) -> None:
+def test_two_runs_at_once_write_the_week_once(
+    weeks: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first run to save is held inside its critical section, before its files exist,
+    until the second has been refused the weekly lock: the runs provably overlap, and the
+    second must wait, then find the week saved."""
+    lock_file = weekly_dir(weeks) / ".lock"
+    refused = threading.Event()  # the second run asked for the lock while the first held it
+    real_flock, real_save = fcntl.flock, weekly.save_week
+
+    def flock(handle: Any, operation: int) -> None:
+        try:
+            real_flock(handle, operation)
+        except BlockingIOError:
+            if Path(handle.name) == lock_file:
+                refused.set()
+            raise
+
+    saves: list[str] = []
+
+    def save_week(settings: Settings, summary: Digest) -> list[Path]:
+        saves.append(threading.current_thread().name)
+        if len(saves) == 1:
+            refused.wait(timeout=20)
+        return real_save(settings, summary)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    monkeypatch.setattr(weekly, "save_week", save_week)
     results: list[str] = []
+    errors: list[BaseException] = []
 
     def run() -> None:
-        results.append(build_week(weeks, "2026-W10", use_llm=False).status)
+        try:
+            results.append(build_week(weeks, "2026-W10", use_llm=False).status)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
+    threads = [threading.Thread(target=run, name=f"run {n}") for n in (1, 2)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
-    assert sorted(results) == ["exists", "written"]
+        t.join(timeout=120)
+    assert not errors, errors
+    assert len(saves) == 1 and sorted(results) == ["exists", "written"]
+    assert refused.is_set(), "the second run never waited for the lock: the runs did not overlap"
 
 
 def test_feed_lists_every_saved_week_with_stable_ids(weeks: Settings) -> None:
