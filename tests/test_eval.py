@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from assistant.cli import cli
 from assistant.errors import InputError
+from assistant.evals.compare import compare
 from assistant.evals.metrics import (
     AnswerScore,
     DigestScore,
@@ -26,7 +27,7 @@ from assistant.evals.metrics import (
     summarize_digests,
     summarize_gate,
 )
-from assistant.evals.report import compare, load_run, write_report
+from assistant.evals.report import load_run, write_report
 from assistant.evals.runner import CaseResult, RunResult, pick_cases, run_suite
 from assistant.evals.suite import load_suite
 from assistant.llm import FakeLLM, get_llm

@@ -84,9 +84,10 @@ def run(
       assistant eval run eval/suites/core.jsonl --limit 15 --out eval/runs/today
       assistant eval run eval/suites/core.jsonl --limit 15 --system ours --system llamaindex
     """
-    from assistant.evals.report import answers_table, retrieval_table, write_report
+    from assistant.evals.report import write_report
     from assistant.evals.runner import EVAL_MODES, CaseResult, run_suite
     from assistant.evals.suite import load_suite
+    from assistant.evals.tables import answers_table, retrieval_table
 
     settings = settings_of(ctx)
     loaded = load_suite(suite)
@@ -159,7 +160,8 @@ def compare_command(run_a: Path, run_b: Path, show_all: bool, as_json: bool) -> 
     Example:
       assistant eval compare eval/runs/before eval/runs/after
     """
-    from assistant.evals.report import compare, load_run
+    from assistant.evals.compare import compare
+    from assistant.evals.report import load_run
 
     result = compare(load_run(run_a), load_run(run_b), a=str(run_a), b=str(run_b))
     if as_json:
