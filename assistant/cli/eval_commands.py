@@ -9,7 +9,15 @@ import click
 from rich.progress import MofNCompleteColumn, TextColumn
 from rich.table import Table
 
-from assistant.cli.base import cli, console, err_console, print_json, progress_bar, settings_of
+from assistant.cli.base import (
+    cli,
+    console,
+    err_console,
+    plain,
+    print_json,
+    progress_bar,
+    settings_of,
+)
 from assistant.cli.options import json_option
 
 #: Cases already scored, one JSON line each, while a run goes on (removed when it finishes).
@@ -128,7 +136,8 @@ def run(
         return
     for missing in result.meta.missing_gold:
         err_console.print(
-            f"[yellow]note:[/] {missing.case_id}: {missing.role} {missing.reference!r} is not "
+            f"[yellow]note:[/] {plain(missing.case_id)}: {plain(missing.role)} "
+            f"{plain(repr(missing.reference))} is not "
             "in the store; the case is left out of the scores.",
             highlight=False,
             soft_wrap=True,
@@ -144,7 +153,8 @@ def run(
             f"false abstention {gate['false_abstention']}",
             highlight=False,
         )
-    console.print(f"\nwrote {', '.join(p.name for p in paths)} to {folder}", highlight=False)
+    names = ", ".join(p.name for p in paths)
+    console.print(f"\nwrote {plain(names)} to {plain(folder)}", highlight=False)
 
 
 @eval_group.command(name="compare")
@@ -168,7 +178,7 @@ def compare_command(run_a: Path, run_b: Path, show_all: bool, as_json: bool) -> 
         print_json(result)
         return
     for note in result.notes:
-        err_console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]note:[/] {plain(note)}", highlight=False, soft_wrap=True)
     table = Table("metric", "A", "B", "B - A", "", header_style="bold")
     table.columns[0].overflow = "fold"
     for d in result.deltas:
@@ -176,7 +186,7 @@ def compare_command(run_a: Path, run_b: Path, show_all: bool, as_json: bool) -> 
             continue
         mark = {True: "[green]better[/]", False: "[red]worse[/]", None: ""}[d.improved]
         table.add_row(
-            d.metric,
+            plain(d.metric),
             "–" if d.a is None else f"{d.a:.4g}",
             "–" if d.b is None else f"{d.b:.4g}",
             "–" if d.delta is None else f"{d.delta:+.4g}",
@@ -186,9 +196,9 @@ def compare_command(run_a: Path, run_b: Path, show_all: bool, as_json: bool) -> 
     cases = Table("per-case score", "cases", "wins", "losses", header_style="bold")
     for c in result.cases:
         cases.add_row(
-            c.score,
+            plain(c.score),
             str(c.compared),
-            f"{len(c.wins)} {' '.join(c.wins[:6])}{' …' if len(c.wins) > 6 else ''}",
-            f"{len(c.losses)} {' '.join(c.losses[:6])}{' …' if len(c.losses) > 6 else ''}",
+            plain(f"{len(c.wins)} {' '.join(c.wins[:6])}{' …' if len(c.wins) > 6 else ''}"),
+            plain(f"{len(c.losses)} {' '.join(c.losses[:6])}{' …' if len(c.losses) > 6 else ''}"),
         )
     console.print(cases)
