@@ -577,6 +577,20 @@ class Digest(BaseModel):
         return next((c for c in self.citations if c.number == number), None)
 
 
+class SavedWeek(BaseModel):
+    """A saved weekly summary, as the app and the feed list it."""
+
+    week: str
+    title: str
+    papers: int
+    themes: int
+    new_themes: list[str]
+    overview: str
+    generated_at: dt.datetime
+    used_llm: bool
+    paths: dict[str, str] = Field(description="Format -> file path (markdown, html, json).")
+
+
 class DigestProgress(BaseModel):
     """A progress event of a digest or weekly run (the CLI prints it, the app shows it)."""
 

@@ -4,14 +4,15 @@
 
 1. select   the papers whose publication date (else the date they were added) falls in the
             ISO week; none, one, or undated papers each get a clear message
-2. cluster  all of them into themes (``digest.choose_clusters``; at least
+2. cluster  all of them into themes (``themes.choose_clusters``; at least
             papers / ``digest.week_theme_size`` themes, at most ``digest.week_max_themes``)
 3. novelty  each theme's distance to the papers of the previous ``digest.novelty_weeks``
             weeks; far ones are "new this week"
 4. write    paragraphs only for the most novel, then largest, ``digest.week_paragraphs``
-            themes (``digest.write_page``: names, overview, checked paragraphs)
+            themes (``page.write_page``: names, overview, checked paragraphs)
 5. save     ``<store>/digests/weekly/<week>.{md,html,json}`` atomically, under a lock, never
-            over an existing week without ``force``; then the Atom feed (``feed.py``)
+            over an existing week without ``force``; then the Atom feed of every saved week
+            (``feed.xml``, its document made by ``render/atom.py``)
 
 Run from cron: ``assistant weekly --latest`` exits 0 when it wrote a new week, 3 when the week
 was already there, 4 when the week has no papers, 1 on failure. This module owns the weekly
@@ -33,19 +34,6 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from assistant.digest import (
-    DigestEvent,
-    PageInput,
-    ThemeSpec,
-    choose_clusters,
-    code_url,
-    final_digest,
-    group_themes,
-    page_order,
-    paper_date,
-    with_evidence_sentences,
-    write_page,
-)
 from assistant.errors import InputError
 from assistant.files import file_lock, write_atomic
 from assistant.llm import LLM
@@ -55,12 +43,25 @@ from assistant.models import (
     DigestTelemetry,
     Hit,
     Paper,
+    SavedWeek,
     SearchFilters,
     WeekInfo,
 )
-from assistant.render_digest import SUFFIXES, render
+from assistant.page import (
+    DigestEvent,
+    PageInput,
+    code_url,
+    final_digest,
+    page_order,
+    paper_date,
+    with_evidence_sentences,
+    write_page,
+)
+from assistant.render.atom import feed_xml
+from assistant.render.page import SUFFIXES, render
 from assistant.settings import Settings
 from assistant.store import PaperStore, open_store, where_filter
+from assistant.themes import ThemeSpec, choose_clusters, group_themes
 
 _WEEK = re.compile(r"^\s*(\d{4})-?W(\d{1,2})\s*$", re.I)
 
@@ -305,8 +306,6 @@ def weekly_lock(settings: Settings) -> Iterator[None]:
 
 def save_week(settings: Settings, digest: Digest) -> list[Path]:
     """Write a week's Markdown, HTML and JSON (each whole) and rebuild the feed."""
-    from assistant.feed import write_feed
-
     assert digest.week is not None
     paths = week_paths(settings, digest.week.week)
     # JSON last: its presence is what marks the week as saved.
@@ -429,20 +428,6 @@ def build_latest_week_stream(
 # --- reading saved weeks -------------------------------------------------------------------------
 
 
-class SavedWeek(BaseModel):
-    """A saved weekly summary, as the app and the feed list it."""
-
-    week: str
-    title: str
-    papers: int
-    themes: int
-    new_themes: list[str]
-    overview: str
-    generated_at: dt.datetime
-    used_llm: bool
-    paths: dict[str, str] = Field(description="Format -> file path (markdown, html, json).")
-
-
 def load_week(settings: Settings, week: str) -> Digest:
     """A saved week's ``Digest``; an InputError when it was never saved."""
     path = week_paths(settings, normalize_week(week))["json"]
@@ -479,3 +464,18 @@ def list_saved_weeks(settings: Settings) -> list[SavedWeek]:
             )
         )
     return saved
+
+
+# --- the feed ------------------------------------------------------------------------------------
+
+
+def feed_path(settings: Settings) -> Path:
+    """Where the feed is written."""
+    return weekly_dir(settings) / "feed.xml"
+
+
+def write_feed(settings: Settings) -> Path:
+    """Rebuild the feed from every saved week, whole (temporary file, rename); its path."""
+    path = feed_path(settings)
+    write_atomic(path, feed_xml(list_saved_weeks(settings)))
+    return path

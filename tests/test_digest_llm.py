@@ -15,7 +15,7 @@ import pytest
 from assistant.citations import CANNOT_ANSWER
 from assistant.digest import digest
 from assistant.models import Digest
-from assistant.render_digest import render
+from assistant.render.page import render
 from assistant.settings import Settings
 from tests.conftest import ROOT
 

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from assistant.cli import cli
 from assistant.errors import InputError
+from assistant.evals.compare import compare
 from assistant.evals.metrics import (
     AnswerScore,
     DigestScore,
@@ -26,7 +27,7 @@ from assistant.evals.metrics import (
     summarize_digests,
     summarize_gate,
 )
-from assistant.evals.report import compare, load_run, write_report
+from assistant.evals.report import load_run, write_report
 from assistant.evals.runner import CaseResult, RunResult, pick_cases, run_suite
 from assistant.evals.suite import load_suite
 from assistant.llm import FakeLLM, get_llm
@@ -327,6 +328,28 @@ def test_compare_gives_deltas_and_per_case_wins_and_losses(
     assert "retrieval.hybrid.mrr" in out.output and case.id in out.output
     missing = CliRunner().invoke(cli, ["eval", "compare", str(tmp_path / "a"), str(tmp_path)])
     assert missing.exit_code == 1 and "not an eval run" in missing.output
+
+
+def test_compare_prints_names_with_markup_characters_as_text(
+    quick_run: RunResult, tmp_path: Path
+) -> None:
+    """Suite names, models and case ids come from files people write: a '[/]' in one is
+    printed as itself, not read as rich markup (which raised MarkupError)."""
+    a = quick_run.model_copy(deep=True)
+    a.meta.suite, a.meta.model = "quick [/] [bold]odd[/bold]", "fake:[red]"
+    case = next(c for c in a.cases if (s := c.in_mode("hybrid")) and s.mrr == 1.0)
+    case.id = "odd [/] case"
+    b = a.model_copy(deep=True)
+    b.meta.suite_sha256, b.meta.model = "0" * 64, "fake:[/]"
+    worse = next(c for c in b.cases if c.id == case.id)
+    i = next(i for i, r in enumerate(worse.retrieval) if r.mode == "hybrid")
+    worse.retrieval[i] = RetrievalScore.of("hybrid", worse.type, ["nothing"], worse.gold, 1.0)
+    write_report(a, tmp_path / "a")
+    write_report(b, tmp_path / "b [/]")
+    out = CliRunner().invoke(cli, ["eval", "compare", str(tmp_path / "a"), str(tmp_path / "b [/]")])
+    assert out.exception is None and out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    assert "quick [/] [bold]odd[/bold]" in text and "fake:[/]" in text and "odd [/] case" in text
 
 
 def test_each_finished_case_is_handed_over_as_it_ends(sample_settings: Settings) -> None:

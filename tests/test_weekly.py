@@ -4,27 +4,34 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
+import os
 import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import feedparser
 import pytest
 from click.testing import CliRunner
 
+from assistant import weekly
 from assistant.cli import cli
 from assistant.errors import InputError, StoreError
-from assistant.feed import ATOM, entry_id, feed_path
+from assistant.files import write_atomic
 from assistant.ingest import ingest_papers
 from assistant.llm import FakeLLM, get_llm
+from assistant.models import Digest
 from assistant.parse import make_paper, parse_paths
+from assistant.render.atom import ATOM, entry_id
 from assistant.settings import Settings
 from assistant.store import open_store
 from assistant.weekly import (
     build_week,
+    feed_path,
     iso_week,
     list_saved_weeks,
     load_week,
@@ -97,7 +104,7 @@ def test_a_theme_only_the_last_week_has_is_new(weeks: Settings) -> None:
 
 
 def week_page(settings: Settings, summary: object) -> str:
-    from assistant.render_digest import digest_markdown
+    from assistant.render.page import digest_markdown
 
     return digest_markdown(summary)  # type: ignore[arg-type]
 
@@ -173,24 +180,73 @@ def test_one_paper_week_and_undated_papers(tmp_path: Path, embedder) -> None:  #
     assert any("no publication date" in n for n in undated.notices)
 
 
+def test_atomic_write_keeps_the_old_file_when_replacing_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "week.md"
+    write_atomic(target, "old")
+
+    def fail(*_: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError):
+        write_atomic(target, "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["week.md"]
+
+
 def test_a_held_lock_makes_a_second_run_wait_then_give_up(weeks: Settings) -> None:
     impatient = weeks.with_overrides(**{"digest.lock_timeout": 0.3})
     with weekly_lock(weeks), pytest.raises(StoreError, match="another weekly run"):
         build_week(impatient, "2026-W10", use_llm=False)
 
 
-def test_two_runs_at_once_write_the_week_once(weeks: Settings) -> None:
+def test_two_runs_at_once_write_the_week_once(
+    weeks: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first run to save is held inside its critical section, before its files exist,
+    until the second has been refused the weekly lock: the runs provably overlap, and the
+    second must wait, then find the week saved."""
+    lock_file = weekly_dir(weeks) / ".lock"
+    refused = threading.Event()  # the second run asked for the lock while the first held it
+    real_flock, real_save = fcntl.flock, weekly.save_week
+
+    def flock(handle: Any, operation: int) -> None:
+        try:
+            real_flock(handle, operation)
+        except BlockingIOError:
+            if Path(handle.name) == lock_file:
+                refused.set()
+            raise
+
+    saves: list[str] = []
+
+    def save_week(settings: Settings, summary: Digest) -> list[Path]:
+        saves.append(threading.current_thread().name)
+        if len(saves) == 1:
+            refused.wait(timeout=20)
+        return real_save(settings, summary)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    monkeypatch.setattr(weekly, "save_week", save_week)
     results: list[str] = []
+    errors: list[BaseException] = []
 
     def run() -> None:
-        results.append(build_week(weeks, "2026-W10", use_llm=False).status)
+        try:
+            results.append(build_week(weeks, "2026-W10", use_llm=False).status)
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
+    threads = [threading.Thread(target=run, name=f"run {n}") for n in (1, 2)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
-    assert sorted(results) == ["exists", "written"]
+        t.join(timeout=120)
+    assert not errors, errors
+    assert len(saves) == 1 and sorted(results) == ["exists", "written"]
+    assert refused.is_set(), "the second run never waited for the lock: the runs did not overlap"
 
 
 def test_feed_lists_every_saved_week_with_stable_ids(weeks: Settings) -> None:

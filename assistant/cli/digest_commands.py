@@ -14,7 +14,7 @@ from assistant.digest import digest_stream
 from assistant.errors import InputError
 from assistant.files import write_atomic
 from assistant.models import Digest, DigestProgress, SearchFilters
-from assistant.render_digest import FORMATS, render
+from assistant.render.page import FORMATS, render
 from assistant.settings import Settings
 from assistant.weekly import EXIT_CODES, WeekBuild, build_week_stream, store_weeks
 

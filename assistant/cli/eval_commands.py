@@ -9,7 +9,15 @@ import click
 from rich.progress import MofNCompleteColumn, TextColumn
 from rich.table import Table
 
-from assistant.cli.base import cli, console, err_console, print_json, progress_bar, settings_of
+from assistant.cli.base import (
+    cli,
+    console,
+    err_console,
+    plain,
+    print_json,
+    progress_bar,
+    settings_of,
+)
 from assistant.cli.options import json_option
 
 #: Cases already scored, one JSON line each, while a run goes on (removed when it finishes).
@@ -84,9 +92,10 @@ def run(
       assistant eval run eval/suites/core.jsonl --limit 15 --out eval/runs/today
       assistant eval run eval/suites/core.jsonl --limit 15 --system ours --system llamaindex
     """
-    from assistant.evals.report import answers_table, retrieval_table, write_report
+    from assistant.evals.report import write_report
     from assistant.evals.runner import EVAL_MODES, CaseResult, run_suite
     from assistant.evals.suite import load_suite
+    from assistant.evals.tables import answers_table, retrieval_table
 
     settings = settings_of(ctx)
     loaded = load_suite(suite)
@@ -127,7 +136,8 @@ def run(
         return
     for missing in result.meta.missing_gold:
         err_console.print(
-            f"[yellow]note:[/] {missing.case_id}: {missing.role} {missing.reference!r} is not "
+            f"[yellow]note:[/] {plain(missing.case_id)}: {plain(missing.role)} "
+            f"{plain(repr(missing.reference))} is not "
             "in the store; the case is left out of the scores.",
             highlight=False,
             soft_wrap=True,
@@ -143,7 +153,8 @@ def run(
             f"false abstention {gate['false_abstention']}",
             highlight=False,
         )
-    console.print(f"\nwrote {', '.join(p.name for p in paths)} to {folder}", highlight=False)
+    names = ", ".join(p.name for p in paths)
+    console.print(f"\nwrote {plain(names)} to {plain(folder)}", highlight=False)
 
 
 @eval_group.command(name="compare")
@@ -159,14 +170,15 @@ def compare_command(run_a: Path, run_b: Path, show_all: bool, as_json: bool) -> 
     Example:
       assistant eval compare eval/runs/before eval/runs/after
     """
-    from assistant.evals.report import compare, load_run
+    from assistant.evals.compare import compare
+    from assistant.evals.report import load_run
 
     result = compare(load_run(run_a), load_run(run_b), a=str(run_a), b=str(run_b))
     if as_json:
         print_json(result)
         return
     for note in result.notes:
-        err_console.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]note:[/] {plain(note)}", highlight=False, soft_wrap=True)
     table = Table("metric", "A", "B", "B - A", "", header_style="bold")
     table.columns[0].overflow = "fold"
     for d in result.deltas:
@@ -174,7 +186,7 @@ def compare_command(run_a: Path, run_b: Path, show_all: bool, as_json: bool) -> 
             continue
         mark = {True: "[green]better[/]", False: "[red]worse[/]", None: ""}[d.improved]
         table.add_row(
-            d.metric,
+            plain(d.metric),
             "–" if d.a is None else f"{d.a:.4g}",
             "–" if d.b is None else f"{d.b:.4g}",
             "–" if d.delta is None else f"{d.delta:+.4g}",
@@ -184,9 +196,9 @@ def compare_command(run_a: Path, run_b: Path, show_all: bool, as_json: bool) -> 
     cases = Table("per-case score", "cases", "wins", "losses", header_style="bold")
     for c in result.cases:
         cases.add_row(
-            c.score,
+            plain(c.score),
             str(c.compared),
-            f"{len(c.wins)} {' '.join(c.wins[:6])}{' …' if len(c.wins) > 6 else ''}",
-            f"{len(c.losses)} {' '.join(c.losses[:6])}{' …' if len(c.losses) > 6 else ''}",
+            plain(f"{len(c.wins)} {' '.join(c.wins[:6])}{' …' if len(c.wins) > 6 else ''}"),
+            plain(f"{len(c.losses)} {' '.join(c.losses[:6])}{' …' if len(c.losses) > 6 else ''}"),
         )
     console.print(cases)

@@ -68,12 +68,13 @@ def prepare_embedder(settings: Settings, *, force: bool = False) -> None:
 
     embedding = settings.embedding
     if embedding.backend != "onnx":
-        console.print(f"[dim]· embedding backend is {embedding.backend}: no ONNX export[/]")
+        console.print(f"[dim]· embedding backend is {plain(embedding.backend)}: no ONNX export[/]")
         return
     reason = onnx_unsupported(embedding)
     if reason:
         console.print(
-            f"[dim]· {embedding.model} embeds with sentence-transformers: {reason}[/]",
+            f"[dim]· {plain(embedding.model)} embeds with sentence-transformers: "
+            f"{plain(reason)}[/]",
             highlight=False,
         )
         return
@@ -87,7 +88,7 @@ def prepare_embedder(settings: Settings, *, force: bool = False) -> None:
                 "ASSISTANT_EMBEDDING__BACKEND=torch to embed with sentence-transformers."
             ) from exc
     console.print(
-        f"[green]✓[/] embedding model {embedding.model} ready as ONNX at {path} "
+        f"[green]✓[/] embedding model {plain(embedding.model)} ready as ONNX at {plain(path)} "
         f"(sha256 verified, {time.perf_counter() - start:.1f} s)",
         highlight=False,
     )
@@ -117,8 +118,8 @@ def model_prepare(ctx: click.Context, force: bool, quiet: bool) -> None:
     start = time.perf_counter()
     path = ensure_bundled(settings, force=force, quiet=quiet)
     console.print(
-        f"[green]✓[/] {BUNDLED.name} ready at {path} ({BUNDLED.size / 1e9:.2f} GB, sha256 "
-        f"verified, {time.perf_counter() - start:.1f} s)",
+        f"[green]✓[/] {plain(BUNDLED.name)} ready at {plain(path)} "
+        f"({BUNDLED.size / 1e9:.2f} GB, sha256 verified, {time.perf_counter() - start:.1f} s)",
         highlight=False,
     )
 
@@ -176,10 +177,11 @@ def print_telemetry(telemetry: Any) -> None:
         return
     approx = "~" if telemetry.tokens_estimated else ""
     err_console.print(
-        f"[dim]{telemetry.provider}:{telemetry.model} · prompt {approx}{telemetry.prompt_tokens} "
+        f"[dim]{plain(telemetry.provider)}:{plain(telemetry.model)} · prompt "
+        f"{approx}{telemetry.prompt_tokens} "
         f"tok · completion {approx}{telemetry.completion_tokens} tok · first token "
         f"{telemetry.ttft_s:.2f} s · total {telemetry.total_s:.2f} s · "
-        f"{telemetry.tokens_per_s:.1f} tok/s · finish {telemetry.finish_reason}[/]",
+        f"{telemetry.tokens_per_s:.1f} tok/s · finish {plain(telemetry.finish_reason)}[/]",
         highlight=False,
     )
 

@@ -142,7 +142,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
     console.print(
         f"[bold]{info.papers}[/] papers in {plain(info.location)} ({plain(info.collection)})"
     )
-    console.print(f"embedding model: {info.embedding_model}")
+    console.print(f"embedding model: {plain(info.embedding_model)}")
     if info.first_published:
         console.print(
             f"published: {info.first_published} .. {info.last_published} ({info.undated} undated)"

@@ -57,7 +57,7 @@ def ui(
 
     warning = bind_warning(settings.ui.host, auth_pair(settings) is not None)
     if warning:
-        err_console.print(f"[bold yellow]warning:[/] {warning}", highlight=False)
+        err_console.print(f"[bold yellow]warning:[/] {plain(warning)}", highlight=False)
     if settings.ui.share and auth_pair(settings) is None:
         err_console.print(
             "[bold yellow]warning:[/] --share makes the app public on the internet; "

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from assistant.export import bibtex, chat_markdown
 from assistant.models import Answer, Digest
-from assistant.render_digest import render as render_digest
+from assistant.render.page import render as render_digest
 
 _EXPORT_ROOT: Path | None = None
 

@@ -28,8 +28,8 @@ from assistant.models import (
     SentenceCheck,
     Source,
 )
-from assistant.render_digest import subtitle, theme_tag
-from assistant.render_digest import telemetry_line as digest_telemetry_line
+from assistant.render.page import subtitle, theme_tag
+from assistant.render.page import telemetry_line as digest_telemetry_line
 
 _CITE = re.compile(r"\[(\d+)\]")
 
@@ -621,7 +621,7 @@ def digest_support(digest: Digest) -> dict[int, bool]:
 def digest_view_html(digest: Digest | None) -> str:
     """A digest in the app, read like an answer: the overview and theme paragraphs with the
     chat's citation chips and support flags, each theme's papers as chips; the source cards
-    are ``digest_sources_html``. (The downloadable page is ``render_digest``'s.)"""
+    are ``digest_sources_html``. (The downloadable page is ``render.page``'s.)"""
     if digest is None:
         return (
             '<div class="paper-empty">Type a topic for a themed, cited digest, or open a saved '

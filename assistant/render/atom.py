@@ -1,21 +1,18 @@
-"""The Atom feed of saved weekly summaries: ``<store>/digests/weekly/feed.xml``.
+"""The Atom feed of saved weekly summaries, as a document (``weekly.py`` writes it to
+``<store>/digests/weekly/feed.xml``).
 
 One entry per saved week, newest first. Entry ids are derived from the week alone
 (``urn:papers-assistant:weekly:2026-W11``), so rebuilding a week or the feed never makes a
 reader show it twice; ``updated`` is when the week was generated. Links are relative to the
 feed's folder (``2026-W11.html``), so the folder can be served or copied anywhere.
-Rebuilt whole (temporary file, rename) every time a week is saved.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from assistant.files import write_atomic
-from assistant.settings import Settings
-from assistant.weekly import SavedWeek, list_saved_weeks, weekly_dir
+from assistant.models import SavedWeek
 
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_ID = "urn:papers-assistant:weekly"
@@ -62,15 +59,3 @@ def feed_xml(weeks: list[SavedWeek], *, title: str = "Papers assistant: weekly s
         sub(entry, "summary", week.overview + new, type="text")
     ET.indent(feed)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode") + "\n"
-
-
-def feed_path(settings: Settings) -> Path:
-    """Where the feed is written."""
-    return weekly_dir(settings) / "feed.xml"
-
-
-def write_feed(settings: Settings) -> Path:
-    """Rebuild the feed from every saved week, atomically; returns its path."""
-    path = feed_path(settings)
-    write_atomic(path, feed_xml(list_saved_weeks(settings)))
-    return path

@@ -1,4 +1,4 @@
-"""Digests and weekly summaries as Markdown, a standalone HTML page, or JSON.
+"""A digest or weekly summary as a page to keep: Markdown, a standalone HTML page, or JSON.
 
 The HTML page needs nothing else to read: inline CSS, no scripts, no external assets. Every
 piece of text that comes from an abstract or the model is escaped; citation numbers link to

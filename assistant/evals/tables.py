@@ -1,0 +1,148 @@
+"""The eval report's tables: metrics per retrieval mode and per answering system, and the
+issue's targets, as Markdown (``report.md``) and as the CLI prints them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from assistant.evals.metrics import ANSWER_METRICS, RETRIEVAL_METRICS, lower_is_better
+
+LABELS = {
+    "hit_at_1": "hit@1",
+    "hit_at_5": "hit@5",
+    "hit_at_10": "hit@10",
+    "recall_at_10": "recall@10",
+    "mrr": "MRR",
+    "ndcg_at_10": "nDCG@10",
+    "citation_validity": "cit. validity",
+    "citation_precision": "cit. precision",
+    "citation_recall": "cit. recall",
+    "gold_coverage": "gold coverage",
+    "on_question": "on question",
+    "source_recall": "gold shown",
+    "fact_accuracy": "facts",
+    "fact_accuracy_prose": "facts in prose",
+    "abstention_accuracy": "abstention acc.",
+    "false_abstention": "false abst.",
+    "missing_stated": "missing stated",
+}
+
+
+def cell(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def retrieval_table(summary: dict[str, Any]) -> str:
+    """Retrieval metrics per mode, over the answerable cases."""
+    header = ["mode", "n", *(LABELS[m] for m in RETRIEVAL_METRICS), "p50 ms", "p95 ms"]
+    rows = [
+        [mode, s["n"], *(s[m] for m in RETRIEVAL_METRICS), s["latency_p50_ms"], s["latency_p95_ms"]]
+        for mode, s in summary["retrieval"].items()
+    ]
+    return markdown_table(header, rows)
+
+
+def retrieval_by_type_table(summary: dict[str, Any], metric: str = "hit_at_5") -> str:
+    """One retrieval metric per mode and case type."""
+    by_type = summary["retrieval_by_type"]
+    types = list(dict.fromkeys(t for per_mode in by_type.values() for t in per_mode))
+    header = ["mode", *(f"{t} (n={next(iter(by_type.values()))[t]['n']})" for t in types)]
+    rows = [[mode, *(per.get(t, {}).get(metric) for t in types)] for mode, per in by_type.items()]
+    return markdown_table(header, rows)
+
+
+def answers_table(summary: dict[str, Any]) -> str:
+    """Answer metrics and timings per system."""
+    header = [
+        "system",
+        "n",
+        *(LABELS[m] for m in ANSWER_METRICS),
+        "TTFT p50/p95 s",
+        "total p50/p95 s",
+        "tokens in p50",
+        "tokens out p50",
+        "errors",
+    ]
+    rows = [
+        [
+            system,
+            s["n"],
+            *(s.get(m) for m in ANSWER_METRICS),
+            f"{cell(s['ttft_s_p50'], 2)} / {cell(s['ttft_s_p95'], 2)}",
+            f"{cell(s['total_s_p50'], 2)} / {cell(s['total_s_p95'], 2)}",
+            cell(s["tokens_in_p50"], 0),
+            cell(s["tokens_out_p50"], 0),
+            s["errors"],
+        ]
+        for system, s in summary["answers"].items()
+    ]
+    return markdown_table(header, rows)
+
+
+def targets(summary: dict[str, Any]) -> list[tuple[str, str, Any, bool | None]]:
+    """The issue's targets: (what, target, measured, met) for what this run measured."""
+    out: list[tuple[str, str, Any, bool | None]] = []
+    by_type = summary["retrieval_by_type"].get("hybrid", {})
+    retrieval = summary["retrieval"]
+    if "known_item" in by_type:
+        v = by_type["known_item"]["hit_at_5"]
+        out.append(("hybrid hit@5, known-item", ">= 0.95", v, v is not None and v >= 0.95))
+    h, dense, bm25 = ((retrieval.get(m) or {}).get("hit_at_5") for m in ("hybrid", "dense", "bm25"))
+    if h is not None and dense is not None and bm25 is not None:  # follow-ups: hybrid only
+        others = max(dense, bm25)
+        out.append(("hybrid hit@5 above dense and bm25", f"> {others:.3f}", h, h > others))
+    ours = summary["answers"].get("ours")
+    if ours:
+        for metric, goal, ok in (
+            ("citation_validity", "1.0", lambda v: v >= 1.0),
+            ("citation_precision", ">= 0.85", lambda v: v >= 0.85),
+            ("abstention_accuracy", ">= 0.9", lambda v: v >= 0.9),
+            ("false_abstention", "<= 0.1", lambda v: v <= 0.1),
+            ("fact_accuracy", ">= 0.8", lambda v: v >= 0.8),
+            ("missing_stated", ">= 0.8", lambda v: v >= 0.8),
+            ("on_question", ">= 0.9", lambda v: v >= 0.9),
+        ):
+            v = ours.get(metric)
+            if metric in ("missing_stated", "on_question") and v is None:
+                continue  # no partial case in this suite
+            out.append((f"ours {LABELS[metric]}", goal, v, None if v is None else ok(v)))
+        stock = summary["answers"].get("llamaindex")
+        if stock:
+            judged = [m for m in ANSWER_METRICS if m != "source_recall"]
+            measured = [m for m in judged if ours.get(m) is not None and stock.get(m) is not None]
+            behind = [
+                m
+                for m in measured
+                if (ours[m] > stock[m] if lower_is_better(m) else ours[m] < stock[m])
+            ]
+            out.append(
+                (
+                    "ours ahead of (or tied with) llamaindex on answer metrics",
+                    f"{len(measured)} of {len(measured)}",
+                    f"{len(measured) - len(behind)} of {len(measured)}"
+                    + (f" (behind: {', '.join(LABELS[m] for m in behind)})" if behind else ""),
+                    not behind,
+                )
+            )
+            t_ours, t_stock = ours["total_s_p50"], stock["total_s_p50"]
+            if t_ours is not None and t_stock is not None:
+                out.append(
+                    (
+                        "ours faster than llamaindex (total p50 s)",
+                        f"< {t_stock:.2f}",
+                        t_ours,
+                        t_ours < t_stock,
+                    )
+                )
+    return out

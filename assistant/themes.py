@@ -1,0 +1,233 @@
+"""Themes: a page's papers clustered by their stored vectors, and each theme named.
+
+Read in pipeline order: cluster (``choose_clusters``: spherical k-means, the number of themes
+chosen by silhouette) → group (``group_themes``: members most central first) → mark the themes
+near a topic but not on it → name (``ask_names``: the model names them from their titles;
+``keyword_name``: tf-idf words of their papers, the fallback and the no-model name). Used by
+the topic digest (``digest.py``) and the weekly summary (``weekly.py``) alike.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.llm import LLM, Telemetry
+from assistant.models import Paper
+from assistant.prompts import load_prompt
+from assistant.text import mentions_terms, question_terms
+
+NAMES_FIELDS = frozenset({"topic", "groups"})
+
+# --- clustering ----------------------------------------------------------------------------------
+
+
+def spherical_kmeans(vectors: np.ndarray, k: int, *, seed: int = 0, n_init: int = 4) -> np.ndarray:
+    """Cluster labels (0..k-1) of unit vectors by cosine k-means with k-means++ starts.
+
+    The best of ``n_init`` runs (highest total similarity to the centres); deterministic.
+    """
+    n = len(vectors)
+    if k <= 1 or n <= k:
+        return np.arange(n) if n <= k and k > 1 else np.zeros(n, dtype=int)
+    rng = np.random.default_rng(seed)
+    best_labels, best_fit = np.zeros(n, dtype=int), -np.inf
+    for _ in range(n_init):
+        centres = [vectors[int(rng.integers(n))]]
+        dist = np.clip(1.0 - vectors @ centres[0], 0.0, None)
+        for _ in range(1, k):
+            weights = dist**2
+            total = weights.sum()
+            pick = int(rng.choice(n, p=weights / total)) if total > 0 else int(rng.integers(n))
+            centres.append(vectors[pick])
+            dist = np.minimum(dist, np.clip(1.0 - vectors @ vectors[pick], 0.0, None))
+        c = np.stack(centres)
+        labels = np.full(n, -1)
+        for _ in range(100):
+            sims = vectors @ c.T
+            new = np.argmax(sims, axis=1)
+            if np.array_equal(new, labels):
+                break
+            labels = new
+            for j in range(k):
+                members = vectors[labels == j]
+                if len(members) == 0:  # an empty cluster restarts at the worst-fitting point
+                    worst = int(np.argmin(sims[np.arange(n), labels]))
+                    c[j] = vectors[worst]
+                    labels[worst] = j
+                else:
+                    mean = members.mean(axis=0)
+                    c[j] = mean / (np.linalg.norm(mean) or 1.0)
+        fit = float((vectors @ c.T)[np.arange(n), labels].sum())
+        if fit > best_fit:
+            best_labels, best_fit = labels.copy(), fit
+    return best_labels
+
+
+def silhouette(vectors: np.ndarray, labels: np.ndarray) -> float:
+    """Mean silhouette with cosine distance (a point alone in its cluster scores 0)."""
+    clusters = np.unique(labels)
+    if len(clusters) < 2:
+        return 0.0
+    dist = np.clip(1.0 - vectors @ vectors.T, 0.0, None)
+    member = labels[:, None] == clusters[None, :]  # n x c
+    sums = dist @ member.astype(np.float64)
+    sizes = member.sum(axis=0).astype(np.float64)
+    own = member.argmax(axis=1)
+    n = len(labels)
+    own_size = sizes[own]
+    a = np.where(own_size > 1, sums[np.arange(n), own] / np.maximum(own_size - 1, 1), 0.0)
+    other = sums / sizes[None, :]
+    other[np.arange(n), own] = np.inf
+    b = other.min(axis=1)
+    s = np.where(own_size > 1, (b - a) / np.maximum(np.maximum(a, b), 1e-12), 0.0)
+    return float(s.mean())
+
+
+def choose_clusters(
+    vectors: np.ndarray, *, min_k: int = 2, max_k: int = 6, single_below: int = 6
+) -> np.ndarray:
+    """Labels of the clustering with the best silhouette for k in min_k..max_k.
+
+    Fewer than ``single_below`` vectors are one cluster; k never exceeds half the points, and
+    a clustering without one-paper clusters is preferred (a theme of one paper reads oddly).
+    Labels are renumbered by cluster size, largest first.
+    """
+    n = len(vectors)
+    top = min(max_k, n // 2)
+    if n < single_below or top < 2:
+        return np.zeros(n, dtype=int)
+    low = max(2, min(min_k, top))
+    scored = []
+    for k in range(low, top + 1):
+        labels = spherical_kmeans(vectors, k)
+        no_singletons = min(Counter(labels.tolist()).values()) > 1
+        scored.append((no_singletons, silhouette(vectors, labels), -k, labels))
+    labels = max(scored, key=lambda item: item[:3])[3]
+    by_size = [lab for lab, _ in Counter(labels.tolist()).most_common()]
+    remap = {old: new for new, old in enumerate(by_size)}
+    return np.array([remap[x] for x in labels.tolist()], dtype=int)
+
+
+@dataclass
+class ThemeSpec:
+    """One theme before writing: its members (indices into the page's papers), most central
+    first, and what the week adds (novelty, whether it gets a paragraph)."""
+
+    members: list[int]
+    centrality: list[float]
+    centre: np.ndarray
+    cohesion: float
+    novelty: float | None = None
+    new: bool = False
+    write: bool = True
+    on_topic: bool = True
+    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+
+
+def group_themes(vectors: np.ndarray, labels: np.ndarray) -> list[ThemeSpec]:
+    """Themes from cluster labels: members ordered by similarity to the theme's centre."""
+    themes = []
+    for label in sorted(set(labels.tolist())):
+        idx = np.flatnonzero(labels == label)
+        mean = vectors[idx].mean(axis=0)
+        centre = mean / (np.linalg.norm(mean) or 1.0)
+        sims = vectors[idx] @ centre
+        order = np.argsort(-sims, kind="stable")
+        themes.append(
+            ThemeSpec(
+                members=[int(idx[i]) for i in order],
+                centrality=[round(float(sims[i]), 4) for i in order],
+                centre=centre,
+                cohesion=round(float(sims.mean()), 4),
+                vectors=vectors[idx[order]],
+            )
+        )
+    themes.sort(key=lambda t: (-len(t.members), -t.cohesion))
+    return themes
+
+
+def mark_off_topic(themes: list[ThemeSpec], papers: Sequence[Paper], topic: str) -> None:
+    """A theme none of whose papers uses the topic's words is near the topic, not on it: it
+    is listed, not written up as if it were about the topic."""
+    terms = question_terms(topic)
+    for theme in themes:
+        if not any(mentions_terms(papers[i].text, terms) for i in theme.members):
+            theme.on_topic = theme.write = False
+
+
+# --- names ---------------------------------------------------------------------------------------
+
+_STOPWORDS = frozenset(
+    """a an and are as at be by can for from has have how in into is it its large learning
+    model models new of on or our paper propose proposed show that the their this to towards
+    toward using via we what when which while with without based approach method methods task
+    tasks results data deep neural network networks framework study work performance""".split()  # noqa: SIM905
+)
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9-]{2,}")
+
+
+def _terms(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text) if w.lower() not in _STOPWORDS]
+
+
+def keyword_name(papers: Sequence[Paper], background: Sequence[Paper], n: int = 3) -> str:
+    """A theme named by the words its titles (and keywords, abstracts) share most and the
+    other papers on the page use least: tf-idf over the page."""
+    df: Counter[str] = Counter()
+    for p in background:
+        df.update(set(_terms(p.title + " " + p.abstract)))
+    tf: Counter[str] = Counter()
+    for p in papers:
+        tf.update({t: 3 for t in set(_terms(p.title))})
+        tf.update({t: 2 for t in set(_terms(" ".join(p.ai_keywords)))})
+        tf.update(set(_terms(p.abstract)))
+    total = max(len(background), 1)
+    scored = sorted(
+        tf, key=lambda t: (-tf[t] * math.log(1 + total / (1 + df[t])), t)
+    )  # ties: alphabetical, so names are repeatable
+    words: list[str] = []
+    for term in scored:
+        if not any(term in w or w in term for w in words):
+            words.append(term)
+        if len(words) == n:
+            break
+    return " · ".join(words) or "other papers"
+
+
+_NAME_LINE = re.compile(r"^\s*(?:[-*]\s*)?(?:group|theme)?\s*(\d+)\s*[.:)\-–]\s*(.+?)\s*$", re.I)
+
+
+def parse_names(text: str, count: int) -> dict[int, str]:
+    """Theme names from the model's ``"1. name"`` lines (1-based); odd lines are skipped."""
+    names: dict[int, str] = {}
+    for line in text.splitlines():
+        match = _NAME_LINE.match(line)
+        if not match:
+            continue
+        number = int(match.group(1))
+        name = match.group(2).strip().strip("\"'*`").rstrip(".").strip()
+        if 1 <= number <= count and name and len(name.split()) <= 8 and number not in names:
+            names[number] = name[:80]
+    return names
+
+
+def ask_names(
+    llm: LLM, topic: str, groups: Sequence[Sequence[str]], max_tokens: int
+) -> tuple[dict[int, str], Telemetry | None]:
+    """The model's names for the themes, from their papers' titles (``groups``: the titles of
+    each theme, most central first): theme number (1-based) -> name, and the call's telemetry.
+    Themes it left unnamed, or named oddly, are missing from the dict."""
+    text = "\n\n".join(
+        f"Group {n}:\n" + "\n".join(f"- {title}" for title in titles[:8])
+        for n, titles in enumerate(groups, start=1)
+    )
+    prompt = load_prompt("digest_names", NAMES_FIELDS).render(topic=topic, groups=text)
+    # Not streamed: names are not prose for the reader; they appear in the next events.
+    named = llm.complete(prompt, max_tokens=max_tokens)
+    return parse_names(named.text, len(groups)), named.telemetry
