@@ -4,17 +4,17 @@ an overview and one cited paragraph per theme, written by the model and checked.
 ``write_page(PageInput, ...)`` reads top to bottom (the topic digest's steps 3-7, see
 ``digest.py``; the weekly summary's step 4, see ``weekly.py``):
 
-3. number     every paper once for the whole page, theme by theme (``answer.select_evidence``)
+3. number     every paper once for the whole page, theme by theme (``evidence.select_evidence``)
 4. name       each theme: the model from its papers' titles, else keywords (``themes.py``)
-5. overview   2-3 sentences citing the most central papers, checked by ``answer.check_text``
+5. overview   2-3 sentences citing the most central papers, checked by ``citations.check_text``
 6. themes     one cited paragraph per theme from its papers' evidence, checked the same way
 7. result     a typed ``Digest``: themes, the paper table and references, notices, telemetry
 
 Before it, ``page_order`` numbers the hits down the page and ``with_evidence_sentences`` picks
 the sentences the model is shown. The stream yields ``DigestProgress`` events, the model's
 text chunks (``str``) and lastly the ``Digest`` (``final_digest`` keeps only that). Citation
-parsing, checking, the injection filter and the gate are the answer pipeline's; the model
-calls and checks (``_generate``, ``_checked``) are kept together here, below ``write_page``.
+parsing, checking, the injection filter and the gate are the answer stages'; every model call
+goes through ``generate.Generation`` like an answer's (``_generate``, ``_checked``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import numpy as np
 from assistant.citations import check_text, is_abstention
 from assistant.embed import get_embedder
 from assistant.evidence import abstract_sentences, format_sources, select_evidence
+from assistant.generate import Generation
 from assistant.llm import LLM, Message, Telemetry, get_llm
 from assistant.models import (
     CheckedText,
@@ -299,7 +300,7 @@ def write_page(
 def shown_evidence(
     page: PageInput, indices: Sequence[int], question: str, budget: int
 ) -> list[Evidence]:
-    """The evidence one prompt shows: ``answer.select_evidence`` over those papers alone (so
+    """The evidence one prompt shows: ``evidence.select_evidence`` over those papers alone (so
     the token budget is theirs), under their numbers on the page."""
     chosen, _ = select_evidence([page.hits[i] for i in indices], question, budget)
     return [ev.model_copy(update={"number": i + 1}) for ev, i in zip(chosen, indices, strict=True)]
@@ -320,13 +321,14 @@ def _plain_overview(page: PageInput, themes: list[DigestTheme]) -> str:
 def _generate(
     llm: LLM, messages: list[Message], max_tokens: int, stage: str, calls: list[LLMCall]
 ) -> Generator[str, None, str]:
-    """Stream one model call, record its telemetry; returns the whole text."""
+    """Stream one model call through the answers' loop (``generate.Generation``: a repeated
+    sentence stops it, the text ends on a whole sentence), record its telemetry; returns the
+    text."""
     started = time.perf_counter()
-    stream = llm.stream(messages, max_tokens=max_tokens)
-    with stream:
-        yield from stream
-    calls.append(_call(stage, stream.telemetry, time.perf_counter() - started))
-    return stream.text
+    written = Generation(llm, messages, max_tokens=max_tokens)
+    yield from written
+    calls.append(_call(stage, written.telemetry, time.perf_counter() - started))
+    return written.text
 
 
 def _call(stage: str, t: Telemetry | None, elapsed: float = 0.0) -> LLMCall:
