@@ -200,3 +200,21 @@ def test_progress_and_notices_with_markup_characters_print_as_text(
     page = Digest(kind="topic", title="t", topic="t", covered=False, overview="x")
     assert follow([DigestProgress(stage="theme", message=odd), page]) is page  # no MarkupError
     assert "Loss [/] and [bold]gain[/bold]" in capsys.readouterr().err
+
+
+def test_undated_papers_are_listed_apart_folded_and_dated_as_added(covered: Digest) -> None:
+    from assistant.render.page import LISTED, shown_date, split_undated
+
+    dated, undated = split_undated(covered)
+    assert dated and undated, "the sample holds papers with and without a publication date"
+    assert all(shown_date(c).startswith("added ") or shown_date(c) == "n.d." for c in undated)
+    assert all(shown_date(c) == c.paper.published.isoformat() for c in dated if c.paper.published)
+    html = render(covered, "html")
+    folded = html.split("<details><summary><h2>Added without a publication date", 1)
+    assert len(folded) == 2 and f"({len(undated)})" in folded[1][:20]
+    assert all(f">{c.number}</a></td>" in folded[1] for c in undated)
+    assert all(f">{c.number}</a></td>" in folded[0] for c in dated)
+    md = render(covered, "markdown")
+    assert f"## Added without a publication date ({len(undated)})" in md
+    long = max(covered.themes, key=lambda t: len(t.papers))
+    assert ("more paper" in html) == (len(long.papers) > LISTED)

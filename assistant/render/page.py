@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 
 from assistant.export import support_marker
-from assistant.models import Digest, DigestTheme, SentenceCheck
+from assistant.models import Digest, DigestPaper, DigestTheme, SentenceCheck
 
 FORMATS = ("markdown", "html", "json")
 SUFFIXES = {"markdown": "md", "html": "html", "json": "json"}
@@ -68,6 +68,28 @@ def _md_cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
+#: A theme lists this many papers, the rest folded (HTML).
+LISTED = 12
+
+
+def shown_date(paper: DigestPaper) -> str:
+    """A paper's date as a reader should read it: its publication date, else "added" and the
+    day it was added (not a publication date), else "n.d."."""
+    if paper.paper.published is not None:
+        return paper.paper.published.isoformat()
+    return f"added {paper.date}" if paper.date else "n.d."
+
+
+def split_undated(digest: Digest) -> tuple[list[DigestPaper], list[DigestPaper]]:
+    """The page's papers with a publication date, and those without (listed apart, folded)."""
+    dated = [c for c in digest.citations if c.paper.published is not None]
+    return dated, [c for c in digest.citations if c.paper.published is None]
+
+
+def undated_heading(undated: list[DigestPaper]) -> str:
+    return f"## Added without a publication date ({len(undated)})"
+
+
 def digest_markdown(digest: Digest) -> str:
     """The page as Markdown: overview, themes, paper table, references."""
     lines = [f"# {digest.title}", "", f"*{subtitle(digest)}*", ""]
@@ -98,23 +120,24 @@ def digest_markdown(digest: Digest) -> str:
             lines += [_md_sentences(theme.sentences, theme.paragraph), ""]
         lines += [f"- [{p.number}] {p.title}" for p in theme.papers]
         lines.append("")
-    lines += [
-        "## Papers",
-        "",
-        "| # | Title | Date | Contribution | Code |",
-        "|---|---|---|---|---|",
-    ]
-    for c in digest.citations:
-        code = f"[code]({c.code_url})" if c.code_url else ""
-        lines.append(
-            f"| {c.number} | {_md_cell(c.title)} | {c.date or 'n.d.'} | "
-            f"{_md_cell(c.contribution)} | {code} |"
-        )
-    lines += ["", "## References", ""]
+    dated, undated = split_undated(digest)
+    header = ["| # | Title | Date | Contribution | Code |", "|---|---|---|---|---|"]
+    for heading, papers in (("## Papers", dated), (undated_heading(undated), undated)):
+        if not papers:
+            continue
+        lines += [heading, "", *header]
+        for c in papers:
+            code = f"[code]({c.code_url})" if c.code_url else ""
+            lines.append(
+                f"| {c.number} | {_md_cell(c.title)} | {shown_date(c)} | "
+                f"{_md_cell(c.contribution)} | {code} |"
+            )
+        lines.append("")
+    lines += ["## References", ""]
     for c in digest.citations:
         link = c.links[0] if c.links else ""
         title = f"[{c.title}]({link})" if link else c.title
-        lines.append(f"{c.number}. {title} ({c.date or 'n.d.'})")
+        lines.append(f"{c.number}. {title} ({shown_date(c)})")
     lines += ["", f"*{telemetry_line(digest)}*"]
     return "\n".join(lines).strip() + "\n"
 
@@ -144,6 +167,7 @@ padding:0 .35rem;font-size:.8rem;font-family:sans-serif}
 .papers li{margin:.1rem 0}
 table{border-collapse:collapse;width:100%;font-size:.88rem;font-family:system-ui,sans-serif}
 th,td{border-bottom:1px solid #e3e3e3;padding:.35rem .4rem;text-align:left;vertical-align:top}
+summary{cursor:pointer;color:#0b57d0}summary h2{display:inline;font-size:1.2rem}
 th{background:#f1efe9}ol.refs li{margin:.25rem 0}ol.refs li:target{background:#fff2b3}
 """
 
@@ -224,35 +248,51 @@ def digest_html(digest: Digest) -> str:
         out.append(f'<h3 id="theme-{theme.number}">{theme.number}. {_e(theme.name)}{tag}</h3>')
         if theme.paragraph:
             out.append(f"<p>{_html_sentences(theme.sentences, theme.paragraph, numbers)}</p>")
-        out.append('<ul class="papers">')
-        out += [
+        items = [
             f'<li><a href="#ref-{p.number}">[{p.number}]</a> {_e(p.title)}</li>'
             for p in theme.papers
         ]
-        out.append("</ul>")
-    out += [
-        "<h2>Papers</h2>",
-        "<table><thead><tr><th>#</th><th>Title</th><th>Date</th><th>Contribution</th>"
-        "<th>Code</th></tr></thead><tbody>",
-    ]
-    for c in digest.citations:
-        code = _safe_url(c.code_url or "")
-        code_cell = f'<a href="{_e(code)}">code</a>' if code else ""
+        out.append('<ul class="papers">' + "".join(items[:LISTED]) + "</ul>")
+        if len(items) > LISTED:  # a long theme folds: the page stays readable
+            more = len(items) - LISTED
+            out.append(
+                f"<details><summary>{more} more paper{'s' if more > 1 else ''}</summary>"
+                f'<ul class="papers">{"".join(items[LISTED:])}</ul></details>'
+            )
+    dated, undated = split_undated(digest)
+    if dated:
+        out += ["<h2>Papers</h2>", _html_table(dated)]
+    if undated:
+        summary = _e(undated_heading(undated).removeprefix("## "))
         out.append(
-            f'<tr><td><a href="#ref-{c.number}">{c.number}</a></td><td>{_e(c.title)}</td>'
-            f"<td>{_e(c.date or 'n.d.')}</td><td>{_e(c.contribution)}</td><td>{code_cell}</td></tr>"
+            f"<details><summary><h2>{summary}</h2></summary>{_html_table(undated)}</details>"
         )
-    out += ["</tbody></table>", "<h2>References</h2>", '<ol class="refs">']
+    out += ["<h2>References</h2>", '<ol class="refs">']
     for c in digest.citations:
         urls = [u for u in (_safe_url(x) for x in c.links) if u]
         title = f'<a href="{_e(urls[0])}">{_e(c.title)}</a>' if urls else _e(c.title)
         extra = " ".join(f'<a href="{_e(u)}">{_e(_host(u))}</a>' for u in urls[1:4])
         out.append(
             f'<li id="ref-{c.number}" value="{c.number}">{title} '
-            f'<span class="meta">({_e(c.date or "n.d.")}) {extra}</span></li>'
+            f'<span class="meta">({_e(shown_date(c))}) {extra}</span></li>'
         )
     out += ["</ol>", f'<p class="meta">{_e(telemetry_line(digest))}</p>', "</body></html>"]
     return "\n".join(out) + "\n"
+
+
+def _html_table(papers: list[DigestPaper]) -> str:
+    rows = []
+    for c in papers:
+        code = _safe_url(c.code_url or "")
+        code_cell = f'<a href="{_e(code)}">code</a>' if code else ""
+        rows.append(
+            f'<tr><td><a href="#ref-{c.number}">{c.number}</a></td><td>{_e(c.title)}</td>'
+            f"<td>{_e(shown_date(c))}</td><td>{_e(c.contribution)}</td><td>{code_cell}</td></tr>"
+        )
+    return (
+        "<table><thead><tr><th>#</th><th>Title</th><th>Date</th><th>Contribution</th>"
+        f"<th>Code</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _host(url: str) -> str:

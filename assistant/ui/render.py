@@ -28,7 +28,7 @@ from assistant.models import (
     SentenceCheck,
     Source,
 )
-from assistant.render.page import subtitle, theme_tag
+from assistant.render.page import LISTED, shown_date, subtitle, theme_tag
 from assistant.render.page import telemetry_line as digest_telemetry_line
 
 _CITE = re.compile(r"\[(\d+)\]")
@@ -649,12 +649,17 @@ def digest_view_html(digest: Digest | None) -> str:
             out.append(f"<p>{checked_html(theme.sentences, turn)}</p>")
         elif theme.paragraph:
             out.append(f"<p>{_with_citations(theme.paragraph, turn)}</p>")
-        papers = "".join(
+        papers = [
             f'<li><a class="cite" href="#{card_id(turn, p.number)}">{p.number}</a> '
             f"{escape(shorten(clean_title(p.title), 110))}</li>"
             for p in theme.papers
-        )
-        out.append(f'<ul class="dg-papers">{papers}</ul>')
+        ]
+        out.append(f'<ul class="dg-papers">{"".join(papers[:LISTED])}</ul>')
+        if len(papers) > LISTED:  # a long theme folds, as on the saved page
+            out.append(
+                f"<details><summary>{len(papers) - LISTED} more</summary>"
+                f'<ul class="dg-papers">{"".join(papers[LISTED:])}</ul></details>'
+            )
     out.append(f'<div class="answer-meta">{escape(digest_telemetry_line(digest))}</div></div>')
     return "".join(out)
 
@@ -662,7 +667,12 @@ def digest_view_html(digest: Digest | None) -> str:
 def _digest_card(paper: DigestPaper, supported: bool | None) -> str:
     lines = [paper.contribution] if paper.contribution else []
     return _card(
-        card_id(DIGEST_TURN, paper.number), paper.number, paper.paper, paper.date, supported, lines
+        card_id(DIGEST_TURN, paper.number),
+        paper.number,
+        paper.paper,
+        shown_date(paper),
+        supported,
+        lines,
     )
 
 
