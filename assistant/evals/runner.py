@@ -465,16 +465,7 @@ def _ours(
         answer = answer_from(gathered, settings, llm=llm).result
     except AssistantError as exc:
         return AnswerScore.failed("ours", str(exc), case.answer_facts)
-    sources = [ev.paper.id for ev in gathered.evidence]
-    return AnswerScore.of(
-        "ours",
-        answer,
-        sources=sources,
-        gold=result.gold,
-        relevant=result.also_relevant,
-        facts=case.answer_facts,
-        missing=case.missing,
-    )
+    return _scored("ours", answer, [ev.paper.id for ev in gathered.evidence], case, result)
 
 
 def _stock(pipeline: Any, name: str, case: Case, result: CaseResult) -> AnswerScore:
@@ -482,8 +473,15 @@ def _stock(pipeline: Any, name: str, case: Case, result: CaseResult) -> AnswerSc
         answer, sources = pipeline.answer(case.question)
     except Exception as exc:  # a llama-index failure on one case is scored, not fatal
         return AnswerScore.failed(name, f"{type(exc).__name__}: {exc}", case.answer_facts)
+    return _scored(name, answer, sources, case, result)
+
+
+def _scored(
+    system: str, answer: Answer, sources: list[str], case: Case, result: CaseResult
+) -> AnswerScore:
+    """One system's answer to a case, scored against the case's gold and facts."""
     return AnswerScore.of(
-        name,
+        system,
         answer,
         sources=sources,
         gold=result.gold,
