@@ -25,6 +25,7 @@ from assistant.parse import make_paper
 from assistant.settings import Settings
 from assistant.store import open_store
 from tests.conftest import ROOT, SAMPLE, free_port, wait_http
+from tests.parts import tiny_parts
 
 # --- the Chroma server stops, hangs, and comes back -------------------------------------------
 
@@ -480,34 +481,6 @@ def test_cli_ask_shows_what_came_marked_incomplete_then_one_error_line(
 
 
 # --- assembling the bundled model: a full disk, a damaged file, a killed assembly ---------------
-
-
-def tiny_parts(
-    folder: Path, sizes: tuple[int, ...] = (1000, 2000, 1500)
-) -> tuple[list[Path], object]:
-    """Tiny part files and a ``BundledModel`` describing their concatenation."""
-    import hashlib
-
-    from assistant.weights import BundledModel
-
-    paths, data = [], b""
-    for k, size in enumerate(sizes, start=1):
-        chunk = bytes((k * 7 + i) % 251 for i in range(size))
-        path = folder / "parts" / f"part{k:02d}.bin"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(chunk)
-        paths.append(path)
-        data += chunk
-    model = BundledModel(
-        name="tiny",
-        file_name="tiny.gguf",
-        sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data),
-        parts=len(sizes),
-        package="no_such_tiny_part_pkg_{k}",
-        member="data/part{k:02d}.bin",
-    )
-    return paths, model
 
 
 def test_disk_full_while_assembling_is_a_clear_error_and_leaves_nothing(

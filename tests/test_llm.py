@@ -3,7 +3,6 @@ key masking, bundled-GGUF assembly on a tiny fake set of parts, and the CLI comm
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import sys
@@ -50,6 +49,7 @@ from assistant.weights import (
     require_bundled,
     resolve_gguf,
 )
+from tests.parts import tiny_parts
 
 
 @pytest.fixture(autouse=True)
@@ -554,35 +554,12 @@ def test_openai_provider_needs_a_model_name() -> None:
 # --------------------------------------------------------------------------- GGUF assembly
 
 
-def _parts(tmp_path: Path, sizes: list[int]) -> tuple[list[Path], BundledModel]:
-    """Tiny part files and the BundledModel describing their concatenation."""
-    paths = []
-    data = b""
-    for k, size in enumerate(sizes, start=1):
-        chunk = bytes((k * 7 + i) % 251 for i in range(size))
-        path = tmp_path / "parts" / f"part{k:02d}.bin"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(chunk)
-        paths.append(path)
-        data += chunk
-    model = BundledModel(
-        name="tiny",
-        file_name="tiny.gguf",
-        sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data),
-        parts=len(sizes),
-        package="no_such_tiny_part_pkg_{k}",
-        member="data/part{k:02d}.bin",
-    )
-    return paths, model
-
-
 def _llm_settings(tmp_path: Path, **extra: object) -> LLMSettings:
     return LLMSettings(cache_dir=tmp_path / "cache", **extra)  # type: ignore[arg-type]
 
 
 def test_assemble_writes_verified_file_and_stamp(tmp_path: Path) -> None:
-    parts, model = _parts(tmp_path, [1000, 2000, 1500])
+    parts, model = tiny_parts(tmp_path, (1000, 2000, 1500))
     dest = prepare_bundled(_llm_settings(tmp_path), model=model, parts=parts)
     assert dest.read_bytes() == b"".join(p.read_bytes() for p in parts)
     assert is_verified(dest, model.sha256, model.size)
@@ -592,7 +569,7 @@ def test_assemble_writes_verified_file_and_stamp(tmp_path: Path) -> None:
 def test_prepare_is_idempotent_without_rehashing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    parts, model = _parts(tmp_path, [500, 500])
+    parts, model = tiny_parts(tmp_path, (500, 500))
     settings = _llm_settings(tmp_path)
     dest = prepare_bundled(settings, model=model, parts=parts)
     mtime = dest.stat().st_mtime_ns
@@ -607,7 +584,7 @@ def test_prepare_is_idempotent_without_rehashing(
 
 
 def test_truncated_part_is_a_clear_error(tmp_path: Path) -> None:
-    parts, model = _parts(tmp_path, [1000, 1000])
+    parts, model = tiny_parts(tmp_path, (1000, 1000))
     parts[1].write_bytes(parts[1].read_bytes()[:600])
     with pytest.raises(ModelError, match="truncated") as info:
         prepare_bundled(_llm_settings(tmp_path), model=model, parts=parts)
@@ -616,7 +593,7 @@ def test_truncated_part_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_wrong_checksum_leaves_nothing_behind(tmp_path: Path) -> None:
-    parts, model = _parts(tmp_path, [1000, 1000])
+    parts, model = tiny_parts(tmp_path, (1000, 1000))
     damaged = bytearray(parts[0].read_bytes())
     damaged[10] ^= 0xFF
     parts[0].write_bytes(bytes(damaged))
@@ -633,7 +610,7 @@ def test_missing_part_packages_name_the_fix() -> None:
 
 
 def test_damaged_cached_file_is_refused_then_repaired(tmp_path: Path) -> None:
-    parts, model = _parts(tmp_path, [800, 800])
+    parts, model = tiny_parts(tmp_path, (800, 800))
     settings = _llm_settings(tmp_path)
     dest = prepare_bundled(settings, model=model, parts=parts)
     dest.write_bytes(dest.read_bytes()[:900])  # truncated after the fact
