@@ -51,7 +51,8 @@ _FRAME_TEXT = (
     "diverse typical common popular standard able across when while whose but yet however "
     "because since though although unless until upon onto out up down off under again once "
     "very too own nor not now then than ask asks asked mention mentions mentioned discuss "
-    "discusses discussed make makes made get gets got take takes taken give given"
+    "discusses discussed make makes made get gets got take takes taken give given "
+    "two three four five six seven eight nine ten first second third instead rather"
 )
 _FRAME = frozenset(_FRAME_TEXT.split()) | STOPWORDS
 _TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9'.\-]*[A-Za-z0-9])?|[^\sA-Za-z0-9]")

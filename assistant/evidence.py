@@ -310,10 +310,15 @@ def says_it_whole(hits: Sequence[Hit]) -> bool:
 
 
 def on_question(hits: Sequence[Hit], covered: Coverage) -> list[Hit]:
-    """The hits that cover a part of the question, and any that rank above all of those (a
-    paper retrieval ranks first may say in other words what the parts do not catch)."""
-    first = next((i for i, h in enumerate(hits) if covered.on_question(h.paper.id)), len(hits))
-    return [h for i, h in enumerate(hits) if i < first or covered.on_question(h.paper.id)]
+    """The hits that cover a part of the question, or say it as a whole (``says_it_whole``),
+    and any that rank above all of those: a paper retrieval ranks first may say in other
+    words what the parts do not catch."""
+
+    def kept(hit: Hit) -> bool:
+        return covered.on_question(hit.paper.id) or says_it_whole([hit])
+
+    first = next((i for i, h in enumerate(hits) if kept(h)), len(hits))
+    return [h for i, h in enumerate(hits) if i < first or kept(h)]
 
 
 def format_sources(evidence: Sequence[Evidence]) -> str:
@@ -396,7 +401,11 @@ def gather(
             relevant = False
             said = ", ".join(f"'{t}'" for t in missing)
             notices.append(f"none of the closest papers covers {said}; they are listed instead.")
-    if relevant:
+    # Two parts or more unmatched: the question describes its subject in other words than the
+    # papers ("per-pixel motion ... when parts of the scene become hidden" for occlusion): read
+    # as a whole, its parts say nothing reliable about what is missing or off the question.
+    described = len(uncovered) >= 2
+    if relevant and not described:
         hits = on_question(hits, covered)
         if len(hits) < len(result.hits):
             left = len(result.hits) - len(hits)
@@ -412,7 +421,7 @@ def gather(
         hits=hits,
         evidence=evidence,
         relevant=relevant,
-        uncovered=uncovered,
+        uncovered=[] if relevant and described else uncovered,
         notices=notices + dropped,
         telemetry=telemetry,
     )
