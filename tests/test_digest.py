@@ -214,6 +214,8 @@ def test_undated_papers_are_listed_apart_folded_and_dated_as_added(covered: Dige
     assert len(folded) == 2 and f"({len(undated)})" in folded[1][:20]
     assert all(f">{c.number}</a></td>" in folded[1] for c in undated)
     assert all(f">{c.number}</a></td>" in folded[0] for c in dated)
+    refs = html.split("<h2>References</h2>", 1)[1].split("<details><summary>Added without", 1)
+    assert all(f'id="ref-{c.number}"' in refs[1] for c in undated), "undated references fold"
     md = render(covered, "markdown")
     assert f"## Added without a publication date ({len(undated)})" in md
     long = max(covered.themes, key=lambda t: len(t.papers))

@@ -267,17 +267,29 @@ def digest_html(digest: Digest) -> str:
         out.append(
             f"<details><summary><h2>{summary}</h2></summary>{_html_table(undated)}</details>"
         )
-    out += ["<h2>References</h2>", '<ol class="refs">']
-    for c in digest.citations:
+    out.append("<h2>References</h2>")
+    if dated:
+        out.append(_html_references(dated))
+    if undated:  # a citation link to one of them opens the fold (the browser does)
+        out.append(
+            f"<details><summary>Added without a publication date ({len(undated)})</summary>"
+            f"{_html_references(undated)}</details>"
+        )
+    out += [f'<p class="meta">{_e(telemetry_line(digest))}</p>', "</body></html>"]
+    return "\n".join(out) + "\n"
+
+
+def _html_references(papers: list[DigestPaper]) -> str:
+    items = []
+    for c in papers:
         urls = [u for u in (_safe_url(x) for x in c.links) if u]
         title = f'<a href="{_e(urls[0])}">{_e(c.title)}</a>' if urls else _e(c.title)
         extra = " ".join(f'<a href="{_e(u)}">{_e(_host(u))}</a>' for u in urls[1:4])
-        out.append(
+        items.append(
             f'<li id="ref-{c.number}" value="{c.number}">{title} '
             f'<span class="meta">({_e(shown_date(c))}) {extra}</span></li>'
         )
-    out += ["</ol>", f'<p class="meta">{_e(telemetry_line(digest))}</p>', "</body></html>"]
-    return "\n".join(out) + "\n"
+    return f'<ol class="refs">{"".join(items)}</ol>'
 
 
 def _html_table(papers: list[DigestPaper]) -> str:
