@@ -34,7 +34,7 @@ from assistant.models import (
     SearchFilters,
 )
 from assistant.prompts import load_prompt
-from assistant.prose import split_answer, whole
+from assistant.prose import split_answer, third_person, whole
 from assistant.settings import Settings
 from assistant.ui.render import checked_html
 
@@ -368,7 +368,8 @@ def test_renumbering_follows_first_use(fake_settings: Settings, fake: FakeLLM) -
     answer = answer_from(gathered, fake_settings).result
     assert [c.number for c in answer.citations] == [1, 2]
     prose = answer.answer.split(f"\n\n{QUOTES_HEADING}\n")[0]
-    assert prose == f"{third} [1]. {first} [2]."
+    # The abstract's first person is told of its authors ("we apply" -> "the authors apply").
+    assert prose == third_person(f"{third} [1]. {first} [2].", None)
     assert all(cited_numbers(q.text)[0] in (1, 2) for q in answer.quotes)
     assert [c.paper_id for c in answer.citations] == [ranked[2], ranked[0]]
     # the uncited sources follow, in retrieval order
