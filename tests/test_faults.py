@@ -544,23 +544,27 @@ def test_disk_full_for_the_stamp_only_keeps_the_verified_model(
 ) -> None:
     import errno
 
+    import assistant.weights as weights
     from assistant.settings import LLMSettings
     from assistant.weights import is_verified, prepare_bundled, require_bundled
 
     parts, model = tiny_parts(tmp_path)
     settings = LLMSettings(cache_dir=tmp_path / "cache")
-    real_write_text = Path.write_text
+    real_write = weights.write_atomic
+    refused: list[Path] = []
 
-    def full(self: Path, *args: object, **kwargs: object) -> int:
-        if self.name.endswith(".verified"):
+    def full(path: Path, *args: object, **kwargs: object) -> None:
+        if path.name.endswith(".verified"):
+            refused.append(path)
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write_text(self, *args, **kwargs)  # type: ignore[arg-type]
+        real_write(path, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Path, "write_text", full)
+    monkeypatch.setattr(weights, "write_atomic", full)
     dest = prepare_bundled(settings, model=model, parts=parts)  # type: ignore[arg-type]
+    assert refused, "the disk-full fault never happened"
     assert dest.read_bytes() == b"".join(p.read_bytes() for p in parts)
     assert not is_verified(dest, model.sha256, model.size)  # type: ignore[attr-defined]
-    monkeypatch.setattr(Path, "write_text", real_write_text)
+    monkeypatch.setattr(weights, "write_atomic", real_write)
     assert require_bundled(settings, model=model) == dest  # type: ignore[arg-type]  # hashed
 
 
