@@ -214,7 +214,12 @@ def build_answer(
         )
     asked = question if question == standalone else f"{question}\n{standalone}"
     checked = check_text(raw_text, evidence, embedder, threshold, question=asked)
-    if checked.sentences and not any(c.supported for c in checked.sentences):
+    # Withheld when no sentence is supported; one that restates a part of the question its
+    # papers do not state is shown flagged, not withheld (the part check is by meaning, weaker).
+    if checked.sentences and not any(
+        c.supported or (c.unstated and c.supported_by and not c.unsourced)
+        for c in checked.sentences
+    ):
         honest = build_answer(gathered, CANNOT_ANSWER, embedder, threshold)
         honest.notices.append(
             "the model's draft was withheld: none of its sentences is supported by the papers "

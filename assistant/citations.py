@@ -330,8 +330,7 @@ def on_question(check: SentenceCheck, covered: Coverage, cited: dict[int, str]) 
         for p in parts_said(plain, covered.parts)
         if not any(covered.covers(paper_id, p) for paper_id in cited.values())
     ]
-    if check.unstated:
+    if check.unstated:  # flagged; its papers still support the rest (``supported_by``)
         check.supported = False
-        check.supported_by = []
     elif check.supported:
         check.off_question = not any(covered.on_question(i) for i in cited.values())

@@ -405,7 +405,7 @@ def gather(
     # papers ("per-pixel motion ... when parts of the scene become hidden" for occlusion): read
     # as a whole, its parts say nothing reliable about what is missing or off the question.
     described = len(uncovered) >= 2
-    if relevant and not described:
+    if relevant and not described and ids is None:  # the caller's own papers all stay
         hits = on_question(hits, covered)
         if len(hits) < len(result.hits):
             left = len(result.hits) - len(hits)
