@@ -323,6 +323,8 @@ def third_person(sentence: str, paper: Paper | None) -> str:
 
     def swap(match: re.Match[str]) -> str:
         said = _WE[match.group(0).lower()]
+        if said == "the authors'" and "authors" in text[: match.start()].lower():
+            said = "their"  # "The authors show that their models", not "... the authors' models"
         return said[0].upper() + said[1:] if match.start() == 0 else said
 
     return _WE_WORD.sub(swap, text)
