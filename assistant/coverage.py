@@ -77,14 +77,16 @@ def question_parts(question: str) -> list[str]:
     return list(dict.fromkeys(parts))[:MAX_PARTS]
 
 
+def made_up(word: str) -> bool:
+    """A capital after the first letter, or letters mixed with digits: a made-up name."""
+    return any(c.isupper() for c in word[1:]) or (
+        any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+    )
+
+
 def names_in(part: str) -> list[str]:
-    """The made-up names in a part: a capital after the first letter, or letters with digits."""
-    return [
-        w
-        for w in part.split()
-        if any(c.isupper() for c in w[1:])
-        or (any(c.isdigit() for c in w) and any(c.isalpha() for c in w))
-    ]
+    """The made-up names in a part (``made_up``)."""
+    return [w for w in part.split() if made_up(w)]
 
 
 def _stem(word: str) -> str:

@@ -23,6 +23,7 @@ from assistant.coverage import (
     COVER_SIMILARITY,
     Coverage,
     coverage,
+    made_up,
     missing_names,
     question_parts,
 )
@@ -281,21 +282,14 @@ def named_terms(question: str) -> list[str]:
     for match in _NAME.finditer(question):
         words = match.group().split()
         starts_sentence = not re.search(r"\w[^.!?:]*$", question[: match.start()])
-        if starts_sentence and not _mixed(words[0]):
+        if starts_sentence and not made_up(words[0]):
             words = words[1:]  # "Which", "Keeping CLIP" -> "CLIP"
         name = _NAME_SUFFIX.sub("", " ".join(words))
         if not name or name.lower() in _STOPWORDS or name.rstrip("s").upper() in _COMMON:
             continue
-        if _mixed(name) or " " in name or name[0].isupper():
+        if made_up(name) or " " in name or name[0].isupper():
             names.append(name)
     return list(dict.fromkeys(names))
-
-
-def _mixed(word: str) -> bool:
-    """A capital after the first letter, or letters mixed with digits: a made-up name."""
-    return any(c.isupper() for c in word[1:]) or (
-        any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
-    )
 
 
 #: A sentence this similar to the whole question says what it asks, whatever its parts.
@@ -387,13 +381,11 @@ def gather(
     notices += result.notices
 
     relevant = is_relevant(result.hits, settings.answer.min_relevance)
-    covered = coverage(
-        question_parts(turn.query), [h.paper for h in result.hits], get_embedder(settings)
-    )
+    embedder = get_embedder(settings)
+    covered = coverage(question_parts(turn.query), [h.paper for h in result.hits], embedder)
     uncovered = covered.uncovered() if relevant else []
     hits = result.hits
     if uncovered:
-        embedder = get_embedder(settings)
         missing = missing_names(named_terms(turn.query), [h.paper for h in hits], embedder)
         if len(uncovered) == len(covered.parts) and not says_it_whole(hits):
             missing = uncovered
