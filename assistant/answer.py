@@ -20,7 +20,7 @@ nothing above the stages parses citations or builds prompts.
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from assistant.citations import CANNOT_ANSWER, check_text, is_abstention
@@ -43,6 +43,7 @@ from assistant.models import (
 from assistant.prompts import load_prompt
 from assistant.prose import CITATION_GROUP, figures
 from assistant.settings import Settings
+from assistant.streams import ResultStream
 from assistant.text import elapsed_ms, question_terms
 
 if TYPE_CHECKING:
@@ -63,28 +64,9 @@ def answer_prompt(gathered: EvidenceSet) -> list[Message]:
     )
 
 
-class AnswerStream:
+class AnswerStream(ResultStream[str, Answer]):
     """An answer as it is written: iterate for the model's text chunks, then read ``result``
     for the checked ``Answer`` (reading it first lets the rest be written unseen)."""
-
-    def __init__(self, steps: Generator[str, None, Answer]) -> None:
-        self._steps = steps
-        self._result: Answer | None = None
-
-    def __iter__(self) -> Iterator[str]:
-        if self._result is None:
-            self._result = yield from self._steps
-
-    @property
-    def result(self) -> Answer:
-        for _ in self:
-            pass
-        assert self._result is not None, "the answer stream ended without an Answer"
-        return self._result
-
-    def close(self) -> None:
-        """Stop writing (the model is released; there is no result)."""
-        self._steps.close()
 
 
 def answer_from(

@@ -11,15 +11,16 @@
               name the themes, write and check the overview and one paragraph per theme,
               and return a typed ``Digest``
 
-The stream yields ``DigestProgress`` events, the model's text chunks (``str``) and lastly the
-``Digest``; ``digest`` returns only the ``Digest``. Citation parsing, checking, the injection
+``digest_stream`` returns a ``DigestStream``: iterate it for ``DigestProgress`` events and the
+model's text chunks (``str``), then read ``result`` for the ``Digest``; ``digest`` returns only
+the ``Digest``. Citation parsing, checking, the injection
 filter and the gate are the answer pipeline's; nothing here re-implements them.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 
 import numpy as np
 
@@ -31,8 +32,8 @@ from assistant.llm import LLM
 from assistant.models import Digest, DigestProgress, DigestTelemetry, SearchFilters
 from assistant.page import (
     DigestEvent,
+    DigestStream,
     PageInput,
-    final_digest,
     page_order,
     with_evidence_sentences,
     write_page,
@@ -51,21 +52,31 @@ def digest_stream(
     filters: SearchFilters | None = None,
     llm: LLM | None = None,
     use_llm: bool = True,
-) -> Iterator[DigestEvent]:
-    """A digest of ``topic``: yields ``DigestProgress`` events and the model's text chunks
-    (``str``) as it goes, and lastly the ``Digest``.
+) -> DigestStream:
+    """A digest of ``topic``: iterate for ``DigestProgress`` events and the model's text
+    chunks (``str``) as it goes; ``result`` is the ``Digest``. Nothing runs until it is read.
 
     ``n`` papers are retrieved (default ``digest.papers``) with hybrid search and MMR under
     ``filters``. A topic the store does not cover ends at once with ``covered=False`` and
     ``CANNOT_ANSWER`` as the overview, without calling the model. ``use_llm=False`` names
     themes by keywords and writes no paragraphs (no model is loaded).
     """
+    return DigestStream(_digest_steps(topic, settings, n, filters or SearchFilters(), llm, use_llm))
+
+
+def _digest_steps(
+    topic: str,
+    settings: Settings,
+    n: int | None,
+    filters: SearchFilters,
+    llm: LLM | None,
+    use_llm: bool,
+) -> Generator[DigestEvent, None, Digest]:
     started = time.perf_counter()
     config = settings.digest
     n = config.papers if n is None else n
     if isinstance(n, bool) or not 1 <= n <= 100:
         raise InputError(f"-n must be between 1 and 100 papers, not {n}.")
-    filters = filters or SearchFilters()
     telemetry = DigestTelemetry()
 
     yield DigestProgress(stage="retrieval", message=f"retrieving up to {n} papers")
@@ -81,7 +92,7 @@ def digest_stream(
         if closest:
             notices.append(f"closest papers, not similar enough to the topic: {closest}.")
         telemetry.total_s = round(time.perf_counter() - started, 3)
-        yield Digest(
+        return Digest(
             kind="topic",
             title=title,
             topic=result.query,
@@ -92,7 +103,6 @@ def digest_stream(
             used_llm=False,
             telemetry=telemetry,
         )
-        return
     hits = [h for h in result.hits if h.similarity >= config.min_similarity]
     if len(hits) < len(result.hits):
         left = len(result.hits) - len(hits)
@@ -133,9 +143,9 @@ def digest_stream(
         filters=filters,
         notices=notices,
     )
-    yield from write_page(page, settings, telemetry, started, llm=llm, use_llm=use_llm)
+    return (yield from write_page(page, settings, telemetry, started, llm=llm, use_llm=use_llm))
 
 
 def digest(topic: str, settings: Settings, **options: object) -> Digest:
     """A digest of ``topic`` without streaming (see ``digest_stream`` for the options)."""
-    return final_digest(digest_stream(topic, settings, **options))  # type: ignore[arg-type]
+    return digest_stream(topic, settings, **options).result  # type: ignore[arg-type]

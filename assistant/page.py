@@ -11,8 +11,8 @@ an overview and one cited paragraph per theme, written by the model and checked.
 7. result     a typed ``Digest``: themes, the paper table and references, notices, telemetry
 
 Before it, ``page_order`` numbers the hits down the page and ``with_evidence_sentences`` picks
-the sentences the model is shown. The stream yields ``DigestProgress`` events, the model's
-text chunks (``str``) and lastly the ``Digest`` (``final_digest`` keeps only that). Citation
+the sentences the model is shown. A ``DigestStream`` yields ``DigestProgress`` events and the
+model's text chunks (``str``); its ``result`` is the ``Digest``. Citation
 parsing, checking, the injection filter and the gate are the answer stages'; every model call
 goes through ``generate.Generation`` like an answer's (``_generate``, ``_checked``).
 """
@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -52,6 +52,7 @@ from assistant.prompts import load_prompt
 from assistant.retrieve import best_sentences
 from assistant.settings import Settings
 from assistant.store import open_store
+from assistant.streams import ResultStream
 from assistant.text import question_terms
 from assistant.themes import ThemeSpec, ask_names, keyword_name
 
@@ -61,8 +62,13 @@ if TYPE_CHECKING:
 THEME_FIELDS = frozenset({"topic", "theme", "sources"})
 OVERVIEW_FIELDS = frozenset({"topic", "themes", "sources"})
 
-#: What a digest or weekly stream yields: progress, the model's text chunks, the result.
-DigestEvent = DigestProgress | str | Digest
+#: What a digest or weekly stream yields while it runs: progress and the model's text chunks.
+DigestEvent = DigestProgress | str
+
+
+class DigestStream(ResultStream[DigestEvent, Digest]):
+    """A topic digest or a weekly summary as it is written: iterate for progress and the
+    model's text, then read ``result`` for the ``Digest``."""
 
 
 # --- before writing: page order and the sentences shown ------------------------------------------
@@ -136,9 +142,9 @@ def write_page(
     *,
     llm: LLM | None = None,
     use_llm: bool = True,
-) -> Iterator[DigestEvent]:
+) -> Generator[DigestEvent, None, Digest]:
     """Number the papers, name the themes, write and check the overview and the paragraphs;
-    yields progress and text chunks, then the ``Digest``."""
+    yields progress and text chunks, returns the ``Digest``."""
     t0 = time.perf_counter()
     config = settings.digest
     embedder = get_embedder(settings)
@@ -279,7 +285,7 @@ def write_page(
         c.cited = c.number in cited
     telemetry.check_s = round(check_s, 3)
     telemetry.total_s = round(time.perf_counter() - started, 3)
-    yield Digest(
+    return Digest(
         kind=page.kind,
         title=page.title,
         topic=page.topic,
@@ -388,14 +394,3 @@ def code_url(paper: Paper) -> str | None:
 def paper_date(paper: Paper) -> dt.date | None:
     """The date a paper counts under: publication, else when it was added."""
     return paper.published or paper.added
-
-
-# --- the stream's end ----------------------------------------------------------------------------
-
-
-def final_digest(events: Iterable[DigestEvent]) -> Digest:
-    """The ``Digest`` at the end of a digest or weekly stream (progress and text skipped)."""
-    for event in events:
-        if isinstance(event, Digest):
-            return event
-    raise AssertionError("the digest stream ended without a Digest")

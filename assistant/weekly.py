@@ -49,9 +49,9 @@ from assistant.models import (
 )
 from assistant.page import (
     DigestEvent,
+    DigestStream,
     PageInput,
     code_url,
-    final_digest,
     page_order,
     paper_date,
     with_evidence_sentences,
@@ -61,6 +61,7 @@ from assistant.render.atom import feed_xml
 from assistant.render.page import SUFFIXES, render
 from assistant.settings import Settings
 from assistant.store import PaperStore, open_store, where_filter
+from assistant.streams import ResultStream
 from assistant.themes import ThemeSpec, choose_clusters, group_themes
 
 _WEEK = re.compile(r"^\s*(\d{4})-?W(\d{1,2})\s*$", re.I)
@@ -140,10 +141,16 @@ def latest_week(settings: Settings) -> str | None:
 
 def summarize_week_stream(
     settings: Settings, week: str, *, llm: LLM | None = None, use_llm: bool = True
-) -> Iterator[DigestEvent]:
-    """The summary of one week: yields progress and the model's text, then the ``Digest``
-    (``kind="week"``, its ``week`` numbers filled). A week without papers gives a Digest with
-    ``covered=False`` and a message saying so; nothing is saved here."""
+) -> DigestStream:
+    """The summary of one week: iterate for progress and the model's text; ``result`` is the
+    ``Digest`` (``kind="week"``, its ``week`` numbers filled). A week without papers gives a
+    Digest with ``covered=False`` and a message saying so; nothing is saved here."""
+    return DigestStream(_week_steps(settings, week, llm, use_llm))
+
+
+def _week_steps(
+    settings: Settings, week: str, llm: LLM | None, use_llm: bool
+) -> Generator[DigestEvent, None, Digest]:
     started = time.perf_counter()
     week = normalize_week(week)
     start, end = week_bounds(week)
@@ -172,7 +179,7 @@ def summarize_week_stream(
     title = f"Week {week}"
     if not papers:
         telemetry.total_s = round(time.perf_counter() - started, 3)
-        yield Digest(
+        return Digest(
             kind="week",
             title=title,
             topic=week,
@@ -183,7 +190,6 @@ def summarize_week_stream(
             used_llm=False,
             telemetry=telemetry,
         )
-        return
     if len(papers) == 1:
         notices.append("this week has a single paper: one theme, no comparison between papers.")
     stored = store.vectors([p.id for p in papers])
@@ -249,7 +255,7 @@ def summarize_week_stream(
         notices=notices,
         week=info,
     )
-    yield from write_page(page, settings, telemetry, started, llm=llm, use_llm=use_llm)
+    return (yield from write_page(page, settings, telemetry, started, llm=llm, use_llm=use_llm))
 
 
 def _choose_written(themes: list[ThemeSpec], paragraphs: int) -> list[ThemeSpec]:
@@ -278,7 +284,7 @@ def _week_hits(papers: list[Paper], themes: list[ThemeSpec]) -> list[Hit]:
 
 def summarize_week(settings: Settings, week: str, **options: object) -> Digest:
     """The summary of one week without streaming (see ``summarize_week_stream``)."""
-    return final_digest(summarize_week_stream(settings, week, **options))  # type: ignore[arg-type]
+    return summarize_week_stream(settings, week, **options).result  # type: ignore[arg-type]
 
 
 # --- saving --------------------------------------------------------------------------------------
@@ -330,6 +336,11 @@ class WeekBuild(BaseModel):
         return EXIT_CODES[self.status]
 
 
+class WeekStream(ResultStream[DigestEvent, WeekBuild]):
+    """A weekly run as it goes: iterate for progress and the model's text, then read
+    ``result`` for the ``WeekBuild``."""
+
+
 def build_week_stream(
     settings: Settings,
     week: str | None = None,
@@ -338,66 +349,59 @@ def build_week_stream(
     dry_run: bool = False,
     use_llm: bool = True,
     llm: LLM | None = None,
-) -> Iterator[DigestProgress | str | WeekBuild]:
-    """Build and save one week (default: the latest week holding papers); yields progress and
-    the model's text, then a ``WeekBuild``.
+) -> WeekStream:
+    """Build and save one week (default: the latest week holding papers): iterate for
+    progress and the model's text; ``result`` is the ``WeekBuild``.
 
     A saved week is left alone unless ``force``; ``dry_run`` summarizes without the model and
     saves nothing. Two runs at once are safe: the second waits for the lock, then finds the
     week saved. The app's "build the latest week" button is ``build_week_stream(settings)``.
     """
+    return WeekStream(_build_steps(settings, week, force, dry_run, use_llm, llm))
+
+
+def _build_steps(
+    settings: Settings,
+    week: str | None,
+    force: bool,
+    dry_run: bool,
+    use_llm: bool,
+    llm: LLM | None,
+) -> Generator[DigestEvent, None, WeekBuild]:
     if week is None:
         found = store_weeks(settings)
         if not found.weeks:
             extra = f" ({found.undated} papers have no date at all)" if found.undated else ""
-            yield WeekBuild(
+            return WeekBuild(
                 week=None, status="empty", message=f"the store has no dated papers{extra}."
             )
-            return
         week = max(found.weeks)
     week = normalize_week(week)
     if dry_run:
-        summary = yield from _summary(settings, week, llm=None, use_llm=False)
+        summary = yield from summarize_week_stream(settings, week, llm=None, use_llm=False)
         status: Literal["empty", "dry-run"] = "empty" if not summary.covered else "dry-run"
-        yield WeekBuild(week=week, status=status, message=_describe(summary), digest=summary)
-        return
+        return WeekBuild(week=week, status=status, message=_describe(summary), digest=summary)
     paths = week_paths(settings, week)
     with weekly_lock(settings):
         if paths["json"].exists() and not force:
-            yield WeekBuild(
+            return WeekBuild(
                 week=week,
                 status="exists",
                 message=f"{week} is already saved at {paths['json'].parent} (--force rewrites it).",
                 paths=[str(p) for p in paths.values()],
             )
-            return
-        summary = yield from _summary(settings, week, llm=llm, use_llm=use_llm)
+        summary = yield from summarize_week_stream(settings, week, llm=llm, use_llm=use_llm)
         if not summary.covered:
-            yield WeekBuild(week=week, status="empty", message=summary.overview, digest=summary)
-            return
+            return WeekBuild(week=week, status="empty", message=summary.overview, digest=summary)
         yield DigestProgress(stage="save", message=f"saving {week}")
         saved = save_week(settings, summary)
-    yield WeekBuild(
+    return WeekBuild(
         week=week,
         status="written",
         message=f"{week}: {_describe(summary)}",
         paths=[str(p) for p in saved],
         digest=summary,
     )
-
-
-def _summary(
-    settings: Settings, week: str, *, llm: LLM | None, use_llm: bool
-) -> Generator[DigestProgress | str, None, Digest]:
-    """Pass on a week's progress and text; return its ``Digest``."""
-    summary = None
-    for event in summarize_week_stream(settings, week, llm=llm, use_llm=use_llm):
-        if isinstance(event, Digest):
-            summary = event
-        else:
-            yield event
-    assert summary is not None
-    return summary
 
 
 def _describe(summary: Digest) -> str:
@@ -412,15 +416,12 @@ def _describe(summary: Digest) -> str:
 
 def build_week(settings: Settings, week: str | None = None, **options: object) -> WeekBuild:
     """``build_week_stream`` without the progress: the ``WeekBuild``."""
-    for event in build_week_stream(settings, week, **options):  # type: ignore[arg-type]
-        if isinstance(event, WeekBuild):
-            return event
-    raise AssertionError("the weekly stream ended without a WeekBuild")
+    return build_week_stream(settings, week, **options).result  # type: ignore[arg-type]
 
 
 def build_latest_week_stream(
     settings: Settings, *, force: bool = False, use_llm: bool = True, llm: LLM | None = None
-) -> Iterator[DigestProgress | str | WeekBuild]:
+) -> WeekStream:
     """Build the most recent week holding papers (the app's button); see ``build_week_stream``."""
     return build_week_stream(settings, None, force=force, use_llm=use_llm, llm=llm)
 

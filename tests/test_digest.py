@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Generator
 
 import pytest
 from click.testing import CliRunner
@@ -72,11 +73,14 @@ def test_invalid_citations_are_removed_and_counted(covered: Digest, fake: FakeLL
 def test_digest_streams_progress_text_then_the_digest(
     fake_settings: Settings, fake: FakeLLM
 ) -> None:
-    events = list(digest_stream(TOPIC, fake_settings, n=10))
+    stream = digest_stream(TOPIC, fake_settings, n=10)
+    assert not fake.history, "nothing runs until the stream is read"
+    events = list(stream)
     stages = [e.stage for e in events if isinstance(e, DigestProgress)]
     assert stages[:2] == ["retrieval", "clustering"] and "theme" in stages
     assert any(isinstance(e, str) and e.strip() for e in events)
-    assert isinstance(events[-1], Digest)
+    assert not any(isinstance(e, Digest) for e in events)
+    assert isinstance(stream.result, Digest) and stream.result.themes
 
 
 def test_uncovered_topic_is_not_covered_and_calls_no_model(
@@ -197,8 +201,15 @@ def test_progress_and_notices_with_markup_characters_print_as_text(
     from assistant.cli.digest_commands import follow
 
     odd = "theme 1: “Loss [/] and [bold]gain[/bold]” (3 papers)"
+    from assistant.page import DigestStream
+
     page = Digest(kind="topic", title="t", topic="t", covered=False, overview="x")
-    assert follow([DigestProgress(stage="theme", message=odd), page]) is page  # no MarkupError
+
+    def steps() -> Generator[DigestProgress, None, Digest]:
+        yield DigestProgress(stage="theme", message=odd)
+        return page
+
+    assert follow(DigestStream(steps())) is page  # no MarkupError
     assert "Loss [/] and [bold]gain[/bold]" in capsys.readouterr().err
 
 

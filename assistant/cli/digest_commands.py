@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -14,8 +13,10 @@ from assistant.digest import digest_stream
 from assistant.errors import InputError
 from assistant.files import write_atomic
 from assistant.models import Digest, DigestProgress, SearchFilters
+from assistant.page import DigestEvent
 from assistant.render.page import FORMATS, render
 from assistant.settings import Settings
+from assistant.streams import ResultStream, ResultT
 from assistant.weekly import EXIT_CODES, WeekBuild, build_week_stream, store_weeks
 
 
@@ -23,24 +24,19 @@ def _settings(ctx: click.Context, provider: str | None) -> Settings:
     return settings_of(ctx).with_overrides(**{"llm.provider": provider})
 
 
-def follow(events: Iterable[DigestProgress | str | Digest | WeekBuild]) -> Digest | WeekBuild:
+def follow(stream: ResultStream[DigestEvent, ResultT]) -> ResultT:
     """Show progress on stderr and the model's text as it streams (when stderr is a
-    terminal); return the result at the end of the stream."""
+    terminal); return the stream's result."""
     live = sys.stderr.isatty()
-    result: Digest | WeekBuild | None = None
-    for event in events:
+    for event in stream:
         if isinstance(event, DigestProgress):
             step = f" {event.done}/{event.total}" if event.total else ""
             err_console.print(
                 f"[dim]› {event.stage}{step}: {plain(event.message)}[/]", highlight=False
             )
-        elif isinstance(event, str):
-            if live:
-                click.echo(event, nl=False, err=True)
-        else:
-            result = event
-    assert result is not None
-    return result
+        elif live:
+            click.echo(event, nl=False, err=True)
+    return stream.result
 
 
 def _emit(text: str, out: Path | None) -> None:
@@ -102,7 +98,6 @@ def digest(
     """
     settings = _settings(ctx, provider)
     result = follow(digest_stream(topic, settings, n=n, filters=filters, use_llm=not no_llm))
-    assert isinstance(result, Digest)
     for notice in result.notices:
         err_console.print(f"[yellow]note:[/] {plain(notice)}", highlight=False)
     _emit(render(result, "json" if as_json else fmt), out)
@@ -171,7 +166,6 @@ def weekly(
         result = follow(
             build_week_stream(settings, target, force=force, dry_run=dry_run, use_llm=not no_llm)
         )
-        assert isinstance(result, WeekBuild)
         builds.append(result)
         style = {"written": "green", "dry-run": "cyan", "exists": "yellow", "empty": "yellow"}
         err_console.print(

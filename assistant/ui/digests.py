@@ -14,12 +14,14 @@ from assistant.digest import digest_stream
 from assistant.errors import InputError
 from assistant.llm import LLM
 from assistant.models import Digest, DigestProgress
+from assistant.page import DigestEvent
 from assistant.settings import Settings
+from assistant.streams import ResultStream, ResultT
 from assistant.ui import render
 from assistant.ui.common import failure, filters_of
 from assistant.ui.exports import digest_files
 from assistant.ui.waiting_line import Waiting, WaitingLine, in_line
-from assistant.weekly import build_latest_week_stream, list_saved_weeks, load_week
+from assistant.weekly import WeekBuild, build_latest_week_stream, list_saved_weeks, load_week
 
 
 def digests_tab(settings: Settings, llm: LLM | None, line: WaitingLine) -> Any:
@@ -65,32 +67,30 @@ def digests_tab(settings: Settings, llm: LLM | None, line: WaitingLine) -> Any:
             gr.DownloadButton(value=bib, interactive=bool(digest.citations)),
         )
 
-    def streamed(events: Iterator[Any], done: Callable[[Any], tuple[Any, ...]]) -> Iterator[Any]:
-        """Progress and the model's text as they come, then the finished page."""
+    def streamed(
+        stream: ResultStream[DigestEvent, ResultT], done: Callable[[ResultT], tuple[Any, ...]]
+    ) -> Iterator[Any]:
+        """Its place in the model's line, progress and the model's text as they come, then
+        the finished page."""
         stage, draft = "", ""
-        for event in events:
+        for event in in_line(line, lambda: iter(stream)):
             if isinstance(event, Waiting):
                 stage = render.waiting_text(event.ahead)
             elif isinstance(event, DigestProgress):
                 stage, draft = f"**{event.stage}** · {escape(event.message)}", ""
-            elif isinstance(event, str):
-                draft += event
             else:
-                yield done(event)
-                return
+                draft += event
             text = f"{stage}\n\n{escape(draft[-600:])}" if draft else stage
             yield text, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        yield done(stream.result)
 
     def make_digest(topic_: str, n_: float, since_: str, until_: str) -> Iterator[Any]:
         try:
             filters = filters_of(since_, until_, None)
-            events = in_line(
-                line,
-                lambda: digest_stream(
-                    topic_ or "", settings, n=round(float(n_)), filters=filters, llm=llm
-                ),
+            stream = digest_stream(
+                topic_ or "", settings, n=round(float(n_)), filters=filters, llm=llm
             )
-            yield from streamed(events, lambda d: shown(d, f"{len(d.citations)} papers"))
+            yield from streamed(stream, lambda d: shown(d, f"{len(d.citations)} papers"))
         except Exception as exc:
             message = failure(exc)
             gr.Warning(message)
@@ -118,14 +118,13 @@ def digests_tab(settings: Settings, llm: LLM | None, line: WaitingLine) -> Any:
             return f"⚠ {escape(message)}", gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
     def build_latest() -> Iterator[Any]:
-        def finished(result: Any) -> tuple[Any, ...]:
+        def finished(result: WeekBuild) -> tuple[Any, ...]:
             if result.digest is None:
                 return escape(result.message), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return shown(result.digest, escape(result.message))
 
         try:
-            events = in_line(line, lambda: build_latest_week_stream(settings, llm=llm))
-            yield from streamed(events, finished)
+            yield from streamed(build_latest_week_stream(settings, llm=llm), finished)
         except Exception as exc:
             message = failure(exc)
             gr.Warning(message)
