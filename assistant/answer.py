@@ -36,7 +36,6 @@ from assistant.models import (
     EvidenceSet,
     Hit,
     Paper,
-    SearchFilters,
     SentenceCheck,
     Source,
 )
@@ -278,31 +277,15 @@ def build_answer(
 
 
 def ask_stream(
-    question: str,
-    settings: Settings,
-    *,
-    history: Sequence[Message] = (),
-    previous: Answer | None = None,
-    filters: SearchFilters | None = None,
-    mode: str | None = None,
-    k: int | None = None,
-    llm: LLM | None = None,
+    question: str, settings: Settings, *, llm: LLM | None = None, **options: Any
 ) -> AnswerStream:
     """Answer ``question``: the text chunks while the model writes, then ``.result``. Nothing
-    runs until the stream is read."""
+    runs until the stream is read. ``options`` are ``gather``'s (history, previous, filters,
+    mode, k, ids); one model serves both steps."""
 
     def steps() -> Generator[str, None, Answer]:
         model = llm or get_llm(settings)
-        gathered = gather(
-            question,
-            settings,
-            history=history,
-            previous=previous,
-            filters=filters,
-            mode=mode,
-            k=k,
-            llm=model,
-        )
+        gathered = gather(question, settings, llm=model, **options)
         return (yield from _answer_steps(gathered, settings, model))
 
     return AnswerStream(steps())

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
@@ -175,6 +175,52 @@ def _size(n: int) -> str:
 def split_lines(text: str) -> list[str]:
     """Lines as editors number them: split on \\n, \\r\\n and \\r only."""
     return _LINE_END.split(text)
+
+
+@dataclass
+class JsonLine:
+    """One non-blank line of a JSON Lines file: its object, or the problem with it."""
+
+    number: int
+    where: str  # "path:line", as editors number lines
+    obj: dict[str, Any] | None  # None: the line is not a JSON object (see problem)
+    problem: str = ""
+
+
+def json_lines(path: Path, text: str) -> Iterator[JsonLine]:
+    """The non-blank lines of JSON Lines ``text`` (papers, eval suites), each parsed."""
+    for number, line in enumerate(split_lines(text), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield JsonLine(number, where, None, f"not valid JSON ({exc.msg})")
+        except RecursionError:
+            yield JsonLine(number, where, None, "JSON nested too deeply")
+        else:
+            if isinstance(obj, dict):
+                yield JsonLine(number, where, obj)
+            else:
+                yield JsonLine(number, where, None, "expected a JSON object per line")
+
+
+def _first_text(where: str, objs: Sequence[dict[str, Any]], names: Sequence[str]) -> str:
+    """The first non-empty string among ``obj[name]`` (objects, then names, in order)."""
+    for obj in objs:
+        for name in names:
+            if value := (_typed(where, obj, name, str) or "").strip():
+                return str(value)
+    return ""
+
+
+def _check_paper(where: str, title: str, abstract: str) -> None:
+    if not title:
+        raise InputError(f"{where}: missing 'title'.")
+    if not abstract:
+        raise InputError(f"{where}: paper {title!r} has an empty 'abstract'.")
+    _check_abstract(where, title, abstract)
 
 
 def _check_abstract(where: str, title: str, abstract: str) -> None:
@@ -361,17 +407,9 @@ def parse_hf_json(path: Path, text: str) -> list[Paper]:
             raise InputError(f"{where}: expected an object, found {type(item).__name__}.")
         inner = _typed(where, item, "paper", dict)
         paper: dict[str, Any] = inner if inner is not None else item
-        title = (
-            _typed(where, paper, "title", str) or _typed(where, item, "title", str) or ""
-        ).strip()
-        abstract = (
-            _typed(where, paper, "summary", str) or _typed(where, paper, "abstract", str) or ""
-        ).strip()
-        if not title:
-            raise InputError(f"{where}: paper has no title.")
-        if not abstract:
-            raise InputError(f"{where}: paper {title!r} has an empty abstract.")
-        _check_abstract(where, title, abstract)
+        title = _first_text(where, [paper, item], ("title",))
+        abstract = _first_text(where, [paper], ("summary", "abstract"))
+        _check_paper(where, title, abstract)
         keywords = _typed(where, paper, "ai_keywords", list) or []
         published = _typed(where, paper, "publishedAt", str) or _typed(
             where, item, "publishedAt", str
@@ -401,28 +439,16 @@ def parse_hf_json(path: Path, text: str) -> list[Paper]:
 def parse_jsonl(path: Path, text: str) -> list[Paper]:
     """Papers from JSON Lines: ``title`` and ``abstract``, optional id/date/url/authors."""
     papers = []
-    for number, line in enumerate(split_lines(text), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            hint = " (is this a Daily Papers text dump? try --format auto)" if number == 1 else ""
-            raise InputError(f"{where}: not valid JSON ({exc.msg}){hint}.") from None
-        except RecursionError:
-            raise InputError(f"{where}: JSON nested too deeply to be a paper.") from None
-        if not isinstance(obj, dict):
-            raise InputError(f"{where}: expected a JSON object per line.")
-        title = (_typed(where, obj, "title", str) or "").strip()
-        abstract = (
-            _typed(where, obj, "abstract", str) or _typed(where, obj, "summary", str) or ""
-        ).strip()
-        if not title:
-            raise InputError(f"{where}: missing 'title'.")
-        if not abstract:
-            raise InputError(f"{where}: paper {title!r} has an empty 'abstract'.")
-        _check_abstract(where, title, abstract)
+    for line in json_lines(path, text):
+        where, obj = line.where, line.obj
+        if obj is None:
+            hint = ""
+            if line.number == 1 and line.problem.startswith("not valid JSON"):
+                hint = " (is this a Daily Papers text dump? try --format auto)"
+            raise InputError(f"{where}: {line.problem}{hint}.")
+        title = _first_text(where, [obj], ("title",))
+        abstract = _first_text(where, [obj], ("abstract", "summary"))
+        _check_paper(where, title, abstract)
         published = None
         date = _typed(where, obj, "date", str)
         if date:

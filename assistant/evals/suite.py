@@ -9,7 +9,6 @@ The format is described in ``eval/README.md``.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from assistant.errors import InputError
 from assistant.models import Paper, normalize_title
+from assistant.parse import json_lines
 
 CaseType = Literal[
     "known_item", "numeric", "multi_paper", "topic", "unanswerable", "follow_up", "partial"
@@ -156,20 +156,13 @@ def load_suite(path: Path) -> Suite:
     problems: list[str] = []
     cases: list[Case] = []
     first_line: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{where}: not valid JSON ({exc.msg}).")
-            continue
-        if not isinstance(obj, dict):
-            problems.append(f"{where}: expected a JSON object per line.")
+    for line in json_lines(path, text):
+        where, number = line.where, line.number
+        if line.obj is None:
+            problems.append(f"{where}: {line.problem}.")
             continue
         try:
-            case = Case.model_validate(obj)
+            case = Case.model_validate(line.obj)
         except ValidationError as exc:
             problems.extend(f"{where}: {_describe(error)}." for error in exc.errors())
             continue
