@@ -324,38 +324,56 @@ def test_several_clients_are_answered_one_at_a_time(
     app_url: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Three clients at once: all answered, and never two answers generated together (the
-    waiting line lets ``ui.concurrency`` = 1 through at a time, as the README says)."""
+    waiting line lets ``ui.concurrency`` = 1 through at a time, as the README says). The first
+    answer holds its slot until both others have been told to wait, or until a second answer
+    starts beside it: a barrier, not a sleep, so a line that lets two through always fails."""
     import threading
 
     import assistant.ui.chat as chat_module
     from assistant.answer import AnswerStream
+    from assistant.ui.waiting_line import WaitingLine
 
     url, llm, _ = app_url
-    active, overlaps, lock = [0], [0], threading.Lock()
-    real = chat_module.answer_from
+    active, overlaps, told_to_wait = [0], [0], set()
+    changed = threading.Condition()
+    real_answer, real_poll = chat_module.answer_from, WaitingLine.poll
+
+    def poll(line: WaitingLine, ticket: object) -> int:
+        ahead = real_poll(line, ticket)
+        if ahead:
+            with changed:
+                told_to_wait.add(ticket)
+                changed.notify_all()
+        return ahead
 
     def counted(*args: Any, **kwargs: Any) -> AnswerStream:
         def steps() -> Iterator[Any]:
-            with lock:
+            with changed:
                 active[0] += 1
                 overlaps[0] = max(overlaps[0], active[0])
+                changed.notify_all()
+                if active[0] == 1 and not told_to_wait:  # the first answer: the barrier
+                    assert changed.wait_for(
+                        lambda: len(told_to_wait) >= 2 or active[0] > 1, timeout=120
+                    ), "the other questions neither waited nor were answered beside this one"
             try:
-                time.sleep(0.5)  # long enough that a second answer would overlap if let in
-                stream = real(*args, **kwargs)
+                stream = real_answer(*args, **kwargs)
                 yield from stream
                 return stream.result
             finally:
-                with lock:
+                with changed:
                     active[0] -= 1
 
         return AnswerStream(steps())  # type: ignore[arg-type]
 
+    monkeypatch.setattr(WaitingLine, "poll", poll)
     monkeypatch.setattr(chat_module, "answer_from", counted)
     llm.enqueue(REPLY, REPLY, REPLY)
     jobs = [client(url).submit(*ask_args(QUESTION, k=2), api_name="/ask") for _ in range(3)]
     results = [job.result(timeout=300) for job in jobs]
     assert all(r[2]["abstained"] is False for r in results)
     assert all(r[2]["citations"] for r in results)
+    assert len(told_to_wait) >= 2, "the other two questions were told to wait"
     assert overlaps[0] == 1, "answers were generated concurrently"
 
 
@@ -708,7 +726,8 @@ def test_the_waiting_line_serves_in_order_and_forgets_the_departed() -> None:
     from assistant.errors import InputError
     from assistant.ui.waiting_line import WaitingLine
 
-    line = WaitingLine(slots=1, size=2, stale_s=0.2)
+    now = [0.0]
+    line = WaitingLine(slots=1, size=2, stale_s=30, clock=lambda: now[0])
     a, b = line.join(), line.join()
     with pytest.raises(InputError, match="already waiting"):
         line.join()  # two waiting: the line is full
@@ -721,7 +740,9 @@ def test_the_waiting_line_serves_in_order_and_forgets_the_departed() -> None:
     assert line.poll(c) == 1 and line.poll(b) == 0  # first come, first served
     line.leave(b)
     d = line.join()
-    time.sleep(0.3)  # c's tab went away: it stopped polling
+    now[0] = 29.0
+    assert line.poll(d) == 1  # c still counts: it polled within stale_s
+    now[0] = 31.0  # d polled a moment ago; c's tab went away: it stopped polling
     assert line.poll(d) == 0
 
 

@@ -27,8 +27,16 @@ class WaitingLine:
     browser tab went away) is dropped so it cannot hold up the line.
     """
 
-    def __init__(self, slots: int, size: int, stale_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        slots: int,
+        size: int,
+        stale_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.slots, self.size, self.stale_s = slots, size, stale_s
+        #: Where staleness reads the time; tests give a clock they advance.
+        self.clock = clock
         self._lock = threading.Lock()
         self._waiting: list[object] = []
         self._running: set[object] = set()
@@ -44,7 +52,7 @@ class WaitingLine:
                 )
             ticket = object()
             self._waiting.append(ticket)
-            self._seen[ticket] = time.monotonic()
+            self._seen[ticket] = self.clock()
             return ticket
 
     def poll(self, ticket: object) -> int:
@@ -52,7 +60,7 @@ class WaitingLine:
         with self._lock:
             if ticket in self._running:
                 return 0
-            now = time.monotonic()
+            now = self.clock()
             self._seen[ticket] = now
             for other in list(self._waiting):
                 if now - self._seen.get(other, now) > self.stale_s:
