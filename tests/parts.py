@@ -1,8 +1,10 @@
-"""Tiny model part files for the bundled-weights tests (test_llm.py, test_faults.py)."""
+"""Small parts several tests share: tiny model part files for the bundled-weights tests
+(test_llm.py, test_faults.py) and one HTTP reply for the test servers."""
 
 from __future__ import annotations
 
 import hashlib
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from assistant.weights import BundledModel
@@ -30,3 +32,12 @@ def tiny_parts(
         member="data/part{k:02d}.bin",
     )
     return paths, model
+
+
+def send(handler: BaseHTTPRequestHandler, status: int, body: bytes, kind: str) -> None:
+    """A whole reply from a test HTTP server: status, content type and length, body."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", kind)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)

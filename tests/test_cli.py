@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 
 from assistant.cli import cli
 from tests.conftest import FIXTURES, SAMPLE
+from tests.parts import send
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -120,11 +121,7 @@ class _DailyPapers(BaseHTTPRequestHandler):
             self.end_headers()
             return
         body = (FIXTURES / "daily_papers_2026-03-07.json").read_bytes()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send(self, 200, body, "application/json")
 
     def log_message(self, *args: object) -> None:
         pass

@@ -25,7 +25,7 @@ from assistant.parse import make_paper
 from assistant.settings import Settings
 from assistant.store import open_store
 from tests.conftest import ROOT, SAMPLE, free_port, wait_http
-from tests.parts import tiny_parts
+from tests.parts import send, tiny_parts
 
 # --- the Chroma server stops, hangs, and comes back -------------------------------------------
 
@@ -320,11 +320,7 @@ class SSEServer:
         time.sleep(self.before)
         if self.mode == "refuse":
             body = b'{"error": {"message": "overloaded", "type": "server_error"}}'
-            h.send_response(503)  # type: ignore[attr-defined]
-            h.send_header("Content-Type", "application/json")  # type: ignore[attr-defined]
-            h.send_header("Content-Length", str(len(body)))  # type: ignore[attr-defined]
-            h.end_headers()  # type: ignore[attr-defined]
-            h.wfile.write(body)  # type: ignore[attr-defined]
+            send(h, 503, body, "application/json")  # type: ignore[arg-type]
             return
         chunked = self.mode == "break-chunked"
         h.send_response(200)  # type: ignore[attr-defined]

@@ -27,6 +27,7 @@ from assistant.llm import BaseLLM, clear_llm_cache, create_llm
 from assistant.settings import LLMSettings
 from assistant.weights import require_bundled
 from tests.conftest import free_port, stop, wait_http
+from tests.parts import send
 
 SECRET = "sk-test-secret-0123456789abcdef"
 
@@ -66,14 +67,6 @@ def chat_reply(text: str) -> dict[str, object]:
         ],
         "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
     }
-
-
-def send(handler: BaseHTTPRequestHandler, status: int, body: bytes, kind: str) -> None:
-    handler.send_response(status)
-    handler.send_header("Content-Type", kind)
-    handler.send_header("Content-Length", str(len(body)))
-    handler.end_headers()
-    handler.wfile.write(body)
 
 
 class FakeServer:

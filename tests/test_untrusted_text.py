@@ -30,6 +30,7 @@ from assistant.parse import make_paper
 from assistant.settings import LLMSettings, Settings
 from assistant.store import open_store
 from tests.conftest import free_port
+from tests.parts import send
 
 TOPIC = "We compress the key-value cache of transformer language models for long contexts."
 QUESTION = "How do these papers compress the key-value cache of language models?"
@@ -201,11 +202,7 @@ class EchoKeyServer:
                 body = json.dumps(
                     {"error": {"message": f"bad auth {self.headers.get('Authorization')}"}}
                 ).encode()
-                self.send_response(500)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send(self, 500, body, "application/json")
 
             def log_message(self, *args: object) -> None:
                 pass

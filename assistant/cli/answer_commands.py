@@ -14,6 +14,7 @@ from rich.text import Text
 from assistant.cli.base import cli, console, err_console, no_control, plain, settings_of
 from assistant.cli.options import (
     filter_options,
+    format_option,
     json_option,
     mode_option,
     provider_option,
@@ -136,13 +137,10 @@ def stream_answer(
 @click.argument("question")
 @answer_options
 @json_option("Print the Answer as JSON.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "bibtex"]),
+@format_option(
+    ["text", "markdown", "bibtex"],
+    "text (streamed), Markdown with references, BibTeX of cited papers.",
     default="text",
-    show_default=True,
-    help="text (streamed), Markdown with references, BibTeX of cited papers.",
 )
 @click.pass_context
 def ask(

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from assistant.cli.base import cli, err_console, plain, settings_of
-from assistant.cli.options import filter_options, json_option, provider_option
+from assistant.cli.options import filter_options, format_option, json_option, provider_option
 from assistant.digest import digest_stream
 from assistant.errors import InputError
 from assistant.files import write_atomic
@@ -57,13 +57,8 @@ def _emit(text: str, out: Path | None) -> None:
 )
 @filter_options(added=False)
 @provider_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="markdown",
-    show_default=True,
-    help="markdown, a standalone html page, or json (the Digest).",
+@format_option(
+    FORMATS, "markdown, a standalone html page, or json (the Digest).", default="markdown"
 )
 @json_option("Print the Digest as JSON (same as --format json).")
 @click.option(
@@ -115,12 +110,7 @@ def digest(
     "--no-llm", is_flag=True, help="Save without a model: keyword theme names, no paragraphs."
 )
 @provider_option
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    help="Also print each week's page on stdout in this format.",
-)
+@format_option(FORMATS, "Also print each week's page on stdout in this format.")
 @click.pass_context
 def weekly(
     ctx: click.Context,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -23,6 +23,18 @@ def _apply(fn: Callable[..., Any], *options: Decorator) -> Callable[..., Any]:
 def json_option(help: str = "Print as JSON.") -> Decorator:
     """``--json``: the typed result's model dump on stdout, nothing else."""
     return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def format_option(choices: Sequence[str], help: str, default: str | None = None) -> Decorator:
+    """``--format FMT`` (the parameter ``fmt``): one of ``choices``."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
 
 
 def mode_option(fn: Callable[..., Any]) -> Callable[..., Any]:

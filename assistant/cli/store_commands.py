@@ -19,7 +19,7 @@ from assistant.cli.base import (
     progress_bar,
     settings_of,
 )
-from assistant.cli.options import filter_options, json_option
+from assistant.cli.options import filter_options, format_option, json_option
 from assistant.errors import InputError
 from assistant.fetch import download_day
 from assistant.ingest import IngestReport, ingest_paths
@@ -73,7 +73,9 @@ def show_report(report: IngestReport, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True)
+@format_option(
+    FORMATS, "How to read the files: auto (by content), hf-text, hf-json or jsonl.", default="auto"
+)
 @click.option("--year", type=int, help="Year for date headers without one (default: this year).")
 @click.option("--date", "date_", help="Publication date (YYYY-MM-DD) for files without a header.")
 @click.option("--skip-invalid", is_flag=True, help="Ingest the readable files, report the rest.")
