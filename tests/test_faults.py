@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -191,6 +192,7 @@ def cli_env() -> dict[str, str]:
 INGEST_WITH_PROGRESS = """
 import sys
 from pathlib import Path
+from typing import Any
 from assistant.ingest import ingest_paths
 from assistant.settings import Settings
 
@@ -479,17 +481,24 @@ def test_cli_ask_shows_what_came_marked_incomplete_then_one_error_line(
 # --- assembling the bundled model: a full disk, a damaged file, a killed assembly ---------------
 
 
+@pytest.fixture
+def bundle(tmp_path: Path) -> tuple[list[Path], Any, Any]:
+    """Tiny model part files, their model, and LLM settings caching under tmp_path/cache."""
+    from assistant.settings import LLMSettings
+
+    parts, model = tiny_parts(tmp_path)
+    return parts, model, LLMSettings(cache_dir=tmp_path / "cache")
+
+
 def test_disk_full_while_assembling_is_a_clear_error_and_leaves_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bundle: tuple[list[Path], Any, Any]
 ) -> None:
     import errno
 
     from assistant.errors import ModelError
-    from assistant.settings import LLMSettings
     from assistant.weights import is_verified, prepare_bundled, require_bundled
 
-    parts, model = tiny_parts(tmp_path)
-    settings = LLMSettings(cache_dir=tmp_path / "cache")
+    parts, model, settings = bundle
     real_open = Path.open
     full: list[Path] = []
 
@@ -536,16 +545,14 @@ def test_disk_full_while_assembling_is_a_clear_error_and_leaves_nothing(
 
 
 def test_disk_full_for_the_stamp_only_keeps_the_verified_model(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch, bundle: tuple[list[Path], Any, Any]
 ) -> None:
     import errno
 
     import assistant.weights as weights
-    from assistant.settings import LLMSettings
     from assistant.weights import is_verified, prepare_bundled, require_bundled
 
-    parts, model = tiny_parts(tmp_path)
-    settings = LLMSettings(cache_dir=tmp_path / "cache")
+    parts, model, settings = bundle
     real_write = weights.write_atomic
     refused: list[Path] = []
 
@@ -565,14 +572,12 @@ def test_disk_full_for_the_stamp_only_keeps_the_verified_model(
 
 
 def test_a_damaged_model_is_refused_and_removed_so_the_next_start_rebuilds_it(
-    tmp_path: Path,
+    bundle: tuple[list[Path], Any, Any],
 ) -> None:
     from assistant.errors import ModelError
-    from assistant.settings import LLMSettings
     from assistant.weights import prepare_bundled, require_bundled
 
-    parts, model = tiny_parts(tmp_path)
-    settings = LLMSettings(cache_dir=tmp_path / "cache")
+    parts, model, settings = bundle
     dest = prepare_bundled(settings, model=model, parts=parts)  # type: ignore[arg-type]
     damaged = bytearray(dest.read_bytes())
     damaged[100] ^= 0xFF  # same size: only the checksum can tell
