@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -379,7 +380,7 @@ def test_renumbering_follows_first_use(fake_settings: Settings, fake: FakeLLM) -
 
 
 def test_gather_is_a_public_step_reused_by_answer_from(
-    fake_settings: Settings, fake: FakeLLM
+    fake_settings: Settings, fake: FakeLLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gathered = gather(OPTICAL_FLOW, fake_settings, k=4)
     assert gathered.relevant and gathered.standalone_question == OPTICAL_FLOW
@@ -389,6 +390,12 @@ def test_gather_is_a_public_step_reused_by_answer_from(
     assert fake.history == [], "gathering without history calls no model"
     assert gathered.telemetry.retrieval_ms > 0
 
+    import assistant.evidence as evidence_module
+
+    def no_search(*args: object, **kwargs: object) -> None:
+        raise AssertionError("answer_from searched again: it must answer from what was gathered")
+
+    monkeypatch.setattr(evidence_module, "search", no_search)
     fake.enqueue("SplatFlow splats motion features [1].")
     first = answer_from(gathered, fake_settings).result
     fake.enqueue("SplatFlow splats motion features [1].")
@@ -701,6 +708,23 @@ def test_cli_ask_json_and_formats(fake_settings: Settings, fake: FakeLLM) -> Non
 
     off = CliRunner().invoke(cli, [*store, "ask", OFF_TOPIC, "--provider", "fake"]).stdout
     assert CANNOT_ANSWER in off
+
+    fake.enqueue("SplatFlow handles occlusions with splatting [1].")
+    md = CliRunner().invoke(
+        cli, [*store, "ask", OPTICAL_FLOW, "--provider", "fake", "--format", "markdown"]
+    )
+    assert md.exit_code == 0, md.output
+    assert md.stdout.startswith("## ") and "**References**" in md.stdout
+    assert re.search(r"^1\. SplatFlow: .*\(20\d\d-\d\d-\d\d\)", md.stdout, re.M)
+
+    fake.enqueue("SplatFlow handles occlusions with splatting [1].")
+    bib = CliRunner().invoke(
+        cli, [*store, "ask", OPTICAL_FLOW, "--provider", "fake", "--format", "bibtex"]
+    )
+    assert bib.exit_code == 0, bib.output
+    entries = re.findall(r"^@\w+\{([^,]+),", bib.stdout, re.M)
+    assert len(entries) == 1 and "SplatFlow" in bib.stdout  # the one cited paper
+    assert "References" not in bib.stdout
 
 
 def test_a_list_items_number_stays_with_its_item() -> None:
