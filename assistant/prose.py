@@ -19,7 +19,7 @@ The citation check (``answer.check_text``) calls these; nothing else rewrites mo
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from assistant.models import Paper
 from assistant.text import NOT_AFTER_ABBREVIATION
@@ -210,11 +210,45 @@ def _called(paper: Paper) -> list[str]:
     return [paper.short_name.lower(), named, " ".join(words[:5]) if len(words) > 5 else named]
 
 
+# "The paper titled", "a study called", "the work by": words a title may follow.
+_TITLED = (
+    r"(?P<intro>(?:[Tt]he|[Aa]|[Oo]ne)\s+(?:paper|work|study|article)\s*,?\s*"
+    r"(?:(?:en)?titled|called|named|by|from)?\s*[,:]?\s*)?"
+)
+
+
+def name_titles(text: str, papers: Iterable[Paper]) -> str:
+    """A paper's whole title written out, with the words that introduce it ("The paper
+    titled “EMS: Adaptive Evict-then-Merge ...” [1] shows"), becomes the name prose gives it
+    ("EMS [1] shows"): the title reads as a paper by someone, and the card already shows it."""
+    for paper in papers:
+        words = paper.title.rstrip(".").split()
+        if len(words) < 3:
+            continue
+        title = r"\s+".join(re.escape(w) for w in words)
+        pattern = re.compile(rf"{_TITLED}[“\"'*]*{title}[”\"'*]*", re.IGNORECASE)
+        name = paper_name(paper)
+
+        def replace(
+            match: re.Match[str], name: str = name, named: bool = paper.short_name != paper.title
+        ) -> str:
+            if not match.group("intro") and not named:
+                return match.group(0)  # a bare title with no shorter name: it is its name
+            before = match.string[: match.start()]
+            at_start = not before.strip() or re.search(r"[.!?]\s*$", before)
+            return name[0].upper() + name[1:] if at_start else name
+
+        text = pattern.sub(replace, text)
+    return text
+
+
 def name_citations(text: str, papers: Mapping[int, Paper]) -> str:
     """Chips that stand for a paper get its name before them: at the start of a sentence,
     after a word that asks for a noun ("by", "in", "is", "and" ...), or in place of "the
     paper by" ("The paper by [1] shows" -> "MemoryFormer [1] shows"). A chip closing a claim
-    ("... by 40% [1].") is left alone, as is one whose paper its sentence names."""
+    ("... by 40% [1].") is left alone, as is one whose paper its sentence names. A title
+    written out whole is its name first (``name_titles``)."""
+    text = name_titles(text, papers.values())
     out: list[str] = []
     at = 0
     for run in _CHIP_RUN.finditer(text):

@@ -127,6 +127,32 @@ def test_chips_that_stand_for_a_paper_get_its_name() -> None:
         assert name_citations(kept, papers) == kept
 
 
+def test_a_title_written_out_whole_becomes_the_papers_name() -> None:
+    papers = {1: MEMORY, 2: EMS, 3: THEORY}
+    assert name_citations(
+        'The paper titled "EMS: Adaptive Evict-then-Merge Strategy for Head-wise KV Cache '
+        'Compression" [2] proposes a merge.',
+        papers,
+    ) == ("EMS [2] proposes a merge.")
+    assert name_citations(
+        "The paper by MemoryFormer: Minimize Transformer Computation by Removing FC Layers "
+        "removes FC layers [1].",
+        papers,
+    ) == ("MemoryFormer removes FC layers [1].")
+    assert name_citations(
+        "It is theory. The study called “The Principles of Deep Learning Theory” [3] uses RG.",
+        papers,
+    ) == ("It is theory. “The Principles of Deep Learning Theory” [3] uses RG.")
+    assert name_citations(
+        "As shown in *MemoryFormer: Minimize Transformer Computation by Removing FC Layers* "
+        "[1], FC layers can go.",
+        papers,
+    ) == ("As shown in MemoryFormer [1], FC layers can go.")
+    # a title only begun is left as written
+    kept = 'Paper [1], titled "MemoryFormer: Minimize ...", drops FC layers.'
+    assert name_citations(kept, papers) == kept
+
+
 def test_figures_no_source_gives_are_found() -> None:
     given = given_figures("It reaches 84.0% top-1 accuracy on ImageNet with 7B parameters.")
     assert unsourced_figures("It reaches 84% top-1 [1].", given) == []
