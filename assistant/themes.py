@@ -20,7 +20,7 @@ import numpy as np
 from assistant.llm import LLM, Telemetry
 from assistant.models import Paper
 from assistant.prompts import load_prompt
-from assistant.text import mentions_terms, question_terms
+from assistant.text import STOPWORDS, mentions_terms, question_terms
 
 NAMES_FIELDS = frozenset({"topic", "groups"})
 
@@ -163,11 +163,10 @@ def mark_off_topic(themes: list[ThemeSpec], papers: Sequence[Paper], topic: str)
 
 # --- names ---------------------------------------------------------------------------------------
 
-_STOPWORDS = frozenset(
-    """a an and are as at be by can for from has have how in into is it its large learning
-    model models new of on or our paper propose proposed show that the their this to towards
-    toward using via we what when which while with without based approach method methods task
-    tasks results data deep neural network networks framework study work performance""".split()  # noqa: SIM905
+#: Words too common in ML abstracts to name a theme: the shared stop words and more.
+_STOPWORDS = STOPWORDS | frozenset(
+    """large learning new our show toward towards via task tasks results data deep neural
+    network networks framework study performance""".split()  # noqa: SIM905
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9-]{2,}")
 
