@@ -212,7 +212,8 @@ def _called(paper: Paper) -> list[str]:
 
 # "The paper titled", "a study called", "the work by": words a title may follow.
 _TITLED = (
-    r"(?P<intro>(?:[Tt]he|[Aa]|[Oo]ne)\s+(?:paper|work|study|article)\s*,?\s*"
+    r"(?P<intro>(?:(?:[Tt]he|[Aa]|[Oo]ne)\s+(?:paper|work|study|article)|"
+    r"[Pp]aper\s*(?P<chip>\[\d+\])(?=\s*,?\s*(?:(?:en)?titled|called|named)))\s*,?\s*"
     r"(?:(?:en)?titled|called|named|by|from)?\s*[,:]?\s*)?"
 )
 
@@ -221,12 +222,18 @@ def name_titles(text: str, papers: Iterable[Paper]) -> str:
     """A paper's whole title written out, with the words that introduce it ("The paper
     titled “EMS: Adaptive Evict-then-Merge ...” [1] shows"), becomes the name prose gives it
     ("EMS [1] shows"): the title reads as a paper by someone, and the card already shows it."""
-    for paper in papers:
+    # Longest first: one title may begin another ("White-Box Transformers via Sparse Rate
+    # Reduction" and "...: Compression Is All There Is?"), and must not be found inside it.
+    for paper in sorted(papers, key=lambda p: -len(p.title)):
         words = paper.title.rstrip(".").split()
         if len(words) < 3:
             continue
-        title = r"\s+".join(re.escape(w) for w in words)
-        pattern = re.compile(rf"{_TITLED}[“\"'*]*{title}[”\"'*]*", re.IGNORECASE)
+        title = r"\s+".join(re.escape(w) for w in words) + r"(?![\w-]|:\s*\w)"
+        pattern = re.compile(
+            rf"{_TITLED}[“\"'*]*{title}(?:(?P<punct>[,.;:])(?=[”\"'*]))?[”\"'*]*"
+            r"(?P<comma>,(?=\s))?",
+            re.IGNORECASE,
+        )
         name = paper_name(paper)
 
         def replace(
@@ -236,7 +243,11 @@ def name_titles(text: str, papers: Iterable[Paper]) -> str:
                 return match.group(0)  # a bare title with no shorter name: it is its name
             before = match.string[: match.start()]
             at_start = not before.strip() or re.search(r"[.!?]\s*$", before)
-            return name[0].upper() + name[1:] if at_start else name
+            named_as = name[0].upper() + name[1:] if at_start else name
+            if match.group("chip"):  # 'Paper [1], titled "Title," shows' -> 'Name [1] shows'
+                return f"{named_as} {match.group('chip')}"
+            # '"Title," it says' keeps its comma
+            return named_as + (match.group("punct") or "") + (match.group("comma") or "")
 
         text = pattern.sub(replace, text)
     return text

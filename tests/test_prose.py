@@ -148,6 +148,29 @@ def test_a_title_written_out_whole_becomes_the_papers_name() -> None:
         "[1], FC layers can go.",
         papers,
     ) == ("As shown in MemoryFormer [1], FC layers can go.")
+    assert name_citations(
+        'Paper [1], titled "MemoryFormer: Minimize Transformer Computation by Removing FC '
+        'Layers," drops FC layers.',
+        papers,
+    ) == ("MemoryFormer [1] drops FC layers.")
+    assert name_citations(
+        'Paper [1], titled "MemoryFormer: Minimize Transformer Computation by Removing FC '
+        'Layers", drops FC layers; the paper "EMS: Adaptive Evict-then-Merge Strategy for '
+        'Head-wise KV Cache Compression", in turn, merges [2].',
+        papers,
+    ) == ("MemoryFormer [1] drops FC layers; EMS, in turn, merges [2].")
+    # one title that begins another is not found inside it
+    white = paper("White-Box Transformers via Sparse Rate Reduction", 4)
+    whole = paper(
+        "White-Box Transformers via Sparse Rate Reduction: Compression Is All There Is?", 5
+    )
+    both = (
+        "The paper White-Box Transformers via Sparse Rate Reduction: Compression Is All There "
+        "Is? [2] adds it."
+    )
+    assert name_citations(both, {1: white, 2: whole}) == (
+        "“White-Box Transformers via Sparse Rate Reduction…” [2] adds it."
+    )
     # a title only begun is left as written
     kept = 'Paper [1], titled "MemoryFormer: Minimize ...", drops FC layers.'
     assert name_citations(kept, papers) == kept
