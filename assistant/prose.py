@@ -200,6 +200,7 @@ _WORKS = re.compile(
     r"[Aa]rticles?)\s+(?:(?:by|from|of|in)\s+)?$"
 )
 _SENTENCE_BREAK = re.compile(r"[.!?]\s+")
+_VERB_NEXT = re.compile(r"\s+[a-z]+s\b")  # "[2] introduces ...": a verb follows the chip
 
 
 def _called(paper: Paper) -> list[str]:
@@ -272,6 +273,14 @@ def name_citations(text: str, papers: Mapping[int, Paper]) -> str:
         sentence = f"{start} {end}".lower()
         named = any(any(c in sentence for c in _called(papers[n])) for n in numbers if n in papers)
         introduces = text[run.end() :].lstrip().startswith(":")  # "are [1]: 1. ..." a list
+        if named and slot and not works and _VERB_NEXT.match(text[run.end() :]):
+            # "[2] introduces Taipan": a chip as the subject; its name follows, so it is called
+            # "the paper" ("The paper [2] introduces Taipan"), never left a bare number.
+            word = "papers" if len(numbers) > 1 else "paper"
+            starts = not head.strip() or re.search(r"[.!?]\s*$", head)
+            out.append(before + ("The" if starts else "the") + f" {word} " + run.group(0))
+            at = run.end()
+            continue
         if not slot or named or introduces or not all(n in papers for n in numbers):
             out.append(before + run.group(0))
             at = run.end()

@@ -114,6 +114,13 @@ def test_chips_that_stand_for_a_paper_get_its_name() -> None:
     assert name_citations("It helps. The papers [2] and [1] argue so.", papers) == (
         "It helps. EMS [2] and MemoryFormer [1] argue so."
     )
+    # A chip as the subject of a sentence that names its paper is called "the paper".
+    assert name_citations("It is fast. [2] introduces EMS, which merges.", papers) == (
+        "It is fast. The paper [2] introduces EMS, which merges."
+    )
+    assert name_citations("In contrast, [1] removes the FC layers of MemoryFormer.", papers) == (
+        "In contrast, the paper [1] removes the FC layers of MemoryFormer."
+    )
     # A chip closing a claim, a paper already named, an unknown number: left alone.
     for kept in (
         "It cuts compute by 19% [1].",
