@@ -164,7 +164,8 @@ def follow_up(question: str, standalone: str, previous: Answer | None) -> Follow
     kept = f"{question} (follow-up to: {topic})"
     if _BACK_REFERENCE.search(question) and previous.sources:
         ids = [s.paper_id for s in previous.sources]
-        note = f"answered from the {len(ids)} sources of the previous answer, which it refers to."
+        sources = "the source" if len(ids) == 1 else f"the {len(ids)} sources"
+        note = f"answered from {sources} of the previous answer, which it refers to."
         return FollowUp(f"{question} {topic}", kept, ids, note)
     dropped_topic = not question_terms(standalone) & question_terms(topic)
     if dropped_topic and len(question.split()) <= SHORT_FOLLOW_UP:

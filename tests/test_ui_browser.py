@@ -406,6 +406,27 @@ def test_the_chat_follows_the_newest_answer_in_a_browser(fake: Served, browser: 
     assert not page.errors, page.errors
 
 
+def test_a_follow_up_that_points_back_says_so_in_the_answer_not_in_a_toast(
+    fake: Served, browser: Any
+) -> None:
+    """ "Which of those ..." is answered from the previous answer's sources; the answer says
+    so (an info line), and nothing pops up a "Warning" toast for it."""
+    from playwright.sync_api import expect
+
+    page = open_page(browser, fake.url, width=1000, height=700)
+    fake.llm.enqueue(REPLY)
+    ask_in(page, "How do optical flow methods handle occlusions?")
+    expect(page.locator("#chatbot .answer-meta")).to_have_count(1, timeout=60_000)
+    fake.llm.enqueue(REPLY)  # no rewrite: a question that points back is not condensed
+    ask_in(page, "Which of those uses several frames?")
+    expect(page.locator("#chatbot .answer-meta")).to_have_count(2, timeout=60_000)
+    note = page.locator("#chatbot .message").last.locator(".notice", has_text="previous answer")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("ℹ")
+    assert page.locator(".toast-body").count() == 0, page.locator(".toast-body").all_inner_texts()
+    assert not page.errors, page.errors
+
+
 def test_the_chat_comes_back_after_a_reload(fake: Served, browser: Any) -> None:
     from playwright.sync_api import expect
 

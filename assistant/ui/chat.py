@@ -295,9 +295,7 @@ def chat_tab(
                     return
                 reply["content"] = render.streaming_html(written, turn)
                 yield progress()
-            answer = stream.result
-            for notice in answer.notices:
-                gr.Warning(notice)
+            answer = stream.result  # its notices show in the answer itself, not as toasts
             speed.add(answer.telemetry)
             done.append(answer)
             user["content"] = render.user_html(text, answer.standalone_question)
