@@ -598,7 +598,7 @@ def test_a_follow_up_that_points_back_is_answered_from_the_previous_sources(
     assert not second.abstained
     assert "KV cache" in second.standalone_question  # the topic is in what was asked
     assert len(fake.history) == 1  # no rewrite by the model: only the answer was generated
-    assert "sources of the previous answer" in " ".join(second.notices)
+    assert "of the previous answer" in " ".join(second.notices)
 
 
 def test_a_short_follow_up_keeps_the_topic_the_rewrite_dropped(
