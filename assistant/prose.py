@@ -221,18 +221,22 @@ _TITLED = (
 
 def name_titles(text: str, papers: Iterable[Paper]) -> str:
     """A paper's whole title written out, with the words that introduce it ("The paper
-    titled “EMS: Adaptive Evict-then-Merge ...” [1] shows"), becomes the name prose gives it
-    ("EMS [1] shows"): the title reads as a paper by someone, and the card already shows it."""
+    titled “EMS: Adaptive Evict-then-Merge ...” [1] shows") or label it (a list item made
+    prose: "<title> - This paper proposes"), becomes the name prose gives it ("EMS [1] shows",
+    "EMS proposes"): the title reads as a paper by someone, and the card already shows it."""
     # Longest first: one title may begin another ("White-Box Transformers via Sparse Rate
     # Reduction" and "...: Compression Is All There Is?"), and must not be found inside it.
     for paper in sorted(papers, key=lambda p: -len(p.title)):
         words = paper.title.rstrip(".").split()
         if len(words) < 3:
             continue
-        title = r"\s+".join(re.escape(w) for w in words) + r"(?![\w-]|:\s*\w)"
+        title = (
+            r"\s+".join(re.escape(w) for w in words)
+            + r"(?![\w-]|:\s*(?!(?:[Tt]his|[Tt]he)\s+(?:paper|work|study)\b)\w)"
+        )
         pattern = re.compile(
             rf"{_TITLED}[“\"'*]*{title}(?:(?P<punct>[,.;:])(?=[”\"'*]))?[”\"'*]*"
-            r"(?P<comma>,(?=\s))?",
+            r"(?:(?P<comma>,(?=\s))|(?P<label>\s*[-–—:]\s+(?:[Tt]his|[Tt]he)\s+(?:paper|work|study)\b))?",
             re.IGNORECASE,
         )
         name = paper_name(paper)
@@ -240,7 +244,7 @@ def name_titles(text: str, papers: Iterable[Paper]) -> str:
         def replace(
             match: re.Match[str], name: str = name, named: bool = paper.short_name != paper.title
         ) -> str:
-            if not match.group("intro") and not named:
+            if not (match.group("intro") or match.group("label")) and not named:
                 return match.group(0)  # a bare title with no shorter name: it is its name
             before = match.string[: match.start()]
             at_start = not before.strip() or re.search(r"[.!?]\s*$", before)

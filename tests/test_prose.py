@@ -166,6 +166,16 @@ def test_a_title_written_out_whole_becomes_the_papers_name() -> None:
         'Head-wise KV Cache Compression", in turn, merges [2].',
         papers,
     ) == ("MemoryFormer [1] drops FC layers; EMS, in turn, merges [2].")
+    # a list item made prose: "<title> - This paper proposes"
+    assert name_citations(
+        "The main directions are: The Principles of Deep Learning Theory - This paper develops "
+        "RG flow [3]. MemoryFormer: Minimize Transformer Computation by Removing FC Layers: "
+        "This paper drops FC layers [1].",
+        papers,
+    ) == (
+        "The main directions are: “The Principles of Deep Learning Theory” develops RG flow [3]. "
+        "MemoryFormer drops FC layers [1]."
+    )
     # one title that begins another is not found inside it
     white = paper("White-Box Transformers via Sparse Rate Reduction", 4)
     whole = paper(
