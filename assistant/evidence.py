@@ -309,11 +309,9 @@ def on_question(hits: Sequence[Hit], covered: Coverage) -> list[Hit]:
     and any that rank above all of those: a paper retrieval ranks first may say in other
     words what the parts do not catch."""
 
-    def kept(hit: Hit) -> bool:
-        return covered.on_question(hit.paper.id) or says_it_whole([hit])
-
-    first = next((i for i, h in enumerate(hits) if kept(h)), len(hits))
-    return [h for i, h in enumerate(hits) if i < first or kept(h)]
+    kept = [covered.on_question(h.paper.id) or says_it_whole([h]) for h in hits]
+    first = kept.index(True) if True in kept else len(hits)
+    return [h for i, h in enumerate(hits) if i < first or kept[i]]
 
 
 def format_sources(evidence: Sequence[Evidence]) -> str:

@@ -177,6 +177,10 @@ def split_lines(text: str) -> list[str]:
     return _LINE_END.split(text)
 
 
+#: The start of a JSON Lines problem that is a parse error (not a wrong shape).
+NOT_JSON = "not valid JSON"
+
+
 @dataclass
 class JsonLine:
     """One non-blank line of a JSON Lines file: its object, or the problem with it."""
@@ -196,7 +200,7 @@ def json_lines(path: Path, text: str) -> Iterator[JsonLine]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield JsonLine(number, where, None, f"not valid JSON ({exc.msg})")
+            yield JsonLine(number, where, None, f"{NOT_JSON} ({exc.msg})")
         except RecursionError:
             yield JsonLine(number, where, None, "JSON nested too deeply")
         else:
@@ -443,7 +447,7 @@ def parse_jsonl(path: Path, text: str) -> list[Paper]:
         where, obj = line.where, line.obj
         if obj is None:
             hint = ""
-            if line.number == 1 and line.problem.startswith("not valid JSON"):
+            if line.number == 1 and line.problem.startswith(NOT_JSON):
                 hint = " (is this a Daily Papers text dump? try --format auto)"
             raise InputError(f"{where}: {line.problem}{hint}.")
         title = _first_text(where, [obj], ("title",))

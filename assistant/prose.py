@@ -217,6 +217,8 @@ _TITLED = (
     r"[Pp]aper\s*(?P<chip>\[\d+\])(?=\s*,?\s*(?:(?:en)?titled|called|named)))\s*,?\s*"
     r"(?:(?:en)?titled|called|named|by|from)?\s*[,:]?\s*)?"
 )
+#: A list item's label for its paper: "<title> - This paper proposes".
+_THIS_PAPER = r"(?:[Tt]his|[Tt]he)\s+(?:paper|work|study)\b"
 
 
 def name_titles(text: str, papers: Iterable[Paper]) -> str:
@@ -230,13 +232,10 @@ def name_titles(text: str, papers: Iterable[Paper]) -> str:
         words = paper.title.rstrip(".").split()
         if len(words) < 3:
             continue
-        title = (
-            r"\s+".join(re.escape(w) for w in words)
-            + r"(?![\w-]|:\s*(?!(?:[Tt]his|[Tt]he)\s+(?:paper|work|study)\b)\w)"
-        )
+        title = r"\s+".join(re.escape(w) for w in words) + rf"(?![\w-]|:\s*(?!{_THIS_PAPER})\w)"
         pattern = re.compile(
             rf"{_TITLED}[“\"'*]*{title}(?:(?P<punct>[,.;:])(?=[”\"'*]))?[”\"'*]*"
-            r"(?:(?P<comma>,(?=\s))|(?P<label>\s*[-–—:]\s+(?:[Tt]his|[Tt]he)\s+(?:paper|work|study)\b))?",
+            rf"(?:(?P<comma>,(?=\s))|(?P<label>\s*[-–—:]\s+{_THIS_PAPER}))?",
             re.IGNORECASE,
         )
         name = paper_name(paper)
