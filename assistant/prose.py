@@ -223,9 +223,10 @@ _THIS_PAPER = r"(?:[Tt]his|[Tt]he)\s+(?:paper|work|study)\b"
 
 def name_titles(text: str, papers: Iterable[Paper]) -> str:
     """A paper's whole title written out, with the words that introduce it ("The paper
-    titled “EMS: Adaptive Evict-then-Merge ...” [1] shows") or label it (a list item made
-    prose: "<title> - This paper proposes"), becomes the name prose gives it ("EMS [1] shows",
-    "EMS proposes"): the title reads as a paper by someone, and the card already shows it."""
+    titled “EMS: Adaptive Evict-then-Merge ...” [1] shows", also "The paper by EMS [1]") or
+    label it (a list item made prose: "<title> - This paper proposes"), becomes the name prose
+    gives it ("EMS [1] shows", "EMS proposes"): the title reads as a paper by someone, and the
+    card already shows it."""
     # Longest first: one title may begin another ("White-Box Transformers via Sparse Rate
     # Reduction" and "...: Compression Is All There Is?"), and must not be found inside it.
     for paper in sorted(papers, key=lambda p: -len(p.title)):
@@ -233,6 +234,9 @@ def name_titles(text: str, papers: Iterable[Paper]) -> str:
         if len(words) < 3:
             continue
         title = r"\s+".join(re.escape(w) for w in words) + rf"(?![\w-]|:\s*(?!{_THIS_PAPER})\w)"
+        if paper.short_name != paper.title:  # after "the paper by", its short name too
+            short = r"\s+".join(re.escape(w) for w in paper.short_name.split()) + r"(?![\w:-])"
+            title = rf"(?(intro)(?:{title}|{short})|{title})"
         pattern = re.compile(
             rf"{_TITLED}[“\"'*]*{title}(?:(?P<punct>[,.;:])(?=[”\"'*]))?[”\"'*]*"
             rf"(?:(?P<comma>,(?=\s))|(?P<label>\s*[-–—:]\s+{_THIS_PAPER}))?",

@@ -176,6 +176,12 @@ def test_a_title_written_out_whole_becomes_the_papers_name() -> None:
         "The main directions are: “The Principles of Deep Learning Theory” develops RG flow [3]. "
         "MemoryFormer drops FC layers [1]."
     )
+    # "the paper by" its short name (seen in the app: "The paper by Finch [1] proposes")
+    assert name_citations(
+        "The paper by EMS [2] merges. In contrast, the paper by MemoryFormer [1] drops FC "
+        "layers; EMS evicts.",
+        papers,
+    ) == ("EMS [2] merges. In contrast, MemoryFormer [1] drops FC layers; EMS evicts.")
     # one title that begins another is not found inside it
     white = paper("White-Box Transformers via Sparse Rate Reduction", 4)
     whole = paper(
