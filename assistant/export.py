@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from assistant.models import QUOTES_HEADING, Answer, Paper
-from assistant.text import one_line
+from assistant.text import one_line, split_sentences
 
 
 def support_marker(supported: bool | None) -> str:
@@ -81,6 +81,20 @@ def reference_markdown(
         return f"[{md_text(title)}]({trusted}){when}"
     other = next((u for u in map(safe_link, links) if u), None)
     return md_text(title) + when + (f" <{other}>" if other else "")
+
+
+def collection_markdown(name: str, papers: Sequence[Paper]) -> str:
+    """A collection of saved papers: a heading, then each paper linked, dated, with the first
+    sentence of its abstract."""
+    lines = [f"# {md_text(name)}", "", f"{len(papers)} saved paper(s).", ""]
+    for n, paper in enumerate(papers, start=1):
+        lines.append(
+            f"{n}. {reference_markdown(paper.title, paper.date_label, paper, paper.links)}"
+        )
+        first = split_sentences(paper.abstract)[:1]
+        if first:
+            lines.append(f"   {md_text(first[0])}")
+    return "\n".join(lines).strip() + "\n"
 
 
 def chat_markdown(answers: Sequence[Answer]) -> str:

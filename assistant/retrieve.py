@@ -262,6 +262,30 @@ def mmr_order(relevance: np.ndarray, vectors: np.ndarray, k: int, lam: float) ->
     return picked
 
 
+def sentence_table(
+    embedder: Embedder,
+    papers: Sequence[Paper],
+    stored: dict[str, tuple[list[str], np.ndarray]] | None = None,
+) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Each paper's abstract sentences and their vectors, by id.
+
+    Vectors come from ``stored`` (embedded at ingest); papers without them, or stored with
+    another split than today's ``split_sentences`` (an older store), have their sentences
+    embedded here, in one call.
+    """
+    table = dict(stored or {})
+    split = {p.id: split_sentences(p.abstract) or [p.abstract] for p in papers}
+    missing = [p for p in papers if p.id not in table or table[p.id][0] != split[p.id]]
+    flat = [s for p in missing for s in split[p.id]]
+    if flat:
+        vectors, start = embedder.embed(flat), 0
+        for paper in missing:
+            sentences = split[paper.id]
+            table[paper.id] = (sentences, vectors[start : start + len(sentences)])
+            start += len(sentences)
+    return table
+
+
 def best_sentences(
     embedder: Embedder,
     query_vector: np.ndarray,
@@ -269,26 +293,12 @@ def best_sentences(
     n: int,
     stored: dict[str, tuple[list[str], np.ndarray]] | None = None,
 ) -> list[list[SentenceMatch]]:
-    """For each paper, its n abstract sentences most similar to the query.
-
-    Sentence vectors come from ``stored`` (embedded at ingest); papers without them, or
-    stored with another split than today's ``split_sentences`` (an older store), have their
-    sentences embedded here, in one call.
-    """
-    stored = stored or {}
-    split = {p.id: split_sentences(p.abstract) or [p.abstract] for p in papers}
-    missing = [p for p in papers if p.id not in stored or stored[p.id][0] != split[p.id]]
-    flat = [s for p in missing for s in split[p.id]]
-    if flat:
-        vectors, start = embedder.embed(flat), 0
-        stored = dict(stored)
-        for paper in missing:
-            sentences = split[paper.id]
-            stored[paper.id] = (sentences, vectors[start : start + len(sentences)])
-            start += len(sentences)
+    """For each paper, its n abstract sentences most similar to the query (sentence vectors
+    as ``sentence_table`` finds them)."""
+    table = sentence_table(embedder, papers, stored)
     out = []
     for paper in papers:
-        sentences, vectors = stored.get(paper.id, ([], np.zeros((0, len(query_vector)))))
+        sentences, vectors = table.get(paper.id, ([], np.zeros((0, len(query_vector)))))
         scores = vectors @ query_vector if len(sentences) else np.zeros(0)
         order = sorted(range(len(sentences)), key=lambda i: -float(scores[i]))[:n]
         out.append(

@@ -375,6 +375,16 @@ class PaperStore:
             for pid, dist in zip(res["ids"][0], res["distances"][0], strict=True)
         ]
 
+    def all_vectors(self, page: int = 2000) -> tuple[list[str], np.ndarray]:
+        """Every paper's id and stored vector, as one (papers x dim) matrix, page by page
+        (the "for you" ranker learns from the whole store)."""
+        ids: list[str] = []
+        rows: list[Any] = []
+        for pid, vector in self._pages(None, ["embeddings"], page):
+            ids.append(str(pid))
+            rows.append(vector)
+        return ids, np.asarray(rows, dtype=np.float32).reshape(len(ids), -1)
+
     def iter_index_rows(self, page: int = 2000) -> Iterator[IndexRow]:
         """Every paper's id, indexed text and filter fields, page by page (for BM25)."""
         for pid, doc, meta in self._pages(None, ["documents", "metadatas"], page):

@@ -8,6 +8,7 @@ Examples::
     assistant show 2402.13616 --json
     assistant digest "KV cache compression" --format html --out digest.html
     assistant weekly --latest
+    assistant interest add kv --phrase "KV cache compression" && assistant for-you kv
     assistant eval run eval/suites/quick.jsonl --no-llm
 
 Every command takes ``--store DIR`` / ``--chroma-url URL`` and prints errors without a
@@ -24,6 +25,7 @@ from assistant.cli import (  # noqa: F401
     answer_commands,
     digest_commands,
     eval_commands,
+    interest_commands,
     llm_commands,
     search_commands,
     store_commands,

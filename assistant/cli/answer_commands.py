@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -34,8 +35,25 @@ if TYPE_CHECKING:
 
 
 def answer_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by ``ask`` and ``chat``: sources, filters, retrieval mode, provider."""
-    return sources_option(filter_options(added=False)(mode_option(provider_option(fn))))
+    """Options shared by ``ask`` and ``chat``: sources, filters, retrieval mode, provider,
+    and a scope (a saved collection or an interest), handed over as ``ids``."""
+
+    @functools.wraps(fn)
+    def scoped(*args: Any, collection: str | None, interest: str | None, **kw: Any) -> Any:
+        from assistant.recommend import ask_scope
+
+        settings = settings_of(click.get_current_context())
+        kw["ids"] = ask_scope(settings, collection=collection, interest=interest)
+        return fn(*args, **kw)
+
+    scope = [
+        click.option("--collection", help="Answer only from the papers saved in COLLECTION."),
+        click.option("--interest", help="Answer only from the best papers for INTEREST."),
+    ]
+    wrapped: Callable[..., Any] = scoped
+    for option in reversed(scope):
+        wrapped = option(wrapped)
+    return sources_option(filter_options(added=False)(mode_option(provider_option(wrapped))))
 
 
 def _settings(ctx: click.Context, mode: str | None, provider: str | None) -> Settings:
@@ -95,6 +113,7 @@ def stream_answer(
     history: list[Message],
     live: bool,
     previous: Answer | None = None,
+    ids: list[str] | None = None,
 ) -> Answer:
     """Run the pipeline, showing tokens as they arrive, and return the checked answer.
 
@@ -112,7 +131,13 @@ def stream_answer(
             draft, console=console, transient=True, auto_refresh=False, redirect_stderr=False
         ) as view:
             stream = ask_stream(
-                question, settings, history=history, previous=previous, filters=filters, k=k
+                question,
+                settings,
+                history=history,
+                previous=previous,
+                filters=filters,
+                k=k,
+                ids=ids,
             )
             for chunk in stream:
                 received.append(chunk)
@@ -150,6 +175,7 @@ def ask(
     filters: SearchFilters,
     mode: str | None,
     provider: str | None,
+    ids: list[str] | None,
     as_json: bool,
     fmt: str,
 ) -> None:
@@ -160,9 +186,11 @@ def ask(
       assistant ask "Which papers compress the KV cache, and how do they differ?"
       assistant ask "What is new in optical flow?" --since 2024-03-01 -k 8
       assistant ask "How is vector quantization trained?" --json
+      assistant ask "How do these differ?" --collection kv-reading
     """
     streaming = fmt == "text" and not as_json
-    answer = stream_answer(question, _settings(ctx, mode, provider), filters, k, [], streaming)
+    settings = _settings(ctx, mode, provider)
+    answer = stream_answer(question, settings, filters, k, [], streaming, ids=ids)
     if as_json:
         click.echo(answer.model_dump_json(indent=2))
     elif fmt == "markdown":
@@ -183,6 +211,7 @@ def chat(
     filters: SearchFilters,
     mode: str | None,
     provider: str | None,
+    ids: list[str] | None,
     as_json: bool,
 ) -> None:
     """A multi-turn conversation in the terminal (/new, /export FILE, /quit).
@@ -208,6 +237,7 @@ def chat(
                     conversation(answers),
                     False,
                     answers[-1] if answers else None,
+                    ids,
                 )
                 click.echo(answer.model_dump_json())
                 answers.append(answer)
@@ -255,6 +285,7 @@ def chat(
                 conversation(answers),
                 True,
                 answers[-1] if answers else None,
+                ids,
             )
         except AssistantError as exc:  # the chat goes on: ask again, or /quit
             err_console.print(f"[red]error:[/] {plain(exc)}", highlight=False)

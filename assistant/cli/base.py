@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 
 from assistant.errors import AssistantError
+from assistant.files import write_atomic
 from assistant.settings import Settings, invalid_settings
 from assistant.text import CONTROL
 
@@ -77,6 +78,15 @@ def print_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
     else:
         text = json.dumps(value, indent=2, default=str)
     click.echo(text)
+
+
+def emit(text: str, out: Path | None) -> None:
+    """``text`` on stdout, or written whole to ``out`` (folders made) and said on stderr."""
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomic(out, text)
+        err_console.print(f"wrote {plain(out)}", highlight=False)
 
 
 @click.group(cls=AssistantGroup)

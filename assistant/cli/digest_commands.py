@@ -7,11 +7,10 @@ from pathlib import Path
 
 import click
 
-from assistant.cli.base import cli, err_console, plain, settings_of
+from assistant.cli.base import cli, emit, err_console, plain, settings_of
 from assistant.cli.options import filter_options, format_option, json_option, provider_option
 from assistant.digest import digest_stream
 from assistant.errors import InputError
-from assistant.files import write_atomic
 from assistant.models import Digest, DigestProgress, SearchFilters
 from assistant.page import DigestEvent
 from assistant.render.page import FORMATS, render
@@ -37,14 +36,6 @@ def follow(stream: ResultStream[DigestEvent, ResultT]) -> ResultT:
         elif live:
             click.echo(event, nl=False, err=True)
     return stream.result
-
-
-def _emit(text: str, out: Path | None) -> None:
-    if out is None:
-        click.echo(text, nl=False)
-    else:
-        write_atomic(out, text)
-        err_console.print(f"wrote {plain(out)}", highlight=False)
 
 
 @cli.command()
@@ -95,7 +86,7 @@ def digest(
     result = follow(digest_stream(topic, settings, n=n, filters=filters, use_llm=not no_llm))
     for notice in result.notices:
         err_console.print(f"[yellow]note:[/] {plain(notice)}", highlight=False)
-    _emit(render(result, "json" if as_json else fmt), out)
+    emit(render(result, "json" if as_json else fmt), out)
 
 
 @cli.command()

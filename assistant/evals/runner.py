@@ -9,7 +9,9 @@
 3. answers (unless ``no_llm``): ``answer.answer_from`` on the gathered evidence for ``ours``,
    the llama-index pipelines of ``assistant.evals.llamaindex`` for the other systems, all
    with one loaded model, every answer checked by ``citations.check_text``;
-4. digests (``digests``): the topic cases through ``assistant.digest``.
+4. digests (``digests``): the topic cases through ``assistant.digest``;
+5. interests: each interest case ranked by the "for you" ranker and its single-signal
+   baselines (``assistant.evals.interests``); no question is asked for them.
 
 The result records what was measured with what: the settings, the model, the store's
 collection and revision, the suite's hash and the git commit.
@@ -29,6 +31,12 @@ from pydantic import BaseModel, Field
 from assistant.answer import answer_from
 from assistant.embed import get_embedder
 from assistant.errors import AssistantError, InputError
+from assistant.evals.interests import (
+    InterestScore,
+    interest_of,
+    score_interest,
+    summarize_interests,
+)
 from assistant.evals.metrics import (
     AnswerScore,
     DigestProse,
@@ -44,6 +52,7 @@ from assistant.evals.metrics import (
 )
 from assistant.evals.suite import (
     NOT_ANSWERABLE,
+    NOT_QUESTIONS,
     Case,
     MissingGold,
     Suite,
@@ -52,7 +61,7 @@ from assistant.evals.suite import (
 )
 from assistant.evidence import conversation, gather
 from assistant.llm import LLM, Message, get_llm
-from assistant.models import Answer, Source
+from assistant.models import Answer, Source, normalize_title
 from assistant.retrieve import search
 from assistant.settings import MODES, Settings
 from assistant.store import open_store
@@ -125,6 +134,10 @@ class CaseResult(BaseModel):
     )
     answers: list[AnswerScore] = Field(default_factory=list)
     digest: DigestScore | None = None
+    interest: list[InterestScore] = Field(
+        default_factory=list, description="Interest cases: each ranker's top 10, scored."
+    )
+    negated: bool = Field(False, description="Interest cases: the interest has a 'not' phrase.")
 
     def in_mode(self, mode: str) -> RetrievalScore | None:
         return next((r for r in self.retrieval if r.mode == mode), None)
@@ -149,7 +162,7 @@ def summarize(
     cases: Sequence[CaseResult], modes: Sequence[str], systems: Sequence[str]
 ) -> dict[str, Any]:
     """Retrieval per mode (answerable cases), the gate, answers per system, digests."""
-    answerable = [c for c in cases if c.type not in NOT_ANSWERABLE]
+    answerable = [c for c in cases if c.type not in NOT_ANSWERABLE | NOT_QUESTIONS]
     types = by_key(answerable, lambda c: c.type)
     out: dict[str, Any] = {"retrieval": {}, "retrieval_by_type": {}, "answers": {}}
     for mode in modes:
@@ -169,6 +182,9 @@ def summarize(
     digests = [c.digest for c in cases if c.digest is not None]
     if digests:
         out["digests"] = summarize_digests(digests)
+    interests = [(c.negated, c.interest) for c in cases if c.interest]
+    if interests:
+        out["interests"] = summarize_interests(interests)
     return out
 
 
@@ -298,12 +314,15 @@ def run_suite(
         papers=store.count(),
     )
     papers = list(store.iter_papers())
-    resolution = resolve_gold(suite, title_index(papers))
+    ids_by_title = title_index(papers)
+    resolution = resolve_gold(suite, ids_by_title)
     incomplete = resolution.incomplete
     cases = pick_cases([c for c in suite.cases if c.id not in incomplete], limit)
 
     model = None
     pipelines: dict[str, Any] = {}
+    if all(c.type in NOT_QUESTIONS for c in cases):  # nothing to ask a model
+        systems = []
     if systems or (digest_fn and not no_llm):
         llm = llm or get_llm(settings)
         model = f"{llm.provider}:{llm.name}"
@@ -327,6 +346,14 @@ def run_suite(
             also_relevant=resolution.also_relevant.get(case.id, []),
             facts=list(case.answer_facts),
         )
+        if case.type == "interest":
+            _interest(settings, case, ids_by_title, result)
+            results.append(result)
+            if on_case:
+                on_case(result)
+            if progress:
+                progress(len(results), len(cases), running_scores(results, systems))
+            continue
         previous: Answer | None = None
         history: list[Message] = []
         if case.type == "follow_up":  # the earlier turns first, answered as a user would see
@@ -387,6 +414,20 @@ def run_suite(
     return RunResult(meta=meta, cases=results, titles=_referenced(results, titles))
 
 
+def _interest(
+    settings: Settings, case: Case, ids_by_title: dict[str, str], result: CaseResult
+) -> None:
+    """Score an interest case's rankings into ``result`` (seeds and excluded by title)."""
+    interest, missing = interest_of(case, ids_by_title)
+    if missing:
+        raise InputError(f"{case.id}: seed titles not in the store: {'; '.join(missing)}.")
+    excluded = [
+        ids_by_title[k] for t in case.excluded_titles if (k := normalize_title(t)) in ids_by_title
+    ]
+    result.negated = bool(interest.negatives)
+    result.interest = score_interest(settings, interest, result.gold, excluded)
+
+
 def _referenced(cases: Sequence[CaseResult], titles: dict[str, str]) -> dict[str, str]:
     """Titles of every paper a case names (gold, ranked, shown, cited), for the report."""
     ids: set[str] = set()
@@ -398,6 +439,8 @@ def _referenced(cases: Sequence[CaseResult], titles: dict[str, str]) -> dict[str
             ids.update(a.sources, a.cited)
         if c.digest:
             ids.update(c.digest.included)
+        for scored in c.interest:
+            ids.update(scored.ranked)
     return {pid: titles[pid] for pid in sorted(ids) if pid in titles}
 
 

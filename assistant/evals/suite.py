@@ -20,13 +20,32 @@ from assistant.models import Paper, normalize_title
 from assistant.parse import json_lines
 
 CaseType = Literal[
-    "known_item", "numeric", "multi_paper", "topic", "unanswerable", "follow_up", "partial"
+    "known_item",
+    "numeric",
+    "multi_paper",
+    "topic",
+    "unanswerable",
+    "follow_up",
+    "partial",
+    "interest",
 ]
 CASE_TYPES: tuple[str, ...] = get_args(CaseType)
 #: Types no paper of the corpus answers (a partial case's gold is only the closest papers):
 #: left out of retrieval scores and of false abstention.
 NOT_ANSWERABLE = frozenset({"unanswerable", "partial"})
+#: Types that are not a question to answer: scored by their own ranking, not by retrieval.
+NOT_QUESTIONS = frozenset({"interest"})
 MAX_FACT_CHARS = 80
+
+
+class InterestSpec(BaseModel):
+    """An interest case's interest, as a user would save it (seeds by exact title)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    phrases: list[str] = Field(default_factory=list)
+    negatives: list[str] = Field(default_factory=list, alias="not")
+    seeds: list[str] = Field(default_factory=list, description="Exact corpus titles.")
 
 
 class Case(BaseModel):
@@ -40,7 +59,8 @@ class Case(BaseModel):
         "multi_paper: needs every gold paper; topic: a survey question whose gold is a "
         "high-precision core; unanswerable: no paper of the corpus answers it; follow_up: "
         "asked after the questions in history, in one conversation; partial: a covered topic "
-        "with an aspect no paper covers (missing), gold the closest papers (may be none)."
+        "with an aspect no paper covers (missing), gold the closest papers (may be none); "
+        "interest: a saved interest (interest), gold the papers its top 10 should hold."
     )
     question: str = Field(min_length=1, description="What a user would type, paraphrased.")
     history: list[str] = Field(
@@ -51,6 +71,13 @@ class Case(BaseModel):
     missing: list[str] = Field(
         default_factory=list,
         description="partial only: what no paper covers; a right answer says it is missing.",
+    )
+    interest: InterestSpec | None = Field(
+        None, description="interest only: the phrases, 'not' phrases and seed titles ranked by."
+    )
+    excluded_titles: list[str] = Field(
+        default_factory=list,
+        description="interest only: papers its 'not' phrases name; none may rank in the top 10.",
     )
     gold_titles: list[str] = Field(
         default_factory=list, description="Exact corpus titles of the papers that answer it."
@@ -70,7 +97,13 @@ class Case(BaseModel):
     )
 
     @field_validator(
-        "gold_titles", "gold_ids", "also_relevant", "answer_facts", "history", "missing"
+        "gold_titles",
+        "gold_ids",
+        "also_relevant",
+        "answer_facts",
+        "history",
+        "missing",
+        "excluded_titles",
     )
     @classmethod
     def _no_blank_or_repeated_items(cls, values: list[str]) -> list[str]:
@@ -109,6 +142,15 @@ class Case(BaseModel):
             raise ValueError("a numeric case needs answer_facts holding the number(s)")
         if self.also_relevant and self.type != "topic":
             raise ValueError("also_relevant is for topic cases only")
+        if (self.type == "interest") != (self.interest is not None):
+            raise ValueError("an interest case needs interest, and only an interest case has it")
+        if self.excluded_titles and self.type != "interest":
+            raise ValueError("excluded_titles is for interest cases only")
+        if self.interest is not None:
+            if not self.interest.phrases and not self.interest.seeds:
+                raise ValueError("an interest needs phrases or seeds")
+            if self.excluded_titles and not self.interest.negatives:
+                raise ValueError("excluded_titles needs a 'not' phrase that excludes them")
         if (self.type == "follow_up") != bool(self.history):
             raise ValueError("a follow_up case needs history, and only a follow_up case has it")
         core = {normalize_title(t) for t in self.gold_titles}
@@ -119,7 +161,7 @@ class Case(BaseModel):
     @property
     def answerable(self) -> bool:
         """Whether some paper of the corpus answers it (a partial case's is only close)."""
-        return self.type not in NOT_ANSWERABLE
+        return self.type not in NOT_ANSWERABLE | NOT_QUESTIONS
 
 
 class Suite(BaseModel):

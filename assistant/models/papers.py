@@ -91,6 +91,14 @@ class Paper(BaseModel):
         return f"https://huggingface.co/papers/{self.arxiv_id}" if self.arxiv_id else None
 
     @property
+    def date_label(self) -> str:
+        """Its date as a reader should read it: the publication date, else "added" and the
+        day it entered the store (not a publication date), else "n.d."."""
+        if self.published is not None:
+            return self.published.isoformat()
+        return f"added {self.added}" if self.added else "n.d."
+
+    @property
     def links(self) -> list[str]:
         """The paper's links, most useful first: arXiv, Hugging Face, code, abstract URLs."""
         found = [self.arxiv_url, self.hf_url, self.github_repo, *self.urls]

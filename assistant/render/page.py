@@ -75,9 +75,9 @@ LISTED = 12
 def shown_date(paper: DigestPaper) -> str:
     """A paper's date as a reader should read it: its publication date, else "added" and the
     day it was added (not a publication date), else "n.d."."""
-    if paper.paper.published is not None:
-        return paper.paper.published.isoformat()
-    return f"added {paper.date}" if paper.date else "n.d."
+    if paper.paper.published is None and paper.paper.added is None and paper.date:
+        return f"added {paper.date}"  # a page saved before papers kept their added day
+    return paper.paper.date_label
 
 
 def split_undated(digest: Digest) -> tuple[list[DigestPaper], list[DigestPaper]]:

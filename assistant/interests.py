@@ -1,0 +1,199 @@
+"""A user's interests and saved papers, kept in one small file beside the store.
+
+``<store_dir>/interests.json`` holds the named interests (phrases, "not" phrases, seed
+papers) and the collections of saved papers ("starred" by default). It is JSON a person can
+read and edit: papers are kept by id with their titles. Every change takes the file's lock,
+reads it, changes it and writes it whole (``files.write_atomic``), so the app and a cron job
+can change it at once without losing either change. A file that is not valid is reported
+with its line and never overwritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from assistant.errors import InputError
+from assistant.files import file_lock, write_atomic
+from assistant.models import Paper
+from assistant.models.interests import STARRED, Collection, Interest, PaperRef, Profile
+from assistant.settings import Settings
+from assistant.store import PaperStore, open_store
+
+FILE_NAME = "interests.json"
+
+
+def profile_path(settings: Settings) -> Path:
+    """Where the interests and collections are kept: ``<store_dir>/interests.json``."""
+    return settings.store_dir.expanduser().resolve() / FILE_NAME
+
+
+def load_profile(settings: Settings) -> Profile:
+    """The saved interests and collections (empty when none was ever saved)."""
+    path = profile_path(settings)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Profile()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot be read ({exc}).") from None
+    try:
+        return Profile.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the file"
+        raise InputError(
+            f"{path}: {where}: {first['msg']} (fix or remove the file; it is left as it is)."
+        ) from None
+
+
+@contextlib.contextmanager
+def changing_profile(settings: Settings) -> Iterator[Profile]:
+    """The profile to change in place; written whole when the block ends without an error.
+
+    The file's lock is held meanwhile, so two processes changing it never lose a change."""
+    path = profile_path(settings)
+    busy = "another process is changing the interests; try again in a moment"
+    with file_lock(path.with_name(f".{FILE_NAME}.lock"), timeout=30, busy=busy):
+        profile = load_profile(settings)
+        yield profile
+        write_atomic(path, profile.model_dump_json(indent=2, by_alias=True) + "\n")
+
+
+def find_papers(store: PaperStore, keys: Sequence[str]) -> list[Paper]:
+    """Papers by id or arXiv id, in order; an InputError naming every key not found."""
+    found, missing = [], []
+    for key in dict.fromkeys(k.strip() for k in keys):
+        paper = store.get(key)
+        if paper is None:
+            missing.append(key)
+        else:
+            found.append(paper)
+    if missing:
+        raise InputError(
+            f"no paper with id {', '.join(repr(k) for k in missing)} in the store "
+            "(ids as 'assistant list' or 'assistant search --json' print them)."
+        )
+    return found
+
+
+def _refs(papers: Sequence[Paper]) -> list[PaperRef]:
+    return [PaperRef(id=p.id, title=p.title) for p in papers]
+
+
+def _checked(make: type[Interest] | type[Collection], **fields: object) -> Interest | Collection:
+    try:
+        return make.model_validate(fields)
+    except ValidationError as exc:
+        messages = (e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        raise InputError("; ".join(messages)) from None
+
+
+# --- interests ------------------------------------------------------------------------------------
+
+
+def add_interest(
+    settings: Settings,
+    name: str,
+    *,
+    phrases: Sequence[str] = (),
+    negatives: Sequence[str] = (),
+    seeds: Sequence[str] = (),
+    replace: bool = False,
+) -> Interest:
+    """Add (or, with ``replace``, overwrite) an interest; seeds are paper ids or arXiv ids."""
+    papers = find_papers(open_store(settings), seeds) if seeds else []
+    interest = _checked(
+        Interest, name=name, phrases=list(phrases), negatives=list(negatives), seeds=_refs(papers)
+    )
+    assert isinstance(interest, Interest)
+    if not interest.phrases and not interest.seeds:
+        raise InputError(f"interest {interest.name!r} needs a --phrase or a --seed to rank by.")
+    with changing_profile(settings) as profile:
+        old = profile.interest(interest.name)
+        if old is not None and not replace:
+            raise InputError(
+                f"an interest named {old.name!r} exists; remove it first or pass --replace."
+            )
+        profile.interests = [i for i in profile.interests if i is not old] + [interest]
+    return interest
+
+
+def get_interest(settings: Settings, name: str) -> Interest:
+    """One interest by name (any case); an InputError listing the names otherwise."""
+    profile = load_profile(settings)
+    interest = profile.interest(name)
+    if interest is None:
+        names = ", ".join(i.name for i in profile.interests) or "none yet"
+        raise InputError(
+            f"no interest named {name!r} (saved: {names}); add one with 'assistant interest add'."
+        )
+    return interest
+
+
+def remove_interest(settings: Settings, name: str) -> Interest:
+    """Remove an interest; the removed one."""
+    interest = get_interest(settings, name)
+    with changing_profile(settings) as profile:
+        profile.interests = [i for i in profile.interests if i.name != interest.name]
+    return interest
+
+
+# --- saved papers ---------------------------------------------------------------------------------
+
+
+def save_papers(settings: Settings, keys: Sequence[str], collection: str = STARRED) -> Collection:
+    """Add papers (ids or arXiv ids) to a collection, creating it; the collection."""
+    papers = find_papers(open_store(settings), keys)
+    with changing_profile(settings) as profile:
+        found = profile.collection(collection)
+        if found is None:
+            made = _checked(Collection, name=collection)
+            assert isinstance(made, Collection)
+            found = made
+            profile.collections.append(found)
+        known = set(found.ids)
+        found.papers.extend(r for r in _refs(papers) if r.id not in known)
+    return found
+
+
+def unsave_papers(settings: Settings, ids: Sequence[str], collection: str = STARRED) -> Collection:
+    """Take papers out of a collection (by id); the collection."""
+    found = get_collection(settings, collection)
+    gone = set(ids)
+    with changing_profile(settings) as profile:
+        current = profile.collection(found.name)
+        assert current is not None
+        current.papers = [p for p in current.papers if p.id not in gone]
+        return current
+
+
+def get_collection(settings: Settings, name: str = STARRED) -> Collection:
+    """One collection by name; an InputError listing the names otherwise."""
+    profile = load_profile(settings)
+    found = profile.collection(name)
+    if found is None:
+        names = ", ".join(c.name for c in profile.collections) or "none yet"
+        raise InputError(
+            f"no collection named {name!r} (saved: {names}); save a paper with "
+            "'assistant saved add ID'."
+        )
+    return found
+
+
+def remove_collection(settings: Settings, name: str) -> Collection:
+    """Remove a whole collection; the removed one."""
+    found = get_collection(settings, name)
+    with changing_profile(settings) as profile:
+        profile.collections = [c for c in profile.collections if c.name != found.name]
+    return found
+
+
+def collection_papers(settings: Settings, name: str = STARRED) -> list[Paper]:
+    """The papers of a collection as stored now (papers no longer in the store left out)."""
+    ids = get_collection(settings, name).ids
+    found = open_store(settings).by_ids(ids)
+    return [found[i][0] for i in ids if i in found]

@@ -1,0 +1,462 @@
+"""Papers "for you": any set of papers ranked against an interest, each with why.
+
+Three signals, each a score for every paper of the store:
+
+- **phrases**: BM25 of each phrase (the retriever's index; each phrase's scores divided by
+  its best, the best phrase kept) and the phrase's cosine to the paper's vector (best
+  phrase kept);
+- **seeds**: a linear SVM in the arxiv-sanity-lite manner, trained on the paper vectors with
+  the seed papers (and the papers saved in a collection of the interest's name) as positives
+  and the rest of the store as negatives; its decision value ranks;
+- **negatives**: the "not" phrases scored like the phrases push a paper down (by how far
+  above the store's mean it is), and a paper about one (a sentence of it, or its title, says
+  it: ``coverage.uses_words`` or a sentence at ``COVER_SIMILARITY``) is left out.
+
+The combined ranker adds the signals after putting each on one scale (z-scores over the
+store); weights in ``WEIGHTS``, set on ``eval/suites/interests-dev.jsonl`` only (the
+checking suite, ``interests.jsonl``, is never tuned on). ``ranker="phrases"`` (BM25 of the phrases alone) and ``ranker="seeds"`` (cosine to
+the nearest seed alone) are the single-signal baselines the eval harness compares against.
+Seeds are never ranked (the user knows them). Every ranked paper gets a one-line why: the
+phrase and its abstract sentence that matched best (verbatim), or the seed it is closest to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from assistant.coverage import COVER_SIMILARITY, uses_words
+from assistant.errors import InputError
+from assistant.models import Paper
+from assistant.models.interests import ForYou, Interest, PaperRef, Recommendation
+from assistant.retrieve import Retriever, get_retriever, sentence_table, tokenize
+from assistant.settings import Settings
+from assistant.text import one_line
+
+Ranker = Literal["combined", "phrases", "seeds"]
+RANKERS: tuple[Ranker, ...] = ("combined", "phrases", "seeds")
+#: Weights of the signals in the combined ranker (on z-scores).
+WEIGHTS = {"dense": 1.0, "bm25": 0.5, "learned": 1.0, "negative": 2.0}
+
+#: The SVM's regularization (arxiv-sanity-lite uses 0.01 on tf-idf; vectors need more).
+SVM_C = 0.1
+#: How many of the best papers are checked against the negatives, beyond the k shown.
+NEGATIVE_POOL = 50
+
+
+@dataclass(frozen=True)
+class _Vectors:
+    """Every paper's vector, in one matrix, at one store revision."""
+
+    revision: str
+    ids: list[str]
+    matrix: np.ndarray
+    row: dict[str, int]
+
+
+_CACHE: dict[str, _Vectors] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _vectors(retriever: Retriever, revision: str) -> _Vectors:
+    """The store's vectors at ``revision``, read once per revision and process."""
+    key = f"{retriever.store.where}|{retriever.store.collection_name}"
+    with _CACHE_LOCK:
+        found = _CACHE.get(key)
+        if found is None or found.revision != revision:
+            ids, matrix = retriever.store.all_vectors()
+            found = _Vectors(revision, ids, matrix, {pid: i for i, pid in enumerate(ids)})
+            _CACHE[key] = found
+        return found
+
+
+def _z(values: np.ndarray) -> np.ndarray:
+    spread = float(values.std())
+    return (values - float(values.mean())) / spread if spread > 0 else np.zeros_like(values)
+
+
+@dataclass
+class _Signals:
+    """Each signal's score for every paper (rows of ``_Vectors``); None when it has no input."""
+
+    bm25: np.ndarray | None
+    dense: np.ndarray | None
+    best_phrase: np.ndarray | None  # index of the phrase each paper is closest to
+    seed_cosine: np.ndarray | None
+    nearest_seed: np.ndarray | None  # index of the seed each paper is closest to
+    learned: np.ndarray | None
+    negative: np.ndarray | None  # how much each paper is about the "not" phrases
+
+    def score(self, ranker: Ranker) -> np.ndarray:
+        if ranker == "phrases":
+            return _require(self.bm25, "phrases")
+        if ranker == "seeds":
+            return _require(self.seed_cosine, "seeds")
+        parts = [
+            WEIGHTS[name] * _z(values)
+            for name, values in (
+                ("dense", self.dense),
+                ("bm25", self.bm25),
+                ("learned", self.learned),
+            )
+            if values is not None
+        ]
+        total = np.sum(parts, axis=0)
+        if self.negative is not None:
+            total = total - WEIGHTS["negative"] * np.clip(_z(self.negative), 0, None)
+        return total
+
+    def phrase_part(self) -> np.ndarray | None:
+        if self.dense is None or self.bm25 is None:
+            return None
+        return WEIGHTS["dense"] * _z(self.dense) + WEIGHTS["bm25"] * _z(self.bm25)
+
+
+def _require(values: np.ndarray | None, what: str) -> np.ndarray:
+    if values is None:
+        raise InputError(f"the {what} ranker needs the interest to have {what}.")
+    return values
+
+
+def _phrase_scores(
+    retriever: Retriever, vectors: _Vectors, phrases: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every paper: the best phrase's BM25 (each phrase's scores over its best), the best
+    phrase's cosine to the paper's vector, and which phrase that is."""
+    n = len(vectors.ids)
+    phrase_vectors = retriever.embedder.embed(list(phrases))
+    similarity = vectors.matrix @ phrase_vectors.T  # papers x phrases
+    index = retriever.bm25_index(vectors.revision)
+    bm25 = np.zeros(n, dtype=np.float64)
+    where = np.array([vectors.row.get(pid, -1) for pid in index.ids])
+    known = where >= 0
+    for phrase in phrases:
+        token_ids = index.model.get_tokens_ids(tokenize([phrase])[0])
+        if not token_ids:
+            continue
+        scores = np.asarray(index.model.get_scores_from_ids(token_ids), dtype=np.float64)
+        top = float(scores.max())
+        if top <= 0:
+            continue
+        mapped = np.zeros(n, dtype=np.float64)
+        mapped[where[known]] = scores[known] / top
+        bm25 = np.maximum(bm25, mapped)
+    return bm25, similarity.max(axis=1), similarity.argmax(axis=1)
+
+
+def _signals(
+    retriever: Retriever,
+    vectors: _Vectors,
+    interest: Interest,
+    positives: Sequence[str],
+) -> _Signals:
+    bm25 = dense = best_phrase = seed_cosine = nearest_seed = learned = negative = None
+    if interest.phrases:
+        bm25, dense, best_phrase = _phrase_scores(retriever, vectors, interest.phrases)
+    liked = [vectors.row[pid] for pid in positives if pid in vectors.row]
+    if liked:
+        similarity = vectors.matrix @ vectors.matrix[liked].T
+        seed_cosine, nearest_seed = similarity.max(axis=1), similarity.argmax(axis=1)
+        learned = _learned(vectors.matrix, liked)
+    if interest.negatives:
+        neg_bm25, neg_dense, _ = _phrase_scores(retriever, vectors, interest.negatives)
+        negative = WEIGHTS["dense"] * _z(neg_dense) + WEIGHTS["bm25"] * _z(neg_bm25)
+    return _Signals(bm25, dense, best_phrase, seed_cosine, nearest_seed, learned, negative)
+
+
+def _learned(matrix: np.ndarray, positive_rows: Sequence[int]) -> np.ndarray:
+    """The decision value of a linear SVM: positives against every other paper."""
+    from sklearn.svm import LinearSVC
+
+    labels = np.zeros(len(matrix), dtype=np.int8)
+    labels[list(positive_rows)] = 1
+    if labels.all():  # nothing to learn against: closeness to the seeds' centre instead
+        return np.asarray(matrix @ matrix[list(positive_rows)].mean(axis=0), dtype=np.float64)
+    model = LinearSVC(class_weight="balanced", C=SVM_C, max_iter=20000, tol=1e-6, dual="auto")
+    model.fit(matrix, labels)
+    return np.asarray(model.decision_function(matrix), dtype=np.float64)
+
+
+# --- scope ----------------------------------------------------------------------------------------
+
+
+def scope_ids(
+    settings: Settings,
+    *,
+    week: str | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> tuple[list[str] | None, str]:
+    """The ids a ranking covers (None: the whole store) and how to say it.
+
+    A week, or a date range, holds the papers published in it and the undated papers added
+    in it (as the weekly summary counts them)."""
+    from assistant.store import open_store
+    from assistant.weekly import normalize_week, papers_between, week_bounds
+
+    if week is not None and (since or until):
+        raise InputError("give a week or a date range (--since/--until), not both.")
+    if week is not None:
+        week = normalize_week(week)
+        start, end = week_bounds(week)
+        label = f"week {week}"
+    elif since or until:
+        start = since or dt.date(1900, 1, 1)
+        end = until or dt.date.today()
+        label = f"{since or 'the start'} to {until or 'today'}"
+    else:
+        return None, "the whole store"
+    papers, _ = papers_between(open_store(settings), start, end)
+    return [p.id for p in papers], label
+
+
+# --- ranking --------------------------------------------------------------------------------------
+
+
+def rank(
+    settings: Settings,
+    interest: Interest,
+    *,
+    k: int = 10,
+    ids: Sequence[str] | None = None,
+    scope: str = "the whole store",
+    ranker: Ranker = "combined",
+    positives: Sequence[str] = (),
+) -> ForYou:
+    """The k papers (among ``ids``; default: the whole store) ranked for ``interest``.
+
+    ``positives`` are papers to learn from beside the seeds (the interest's saved papers).
+    Seeds and positives are not ranked. The baselines (``ranker``) apply no negatives."""
+    if k < 1:
+        raise InputError(f"-k must be at least 1 (got {k}).")
+    if ranker not in RANKERS:
+        raise InputError(f"unknown ranker {ranker!r}: use {', '.join(RANKERS)}.")
+    retriever = get_retriever(settings)
+    if retriever.store.count() == 0:
+        raise InputError(f"the store at {retriever.store.where} is empty: ingest papers first.")
+    vectors = _vectors(retriever, retriever.store.revision())
+    known = [s.id for s in interest.seeds] + list(positives)
+    signals = _signals(retriever, vectors, interest, known)
+    score = signals.score(ranker)
+
+    notices: list[str] = []
+    missing = [s.title for s in interest.seeds if s.id not in vectors.row]
+    if missing:
+        notices.append(f"seed papers no longer in the store: {'; '.join(missing)}.")
+    allowed = np.zeros(len(vectors.ids), dtype=bool)
+    rows = [vectors.row[i] for i in ids if i in vectors.row] if ids is not None else None
+    allowed[rows if rows is not None else slice(None)] = True
+    allowed[[vectors.row[i] for i in known if i in vectors.row]] = False
+    candidates = int(allowed.sum())
+    order = [int(i) for i in np.argsort(-score, kind="stable") if allowed[i]]
+
+    pool = order[: k + NEGATIVE_POOL] if ranker == "combined" and interest.negatives else order[:k]
+    papers = _papers(retriever, [vectors.ids[i] for i in pool])
+    kept = [(i, papers[vectors.ids[i]]) for i in pool if vectors.ids[i] in papers]
+    left_out = 0
+    if ranker == "combined" and interest.negatives:
+        about = _about_negatives(retriever, [p for _, p in kept], interest.negatives)
+        left_out = sum(1 for _, p in kept if p.id in about)
+        kept = [(i, p) for i, p in kept if p.id not in about]
+        if left_out:
+            notices.append(
+                f"{left_out} paper(s) left out as about {', '.join(map(repr, interest.negatives))}."
+            )
+    kept = kept[:k]
+    whys = _whys(retriever, signals, interest, [(i, p) for i, p in kept], vectors, ranker)
+    return ForYou(
+        interest=interest.name,
+        ranker=ranker,
+        scope=scope,
+        candidates=candidates,
+        left_out=left_out,
+        papers=[
+            Recommendation(rank=n, paper=paper, score=round(float(score[i]), 4), **whys[paper.id])
+            for n, (i, paper) in enumerate(kept, start=1)
+        ],
+        notices=notices,
+    )
+
+
+def _papers(retriever: Retriever, ids: Sequence[str]) -> dict[str, Paper]:
+    return {pid: paper for pid, (paper, _) in retriever.store.by_ids(ids).items()}
+
+
+def _sentences(
+    retriever: Retriever, papers: Sequence[Paper]
+) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Each paper's abstract sentences with their vectors (stored, else embedded now)."""
+    if not papers:
+        return {}
+    stored = retriever.store.sentence_vectors([p.id for p in papers])
+    return sentence_table(retriever.embedder, papers, stored)
+
+
+def _about_negatives(
+    retriever: Retriever, papers: Sequence[Paper], negatives: Sequence[str]
+) -> set[str]:
+    """Ids of the papers whose title or one of whose sentences says a negative phrase."""
+    vectors = retriever.embedder.embed(list(negatives))
+    sentences = _sentences(retriever, papers)
+    about = set()
+    for paper in papers:
+        texts, matrix = sentences.get(paper.id, ([], np.zeros((0, vectors.shape[1]))))
+        spelt = any(uses_words(t, neg) for t in [paper.title, *texts] for neg in negatives)
+        said = len(texts) > 0 and float((matrix @ vectors.T).max()) >= COVER_SIMILARITY
+        if spelt or said:
+            about.add(paper.id)
+    return about
+
+
+def _whys(
+    retriever: Retriever,
+    signals: _Signals,
+    interest: Interest,
+    ranked: Sequence[tuple[int, Paper]],
+    vectors: _Vectors,
+    ranker: Ranker,
+) -> dict[str, dict[str, str | None]]:
+    """For each ranked paper: ``why``, ``because``, ``matched`` and ``sentence``."""
+    phrase_part = signals.phrase_part()
+    seed_part = signals.learned
+    use_phrase: dict[str, bool] = {}
+    for row, paper in ranked:
+        if ranker != "combined":
+            use_phrase[paper.id] = ranker == "phrases"
+        elif phrase_part is None or signals.best_phrase is None:
+            use_phrase[paper.id] = False
+        elif seed_part is None:
+            use_phrase[paper.id] = True
+        else:
+            use_phrase[paper.id] = bool(phrase_part[row] >= WEIGHTS["learned"] * _z(seed_part)[row])
+    phrase_papers = [p for _, p in ranked if use_phrase[p.id]]
+    sentences = _sentences(retriever, phrase_papers)
+    phrase_vectors = retriever.embedder.embed(list(interest.phrases)) if phrase_papers else None
+    seeds = [s for s in interest.seeds if s.id in vectors.row]
+    out: dict[str, dict[str, str | None]] = {}
+    for row, paper in ranked:
+        if use_phrase[paper.id] and signals.best_phrase is not None and phrase_vectors is not None:
+            which = int(signals.best_phrase[row])
+            phrase = interest.phrases[which]
+            sentence = _quote(sentences.get(paper.id), phrase, phrase_vectors[which])
+            quoted = f": “{one_line(sentence)}”" if sentence else ""
+            out[paper.id] = {
+                "why": f"matches “{phrase}”{quoted}",
+                "because": "phrase",
+                "matched": phrase,
+                "sentence": sentence,
+            }
+        else:
+            seed = _nearest_seed(signals, seeds, row, vectors)
+            similarity = float(vectors.matrix[row] @ vectors.matrix[vectors.row[seed.id]])
+            out[paper.id] = {
+                "why": f"close to your seed “{seed.title}” (similarity {similarity:.2f})",
+                "because": "seed",
+                "matched": seed.title,
+                "sentence": None,
+            }
+    return out
+
+
+def _quote(
+    sentences: tuple[list[str], np.ndarray] | None, phrase: str, vector: np.ndarray
+) -> str | None:
+    """The sentence that says the phrase best: among those using its words, if any, the
+    one closest in meaning."""
+    if not sentences or not sentences[0]:
+        return None
+    texts, matrix = sentences
+    similarity = matrix @ vector
+    spelt = [i for i, t in enumerate(texts) if uses_words(t, phrase)]
+    return texts[max(spelt or range(len(texts)), key=lambda i: float(similarity[i]))]
+
+
+def _nearest_seed(
+    signals: _Signals, seeds: Sequence[PaperRef], row: int, vectors: _Vectors
+) -> PaperRef:
+    if signals.nearest_seed is None or not seeds:
+        raise InputError(
+            "nothing to say why: the interest has neither phrases nor seeds in the store."
+        )
+    return max(seeds, key=lambda s: float(vectors.matrix[row] @ vectors.matrix[vectors.row[s.id]]))
+
+
+def for_you(
+    settings: Settings,
+    name: str,
+    *,
+    k: int = 10,
+    week: str | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    ranker: Ranker = "combined",
+) -> ForYou:
+    """The papers of a week, a date range or the whole store ranked for the saved interest
+    ``name``; the papers saved in a collection of the same name are learned from as seeds."""
+    from assistant.interests import get_interest, load_profile
+
+    interest = get_interest(settings, name)
+    saved = load_profile(settings).collection(interest.name)
+    ids, scope = scope_ids(settings, week=week, since=since, until=until)
+    return rank(
+        settings,
+        interest,
+        k=k,
+        ids=ids,
+        scope=scope,
+        ranker=ranker,
+        positives=saved.ids if saved else (),
+    )
+
+
+#: How many of an interest's best papers a chat scoped to it is answered from.
+SCOPE_PAPERS = 30
+
+
+def ask_scope(
+    settings: Settings, *, collection: str | None = None, interest: str | None = None
+) -> list[str] | None:
+    """The paper ids a question is answered from when scoped to a saved collection or to an
+    interest (its ``SCOPE_PAPERS`` best papers); None when not scoped."""
+    from assistant.interests import get_collection
+
+    if collection and interest:
+        raise InputError("scope a question to a collection or to an interest, not both.")
+    if collection:
+        ids = get_collection(settings, collection).ids
+        if not ids:
+            raise InputError(f"collection {collection!r} holds no papers.")
+        return ids
+    if interest:
+        return [r.paper.id for r in for_you(settings, interest, k=SCOPE_PAPERS).papers]
+    return None
+
+
+def similar(
+    settings: Settings,
+    keys: Sequence[str],
+    *,
+    k: int = 10,
+    week: str | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> ForYou:
+    """ "Papers like these": papers ranked for an interest whose seeds are ``keys`` (ids or
+    arXiv ids), within a week, a date range or the whole store."""
+    from assistant.interests import find_papers
+
+    if not keys:
+        raise InputError("name at least one paper to find papers like it.")
+    seeds = find_papers(get_retriever(settings).store, keys)
+    interest = Interest(name="like", seeds=[PaperRef(id=p.id, title=p.title) for p in seeds])
+    ids, scope = scope_ids(settings, week=week, since=since, until=until)
+    result = rank(settings, interest, k=k, ids=ids, scope=scope)
+    return result.model_copy(update={"interest": "like: " + ", ".join(p.id for p in seeds)})
+
+
+__all__ = ["RANKERS", "Ranker", "ask_scope", "for_you", "rank", "scope_ids", "similar"]

@@ -1,0 +1,220 @@
+"""Interests, saved papers and the "for you" ranking, on the sample store (real Chroma, real
+embedding model): the file beside the store, the CLI, the ranker's signals and its why lines.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.cli import cli
+from assistant.errors import InputError
+from assistant.interests import (
+    add_interest,
+    changing_profile,
+    load_profile,
+    profile_path,
+    save_papers,
+)
+from assistant.models import Paper
+from assistant.models.interests import Interest, PaperRef
+from assistant.recommend import for_you, rank, similar
+from assistant.settings import Settings
+from assistant.store import open_store
+from assistant.text import split_sentences
+
+
+@pytest.fixture
+def profile(sample_settings: Settings) -> Iterator[Settings]:
+    """The sample store with no interests file before or after the test."""
+    path = profile_path(sample_settings)
+    path.unlink(missing_ok=True)
+    yield sample_settings
+    path.unlink(missing_ok=True)
+
+
+def _paper(settings: Settings, title_start: str) -> Paper:
+    return next(p for p in open_store(settings).iter_papers() if p.title.startswith(title_start))
+
+
+def _run(settings: Settings, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["--store", str(settings.store_dir), *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_interests_are_kept_whole_in_a_readable_file_and_listed_by_the_cli(
+    profile: Settings,
+) -> None:
+    ems = _paper(profile, "EMS:")
+    _run(profile, "interest", "add", "kv", "--phrase", "KV cache compression", "--not", "video")
+    _run(profile, "interest", "add", "like-ems", "--seed", ems.id)
+    saved = json.loads(profile_path(profile).read_text())
+    assert saved["interests"][0] == {
+        "name": "kv",
+        "phrases": ["KV cache compression"],
+        "not": ["video"],
+        "seeds": [],
+    }
+    assert saved["interests"][1]["seeds"] == [{"id": ems.id, "title": ems.title}]
+    listed = json.loads(_run(profile, "interest", "list", "--json"))
+    assert [i["name"] for i in listed] == ["kv", "like-ems"]
+    assert "not     video" in _run(profile, "interest", "show", "KV")  # any case
+
+    bad = CliRunner().invoke(
+        cli, ["--store", str(profile.store_dir), "interest", "add", "x", "--seed", "no-such-id"]
+    )
+    assert bad.exit_code == 1 and "no paper with id 'no-such-id'" in bad.output
+    again = CliRunner().invoke(
+        cli, ["--store", str(profile.store_dir), "interest", "add", "kv", "--phrase", "x"]
+    )
+    assert again.exit_code == 1 and "--replace" in again.output
+    assert json.loads(profile_path(profile).read_text()) == saved  # both failures left it alone
+
+    _run(profile, "interest", "remove", "like-ems")
+    assert [i.name for i in load_profile(profile).interests] == ["kv"]
+
+
+def test_a_damaged_interests_file_is_reported_and_never_overwritten(profile: Settings) -> None:
+    path = profile_path(profile)
+    path.write_text('{"version": 1, "interests": [{"name": "kv", "phrases": 3}]}')
+    with pytest.raises(InputError, match=r"interests\.json: interests\.0\.phrases"):
+        add_interest(profile, "flow", phrases=["optical flow"])
+    assert path.read_text() == '{"version": 1, "interests": [{"name": "kv", "phrases": 3}]}'
+
+
+def test_two_writers_at_once_lose_neither_change(profile: Settings) -> None:
+    first_holds = threading.Event()
+    second_started = threading.Event()
+    order: list[str] = []
+
+    def second() -> None:
+        second_started.set()
+        add_interest(profile, "flow", phrases=["optical flow"])
+        order.append("second saved")
+
+    with changing_profile(profile) as held:
+        first_holds.set()
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert second_started.wait(10)
+        thread.join(0.5)  # it must be waiting for the lock, not done
+        assert thread.is_alive() and not order
+        held.interests.append(Interest(name="kv", phrases=["KV cache"]))
+        order.append("first saved")
+    thread.join(30)
+    assert order == ["first saved", "second saved"]
+    assert [i.name for i in load_profile(profile).interests] == ["kv", "flow"]
+
+
+def test_for_you_ranks_by_phrases_and_says_why_with_a_verbatim_sentence(
+    profile: Settings,
+) -> None:
+    add_interest(profile, "flow", phrases=["optical flow"])
+    result = for_you(profile, "flow", k=5)
+    assert result.scope == "the whole store" and result.candidates == 583
+    top = result.papers[0]
+    assert "SplatFlow" in top.paper.title and top.because == "phrase"
+    assert top.matched == "optical flow" and top.sentence in split_sentences(top.paper.abstract)
+    assert top.why.startswith("matches “optical flow”: “")
+    scores = [r.score for r in result.papers]
+    assert scores == sorted(scores, reverse=True)
+
+    out = json.loads(_run(profile, "for-you", "flow", "-k", "3", "--json"))
+    assert len(out) == 3
+    assert {"paper", "score", "why"} <= set(out[0]) and {"id", "title"} <= set(out[0]["paper"])
+
+
+def test_a_negative_phrase_leaves_out_the_papers_about_it(profile: Settings) -> None:
+    def says_quantization(paper: Paper) -> bool:
+        return "quantiz" in paper.text.lower()
+
+    plain = rank(profile, Interest(name="kv", phrases=["KV cache compression"]), k=10)
+    assert any(says_quantization(r.paper) for r in plain.papers)  # the fault to remove
+    assert plain.left_out == 0
+
+    negated = Interest(name="kv", phrases=["KV cache compression"], negatives=["quantization"])
+    result = rank(profile, negated, k=10)
+    assert len(result.papers) == 10 and result.left_out > 0
+    assert not any(says_quantization(r.paper) for r in result.papers)
+    assert any("left out as about 'quantization'" in n for n in result.notices)
+
+
+def test_papers_like_a_seed_name_it_and_never_rank_the_seed(profile: Settings) -> None:
+    ems = _paper(profile, "EMS:")
+    result = similar(profile, [ems.id], k=5)
+    assert ems.id not in [r.paper.id for r in result.papers]
+    assert result.candidates == 582
+    kv = [r for r in result.papers if "KV" in r.paper.text or "key-value" in r.paper.text.lower()]
+    assert len(kv) >= 4, [r.paper.title for r in result.papers]
+    assert all(r.because == "seed" and r.matched == ems.title for r in result.papers)
+    assert result.papers[0].why.startswith(f"close to your seed “{ems.title}” (similarity 0.")
+
+
+def test_the_learned_ranker_uses_the_seeds_beside_the_phrases(profile: Settings) -> None:
+    ems, finch = _paper(profile, "EMS:"), _paper(profile, "Finch:")
+    seeds = [PaperRef(id=p.id, title=p.title) for p in (ems, finch)]
+    phrases_only = rank(profile, Interest(name="a", phrases=["memory of long contexts"]), k=10)
+    both = rank(profile, Interest(name="b", phrases=["memory of long contexts"], seeds=seeds), k=10)
+
+    def kv(r: object) -> bool:
+        text = r.paper.text.lower()  # type: ignore[attr-defined]
+        return "kv cache" in text or "key-value" in text
+
+    assert sum(map(kv, both.papers)) > sum(map(kv, phrases_only.papers))
+    assert {"phrase", "seed"} >= {r.because for r in both.papers}
+    with pytest.raises(InputError, match="the seeds ranker needs"):
+        rank(profile, Interest(name="c", phrases=["x"]), ranker="seeds")
+
+
+def test_a_week_ranks_only_its_papers(profile: Settings) -> None:
+    add_interest(profile, "flow", phrases=["optical flow"])
+    week = for_you(profile, "flow", k=50, week="2024-W11")
+    assert week.scope == "week 2024-W11" and 0 < week.candidates < 583
+    assert all(
+        r.paper.published and r.paper.published.isocalendar()[:2] == (2024, 11) for r in week.papers
+    )
+    with pytest.raises(InputError, match="not an ISO week"):
+        for_you(profile, "flow", week="March")
+
+
+def test_saved_papers_export_and_scope_a_question(
+    profile: Settings, fake_settings: Settings, tmp_path: Path
+) -> None:
+    ems, finch, flow = (_paper(profile, t) for t in ("EMS:", "Finch:", "SplatFlow"))
+    _run(profile, "saved", "add", ems.id, finch.id, "--to", "kv-reading")
+    _run(profile, "saved", "add", flow.id)  # the default collection
+    assert "kv-reading: 2 paper(s)" in _run(profile, "saved", "list")
+    assert "starred: 1 paper(s)" in _run(profile, "saved", "list")
+
+    md = _run(profile, "saved", "export", "kv-reading")
+    assert md.startswith("# kv-reading\n") and "1. EMS: Adaptive" in md and "2. Finch" in md
+    out = tmp_path / "kv.bib"
+    _run(profile, "saved", "export", "kv-reading", "--format", "bibtex", "--out", str(out))
+    assert out.read_text().count("@misc{") == 2
+
+    asked = CliRunner().invoke(
+        cli,
+        [
+            "--store",
+            str(fake_settings.store_dir),
+            "ask",
+            "How do they keep memory small?",
+            "--collection",
+            "kv-reading",
+            "--json",
+            "--provider",
+            "fake",
+        ],
+    )
+    assert asked.exit_code == 0, asked.output
+    sources = {s["paper_id"] for s in json.loads(asked.output)["sources"]}
+    assert sources and sources <= {ems.id, finch.id}
+
+    _run(profile, "saved", "remove", ems.id, "--from", "kv-reading")
+    assert [p.id for p in save_papers(profile, [], "kv-reading").papers] == [finch.id]
