@@ -14,10 +14,11 @@ Three signals, each a score for every paper of the store:
 
 The combined ranker adds the signals after putting each on one scale (z-scores over the
 store); weights in ``WEIGHTS``, set on ``eval/suites/interests-dev.jsonl`` only (the
-checking suite, ``interests.jsonl``, is never tuned on). ``ranker="phrases"`` (BM25 of the phrases alone) and ``ranker="seeds"`` (cosine to
-the nearest seed alone) are the single-signal baselines the eval harness compares against.
-Seeds are never ranked (the user knows them). Every ranked paper gets a one-line why: the
-phrase and its abstract sentence that matched best (verbatim), or the seed it is closest to.
+checking suite, ``interests.jsonl``, is never tuned on). ``ranker="phrases"`` (BM25 of the
+phrases alone) and ``ranker="seeds"`` (cosine to the nearest seed alone) are the
+single-signal baselines the eval harness compares against. Seeds are never ranked (the user
+knows them). Every ranked paper gets a one-line why: the phrase and its abstract sentence
+that matched best (verbatim), or the seed it is closest to.
 """
 
 from __future__ import annotations
