@@ -382,6 +382,11 @@ def gather(
     relevant = is_relevant(result.hits, settings.answer.min_relevance)
     embedder = get_embedder(settings)
     covered = coverage(question_parts(turn.query), [h.paper for h in result.hits], embedder)
+    chosen = ids is not None and turn.ids is None  # the user picked the papers to ask
+    if chosen and not relevant and any(covered.by_part.values()):
+        # A short question about papers the user picked ("How does it handle occlusion?")
+        # is far from any whole abstract; that one of them says what is asked is enough.
+        relevant = True
     uncovered = covered.uncovered() if relevant else []
     hits = result.hits
     if uncovered:

@@ -27,7 +27,7 @@ import datetime as dt
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -321,8 +321,8 @@ def _whys(
     ranked: Sequence[tuple[int, Paper]],
     vectors: _Vectors,
     ranker: Ranker,
-) -> dict[str, dict[str, str | None]]:
-    """For each ranked paper: ``why``, ``because``, ``matched`` and ``sentence``."""
+) -> dict[str, dict[str, Any]]:
+    """For each ranked paper: ``why``, ``because``, ``matched``, ``sentence``, ``strong``."""
     phrase_part = signals.phrase_part()
     seed_part = signals.learned
     use_phrase: dict[str, bool] = {}
@@ -339,42 +339,51 @@ def _whys(
     sentences = _sentences(retriever, phrase_papers)
     phrase_vectors = retriever.embedder.embed(list(interest.phrases)) if phrase_papers else None
     seeds = [s for s in interest.seeds if s.id in vectors.row]
-    out: dict[str, dict[str, str | None]] = {}
+    out: dict[str, dict[str, Any]] = {}
     for row, paper in ranked:
         if use_phrase[paper.id] and signals.best_phrase is not None and phrase_vectors is not None:
             which = int(signals.best_phrase[row])
             phrase = interest.phrases[which]
-            sentence = _quote(sentences.get(paper.id), phrase, phrase_vectors[which])
-            quoted = f": “{one_line(sentence)}”" if sentence else ""
+            sentence, says = _quote(sentences.get(paper.id), phrase, phrase_vectors[which])
+            quoted = f"“{one_line(sentence)}”" if sentence else ""
+            why = (
+                f"matches “{phrase}”: {quoted}"
+                if says
+                else f"weaker match: no sentence says “{phrase}”; the closest: {quoted}"
+            )
             out[paper.id] = {
-                "why": f"matches “{phrase}”{quoted}",
+                "why": why.rstrip(": "),
                 "because": "phrase",
                 "matched": phrase,
                 "sentence": sentence,
+                "strong": says,
             }
         else:
             seed = _nearest_seed(signals, seeds, row, vectors)
             similarity = float(vectors.matrix[row] @ vectors.matrix[vectors.row[seed.id]])
             out[paper.id] = {
-                "why": f"close to your seed “{seed.title}” (similarity {similarity:.2f})",
+                "why": f"close to “{seed.title}” (similarity {similarity:.2f})",
                 "because": "seed",
                 "matched": seed.title,
                 "sentence": None,
+                "strong": similarity >= COVER_SIMILARITY,
             }
     return out
 
 
 def _quote(
     sentences: tuple[list[str], np.ndarray] | None, phrase: str, vector: np.ndarray
-) -> str | None:
-    """The sentence that says the phrase best: among those using its words, if any, the
-    one closest in meaning."""
+) -> tuple[str | None, bool]:
+    """The sentence that says the phrase best (among those using its words, if any, the one
+    closest in meaning), and whether it says it: uses its words or is ``COVER_SIMILARITY``
+    close (``coverage``'s rule)."""
     if not sentences or not sentences[0]:
-        return None
+        return None, False
     texts, matrix = sentences
     similarity = matrix @ vector
     spelt = [i for i, t in enumerate(texts) if uses_words(t, phrase)]
-    return texts[max(spelt or range(len(texts)), key=lambda i: float(similarity[i]))]
+    best = max(spelt or range(len(texts)), key=lambda i: float(similarity[i]))
+    return texts[best], bool(spelt) or float(similarity[best]) >= COVER_SIMILARITY
 
 
 def _nearest_seed(
@@ -457,7 +466,8 @@ def similar(
     interest = Interest(name="like", seeds=[PaperRef(id=p.id, title=p.title) for p in seeds])
     ids, scope = scope_ids(settings, week=week, since=since, until=until)
     result = rank(settings, interest, k=k, ids=ids, scope=scope)
-    return result.model_copy(update={"interest": "like: " + ", ".join(p.id for p in seeds)})
+    more = f" and {len(seeds) - 1} more" if len(seeds) > 1 else ""
+    return result.model_copy(update={"interest": f"papers like “{seeds[0].title}”{more}"})
 
 
 __all__ = ["RANKERS", "Ranker", "ask_scope", "for_you", "rank", "scope_ids", "similar"]

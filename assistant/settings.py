@@ -293,6 +293,16 @@ class DigestSettings(SettingsGroup):
     lock_timeout: float = Field(
         600.0, ge=0, description="Seconds a weekly run waits for another run's lock."
     )
+    interest_papers: int = Field(
+        15, ge=1, le=100, description="Most papers of a week an interest's summary keeps."
+    )
+    interest_min_score: float = Field(
+        3.0,
+        description="An interest's week keeps the papers whose 'for you' score is at least this "
+        "and at least interest_relative times the week's best (scores are sums of z-scores "
+        "over the store: 3 is far above an average paper).",
+    )
+    interest_relative: float = Field(0.4, ge=0, le=1, description="See interest_min_score.")
 
 
 class UISettings(SettingsGroup):

@@ -47,6 +47,7 @@ from assistant.models import (
     SearchFilters,
     WeekInfo,
 )
+from assistant.models.interests import Interest, Recommendation
 from assistant.page import (
     DigestEvent,
     DigestStream,
@@ -57,7 +58,7 @@ from assistant.page import (
     with_evidence_sentences,
     write_page,
 )
-from assistant.render.atom import feed_xml
+from assistant.render.atom import FEED_ID, feed_xml
 from assistant.render.page import SUFFIXES, render
 from assistant.settings import Settings
 from assistant.store import PaperStore, open_store, where_filter
@@ -140,16 +141,40 @@ def latest_week(settings: Settings) -> str | None:
 
 
 def summarize_week_stream(
-    settings: Settings, week: str, *, llm: LLM | None = None, use_llm: bool = True
+    settings: Settings,
+    week: str,
+    *,
+    llm: LLM | None = None,
+    use_llm: bool = True,
+    interest: Interest | None = None,
 ) -> DigestStream:
     """The summary of one week: iterate for progress and the model's text; ``result`` is the
     ``Digest`` (``kind="week"``, its ``week`` numbers filled). A week without papers gives a
-    Digest with ``covered=False`` and a message saying so; nothing is saved here."""
-    return DigestStream(_week_steps(settings, week, llm, use_llm))
+    Digest with ``covered=False`` and a message saying so; nothing is saved here.
+
+    For an ``interest``, the week is its papers ranked "for you" (``recommend.rank``), cut
+    at ``digest.interest_min_score``: they come first with their why, and only they are
+    grouped into themes and written about."""
+    return DigestStream(_week_steps(settings, week, llm, use_llm, interest))
+
+
+def _for_interest(
+    settings: Settings, interest: Interest, papers: list[Paper], week: str
+) -> list[Recommendation]:
+    """The week's papers ranked for ``interest``: those that say what it asks for, at or
+    above the score bar (see the settings)."""
+    from assistant.recommend import rank
+
+    config = settings.digest
+    ids = [p.id for p in papers]
+    ranked = rank(settings, interest, k=config.interest_papers, ids=ids, scope=f"week {week}")
+    best = ranked.papers[0].score if ranked.papers else 0.0
+    bar = max(config.interest_min_score, config.interest_relative * best)
+    return [r for r in ranked.strong if r.score >= bar]
 
 
 def _week_steps(
-    settings: Settings, week: str, llm: LLM | None, use_llm: bool
+    settings: Settings, week: str, llm: LLM | None, use_llm: bool, interest: Interest | None
 ) -> Generator[DigestEvent, None, Digest]:
     started = time.perf_counter()
     week = normalize_week(week)
@@ -162,6 +187,16 @@ def _week_steps(
     t0 = time.perf_counter()
     papers, by_added = papers_between(store, start, end)
     notices: list[str] = []
+    for_you: list[Recommendation] = []
+    if interest is not None and papers:
+        for_you = _for_interest(settings, interest, papers, week)
+        kept = {r.paper.id for r in for_you}
+        notices.append(
+            f"{len(for_you)} of the week's {len(papers)} papers match the interest "
+            f"{interest.name!r}; only they are summarized."
+        )
+        papers = [p for p in papers if p.id in kept]
+        by_added = sum(1 for p in papers if p.published is None)
     if by_added:
         notices.append(
             f"{by_added} paper(s) have no publication date; they are placed in the week they "
@@ -176,19 +211,22 @@ def _week_steps(
         with_code=sum(1 for p in papers if code_url(p)),
         placed_by_added=by_added,
     )
-    title = f"Week {week}"
+    title = f"Week {week}" + (f" for {interest.name}" if interest else "")
+    name = interest.name if interest else None
     if not papers:
         telemetry.total_s = round(time.perf_counter() - started, 3)
+        what = f"No papers for {name!r} in" if interest else "No papers fall in"
         return Digest(
             kind="week",
             title=title,
             topic=week,
             covered=False,
-            overview=f"No papers fall in {week} ({start:%d %b} – {end:%d %b %Y}).",
+            overview=f"{what} {week} ({start:%d %b} – {end:%d %b %Y}).",
             notices=notices,
             week=info,
             used_llm=False,
             telemetry=telemetry,
+            interest=name,
         )
     if len(papers) == 1:
         notices.append("this week has a single paper: one theme, no comparison between papers.")
@@ -255,7 +293,8 @@ def _week_steps(
         notices=notices,
         week=info,
     )
-    return (yield from write_page(page, settings, telemetry, started, llm=llm, use_llm=use_llm))
+    digest = yield from write_page(page, settings, telemetry, started, llm=llm, use_llm=use_llm)
+    return digest.model_copy(update={"interest": name, "for_you": for_you})
 
 
 def _choose_written(themes: list[ThemeSpec], paragraphs: int) -> list[ThemeSpec]:
@@ -290,20 +329,28 @@ def summarize_week(settings: Settings, week: str, **options: object) -> Digest:
 # --- saving --------------------------------------------------------------------------------------
 
 
-def weekly_dir(settings: Settings) -> Path:
-    """Where weekly summaries and the feed are saved: ``<store_dir>/digests/weekly``."""
-    return settings.store_dir.expanduser().resolve() / "digests" / "weekly"
+def interest_slug(name: str) -> str:
+    """An interest's name as a file name: lower case, runs of other characters as '-'."""
+    return re.sub(r"[^a-z0-9._]+", "-", name.lower()).strip("-.") or "interest"
 
 
-def week_paths(settings: Settings, week: str) -> dict[str, Path]:
-    """The three files of a saved week, by format."""
-    folder = weekly_dir(settings)
+def weekly_dir(settings: Settings, interest: str | None = None) -> Path:
+    """Where weekly summaries and the feed are saved: ``<store_dir>/digests/weekly``, and an
+    interest's in its folder ``for-<interest>`` there."""
+    folder = settings.store_dir.expanduser().resolve() / "digests" / "weekly"
+    return folder / f"for-{interest_slug(interest)}" if interest else folder
+
+
+def week_paths(settings: Settings, week: str, interest: str | None = None) -> dict[str, Path]:
+    """The three files of a saved week (for everyone, or for an interest), by format."""
+    folder = weekly_dir(settings, interest)
     return {fmt: folder / f"{week}.{suffix}" for fmt, suffix in SUFFIXES.items()}
 
 
 @contextlib.contextmanager
 def weekly_lock(settings: Settings) -> Iterator[None]:
-    """Hold the weekly folder's lock (one writer at a time); wait up to ``lock_timeout``."""
+    """Hold the weekly folder's lock (one writer at a time, whatever the interest); wait up
+    to ``lock_timeout``."""
     timeout = settings.digest.lock_timeout
     busy = "another weekly run holds the lock; try again when it is done"
     with file_lock(weekly_dir(settings) / ".lock", timeout=timeout, busy=busy):
@@ -311,13 +358,14 @@ def weekly_lock(settings: Settings) -> Iterator[None]:
 
 
 def save_week(settings: Settings, digest: Digest) -> list[Path]:
-    """Write a week's Markdown, HTML and JSON (each whole) and rebuild the feed."""
+    """Write a week's Markdown, HTML and JSON (each whole) and rebuild its feed (the
+    interest's own, for an interest's week)."""
     assert digest.week is not None
-    paths = week_paths(settings, digest.week.week)
+    paths = week_paths(settings, digest.week.week, digest.interest)
     # JSON last: its presence is what marks the week as saved.
     for fmt in ("markdown", "html", "json"):
         write_atomic(paths[fmt], render(digest, fmt))
-    write_feed(settings)
+    write_feed(settings, digest.interest)
     return [paths[f] for f in ("markdown", "html", "json")]
 
 
@@ -349,15 +397,17 @@ def build_week_stream(
     dry_run: bool = False,
     use_llm: bool = True,
     llm: LLM | None = None,
+    interest: str | None = None,
 ) -> WeekStream:
     """Build and save one week (default: the latest week holding papers): iterate for
-    progress and the model's text; ``result`` is the ``WeekBuild``.
+    progress and the model's text; ``result`` is the ``WeekBuild``. With ``interest`` (a
+    saved interest's name) the week is that interest's, saved in its own folder and feed.
 
     A saved week is left alone unless ``force``; ``dry_run`` summarizes without the model and
     saves nothing. Two runs at once are safe: the second waits for the lock, then finds the
     week saved. The app's "build the latest week" button is ``build_week_stream(settings)``.
     """
-    return WeekStream(_build_steps(settings, week, force, dry_run, use_llm, llm))
+    return WeekStream(_build_steps(settings, week, force, dry_run, use_llm, llm, interest))
 
 
 def _build_steps(
@@ -367,7 +417,12 @@ def _build_steps(
     dry_run: bool,
     use_llm: bool,
     llm: LLM | None,
+    interest_name: str | None,
 ) -> Generator[DigestEvent, None, WeekBuild]:
+    from assistant.interests import get_interest
+
+    interest = get_interest(settings, interest_name) if interest_name else None
+    name = interest.name if interest else None
     if week is None:
         found = store_weeks(settings)
         if not found.weeks:
@@ -378,10 +433,12 @@ def _build_steps(
         week = max(found.weeks)
     week = normalize_week(week)
     if dry_run:
-        summary = yield from summarize_week_stream(settings, week, llm=None, use_llm=False)
+        summary = yield from summarize_week_stream(
+            settings, week, llm=None, use_llm=False, interest=interest
+        )
         status: Literal["empty", "dry-run"] = "empty" if not summary.covered else "dry-run"
         return WeekBuild(week=week, status=status, message=_describe(summary), digest=summary)
-    paths = week_paths(settings, week)
+    paths = week_paths(settings, week, name)
     with weekly_lock(settings):
         if paths["json"].exists() and not force:
             return WeekBuild(
@@ -390,7 +447,9 @@ def _build_steps(
                 message=f"{week} is already saved at {paths['json'].parent} (--force rewrites it).",
                 paths=[str(p) for p in paths.values()],
             )
-        summary = yield from summarize_week_stream(settings, week, llm=llm, use_llm=use_llm)
+        summary = yield from summarize_week_stream(
+            settings, week, llm=llm, use_llm=use_llm, interest=interest
+        )
         if not summary.covered:
             return WeekBuild(week=week, status="empty", message=summary.overview, digest=summary)
         yield DigestProgress(stage="save", message=f"saving {week}")
@@ -420,29 +479,39 @@ def build_week(settings: Settings, week: str | None = None, **options: object) -
 
 
 def build_latest_week_stream(
-    settings: Settings, *, force: bool = False, use_llm: bool = True, llm: LLM | None = None
+    settings: Settings,
+    *,
+    force: bool = False,
+    use_llm: bool = True,
+    llm: LLM | None = None,
+    interest: str | None = None,
 ) -> WeekStream:
     """Build the most recent week holding papers (the app's button); see ``build_week_stream``."""
-    return build_week_stream(settings, None, force=force, use_llm=use_llm, llm=llm)
+    return build_week_stream(
+        settings, None, force=force, use_llm=use_llm, llm=llm, interest=interest
+    )
 
 
 # --- reading saved weeks -------------------------------------------------------------------------
 
 
-def load_week(settings: Settings, week: str) -> Digest:
-    """A saved week's ``Digest``; an InputError when it was never saved."""
-    path = week_paths(settings, normalize_week(week))["json"]
+def load_week(settings: Settings, week: str, interest: str | None = None) -> Digest:
+    """A saved week's ``Digest`` (for everyone, or for an interest); an InputError when it
+    was never saved."""
+    path = week_paths(settings, normalize_week(week), interest)["json"]
     try:
         return Digest.model_validate_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        option = f" --interest {interest!r}" if interest else ""
         raise InputError(
-            f"{week} has not been built; run 'assistant weekly --week {week}'."
+            f"{week} has not been built; run 'assistant weekly --week {week}{option}'."
         ) from None
 
 
-def list_saved_weeks(settings: Settings) -> list[SavedWeek]:
-    """Every saved weekly summary, newest week first (unreadable files are skipped)."""
-    folder = weekly_dir(settings)
+def list_saved_weeks(settings: Settings, interest: str | None = None) -> list[SavedWeek]:
+    """Every saved weekly summary (for everyone, or for an interest), newest week first
+    (unreadable files are skipped)."""
+    folder = weekly_dir(settings, interest)
     saved = []
     for path in sorted(folder.glob("*-W*.json"), reverse=True) if folder.is_dir() else []:
         try:
@@ -461,7 +530,7 @@ def list_saved_weeks(settings: Settings) -> list[SavedWeek]:
                 overview=d.overview,
                 generated_at=d.generated_at,
                 used_llm=d.used_llm,
-                paths={f: str(p) for f, p in week_paths(settings, d.week.week).items()},
+                paths={f: str(p) for f, p in week_paths(settings, d.week.week, interest).items()},
             )
         )
     return saved
@@ -470,13 +539,24 @@ def list_saved_weeks(settings: Settings) -> list[SavedWeek]:
 # --- the feed ------------------------------------------------------------------------------------
 
 
-def feed_path(settings: Settings) -> Path:
-    """Where the feed is written."""
-    return weekly_dir(settings) / "feed.xml"
+def feed_path(settings: Settings, interest: str | None = None) -> Path:
+    """Where the feed is written: ``feed.xml``, or ``for-<interest>/feed-<interest>.xml``."""
+    name = f"feed-{interest_slug(interest)}.xml" if interest else "feed.xml"
+    return weekly_dir(settings, interest) / name
 
 
-def write_feed(settings: Settings) -> Path:
-    """Rebuild the feed from every saved week, whole (temporary file, rename); its path."""
-    path = feed_path(settings)
-    write_atomic(path, feed_xml(list_saved_weeks(settings)))
+def write_feed(settings: Settings, interest: str | None = None) -> Path:
+    """Rebuild a feed from every saved week, whole (temporary file, rename); its path."""
+    path = feed_path(settings, interest)
+    weeks = list_saved_weeks(settings, interest)
+    if interest is None:
+        document = feed_xml(weeks)
+    else:
+        document = feed_xml(
+            weeks,
+            title=f"Papers assistant: weekly summaries for {interest}",
+            feed_id=f"{FEED_ID}:for-{interest_slug(interest)}",
+            name=path.name,
+        )
+    write_atomic(path, document)
     return path

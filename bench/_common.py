@@ -78,8 +78,8 @@ def write_results(path: Path, data: Any) -> None:
 
 
 def ask_args(question: str) -> list[Any]:
-    """The app's /ask arguments: question, since, until, source, mode, k, about."""
-    return [question, "", "", "All sources", "hybrid", 5, ""]
+    """The app's /ask arguments: question, since, until, source, mode, k, about, scope."""
+    return [question, "", "", "All sources", "hybrid", 5, "", "All papers"]
 
 
 def search_args(query: str) -> list[Any]:

@@ -124,6 +124,13 @@ def test_for_you_ranks_by_phrases_and_says_why_with_a_verbatim_sentence(
     assert top.why.startswith("matches “optical flow”: “")
     scores = [r.score for r in result.papers]
     assert scores == sorted(scores, reverse=True)
+    # The sample holds few optical flow papers: the rest are ranked, but said to be weaker.
+    assert "optical flow" in (top.sentence or "").lower()
+    assert all(r.sentence in split_sentences(r.paper.abstract) for r in result.papers)
+    assert result.weaker, "the top 5 holds papers that never say 'optical flow'"
+    assert all(
+        r.why.startswith("weaker match: no sentence says “optical flow”") for r in result.weaker
+    )
 
     out = json.loads(_run(profile, "for-you", "flow", "-k", "3", "--json"))
     assert len(out) == 3
@@ -153,7 +160,8 @@ def test_papers_like_a_seed_name_it_and_never_rank_the_seed(profile: Settings) -
     kv = [r for r in result.papers if "KV" in r.paper.text or "key-value" in r.paper.text.lower()]
     assert len(kv) >= 4, [r.paper.title for r in result.papers]
     assert all(r.because == "seed" and r.matched == ems.title for r in result.papers)
-    assert result.papers[0].why.startswith(f"close to your seed “{ems.title}” (similarity 0.")
+    assert result.papers[0].why.startswith(f"close to “{ems.title}” (similarity 0.")
+    assert result.interest == f"papers like “{ems.title}”"
 
 
 def test_the_learned_ranker_uses_the_seeds_beside_the_phrases(profile: Settings) -> None:
@@ -218,3 +226,58 @@ def test_saved_papers_export_and_scope_a_question(
 
     _run(profile, "saved", "remove", ems.id, "--from", "kv-reading")
     assert [p.id for p in save_papers(profile, [], "kv-reading").papers] == [finch.id]
+
+
+def test_an_interests_week_lists_its_papers_first_and_has_its_own_feed(
+    profile: Settings, fake_settings: Settings
+) -> None:
+    import shutil
+
+    import feedparser
+
+    from assistant.weekly import build_week, feed_path, iso_week, list_saved_weeks, weekly_dir
+
+    added = _paper(profile, "EMS:").added  # undated: it counts in the week it was ingested
+    assert added is not None
+    week = iso_week(added)
+    add_interest(profile, "kv", phrases=["KV cache compression"], negatives=["quantization"])
+    try:
+        built = build_week(fake_settings, week, interest="kv", use_llm=False)
+        assert built.status == "written" and built.digest is not None
+        digest = built.digest
+        assert digest.interest == "kv" and digest.title == f"Week {week} for kv"
+        assert 3 <= len(digest.for_you) <= fake_settings.digest.interest_papers
+        assert {c.paper_id for c in digest.citations} == {r.paper.id for r in digest.for_you}
+        assert not any("quantiz" in r.paper.text.lower() for r in digest.for_you)
+        assert any("match the interest 'kv'" in n for n in digest.notices)
+
+        folder = weekly_dir(fake_settings, "kv")
+        assert folder.name == "for-kv" and (folder / f"{week}.html").exists()
+        md = (folder / f"{week}.md").read_text()
+        assert md.index("## For you: kv") < md.index("## Overview")
+        assert digest.for_you[0].why in md.replace("*", "")
+        parsed = feedparser.parse(feed_path(fake_settings, "kv").read_text())
+        assert not parsed.bozo and parsed.version == "atom10"
+        assert [e.id for e in parsed.entries] == [f"urn:papers-assistant:weekly:for-kv:{week}"]
+        assert parsed.entries[0].link.endswith(f"{week}.html")
+        # the weeks for everyone are another folder and feed
+        assert not any("for kv" in w.title for w in list_saved_weeks(fake_settings))
+
+        again = build_week(fake_settings, week, interest="kv", use_llm=False)
+        assert again.status == "exists"
+        with pytest.raises(InputError, match="no interest named 'nope'"):
+            build_week(fake_settings, week, interest="nope", use_llm=False)
+    finally:
+        shutil.rmtree(weekly_dir(fake_settings, "kv"), ignore_errors=True)
+
+
+def test_a_short_question_about_papers_the_user_picked_is_answered(profile: Settings) -> None:
+    from assistant.evidence import gather
+
+    flow = _paper(profile, "SplatFlow")
+    asked = gather("How does it handle occlusion?", profile, ids=[flow.id], k=3)
+    assert [h.paper.id for h in asked.hits] == [flow.id]
+    # far from the whole abstract (the similarity gate alone would refuse it) ...
+    assert asked.hits[0].similarity < profile.answer.min_relevance
+    assert asked.relevant  # ... but the picked paper says what is asked
+    assert not gather("What does it say about protein folding?", profile, ids=[flow.id]).relevant

@@ -111,11 +111,12 @@ def client(url: str, **kwargs: Any) -> Any:
 
 
 def ask_args(question: str, **options: Any) -> list[Any]:
-    """The /ask endpoint's arguments: question, since, until, source, mode, k, about."""
+    """The /ask endpoint's arguments: question, since, until, source, mode, k, about, scope."""
     args = {"since": "", "until": "", "source": "All sources", "mode": "hybrid", "k": 3}
     args.update(options)
     keys = ("since", "until", "source", "mode", "k")
-    return [question, *(args[key] for key in keys), args.get("about", "")]
+    extra = [args.get("about", ""), args.get("scope", "All papers")]
+    return [question, *(args[key] for key in keys), *extra]
 
 
 def ask(c: Any, question: str, **options: Any) -> tuple[Any, ...]:

@@ -475,3 +475,58 @@ def test_a_tapped_row_opens_the_paper_in_view_on_a_phone(fake: Served, browser: 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "library-phone-tap.png"))
     assert not page.errors, page.errors
+
+
+def test_interests_saved_papers_and_a_scoped_chat_in_a_browser(
+    fake: Served, browser: Any
+) -> None:
+    """An interest saved in the For you tab ranks papers with a why line quoted from each
+    abstract; a Library paper saved with ☆ lands in the interests file the CLI reads; the
+    chat answers from that collection only."""
+    from playwright.sync_api import expect
+
+    from assistant.interests import load_profile, profile_path
+
+    profile_path(fake.settings).unlink(missing_ok=True)
+    try:
+        page = open_page(browser, fake.url)
+        page.get_by_role("tab", name="For you").click()
+        expect(page.locator("#fy-name textarea, #fy-name input").first).to_be_visible()
+        page.locator("#fy-name textarea, #fy-name input").first.fill("flow")
+        page.locator("#fy-phrases textarea").fill("optical flow estimation")
+        page.locator("#fy-not textarea").fill("video super-resolution")
+        page.locator("#fy-save").click()
+        first = page.locator("#fy-ranking .fy-item").first
+        expect(first).to_be_visible(timeout=60_000)
+        expect(first.locator(".fy-title")).to_contain_text("SplatFlow")
+        quote = first.locator(".why-quote").inner_text()
+        assert quote and "optical flow" in quote.lower()
+        assert "video super-resolution" not in page.locator("#fy-ranking").inner_text().lower()
+        assert [i.name for i in load_profile(fake.settings).interests] == ["flow"]
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "for-you.png"), full_page=True)
+
+        title = open_first_match(page, "multi-frame optical flow splatting")
+        page.locator("#save-paper").click()
+        expect(page.locator(".toast-body").last).to_contain_text("Saved to “starred” (1 paper)")
+        starred = load_profile(fake.settings).collection("starred")
+        assert starred is not None and [p.title for p in starred.papers] == [title]
+        page.locator("#like-paper").click()
+        like = page.locator("#like-papers .fy-item")
+        expect(like.first).to_be_visible(timeout=60_000)
+        assert title not in page.locator("#like-papers .fy-title").all_inner_texts()
+        expect(page.locator("#like-papers .fy-why").first).to_contain_text(f"close to “{title}”")
+
+        # The chat, answering from the saved collection only.
+        page.get_by_role("tab", name="Chat").click()
+        page.locator("#filters").get_by_text("Filters").click()
+        scope = page.locator("#scope input")
+        scope.click()
+        page.get_by_role("option", name="collection: starred").click()
+        fake.llm.enqueue("It splats motion features across frames [1].")
+        ask_in(page, "How does it handle occlusion?")
+        expect(page.locator("#chatbot .answer-meta")).to_be_visible(timeout=60_000)
+        cards = page.locator("#sources .src-card .src-title").all_inner_texts()
+        assert cards == [title], cards
+    finally:
+        profile_path(fake.settings).unlink(missing_ok=True)

@@ -100,6 +100,11 @@ def digest(
 @click.option(
     "--no-llm", is_flag=True, help="Save without a model: keyword theme names, no paragraphs."
 )
+@click.option(
+    "--interest",
+    help="Write the week for this saved interest: its papers first, each with why, in "
+    "digests/weekly/for-<interest>/ with its own feed.",
+)
 @provider_option
 @format_option(FORMATS, "Also print each week's page on stdout in this format.")
 @click.pass_context
@@ -111,6 +116,7 @@ def weekly(
     force: bool,
     dry_run: bool,
     no_llm: bool,
+    interest: str | None,
     provider: str | None,
     fmt: str | None,
 ) -> None:
@@ -126,6 +132,7 @@ def weekly(
       assistant weekly                     # the latest week
       assistant weekly --week 2026-W11 --dry-run
       assistant weekly --all --no-llm      # every week, quickly, without the model
+      assistant weekly --interest kv       # the latest week, for the interest "kv"
     """
     if sum(bool(x) for x in (week, latest, all_weeks)) > 1:
         raise click.UsageError("give one of --week, --latest or --all.")
@@ -144,9 +151,10 @@ def weekly(
         targets = (list(found.weeks) or [None]) if all_weeks else latest_only
     builds: list[WeekBuild] = []
     for target in targets:
-        result = follow(
-            build_week_stream(settings, target, force=force, dry_run=dry_run, use_llm=not no_llm)
+        stream = build_week_stream(
+            settings, target, force=force, dry_run=dry_run, use_llm=not no_llm, interest=interest
         )
+        result = follow(stream)
         builds.append(result)
         style = {"written": "green", "dry-run": "cyan", "exists": "yellow", "empty": "yellow"}
         err_console.print(

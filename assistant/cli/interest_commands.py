@@ -23,7 +23,7 @@ from assistant.interests import (
     unsave_papers,
 )
 from assistant.models import parse_date
-from assistant.models.interests import STARRED, ForYou, Interest
+from assistant.models.interests import STARRED, ForYou, Interest, Recommendation
 
 
 def scope_options(fn: click.decorators.FC) -> click.decorators.FC:
@@ -55,14 +55,22 @@ def show_ranking(result: ForYou, as_json: bool) -> None:
     if not result.papers:
         console.print("[dim]no papers in that scope.[/]")
         return
-    for r in result.papers:
-        console.print(
-            f"[bold]{r.rank:>2}.[/] {plain(r.paper.title)} [dim]({plain(r.paper.id)} · "
-            f"{r.paper.date_label} · {r.score:.2f})[/]",
-            highlight=False,
-            soft_wrap=True,
-        )
-        console.print(f"    [dim]{plain(r.why)}[/]", highlight=False, soft_wrap=True)
+    for r in result.strong:
+        _show_recommendation(r)
+    if result.weaker:
+        console.print(f"[dim]{len(result.weaker)} weaker match(es):[/]")
+        for r in result.weaker:
+            _show_recommendation(r)
+
+
+def _show_recommendation(r: Recommendation) -> None:
+    console.print(
+        f"[bold]{r.rank:>2}.[/] {plain(r.paper.title)} [dim]({plain(r.paper.id)} · "
+        f"{r.paper.date_label} · {r.score:.2f})[/]",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(f"    [dim]{plain(r.why)}[/]", highlight=False, soft_wrap=True)
 
 
 def show_interest(interest: Interest) -> None:

@@ -7,6 +7,7 @@ import datetime as dt
 from pydantic import BaseModel, Field, computed_field
 
 from assistant.models.answers import SentenceCheck
+from assistant.models.interests import Recommendation
 from assistant.models.papers import Paper, SearchFilters
 
 
@@ -138,6 +139,13 @@ class Digest(BaseModel):
     notices: list[str] = Field(default_factory=list)
     filters: SearchFilters = Field(default_factory=SearchFilters)
     week: WeekInfo | None = None
+    interest: str | None = Field(
+        None, description="Weekly only: the interest the week was written for (None: everyone)."
+    )
+    for_you: list[Recommendation] = Field(
+        default_factory=list,
+        description="Weekly for an interest: the week's papers ranked for it, each with why.",
+    )
     used_llm: bool = Field(True, description="False: named by keywords, no paragraphs.")
     generated_at: dt.datetime = Field(
         default_factory=lambda: dt.datetime.now(dt.UTC).replace(microsecond=0),

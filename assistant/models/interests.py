@@ -122,15 +122,32 @@ class Recommendation(BaseModel):
     because: Literal["phrase", "seed"] = Field(description="Which signal the why line names.")
     matched: str = Field(description="The phrase, or the seed paper's title, it names.")
     sentence: str | None = Field(None, description="The abstract sentence quoted, verbatim.")
+    strong: bool = Field(
+        True,
+        description="A sentence says the phrase (its words, or as close in meaning as "
+        "coverage asks), or it is that close to a seed; else a weaker match, shown apart.",
+    )
 
 
 class ForYou(BaseModel):
     """Papers ranked for an interest (or for a few papers: "papers like these")."""
 
-    interest: str = Field(description="The interest's name, or 'like: <ids>'.")
+    interest: str = Field(
+        description="The interest's name, or 'papers like “<title>”' for papers like others."
+    )
     ranker: Literal["combined", "phrases", "seeds"]
     scope: str = Field(description="Which papers were ranked: 'the whole store', a week, ...")
     candidates: int = Field(description="Papers in the scope (seeds and saved left out).")
     left_out: int = Field(0, description="Papers a negative phrase left out of the ranking.")
     papers: list[Recommendation] = Field(default_factory=list)
     notices: list[str] = Field(default_factory=list)
+
+    @property
+    def strong(self) -> list[Recommendation]:
+        """The papers that say what the interest asks for."""
+        return [r for r in self.papers if r.strong]
+
+    @property
+    def weaker(self) -> list[Recommendation]:
+        """The papers ranked only because nothing closer was left."""
+        return [r for r in self.papers if not r.strong]

@@ -18,9 +18,9 @@ ATOM = "http://www.w3.org/2005/Atom"
 FEED_ID = "urn:papers-assistant:weekly"
 
 
-def entry_id(week: str) -> str:
+def entry_id(week: str, feed_id: str = FEED_ID) -> str:
     """The stable Atom id of a week's entry."""
-    return f"{FEED_ID}:{week}"
+    return f"{feed_id}:{week}"
 
 
 def _stamp(value: dt.datetime) -> str:
@@ -29,8 +29,15 @@ def _stamp(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def feed_xml(weeks: list[SavedWeek], *, title: str = "Papers assistant: weekly summaries") -> str:
-    """The Atom document for these saved weeks (newest first)."""
+def feed_xml(
+    weeks: list[SavedWeek],
+    *,
+    title: str = "Papers assistant: weekly summaries",
+    feed_id: str = FEED_ID,
+    name: str = "feed.xml",
+) -> str:
+    """The Atom document for these saved weeks (newest first); ``feed_id`` and the feed's
+    file ``name`` differ for an interest's own feed."""
     ET.register_namespace("", ATOM)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -40,17 +47,17 @@ def feed_xml(weeks: list[SavedWeek], *, title: str = "Papers assistant: weekly s
         return element
 
     feed = ET.Element(f"{{{ATOM}}}feed")
-    sub(feed, "id", FEED_ID)
+    sub(feed, "id", feed_id)
     sub(feed, "title", title)
     newest = max((w.generated_at for w in weeks), default=dt.datetime(1970, 1, 1, tzinfo=dt.UTC))
     sub(feed, "updated", _stamp(newest))
     author = sub(feed, "author")
     sub(author, "name", "papers-assistant")
-    sub(feed, "link", rel="self", href="feed.xml")
+    sub(feed, "link", rel="self", href=name)
     sub(feed, "generator", "papers-assistant")
     for week in sorted(weeks, key=lambda w: w.week, reverse=True):
         entry = sub(feed, "entry")
-        sub(entry, "id", entry_id(week.week))
+        sub(entry, "id", entry_id(week.week, feed_id))
         sub(entry, "title", f"{week.title}: {week.papers} papers, {week.themes} themes")
         sub(entry, "updated", _stamp(week.generated_at))
         sub(entry, "link", rel="alternate", type="text/html", href=f"{week.week}.html")

@@ -100,6 +100,12 @@ def digest_markdown(digest: Digest) -> str:
     if not digest.covered:
         lines.append(digest.overview)
         return "\n".join(lines).strip() + "\n"
+    if digest.for_you:
+        lines += [f"## For you: {digest.interest}", ""]
+        for r in digest.for_you:
+            number = _number(digest, r.paper.id)
+            lines += [f"{r.rank}. [{number}] {_md_cell(r.paper.title)}", f"   *{_md_cell(r.why)}*"]
+        lines.append("")
     lines += ["## Overview", "", _md_sentences(digest.overview_sentences, digest.overview), ""]
     if digest.week:
         w = digest.week
@@ -140,6 +146,11 @@ def digest_markdown(digest: Digest) -> str:
         lines.append(f"{c.number}. {title} ({shown_date(c)})")
     lines += ["", f"*{telemetry_line(digest)}*"]
     return "\n".join(lines).strip() + "\n"
+
+
+def _number(digest: Digest, paper_id: str) -> int | None:
+    """A paper's number on the page."""
+    return next((c.number for c in digest.citations if c.paper_id == paper_id), None)
 
 
 def theme_tag(theme: DigestTheme) -> str:
@@ -219,6 +230,13 @@ def digest_html(digest: Digest) -> str:
     if not digest.covered:
         out += [f"<p><strong>{_e(digest.overview)}</strong></p>", "</body></html>"]
         return "\n".join(out) + "\n"
+    if digest.for_you:
+        items = [
+            f'<li><a href="#ref-{_number(digest, r.paper.id)}">[{_number(digest, r.paper.id)}]'
+            f'</a> {_e(r.paper.title)}<br><span class="meta">{_e(r.why)}</span></li>'
+            for r in digest.for_you
+        ]
+        out += [f"<h2>For you: {_e(digest.interest or '')}</h2>", f"<ol>{''.join(items)}</ol>"]
     out += [
         "<h2>Overview</h2>",
         f"<p>{_html_sentences(digest.overview_sentences, digest.overview, numbers)}</p>",

@@ -1,11 +1,11 @@
-"""The Gradio app: Chat, Library, Digests and Status tabs over the same functions the CLI
-calls, served by ``launch`` (``assistant ui``, see ``assistant/cli/ui_commands.py``).
+"""The Gradio app: Chat, Library, For you, Digests and Status tabs over the same functions
+the CLI calls, served by ``launch`` (``assistant ui``, see ``assistant/cli/ui_commands.py``).
 
 This module holds the page around the tabs: the header and the health banner, the check
 that fills them (and the source filters) when the page loads, the theme, the sign-in and
-the launch. Each tab is its own module (``chat``, ``library``, ``digests``, ``status``:
-layout and event wiring only), so a new tab is one more module and one more line in
-``build_app``. All HTML comes from ``render``. Styles and the small page script (citation
+the launch. Each tab is its own module (``chat``, ``library``, ``for_you``, ``digests``,
+``status``: layout and event wiring only), so a new tab is one more module and one more line
+in ``build_app``. All HTML comes from ``render``. Styles and the small page script (citation
 chips, copy buttons, dark mode) live in ``ui/`` at the top of the repository
 (``assistant/_ui`` inside the wheel).
 
@@ -34,6 +34,7 @@ from assistant.ui import render
 from assistant.ui.chat import Runs, chat_tab
 from assistant.ui.common import ALL_SOURCES, failure
 from assistant.ui.digests import digests_tab
+from assistant.ui.for_you import for_you_tab
 from assistant.ui.library import library_tab
 from assistant.ui.status import SpeedLog, check_health, measure_speed, status_tab
 from assistant.ui.waiting_line import WaitingLine
@@ -116,8 +117,10 @@ def build_app(
                 chat = chat_tab(settings, llm, line, runs, speed)
             with gr.Tab("Library", id="library") as library_item:
                 library = library_tab(settings, tabs, chat)
+            with gr.Tab("For you", id="for-you") as for_you_item:
+                mine = for_you_tab(settings, tabs, chat)
             with gr.Tab("Digests", id="digests") as digests_item:
-                list_weeks, weeks = digests_tab(settings, llm, line)
+                list_weeks, weeks, for_whom = digests_tab(settings, llm, line)
             with gr.Tab("Status", id="status") as status_item:
                 status, again, measure = status_tab()
 
@@ -163,7 +166,12 @@ def build_app(
             concurrency_limit=None,
             api_name="measure_speed",
         )
-        digests_item.select(list_weeks, None, [weeks], api_name="weeks", concurrency_limit=None)
+        digests_item.select(
+            list_weeks, [for_whom], [weeks], api_name="weeks", concurrency_limit=None
+        )
+        for_you_item.select(  # interests saved by the CLI or another browser since the load
+            mine.names, None, [mine.interest], concurrency_limit=None, api_visibility="private"
+        )
         # Filled when the tab opens, not at page load: a Dataframe filled while its tab is
         # hidden renders no rows once shown (gradio 6.31). It also picks up new papers.
         library_item.select(

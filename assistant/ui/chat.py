@@ -28,9 +28,12 @@ from assistant.models import Answer, EvidenceSet
 from assistant.settings import MAX_ANSWER_SOURCES, MODES, Settings
 from assistant.ui import render
 from assistant.ui.common import (
+    ALL_PAPERS,
     ALL_SOURCES,
     failure,
     filters_of,
+    scope_choices,
+    scope_ids,
     session_of,
     source_choices,
     sources_count,
@@ -96,6 +99,7 @@ class ChatTab:
     send: gr.Button
     stop: gr.Button
     source: gr.Dropdown
+    scope: gr.Dropdown
     answer_after: Callable[[Any], None]
     busy: Callable[[gr.Request], bool]
     restore_on: Callable[[gr.Blocks], Any]
@@ -161,6 +165,14 @@ def chat_tab(
                         allow_custom_value=True,  # a source ingested after the page loaded
                     )
                 with gr.Row():
+                    scope = gr.Dropdown(
+                        scope_choices(settings),
+                        value=ALL_PAPERS,
+                        label="Answer from",
+                        min_width=200,
+                        allow_custom_value=True,  # a collection saved after the page loaded
+                        elem_id="scope",
+                    )
                     mode = gr.Radio(list(MODES), value=settings.retrieval.mode, label="Retrieval")
                     k = gr.Slider(
                         1,
@@ -200,6 +212,7 @@ def chat_tab(
         mode_: str,
         k_: float,
         about_: str,
+        scope_: str,
         request: gr.Request,
     ) -> Any:
         """Wait for the model, stream an answer with its sources, then the checked result.
@@ -247,6 +260,7 @@ def chat_tab(
             k_value = sources_count(k_)
             if mode_ and mode_ not in MODES:
                 raise InputError(f"retrieval mode must be one of {', '.join(MODES)}.")
+            ids = await anyio.to_thread.run_sync(lambda: scope_ids(settings, scope_))
             ticket = line.join()
             last_ahead = 0
             while ahead := line.poll(ticket):
@@ -275,6 +289,7 @@ def chat_tab(
                         filters=filters,
                         mode=mode_ or None,
                         k=k_value,
+                        ids=ids,
                         llm=llm,
                     )
                 )
@@ -349,7 +364,7 @@ def chat_tab(
         )
 
     outputs = [chatbot, sources, answers, shown, answer_json, md_file, bib_file]
-    inputs = [pending, answers, shown, since, until, source, mode, k, about]
+    inputs = [pending, answers, shown, since, until, source, mode, k, about, scope]
 
     # The chat survives a reload: this browser keeps it (gradio encrypts it in localStorage
     # with a key of this server's run, so a restarted server starts a new chat).
@@ -401,6 +416,14 @@ def chat_tab(
             api_name="ask" if trigger == question.submit else "ask_click",
         )
     stop.click(request_stop, None, None, concurrency_limit=None, api_name="stop")
+    # Collections and interests saved since the page loaded are offered when it is opened.
+    scope.focus(
+        lambda: gr.Dropdown(choices=scope_choices(settings)),
+        None,
+        scope,
+        queue=False,
+        api_visibility="private",
+    )
     saved_after(new_chat.click(reset, None, [*outputs, question], queue=False, api_name="new_chat"))
     # The chatbot's own trash icon forgets the conversation too, not only what is shown.
     saved_after(
@@ -414,6 +437,7 @@ def chat_tab(
         send=send,
         stop=stop,
         source=source,
+        scope=scope,
         answer_after=answer_after,
         busy=lambda request: runs.busy(session_of(request)),
         restore_on=lambda app: app.load(

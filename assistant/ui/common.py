@@ -70,3 +70,40 @@ def source_choices(settings: Settings) -> list[tuple[str, str]]:
         (ALL_SOURCES, ALL_SOURCES),
         *sorted(((v, k) for k, v in labels.items()), key=lambda c: c[1]),
     ]
+
+
+#: The chat's "Answer from" choice that lets every paper through.
+ALL_PAPERS = "All papers"
+
+
+def scope_value(kind: str, name: str) -> str:
+    """The "Answer from" value of a collection or an interest."""
+    return f"{kind}: {name}"
+
+
+def scope_choices(settings: Settings) -> list[str]:
+    """ "Answer from" choices: every paper, each saved collection, each interest."""
+    from assistant.interests import load_profile
+
+    try:
+        profile = load_profile(settings)
+    except AssistantError as exc:
+        log.warning("interests unreadable: %s", exc)
+        return [ALL_PAPERS]
+    return [
+        ALL_PAPERS,
+        *(scope_value("collection", c.name) for c in profile.collections),
+        *(scope_value("interest", i.name) for i in profile.interests),
+    ]
+
+
+def scope_ids(settings: Settings, value: str | None) -> list[str] | None:
+    """The papers an "Answer from" value restricts a question to (None: every paper)."""
+    from assistant.recommend import ask_scope
+
+    kind, _, name = (value or ALL_PAPERS).partition(": ")
+    if kind == "collection":
+        return ask_scope(settings, collection=name)
+    if kind == "interest":
+        return ask_scope(settings, interest=name)
+    return None

@@ -1,6 +1,7 @@
 """The Digests tab: a topic digest streamed stage by stage, and the saved weekly summaries
-(opened, or the latest week built). Both wait in the model's line with the chat's answers;
-the page reads like an answer, its citation chips opening the source cards beside it."""
+(opened, or the latest week built), for everyone or for a saved interest. Both wait in the
+model's line with the chat's answers; the page reads like an answer, its citation chips
+opening the source cards beside it."""
 
 from __future__ import annotations
 
@@ -20,8 +21,16 @@ from assistant.streams import ResultStream, ResultT
 from assistant.ui import render
 from assistant.ui.common import failure, filters_of
 from assistant.ui.exports import digest_files
+from assistant.ui.for_you import interest_names
 from assistant.ui.waiting_line import Waiting, WaitingLine, in_line
 from assistant.weekly import WeekBuild, build_latest_week_stream, list_saved_weeks, load_week
+
+#: The weekly summaries' "For" choice of the week written for everyone.
+EVERYONE = "Everyone"
+
+
+def _interest(whom: str | None) -> str | None:
+    return None if not whom or whom == EVERYONE else whom
 
 
 def digests_tab(settings: Settings, llm: LLM | None, line: WaitingLine) -> Any:
@@ -42,6 +51,14 @@ def digests_tab(settings: Settings, llm: LLM | None, line: WaitingLine) -> Any:
         since = gr.Textbox(label="From", placeholder="YYYY-MM-DD", min_width=120)
         until = gr.Textbox(label="Until", placeholder="YYYY-MM-DD", min_width=120)
     with gr.Row(equal_height=True):
+        for_whom = gr.Dropdown(
+            [EVERYONE, *interest_names(settings)],
+            value=EVERYONE,
+            label="For",
+            scale=2,
+            min_width=140,
+            elem_id="weeks-for",
+        )
         weeks = gr.Dropdown([], label="Saved weekly summaries", scale=4, elem_id="weeks")
         open_week = gr.Button("Open", size="sm", scale=1, min_width=80)
         build = gr.Button("Build the latest week", size="sm", scale=1, min_width=160)
@@ -96,9 +113,9 @@ def digests_tab(settings: Settings, llm: LLM | None, line: WaitingLine) -> Any:
             gr.Warning(message)
             yield f"⚠ {escape(message)}", gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
-    def week_choices() -> Any:
+    def week_choices(whom: str | None = EVERYONE) -> Any:
         try:
-            saved = list_saved_weeks(settings)
+            saved = list_saved_weeks(settings, _interest(whom))
         except Exception as exc:
             gr.Warning(failure(exc))
             saved = []
@@ -107,24 +124,25 @@ def digests_tab(settings: Settings, llm: LLM | None, line: WaitingLine) -> Any:
         ]
         return gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)
 
-    def show_week(week: str | None) -> tuple[Any, ...]:
+    def show_week(week: str | None, whom: str | None) -> tuple[Any, ...]:
         try:
             if not week:
                 raise InputError("pick a saved week first (or build the latest one).")
-            return shown(load_week(settings, week), f"week {escape(week)}")
+            return shown(load_week(settings, week, _interest(whom)), f"week {escape(week)}")
         except Exception as exc:
             message = failure(exc)
             gr.Warning(message)
             return f"⚠ {escape(message)}", gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
-    def build_latest() -> Iterator[Any]:
+    def build_latest(whom: str | None) -> Iterator[Any]:
         def finished(result: WeekBuild) -> tuple[Any, ...]:
             if result.digest is None:
                 return escape(result.message), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return shown(result.digest, escape(result.message))
 
         try:
-            yield from streamed(build_latest_week_stream(settings, llm=llm), finished)
+            stream = build_latest_week_stream(settings, llm=llm, interest=_interest(whom))
+            yield from streamed(stream, finished)
         except Exception as exc:
             message = failure(exc)
             gr.Warning(message)
@@ -141,12 +159,21 @@ def digests_tab(settings: Settings, llm: LLM | None, line: WaitingLine) -> Any:
             concurrency_limit=None,  # the WaitingLine lets one model job through at a time
             show_progress="minimal",
         )
-    open_week.click(show_week, [weeks], outputs, api_name="open_week", concurrency_limit=None)
+    open_week.click(
+        show_week, [weeks, for_whom], outputs, api_name="open_week", concurrency_limit=None
+    )
     build.click(
         build_latest,
-        None,
+        [for_whom],
         outputs,
         api_name="build_week",
         concurrency_limit=None,  # in the WaitingLine, with answers and digests
-    ).then(week_choices, None, [weeks], api_visibility="private")
-    return week_choices, weeks
+    ).then(week_choices, [for_whom], [weeks], api_visibility="private")
+    for_whom.change(week_choices, [for_whom], [weeks], api_visibility="private")
+    for_whom.focus(
+        lambda: gr.Dropdown(choices=[EVERYONE, *interest_names(settings)]),
+        None,
+        for_whom,
+        api_visibility="private",
+    )
+    return week_choices, weeks, for_whom

@@ -1,5 +1,6 @@
 """The Library tab: search or browse the papers page by page (``library.library_page``),
-read one, and ask the chat about it (answered from it and its nearest neighbours)."""
+read one, ask the chat about it (answered from it and its nearest neighbours), save it
+(``interests.save_papers``) or list the papers like it (``recommend.similar``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from typing import Any
 
 import gradio as gr
 
+from assistant.interests import save_papers
 from assistant.library import ORDERS, about_question, library_page
+from assistant.models.interests import STARRED
+from assistant.recommend import similar
 from assistant.settings import MODES, Settings
 from assistant.store import open_store
 from assistant.ui import render
@@ -78,14 +82,18 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
                 elem_id="library-table",
             )
         with gr.Column(scale=5, min_width=300, elem_id="paper-col"):
-            ask = gr.Button(
-                "Ask about this paper",
-                visible=False,
-                size="sm",
-                variant="primary",
-                elem_id="ask-paper",
-            )
+            with gr.Row(elem_id="paper-actions"):
+                ask = gr.Button(
+                    "Ask about this paper",
+                    visible=False,
+                    size="sm",
+                    variant="primary",
+                    elem_id="ask-paper",
+                )
+                star = gr.Button("☆ Save", visible=False, size="sm", elem_id="save-paper")
+                like = gr.Button("Papers like this", visible=False, size="sm", elem_id="like-paper")
             paper = gr.HTML(render.paper_html(None), elem_id="paper")
+            similar_papers = gr.HTML("", elem_id="like-papers")
             selected = gr.State("")
 
     def find(
@@ -146,7 +154,7 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
 
         return turn
 
-    def open_paper(evt: gr.SelectData) -> tuple[str, str, Any]:
+    def open_paper(evt: gr.SelectData) -> tuple[Any, ...]:
         """Show the abstract of the clicked row (its id is in the row, whatever the order)."""
         row = evt.row_value or []
         paper_id = str(row[-1]) if row else ""
@@ -157,7 +165,24 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
             gr.Warning(failure(exc))
             found, labels = None, {}
         shown = render.paper_html(found, labels)
-        return shown, paper_id if found else "", gr.Button(visible=bool(found))
+        button = gr.Button(visible=bool(found))
+        return shown, paper_id if found else "", button, button, button, ""
+
+    def save_paper(paper_id: str) -> None:
+        """Keep the open paper in the "starred" collection (the CLI's 'saved')."""
+        try:
+            kept = save_papers(settings, [paper_id], STARRED)
+            count = f"{len(kept.papers)} paper" + ("s" if len(kept.papers) != 1 else "")
+            gr.Info(f"Saved to “{kept.name}” ({count}).")
+        except Exception as exc:
+            gr.Warning(failure(exc))
+
+    def papers_like(paper_id: str) -> str:
+        """The papers nearest the open one, each with how close."""
+        try:
+            return render.ranking_html(similar(settings, [paper_id], k=8))
+        except Exception as exc:
+            return f'<div class="notice error">⚠ {escape(failure(exc))}</div>'
 
     def ask_about(paper_id: str, messages: list[dict[str, Any]], request: gr.Request) -> tuple:
         """Switch to the chat and send a question about this paper (answered from it and its
@@ -209,7 +234,15 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
             api_visibility="private",
         )
     table.select(
-        open_paper, None, [paper, selected, ask], concurrency_limit=None, api_visibility="private"
+        open_paper,
+        None,
+        [paper, selected, ask, star, like, similar_papers],
+        concurrency_limit=None,
+        api_visibility="private",
+    )
+    star.click(save_paper, [selected], None, concurrency_limit=None, api_visibility="private")
+    like.click(
+        papers_like, [selected], [similar_papers], concurrency_limit=None, api_name="similar"
     )
     chat.answer_after(
         ask.click(

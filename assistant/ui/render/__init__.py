@@ -1,7 +1,8 @@
 """The app's HTML, as pure functions (no Gradio import), one file per tab: ``chat``,
-``library``, ``status``, ``digests``, and what they share in ``common``. Every piece of text that
-came from a paper, the model or the user is escaped: abstracts, model output and questions are
-untrusted data, never markup. Saved pages (Markdown, HTML, Atom) are ``assistant/render/``'s.
+``library``, ``for_you``, ``status``, ``digests``, and what they share in ``common``. Every
+piece of text that came from a paper, the model or the user is escaped: abstracts, model
+output and questions are untrusted data, never markup. Saved pages (Markdown, HTML, Atom)
+are ``assistant/render/``'s.
 """
 
 from assistant.ui.render.chat import (
@@ -24,6 +25,7 @@ from assistant.ui.render.digests import (
     digest_sources_html,
     digest_view_html,
 )
+from assistant.ui.render.for_you import ranking_html
 from assistant.ui.render.library import (
     LIBRARY_COLUMNS,
     library_rows,
@@ -52,6 +54,7 @@ __all__ = [
     "link_label",
     "matches_line",
     "paper_html",
+    "ranking_html",
     "source_labels",
     "sources_panel_html",
     "speed_text",

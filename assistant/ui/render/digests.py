@@ -8,6 +8,7 @@ from assistant.models import (
     Digest,
     DigestPaper,
 )
+from assistant.models.interests import ForYou
 from assistant.render.page import LISTED, shown_date, subtitle, theme_tag
 from assistant.render.page import telemetry_line as digest_telemetry_line
 from assistant.ui.render.chat import checked_html
@@ -20,6 +21,7 @@ from assistant.ui.render.common import (
     shorten,
     with_citations,
 )
+from assistant.ui.render.for_you import ranking_html
 
 
 def digest_support(digest: Digest) -> dict[int, bool]:
@@ -54,6 +56,19 @@ def digest_view_html(digest: Digest | None) -> str:
         )
         out.append(f'<p class="dg-overview">{overview}</p>')
     out += [f'<div class="notice">ℹ {escape(n)}</div>' for n in digest.notices]
+    if digest.for_you:
+        out.append(f'<h3 class="dg-theme">For you: {escape(digest.interest or "")}</h3>')
+        out.append(
+            ranking_html(
+                ForYou(
+                    interest=digest.interest or "",
+                    ranker="combined",
+                    scope=digest.title,
+                    candidates=digest.week.papers if digest.week else len(digest.for_you),
+                    papers=digest.for_you,
+                )
+            )
+        )
     for theme in digest.themes:
         out.append(f'<h3 class="dg-theme">{theme.number}. {escape(theme.name)}')
         if theme.new:
