@@ -392,6 +392,41 @@ def test_cli_no_llm_run_writes_the_report(sample_settings: Settings, tmp_path: P
     assert summary["meta"]["cases"] == 4 and list(summary["summary"]["retrieval"]) == ["hybrid"]
 
 
+def test_interest_cases_rank_each_signal_alone_and_combined(
+    sample_settings: Settings, tmp_path: Path
+) -> None:
+    """An interest suite needs no model: every ranker ranks each case in one run."""
+    suite = tmp_path / "interests.jsonl"
+    kv = {
+        "id": "kv",
+        "type": "interest",
+        "question": "KV cache compression, no quantization",
+        "interest": {"phrases": ["KV cache compression"], "not": ["quantization"]},
+        "gold_titles": [
+            "Model Tells You What to Discard: Adaptive KV Cache Compression for LLMs",
+            "Finch: Prompt-guided Key-Value Cache Compression",
+        ],
+        "excluded_titles": [
+            "KV Cache is 1 Bit Per Channel: Efficient Large Language Model Inference with "
+            "Coupled Quantization"
+        ],
+    }
+    suite.write_text(json.dumps(kv) + "\n")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        cli,
+        ["--store", str(sample_settings.store_dir), "eval", "run", str(suite), "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "| combined | 1 |" in result.output and "| hybrid |" not in result.output
+    found = json.loads((out / "summary.json").read_text())["summary"]["interests"]
+    assert found["n"] == 1 and found["with_not"] == 1
+    assert found["combined"]["recall_at_10"] == 1.0 and found["combined"]["negatives_removed"] == 1
+    assert found["phrases"]["negatives_removed"] == 0  # BM25 alone keeps the quantization paper
+    assert found["seeds"]["precision_at_10"] == 0  # no seeds: that baseline ranks nothing
+    assert "## For you (interest cases)" in (out / "report.md").read_text()
+
+
 # --- with the fake LLM ---------------------------------------------------------------------
 
 

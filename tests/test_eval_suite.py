@@ -35,7 +35,9 @@ PARTIAL = SUITES / "partial.jsonl"  # written from the abstracts for checking, n
 MEANING = SUITES / "meaning.jsonl"  # no distinctive names; synonyms and descriptions
 # Conversations live in their own suite, kept for checking (nothing was tuned on it);
 # core and quick hold the single-question types (partial cases have their own suite).
-SINGLE_TURN = set(CASE_TYPES) - {"follow_up", "partial"}
+SINGLE_TURN = set(CASE_TYPES) - {"follow_up", "partial", "interest"}
+INTERESTS = SUITES / "interests.jsonl"  # written from the abstracts for checking, not tuned on
+INTERESTS_DEV = SUITES / "interests-dev.jsonl"  # the ranker's weights were set on these
 
 # What each unanswerable case of core.jsonl names that the sample corpus must not mention
 # (checked case-insensitively against the raw page dumps, at the start of a word). A new
@@ -124,10 +126,29 @@ def test_follow_up_suite_is_conversations_only() -> None:
     assert all(c.history for c in suite.cases)
 
 
-@pytest.mark.parametrize("path", [CORE, QUICK, FOLLOW_UP, PARTIAL, MEANING], ids=lambda p: p.name)
+def test_interest_suites_are_big_enough_and_apart() -> None:
+    check, dev = load_suite(INTERESTS), load_suite(INTERESTS_DEV)
+    for suite in (check, dev):
+        assert {c.type for c in suite.cases} == {"interest"}
+        negated = [c for c in suite.cases if c.interest and c.interest.negatives]
+        assert negated and all(len(c.excluded_titles) >= 2 for c in negated)
+    assert len(check.cases) >= 12 and len(dev.cases) >= 6
+    assert not {c.id for c in check.cases} & {c.id for c in dev.cases}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [CORE, QUICK, FOLLOW_UP, PARTIAL, MEANING, INTERESTS, INTERESTS_DEV],
+    ids=lambda p: p.name,
+)
 def test_every_title_is_in_the_sample_corpus(path: Path, papers: list[Paper]) -> None:
-    resolution = resolve_gold(load_suite(path), title_index(papers))
+    suite = load_suite(path)
+    ids = title_index(papers)
+    resolution = resolve_gold(suite, ids)
     assert resolution.missing == []
+    for case in suite.cases:  # an interest's seeds and excluded papers too
+        named = [*case.excluded_titles, *(case.interest.seeds if case.interest else [])]
+        assert all(normalize_title(t) in ids for t in named), case.id
 
 
 @pytest.mark.parametrize("path", [CORE, QUICK, MEANING], ids=lambda p: p.name)
@@ -224,6 +245,14 @@ def test_missing_and_empty_files(tmp_path: Path) -> None:
         ({"type": "topic", "gold_titles": ["T", "U"], "also_relevant": ["t"]}, "both in"),
         ({"answer_facts": ["a", "b", "c", "d"]}, "at most 3"),
         ({"answer_facts": ["x" * 81]}, "at most 80 characters"),
+        ({"type": "interest"}, "an interest case needs interest"),
+        ({"interest": {"phrases": ["x"]}}, "only an interest case has it"),
+        ({"type": "interest", "interest": {}}, "an interest needs phrases or seeds"),
+        (
+            {"type": "interest", "interest": {"phrases": ["x"]}, "excluded_titles": ["U"]},
+            "needs a 'not' phrase",
+        ),
+        ({"excluded_titles": ["U"]}, "for interest cases only"),
     ],
 )
 def test_case_rules(fields: dict[str, object], message: str) -> None:

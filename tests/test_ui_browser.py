@@ -477,9 +477,7 @@ def test_a_tapped_row_opens_the_paper_in_view_on_a_phone(fake: Served, browser: 
     assert not page.errors, page.errors
 
 
-def test_interests_saved_papers_and_a_scoped_chat_in_a_browser(
-    fake: Served, browser: Any
-) -> None:
+def test_interests_saved_papers_and_a_scoped_chat_in_a_browser(fake: Served, browser: Any) -> None:
     """An interest saved in the For you tab ranks papers with a why line quoted from each
     abstract; a Library paper saved with ☆ lands in the interests file the CLI reads; the
     chat answers from that collection only."""

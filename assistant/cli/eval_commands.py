@@ -95,7 +95,7 @@ def run(
     from assistant.evals.report import write_report
     from assistant.evals.runner import EVAL_MODES, CaseResult, run_suite
     from assistant.evals.suite import load_suite
-    from assistant.evals.tables import answers_table, retrieval_table
+    from assistant.evals.tables import answers_table, interests_table, retrieval_table
 
     settings = settings_of(ctx)
     loaded = load_suite(suite)
@@ -142,11 +142,14 @@ def run(
             highlight=False,
             soft_wrap=True,
         )
-    console.print(retrieval_table(summary), markup=False, highlight=False, soft_wrap=True)
+    if "interests" in summary:
+        console.print(interests_table(summary), markup=False, highlight=False, soft_wrap=True)
+    if summary["gate"]["n"] or summary["answers"] or "interests" not in summary:
+        console.print(retrieval_table(summary), markup=False, highlight=False, soft_wrap=True)
     if summary["answers"]:
         console.print()
         console.print(answers_table(summary), markup=False, highlight=False, soft_wrap=True)
-    else:
+    elif summary["gate"]["n"]:
         gate = summary["gate"]
         console.print(
             f"\nrelevance gate: abstention accuracy {gate['abstention_accuracy']}, "

@@ -27,6 +27,7 @@ from assistant.evals.plots import plot
 from assistant.evals.runner import CaseResult, RunMeta, RunResult
 from assistant.evals.tables import (
     answers_table,
+    interests_table,
     markdown_table,
     retrieval_by_type_table,
     retrieval_table,
@@ -200,6 +201,17 @@ def render_markdown(run: RunResult, summary: dict[str, Any], plots: Sequence[str
                     ]
                 ],
             ),
+            "",
+        ]
+    if "interests" in summary:
+        parts += [
+            "## For you (interest cases)",
+            "",
+            "Each interest ranked over the whole store by the combined ranker and by each "
+            "signal alone, in the same run; 'not' removed: share of cases with a 'not' phrase "
+            "whose top 10 holds none of its excluded papers.",
+            "",
+            interests_table(summary),
             "",
         ]
     goals = targets(summary)

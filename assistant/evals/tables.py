@@ -90,6 +90,24 @@ def answers_table(summary: dict[str, Any]) -> str:
     return markdown_table(header, rows)
 
 
+def interests_table(summary: dict[str, Any]) -> str:
+    """Interest cases: precision@10, recall@10 and negatives removed per ranker."""
+    found = summary["interests"]
+    rows = [
+        [
+            ranker,
+            found["n"],
+            found[ranker]["precision_at_10"],
+            found[ranker]["recall_at_10"],
+            found[ranker]["negatives_removed"],
+            found[ranker]["latency_p50_ms"],
+        ]
+        for ranker in ("combined", "phrases", "seeds")
+    ]
+    header = ["ranker", "n", "precision@10", "recall@10", "'not' removed", "p50 ms"]
+    return markdown_table(header, rows)
+
+
 def targets(summary: dict[str, Any]) -> list[tuple[str, str, Any, bool | None]]:
     """The issue's targets: (what, target, measured, met) for what this run measured."""
     out: list[tuple[str, str, Any, bool | None]] = []
@@ -98,6 +116,16 @@ def targets(summary: dict[str, Any]) -> list[tuple[str, str, Any, bool | None]]:
     if "known_item" in by_type:
         v = by_type["known_item"]["hit_at_5"]
         out.append(("hybrid hit@5, known-item", ">= 0.95", v, v is not None and v >= 0.95))
+    interests = summary.get("interests")
+    if interests:
+        mine = interests["combined"]
+        p = mine["precision_at_10"]
+        out.append(("for-you precision@10", ">= 0.7", p, p is not None and p >= 0.7))
+        best = max(interests[r]["precision_at_10"] or 0.0 for r in ("phrases", "seeds"))
+        out.append(("combined above each single signal (p@10)", f"> {best:.3f}", p, p > best))
+        removed = mine["negatives_removed"]
+        if removed is not None:
+            out.append(("'not' phrases remove their papers", "1.0", removed, removed >= 1.0))
     h, dense, bm25 = ((retrieval.get(m) or {}).get("hit_at_5") for m in ("hybrid", "dense", "bm25"))
     if h is not None and dense is not None and bm25 is not None:  # follow-ups: hybrid only
         others = max(dense, bm25)
