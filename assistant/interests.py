@@ -122,23 +122,37 @@ def add_interest(
     return interest
 
 
+def _named_interest(profile: Profile, name: str) -> Interest:
+    found = profile.interest(name)
+    if found is None:
+        raise _unknown("interest", name, [i.name for i in profile.interests], "interest add")
+    return found
+
+
+def _named_collection(profile: Profile, name: str) -> Collection:
+    found = profile.collection(name)
+    if found is None:
+        raise _unknown("collection", name, [c.name for c in profile.collections], "saved add ID")
+    return found
+
+
+def _unknown(what: str, name: str, names: Sequence[str], command: str) -> InputError:
+    saved = ", ".join(names) or "none yet"
+    return InputError(
+        f"no {what} named {name!r} (saved: {saved}); add one with 'assistant {command}'."
+    )
+
+
 def get_interest(settings: Settings, name: str) -> Interest:
     """One interest by name (any case); an InputError listing the names otherwise."""
-    profile = load_profile(settings)
-    interest = profile.interest(name)
-    if interest is None:
-        names = ", ".join(i.name for i in profile.interests) or "none yet"
-        raise InputError(
-            f"no interest named {name!r} (saved: {names}); add one with 'assistant interest add'."
-        )
-    return interest
+    return _named_interest(load_profile(settings), name)
 
 
 def remove_interest(settings: Settings, name: str) -> Interest:
     """Remove an interest; the removed one."""
-    interest = get_interest(settings, name)
     with changing_profile(settings) as profile:
-        profile.interests = [i for i in profile.interests if i.name != interest.name]
+        interest = _named_interest(profile, name)
+        profile.interests = [i for i in profile.interests if i is not interest]
     return interest
 
 
@@ -162,33 +176,23 @@ def save_papers(settings: Settings, keys: Sequence[str], collection: str = STARR
 
 def unsave_papers(settings: Settings, ids: Sequence[str], collection: str = STARRED) -> Collection:
     """Take papers out of a collection (by id); the collection."""
-    found = get_collection(settings, collection)
     gone = set(ids)
     with changing_profile(settings) as profile:
-        current = profile.collection(found.name)
-        assert current is not None
-        current.papers = [p for p in current.papers if p.id not in gone]
-        return current
+        found = _named_collection(profile, collection)
+        found.papers = [p for p in found.papers if p.id not in gone]
+    return found
 
 
 def get_collection(settings: Settings, name: str = STARRED) -> Collection:
     """One collection by name; an InputError listing the names otherwise."""
-    profile = load_profile(settings)
-    found = profile.collection(name)
-    if found is None:
-        names = ", ".join(c.name for c in profile.collections) or "none yet"
-        raise InputError(
-            f"no collection named {name!r} (saved: {names}); save a paper with "
-            "'assistant saved add ID'."
-        )
-    return found
+    return _named_collection(load_profile(settings), name)
 
 
 def remove_collection(settings: Settings, name: str) -> Collection:
     """Remove a whole collection; the removed one."""
-    found = get_collection(settings, name)
     with changing_profile(settings) as profile:
-        profile.collections = [c for c in profile.collections if c.name != found.name]
+        found = _named_collection(profile, name)
+        profile.collections = [c for c in profile.collections if c is not found]
     return found
 
 

@@ -256,18 +256,23 @@ def rank(
     candidates = int(allowed.sum())
     order = [int(i) for i in np.argsort(-score, kind="stable") if allowed[i]]
 
-    pool = order[: k + NEGATIVE_POOL] if ranker == "combined" and interest.negatives else order[:k]
-    papers = _papers(retriever, [vectors.ids[i] for i in pool])
-    kept = [(i, papers[vectors.ids[i]]) for i in pool if vectors.ids[i] in papers]
-    left_out = 0
-    if ranker == "combined" and interest.negatives:
-        about = _about_negatives(retriever, [p for _, p in kept], interest.negatives)
-        left_out = sum(1 for _, p in kept if p.id in about)
-        kept = [(i, p) for i, p in kept if p.id not in about]
-        if left_out:
-            notices.append(
-                f"{left_out} paper(s) left out as about {', '.join(map(repr, interest.negatives))}."
-            )
+    negate = ranker == "combined" and bool(interest.negatives)
+    kept: list[tuple[int, Paper]] = []
+    left_out, start = 0, 0
+    while len(kept) < k and start < len(order):  # more papers while negatives leave some out
+        pool = order[start : start + k + (NEGATIVE_POOL if negate else 0)]
+        start += len(pool)
+        papers = _papers(retriever, [vectors.ids[i] for i in pool])
+        found = [(i, papers[vectors.ids[i]]) for i in pool if vectors.ids[i] in papers]
+        if negate:
+            about = _about_negatives(retriever, [p for _, p in found], interest.negatives)
+            left_out += sum(1 for _, p in found if p.id in about)
+            found = [(i, p) for i, p in found if p.id not in about]
+        kept += found
+    if left_out:
+        notices.append(
+            f"{left_out} paper(s) left out as about {', '.join(map(repr, interest.negatives))}."
+        )
     kept = kept[:k]
     whys = _whys(retriever, signals, interest, [(i, p) for i, p in kept], vectors, ranker)
     return ForYou(
@@ -324,7 +329,7 @@ def _whys(
 ) -> dict[str, dict[str, Any]]:
     """For each ranked paper: ``why``, ``because``, ``matched``, ``sentence``, ``strong``."""
     phrase_part = signals.phrase_part()
-    seed_part = signals.learned
+    seed_part = None if signals.learned is None else WEIGHTS["learned"] * _z(signals.learned)
     use_phrase: dict[str, bool] = {}
     for row, paper in ranked:
         if ranker != "combined":
@@ -333,8 +338,8 @@ def _whys(
             use_phrase[paper.id] = False
         elif seed_part is None:
             use_phrase[paper.id] = True
-        else:
-            use_phrase[paper.id] = bool(phrase_part[row] >= WEIGHTS["learned"] * _z(seed_part)[row])
+        else:  # the signal that put it here names it
+            use_phrase[paper.id] = bool(phrase_part[row] >= seed_part[row])
     phrase_papers = [p for _, p in ranked if use_phrase[p.id]]
     sentences = _sentences(retriever, phrase_papers)
     phrase_vectors = retriever.embedder.embed(list(interest.phrases)) if phrase_papers else None

@@ -281,3 +281,43 @@ def test_a_short_question_about_papers_the_user_picked_is_answered(profile: Sett
     assert asked.hits[0].similarity < profile.answer.min_relevance
     assert asked.relevant  # ... but the picked paper says what is asked
     assert not gather("What does it say about protein folding?", profile, ids=[flow.id]).relevant
+
+
+def test_bad_interests_are_clear_errors_and_change_nothing(profile: Settings) -> None:
+    add_interest(profile, "kv", phrases=["KV cache"])
+    before = profile_path(profile).read_bytes()
+    for kwargs, message in (
+        ({"name": "empty"}, "needs a --phrase or a --seed"),
+        ({"name": "long", "phrases": ["x" * 10_000]}, "longer than 200 characters"),
+        ({"name": "", "phrases": ["x"]}, "must start with a letter or digit"),
+        ({"name": "a/b", "phrases": ["x"]}, "must start with a letter or digit"),
+        ({"name": "blank", "phrases": ["  "]}, "empty phrase"),
+        ({"name": "seed", "seeds": ["t-0000"]}, "no paper with id 't-0000'"),
+    ):
+        with pytest.raises(InputError, match=message):
+            add_interest(profile, **kwargs)  # type: ignore[arg-type]
+    assert profile_path(profile).read_bytes() == before
+
+
+@pytest.mark.server
+def test_for_you_on_a_chroma_server(chroma_server: str, tmp_path: Path, embedder: object) -> None:
+    import uuid
+
+    from assistant.ingest import ingest_papers
+    from assistant.parse import parse_paths
+    from tests.conftest import SAMPLE
+
+    settings = Settings(
+        chroma_url=chroma_server, collection=f"i{uuid.uuid4().hex[:8]}", store_dir=tmp_path
+    )
+    papers = parse_paths([SAMPLE / "000_008a4770ab7d3f29.txt"], year=2024).papers[:40]
+    ingest_papers(open_store(settings), embedder, papers)  # type: ignore[arg-type]
+    add_interest(settings, "flow", phrases=["optical flow"])
+    result = for_you(settings, "flow", k=5)
+    assert result.candidates == len({p.id for p in papers})
+    assert "SplatFlow" in result.papers[0].paper.title and result.papers[0].strong
+    assert profile_path(settings).parent == tmp_path.resolve()  # beside the local folder
+    like = similar(settings, [result.papers[0].paper.id], k=3)
+    assert len(like.papers) == 3 and result.papers[0].paper.id not in {
+        r.paper.id for r in like.papers
+    }

@@ -5,6 +5,7 @@ A thin layer over ``assistant.interests`` (the file beside the store) and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -194,15 +195,7 @@ def for_you_command(
     """
     from assistant.recommend import for_you
 
-    result = for_you(
-        settings_of(ctx),
-        name,
-        k=k,
-        week=week,
-        since=parse_date(since, "--since"),
-        until=parse_date(until, "--until"),
-    )
-    show_ranking(result, as_json)
+    _rank_and_show(ctx, for_you, name, k, week, since, until, as_json)
 
 
 @cli.command()
@@ -222,9 +215,23 @@ def similar(
     """Papers like PAPER_IDS (ids or arXiv ids), each with the one it is closest to."""
     from assistant.recommend import similar as like
 
-    result = like(
+    _rank_and_show(ctx, like, paper_ids, k, week, since, until, as_json)
+
+
+def _rank_and_show(
+    ctx: click.Context,
+    ranking: Callable[..., ForYou],
+    subject: object,
+    k: int,
+    week: str | None,
+    since: str | None,
+    until: str | None,
+    as_json: bool,
+) -> None:
+    """Rank (``recommend.for_you`` or ``similar``) within the scope options, and show it."""
+    result = ranking(
         settings_of(ctx),
-        paper_ids,
+        subject,
         k=k,
         week=week,
         since=parse_date(since, "--since"),

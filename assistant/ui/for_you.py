@@ -142,18 +142,18 @@ def for_you_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> ForYouTab:
             choices=choices, value=scope_value("interest", interest_ or "")
         )
 
-    events = dict(concurrency_limit=None, api_visibility="private")
+    private: dict[str, Any] = {"concurrency_limit": None, "api_visibility": "private"}
     for trigger in (go.click, week.submit):
-        trigger(rank, [interest, week, k], [ranking, ask], **events)  # type: ignore[arg-type]
-    interest.change(fill, [interest], [name, phrases, negatives, seeds], **events)  # type: ignore[arg-type]
+        trigger(rank, [interest, week, k], [ranking, ask], **private)
+    interest.change(fill, [interest], [name, phrases, negatives, seeds], **private)
     save.click(
         save_interest,
         [name, phrases, negatives, seeds, week, k],
         [interest, ranking, ask],
-        **events,  # type: ignore[arg-type]
+        **private,
     )
-    remove.click(remove_picked, [interest], [interest, ranking, ask], **events)  # type: ignore[arg-type]
-    ask.click(ask_these, [interest], [tabs, chat.scope], **events)  # type: ignore[arg-type]
+    remove.click(remove_picked, [interest], [interest, ranking, ask], **private)
+    ask.click(ask_these, [interest], [tabs, chat.scope], **private)
 
     def refreshed() -> Any:
         return gr.Dropdown(choices=interest_names(settings))
