@@ -265,6 +265,8 @@ def test_narrow_phone_layout(fake: Served, browser: Any) -> None:
     fits += "c.font = getComputedStyle(e).font; "
     fits += "return c.measureText(e.placeholder).width <= e.clientWidth; }"
     assert box.evaluate(fits), "the placeholder is cut"
+    for name in ("Chat", "Library", "For you", "Digests", "Status"):  # none behind a "⋯" menu
+        expect(page.get_by_role("tab", name=name)).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "phone-chat-empty.png"))
 
     # A question with markup in it stays text; the answer, then its sources below it.
