@@ -170,7 +170,8 @@ def _for_interest(
     ranked = rank(settings, interest, k=config.interest_papers, ids=ids, scope=f"week {week}")
     best = ranked.papers[0].score if ranked.papers else 0.0
     bar = max(config.interest_min_score, config.interest_relative * best)
-    return [r for r in ranked.strong if r.score >= bar]
+    kept = [r for r in ranked.strong if r.score >= bar]
+    return [r.model_copy(update={"rank": n}) for n, r in enumerate(kept, start=1)]
 
 
 def _week_steps(
