@@ -101,7 +101,7 @@ def paper_html(paper: Paper | None, labels: dict[str, str] | None = None) -> str
         return '<div class="paper-empty">Pick a paper in the table to read its abstract.</div>'
     labels = labels or {}
     authors = ", ".join(paper.authors[:8]) + (" et al." if len(paper.authors) > 8 else "")
-    meta = [date_text(paper.published) or "undated"]
+    meta = [paper.date_label]  # "added <day>" for a paper without a publication date
     if paper.upvotes is not None:
         meta.append(f"▲ {paper.upvotes}")
     keywords = "".join(f'<span class="kw">{escape(k)}</span>' for k in paper.ai_keywords[:8])
