@@ -19,6 +19,7 @@ from assistant.coverage import Coverage, coverage, parts_said, question_parts
 from assistant.models import CheckedText, Evidence, Paper, SentenceCheck
 from assistant.prose import (
     CITATION_GROUP,
+    ENUMERATOR,
     chips_after_titles,
     given_figures,
     name_citations,
@@ -118,7 +119,9 @@ def renumber_citations(
 
 def _lexical_support(sentence: str, sources_text: str) -> tuple[float | None, bool]:
     """Share of the sentence's numbers and names found in the cited abstracts, and whether
-    every number is among them (a wrong figure is the typical slip of a small model)."""
+    every number is among them (a wrong figure is the typical slip of a small model). A list
+    item's number ("2. NegToMe ...") or an enumerator ("(1)") is no figure of the papers."""
+    sentence = ENUMERATOR.sub(" ", sentence)
     salient = {t.lower().rstrip(".,") for t in _SALIENT.findall(sentence)} - {""}
     if not salient:
         return None, True

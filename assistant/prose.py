@@ -340,14 +340,14 @@ def chips_after_titles(text: str, papers: Sequence[Paper]) -> str:
 _FIGURE = re.compile(
     r"(?<![\w.'’-])(?!(?:19|20)\d\d\b)\d+(?:[.,]\d+)*(?=(?:[xX×kKMBTG]|bit)?(?!\w))"
 )
-_ENUMERATOR = re.compile(r"\(\d{1,2}\)|^\s*\d{1,2}[.)](?=\s)", re.MULTILINE)  # (1), "1. item"
+ENUMERATOR = re.compile(r"\(\d{1,2}\)|^\s*\d{1,2}[.)](?=\s)", re.MULTILINE)  # (1), "1. item"
 _COUNTED = re.compile(r"\b(\d{1,2})\s+(?:of\s+the\s+)?(?:papers?|studies|works?|methods?|sources?)")
 
 
 def figures(text: str) -> set[str]:
     """The figures a text reports (citation numbers, "(1)" enumerators and list numbers left
     out)."""
-    flat = _ENUMERATOR.sub(" ", CITATION_GROUP.sub(" ", text))
+    flat = ENUMERATOR.sub(" ", CITATION_GROUP.sub(" ", text))
     return {f.replace(",", "") for f in _FIGURE.findall(flat)}
 
 
