@@ -485,7 +485,7 @@ def test_interests_saved_papers_and_a_scoped_chat_in_a_browser(fake: Served, bro
     chat answers from that collection only."""
     from playwright.sync_api import expect
 
-    from assistant.interests import load_profile, profile_path
+    from assistant.interests import load_profile, profile_path, unsave_papers
 
     profile_path(fake.settings).unlink(missing_ok=True)
     try:
@@ -528,5 +528,20 @@ def test_interests_saved_papers_and_a_scoped_chat_in_a_browser(fake: Served, bro
         expect(page.locator("#chatbot .answer-meta")).to_be_visible(timeout=60_000)
         cards = page.locator("#sources .src-card .src-title").all_inner_texts()
         assert cards == [title], cards
+
+        # ☆ on a source card saves its paper too (taken out first, so the star must do it).
+        unsave_papers(fake.settings, [starred.papers[0].id])
+        assert load_profile(fake.settings).collection("starred").papers == []  # type: ignore[union-attr]
+        page.locator("#sources .src-card .star-btn").first.click()
+        expect(page.locator("#sources .src-card .star-btn").first).to_have_text("★")
+
+        def saved_titles() -> list[str]:
+            found = load_profile(fake.settings).collection("starred")
+            return [p.title for p in found.papers] if found else []
+
+        deadline = time.monotonic() + 30
+        while saved_titles() != [title] and time.monotonic() < deadline:
+            time.sleep(0.2)  # the save is a server event after the click: poll its result
+        assert saved_titles() == [title]
     finally:
         profile_path(fake.settings).unlink(missing_ok=True)

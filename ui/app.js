@@ -39,6 +39,21 @@
         localStorage.setItem(THEME_KEY, dark ? "dark" : "light");
         return;
       }
+      const star = target.closest("button[data-star]");
+      if (star) {
+        // ☆ on a source card: hand the paper's id to the app's hidden save field and button
+        // (assistant/ui/app.py, "star-id" and "star-go"), which keeps it in "starred".
+        event.preventDefault();
+        const field = document.querySelector("#star-id textarea, #star-id input");
+        const go = document.querySelector("#star-go");
+        if (!field || !go) return;
+        field.value = star.dataset.star;
+        field.dispatchEvent(new Event("input", { bubbles: true }));
+        setTimeout(() => go.click(), 50);
+        star.textContent = "★";
+        star.title = "Saved to starred";
+        return;
+      }
       const button = target.closest("button[data-copy]");
       if (button) {
         event.preventDefault();

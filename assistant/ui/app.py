@@ -35,7 +35,7 @@ from assistant.ui.chat import Runs, chat_tab
 from assistant.ui.common import ALL_SOURCES, failure
 from assistant.ui.digests import digests_tab
 from assistant.ui.for_you import for_you_tab
-from assistant.ui.library import library_tab
+from assistant.ui.library import library_tab, star_paper
 from assistant.ui.status import SpeedLog, check_health, measure_speed, status_tab
 from assistant.ui.waiting_line import WaitingLine
 
@@ -111,6 +111,9 @@ def build_app(
     runs, speed = Runs(), SpeedLog()
     with gr.Blocks(title="Papers assistant", analytics_enabled=False, fill_width=True) as app:
         header = gr.HTML(header_html(None, settings), elem_id="header")
+        # What a source card's ☆ fills and presses (ui/app.js): no logic, a save.
+        star_id = gr.Textbox(show_label=False, container=False, elem_id="star-id")
+        star_go = gr.Button("save", elem_id="star-go")
         banner = gr.HTML("", visible=False, elem_id="banner")
         with gr.Tabs(selected="chat", elem_id="tabs") as tabs:
             with gr.Tab("Chat", id="chat"):
@@ -165,6 +168,13 @@ def build_app(
             health_outputs,
             concurrency_limit=None,
             api_name="measure_speed",
+        )
+        star_go.click(
+            lambda paper_id: star_paper(settings, paper_id),
+            [star_id],
+            None,
+            concurrency_limit=None,
+            api_name="star",
         )
         digests_item.select(
             list_weeks, [for_whom], [weeks], api_name="weeks", concurrency_limit=None

@@ -32,6 +32,17 @@ class LibraryTab:
     source: gr.Dropdown
 
 
+def star_paper(settings: Settings, paper_id: str) -> None:
+    """Keep a paper in the "starred" collection (the CLI's 'saved'); say so in a toast. The
+    Library's ☆ Save and a source card's ☆ both come here."""
+    try:
+        kept = save_papers(settings, [paper_id], STARRED)
+        count = f"{len(kept.papers)} paper" + ("s" if len(kept.papers) != 1 else "")
+        gr.Info(f"Saved to “{kept.name}” ({count}).")
+    except Exception as exc:
+        gr.Warning(failure(exc))
+
+
 def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
     """Search or browse the papers page by page, read one, and ask the chat about it."""
     with gr.Row(elem_id="library-search", equal_height=True):
@@ -168,15 +179,6 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
         button = gr.Button(visible=bool(found))
         return shown, paper_id if found else "", button, button, button, ""
 
-    def save_paper(paper_id: str) -> None:
-        """Keep the open paper in the "starred" collection (the CLI's 'saved')."""
-        try:
-            kept = save_papers(settings, [paper_id], STARRED)
-            count = f"{len(kept.papers)} paper" + ("s" if len(kept.papers) != 1 else "")
-            gr.Info(f"Saved to “{kept.name}” ({count}).")
-        except Exception as exc:
-            gr.Warning(failure(exc))
-
     def papers_like(paper_id: str) -> str:
         """The papers nearest the open one, each with how close."""
         try:
@@ -240,7 +242,13 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
         concurrency_limit=None,
         api_visibility="private",
     )
-    star.click(save_paper, [selected], None, concurrency_limit=None, api_visibility="private")
+    star.click(
+        lambda paper_id: star_paper(settings, paper_id),
+        [selected],
+        None,
+        concurrency_limit=None,
+        api_visibility="private",
+    )
     like.click(
         papers_like, [selected], [similar_papers], concurrency_limit=None, api_name="similar"
     )

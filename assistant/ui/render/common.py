@@ -156,7 +156,8 @@ def card_html(
         f'<div class="src-head"><span class="src-num">{number}</span>'
         f'<div class="src-title">{title}</div></div>'
         f'<div class="src-meta">{mark}'
-        f"{' · ' + escape(date) if date else ''}{links_html(links, paper.abstract)}</div>"
+        f"{' · ' + escape(date) if date else ''}{links_html(links, paper.abstract)}"
+        f"{star_button(paper.id)}</div>"
         f'<ul class="src-evidence">{items}</ul></article>'
     )
 
@@ -170,6 +171,15 @@ def copy_button(text: str, label: str = "copy id") -> str:
     return (
         f'<button type="button" class="copy-btn" data-copy="{escape(text)}" '
         f'title="Copy {escape(text)}">{escape(label)}</button>'
+    )
+
+
+def star_button(paper_id: str) -> str:
+    """☆ on a card: saves the paper to the "starred" collection (``ui/app.js`` hands its id
+    to the app's save button)."""
+    return (
+        f'<button type="button" class="star-btn" data-star="{escape(paper_id)}" '
+        'title="Save to starred" aria-label="Save to starred">☆</button>'
     )
 
 
