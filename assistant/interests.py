@@ -148,6 +148,18 @@ def get_interest(settings: Settings, name: str) -> Interest:
     return _named_interest(load_profile(settings), name)
 
 
+def interest_to_rank(settings: Settings, name: str) -> Interest:
+    """The saved interest as the ranker takes it: the papers saved in a collection of its
+    name join its seeds (the ranker learns from both, and a why may name either)."""
+    profile = load_profile(settings)
+    interest = _named_interest(profile, name)
+    saved = profile.collection(interest.name)
+    if saved is None:
+        return interest
+    seeds = {s.id: s for s in [*interest.seeds, *saved.papers]}
+    return interest.model_copy(update={"seeds": list(seeds.values())})
+
+
 def remove_interest(settings: Settings, name: str) -> Interest:
     """Remove an interest; the removed one."""
     with changing_profile(settings) as profile:

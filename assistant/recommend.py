@@ -6,8 +6,9 @@ Three signals, each a score for every paper of the store:
   its best, the best phrase kept) and the phrase's cosine to the paper's vector (best
   phrase kept);
 - **seeds**: a linear SVM in the arxiv-sanity-lite manner, trained on the paper vectors with
-  the seed papers (and the papers saved in a collection of the interest's name) as positives
-  and the rest of the store as negatives; its decision value ranks;
+  the seed papers (for a saved interest, also the papers saved in a collection of its name:
+  ``interests.interest_to_rank``) as positives and the rest of the store as negatives; its
+  decision value ranks;
 - **negatives**: the "not" phrases scored like the phrases push a paper down (by how far
   above the store's mean it is), and a paper about one (a sentence of it, or its title, says
   it: ``coverage.uses_words`` or a sentence at ``COVER_SIMILARITY``) is left out.
@@ -89,7 +90,6 @@ class _Signals:
     dense: np.ndarray | None
     best_phrase: np.ndarray | None  # index of the phrase each paper is closest to
     seed_cosine: np.ndarray | None
-    nearest_seed: np.ndarray | None  # index of the seed each paper is closest to
     learned: np.ndarray | None
     negative: np.ndarray | None  # how much each paper is about the "not" phrases
 
@@ -150,24 +150,18 @@ def _phrase_scores(
     return bm25, similarity.max(axis=1), similarity.argmax(axis=1)
 
 
-def _signals(
-    retriever: Retriever,
-    vectors: _Vectors,
-    interest: Interest,
-    positives: Sequence[str],
-) -> _Signals:
-    bm25 = dense = best_phrase = seed_cosine = nearest_seed = learned = negative = None
+def _signals(retriever: Retriever, vectors: _Vectors, interest: Interest) -> _Signals:
+    bm25 = dense = best_phrase = seed_cosine = learned = negative = None
     if interest.phrases:
         bm25, dense, best_phrase = _phrase_scores(retriever, vectors, interest.phrases)
-    liked = [vectors.row[pid] for pid in positives if pid in vectors.row]
+    liked = [vectors.row[s.id] for s in interest.seeds if s.id in vectors.row]
     if liked:
-        similarity = vectors.matrix @ vectors.matrix[liked].T
-        seed_cosine, nearest_seed = similarity.max(axis=1), similarity.argmax(axis=1)
+        seed_cosine = (vectors.matrix @ vectors.matrix[liked].T).max(axis=1)
         learned = _learned(vectors.matrix, liked)
     if interest.negatives:
         neg_bm25, neg_dense, _ = _phrase_scores(retriever, vectors, interest.negatives)
         negative = WEIGHTS["dense"] * _z(neg_dense) + WEIGHTS["bm25"] * _z(neg_bm25)
-    return _Signals(bm25, dense, best_phrase, seed_cosine, nearest_seed, learned, negative)
+    return _Signals(bm25, dense, best_phrase, seed_cosine, learned, negative)
 
 
 def _learned(matrix: np.ndarray, positive_rows: Sequence[int]) -> np.ndarray:
@@ -227,12 +221,10 @@ def rank(
     ids: Sequence[str] | None = None,
     scope: str = "the whole store",
     ranker: Ranker = "combined",
-    positives: Sequence[str] = (),
 ) -> ForYou:
     """The k papers (among ``ids``; default: the whole store) ranked for ``interest``.
 
-    ``positives`` are papers to learn from beside the seeds (the interest's saved papers).
-    Seeds and positives are not ranked. The baselines (``ranker``) apply no negatives."""
+    Seeds are not ranked. The baselines (``ranker``) apply no negatives."""
     if k < 1:
         raise InputError(f"-k must be at least 1 (got {k}).")
     if ranker not in RANKERS:
@@ -241,8 +233,8 @@ def rank(
     if retriever.store.count() == 0:
         raise InputError(f"the store at {retriever.store.where} is empty: ingest papers first.")
     vectors = _vectors(retriever, retriever.store.revision())
-    known = [s.id for s in interest.seeds] + list(positives)
-    signals = _signals(retriever, vectors, interest, known)
+    known = [s.id for s in interest.seeds]
+    signals = _signals(retriever, vectors, interest)
     score = signals.score(ranker)
 
     notices: list[str] = []
@@ -364,7 +356,7 @@ def _whys(
                 "strong": says,
             }
         else:
-            seed = _nearest_seed(signals, seeds, row, vectors)
+            seed = _nearest_seed(seeds, row, vectors)
             similarity = float(vectors.matrix[row] @ vectors.matrix[vectors.row[seed.id]])
             out[paper.id] = {
                 "why": f"close to “{seed.title}” (similarity {similarity:.2f})",
@@ -391,10 +383,8 @@ def _quote(
     return texts[best], bool(spelt) or float(similarity[best]) >= COVER_SIMILARITY
 
 
-def _nearest_seed(
-    signals: _Signals, seeds: Sequence[PaperRef], row: int, vectors: _Vectors
-) -> PaperRef:
-    if signals.nearest_seed is None or not seeds:
+def _nearest_seed(seeds: Sequence[PaperRef], row: int, vectors: _Vectors) -> PaperRef:
+    if not seeds:
         raise InputError(
             "nothing to say why: the interest has neither phrases nor seeds in the store."
         )
@@ -412,21 +402,13 @@ def for_you(
     ranker: Ranker = "combined",
 ) -> ForYou:
     """The papers of a week, a date range or the whole store ranked for the saved interest
-    ``name``; the papers saved in a collection of the same name are learned from as seeds."""
-    from assistant.interests import get_interest, load_profile
+    ``name``; the papers saved in a collection of the same name are learned from as seeds
+    (``interests.interest_to_rank``)."""
+    from assistant.interests import interest_to_rank
 
-    interest = get_interest(settings, name)
-    saved = load_profile(settings).collection(interest.name)
+    interest = interest_to_rank(settings, name)
     ids, scope = scope_ids(settings, week=week, since=since, until=until)
-    return rank(
-        settings,
-        interest,
-        k=k,
-        ids=ids,
-        scope=scope,
-        ranker=ranker,
-        positives=saved.ids if saved else (),
-    )
+    return rank(settings, interest, k=k, ids=ids, scope=scope, ranker=ranker)
 
 
 #: How many of an interest's best papers a chat scoped to it is answered from.

@@ -420,9 +420,9 @@ def _build_steps(
     llm: LLM | None,
     interest_name: str | None,
 ) -> Generator[DigestEvent, None, WeekBuild]:
-    from assistant.interests import get_interest
+    from assistant.interests import interest_to_rank
 
-    interest = get_interest(settings, interest_name) if interest_name else None
+    interest = interest_to_rank(settings, interest_name) if interest_name else None
     name = interest.name if interest else None
     if week is None:
         found = store_weeks(settings)

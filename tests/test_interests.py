@@ -321,3 +321,19 @@ def test_for_you_on_a_chroma_server(chroma_server: str, tmp_path: Path, embedder
     assert len(like.papers) == 3 and result.papers[0].paper.id not in {
         r.paper.id for r in like.papers
     }
+
+
+def test_papers_saved_under_an_interests_name_are_learned_from_and_named(
+    profile: Settings,
+) -> None:
+    """A collection named like the interest adds its papers to the seeds: a phrase-only
+    interest then ranks papers close to them, and says which (it raised "nothing to say
+    why" when only the seeds were looked at for the why)."""
+    saved = [_paper(profile, t) for t in ("EMS:", "D2O:", "Model Tells You")]
+    add_interest(profile, "kv", phrases=["memory of long contexts"])
+    save_papers(profile, [p.id for p in saved], "kv")
+    result = for_you(profile, "kv", k=10)
+    assert result.candidates == 583 - len(saved)
+    assert not {p.id for p in saved} & {r.paper.id for r in result.papers}
+    by_seed = [r for r in result.papers if r.because == "seed"]
+    assert by_seed and all(r.matched in {p.title for p in saved} for r in by_seed)
