@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import ValidationError
 
@@ -24,6 +25,7 @@ from assistant.settings import Settings
 from assistant.store import PaperStore, open_store
 
 FILE_NAME = "interests.json"
+Model = TypeVar("Model", Interest, Collection)
 
 
 def profile_path(settings: Settings) -> Path:
@@ -84,7 +86,8 @@ def _refs(papers: Sequence[Paper]) -> list[PaperRef]:
     return [PaperRef(id=p.id, title=p.title) for p in papers]
 
 
-def _checked(make: type[Interest] | type[Collection], **fields: object) -> Interest | Collection:
+def _checked(make: type[Model], **fields: object) -> Model:
+    """``make`` built from ``fields``; its validation errors as one InputError."""
     try:
         return make.model_validate(fields)
     except ValidationError as exc:
@@ -109,7 +112,6 @@ def add_interest(
     interest = _checked(
         Interest, name=name, phrases=list(phrases), negatives=list(negatives), seeds=_refs(papers)
     )
-    assert isinstance(interest, Interest)
     if not interest.phrases and not interest.seeds:
         raise InputError(f"interest {interest.name!r} needs a --phrase or a --seed to rank by.")
     with changing_profile(settings) as profile:
@@ -177,9 +179,7 @@ def save_papers(settings: Settings, keys: Sequence[str], collection: str = STARR
     with changing_profile(settings) as profile:
         found = profile.collection(collection)
         if found is None:
-            made = _checked(Collection, name=collection)
-            assert isinstance(made, Collection)
-            found = made
+            found = _checked(Collection, name=collection)
             profile.collections.append(found)
         known = set(found.ids)
         found.papers.extend(r for r in _refs(papers) if r.id not in known)

@@ -98,24 +98,25 @@ class _Signals:
             return _require(self.bm25, "phrases")
         if ranker == "seeds":
             return _require(self.seed_cosine, "seeds")
-        parts = [
-            WEIGHTS[name] * _z(values)
-            for name, values in (
-                ("dense", self.dense),
-                ("bm25", self.bm25),
-                ("learned", self.learned),
-            )
-            if values is not None
-        ]
+        parts = [part for part in (self.phrase_part(), self.seed_part()) if part is not None]
         total = np.sum(parts, axis=0)
         if self.negative is not None:
             total = total - WEIGHTS["negative"] * np.clip(_z(self.negative), 0, None)
         return total
 
     def phrase_part(self) -> np.ndarray | None:
-        if self.dense is None or self.bm25 is None:
-            return None
-        return WEIGHTS["dense"] * _z(self.dense) + WEIGHTS["bm25"] * _z(self.bm25)
+        """The phrases' share of the combined score."""
+        return None if self.dense is None or self.bm25 is None else _said(self.bm25, self.dense)
+
+    def seed_part(self) -> np.ndarray | None:
+        """The seeds' share of the combined score."""
+        return None if self.learned is None else WEIGHTS["learned"] * _z(self.learned)
+
+
+def _said(bm25: np.ndarray, dense: np.ndarray) -> np.ndarray:
+    """How much each paper says some phrases (the interest's, or its "not" ones): their
+    BM25 and cosine, each on the store's scale, weighted."""
+    return WEIGHTS["dense"] * _z(dense) + WEIGHTS["bm25"] * _z(bm25)
 
 
 def _require(values: np.ndarray | None, what: str) -> np.ndarray:
@@ -160,7 +161,7 @@ def _signals(retriever: Retriever, vectors: _Vectors, interest: Interest) -> _Si
         learned = _learned(vectors.matrix, liked)
     if interest.negatives:
         neg_bm25, neg_dense, _ = _phrase_scores(retriever, vectors, interest.negatives)
-        negative = WEIGHTS["dense"] * _z(neg_dense) + WEIGHTS["bm25"] * _z(neg_bm25)
+        negative = _said(neg_bm25, neg_dense)
     return _Signals(bm25, dense, best_phrase, seed_cosine, learned, negative)
 
 
@@ -320,8 +321,7 @@ def _whys(
     ranker: Ranker,
 ) -> dict[str, dict[str, Any]]:
     """For each ranked paper: ``why``, ``because``, ``matched``, ``sentence``, ``strong``."""
-    phrase_part = signals.phrase_part()
-    seed_part = None if signals.learned is None else WEIGHTS["learned"] * _z(signals.learned)
+    phrase_part, seed_part = signals.phrase_part(), signals.seed_part()
     use_phrase: dict[str, bool] = {}
     for row, paper in ranked:
         if ranker != "combined":

@@ -32,10 +32,10 @@ from assistant.retrieve import search
 from assistant.settings import Settings
 from assistant.ui import render
 from assistant.ui.chat import Runs, chat_tab
-from assistant.ui.common import ALL_SOURCES, failure
+from assistant.ui.common import ALL_SOURCES, failure, star_paper
 from assistant.ui.digests import digests_tab
 from assistant.ui.for_you import for_you_tab
-from assistant.ui.library import library_tab, star_paper
+from assistant.ui.library import library_tab
 from assistant.ui.status import SpeedLog, check_health, measure_speed, status_tab
 from assistant.ui.waiting_line import WaitingLine
 

@@ -1,5 +1,6 @@
 """What the tabs share: the filter widgets read as search filters, the source filter's
-choices, the browser session an event came from, and the message a failure shows."""
+choices, the browser session an event came from, the message a failure shows, the chat's
+"Answer from" choices, and the ☆ that saves a paper."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from typing import Any
 import gradio as gr
 
 from assistant.errors import AssistantError, InputError
+from assistant.interests import load_profile, save_papers
 from assistant.models import SearchFilters
+from assistant.models.interests import STARRED
+from assistant.recommend import ask_scope
 from assistant.settings import Settings
 from assistant.store import open_store
 from assistant.ui import render
@@ -83,8 +87,6 @@ def scope_value(kind: str, name: str) -> str:
 
 def scope_choices(settings: Settings) -> list[str]:
     """ "Answer from" choices: every paper, each saved collection, each interest."""
-    from assistant.interests import load_profile
-
     try:
         profile = load_profile(settings)
     except AssistantError as exc:
@@ -99,11 +101,20 @@ def scope_choices(settings: Settings) -> list[str]:
 
 def scope_ids(settings: Settings, value: str | None) -> list[str] | None:
     """The papers an "Answer from" value restricts a question to (None: every paper)."""
-    from assistant.recommend import ask_scope
-
     kind, _, name = (value or ALL_PAPERS).partition(": ")
     if kind == "collection":
         return ask_scope(settings, collection=name)
     if kind == "interest":
         return ask_scope(settings, interest=name)
     return None
+
+
+def star_paper(settings: Settings, paper_id: str) -> None:
+    """Keep a paper in the "starred" collection (the CLI's 'saved'); say so in a toast. The
+    Library's ☆ Save and a source card's ☆ both come here."""
+    try:
+        kept = save_papers(settings, [paper_id], STARRED)
+        count = f"{len(kept.papers)} paper" + ("s" if len(kept.papers) != 1 else "")
+        gr.Info(f"Saved to “{kept.name}” ({count}).")
+    except Exception as exc:
+        gr.Warning(failure(exc))

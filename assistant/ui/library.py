@@ -11,15 +11,20 @@ from typing import Any
 
 import gradio as gr
 
-from assistant.interests import save_papers
 from assistant.library import ORDERS, about_question, library_page
-from assistant.models.interests import STARRED
 from assistant.recommend import similar
 from assistant.settings import MODES, Settings
 from assistant.store import open_store
 from assistant.ui import render
 from assistant.ui.chat import ChatTab
-from assistant.ui.common import ALL_SOURCES, failure, filters_of, source_choices, source_labels
+from assistant.ui.common import (
+    ALL_SOURCES,
+    failure,
+    filters_of,
+    source_choices,
+    source_labels,
+    star_paper,
+)
 
 
 @dataclass
@@ -30,17 +35,6 @@ class LibraryTab:
     inputs: list[Any]
     outputs: list[Any]
     source: gr.Dropdown
-
-
-def star_paper(settings: Settings, paper_id: str) -> None:
-    """Keep a paper in the "starred" collection (the CLI's 'saved'); say so in a toast. The
-    Library's ☆ Save and a source card's ☆ both come here."""
-    try:
-        kept = save_papers(settings, [paper_id], STARRED)
-        count = f"{len(kept.papers)} paper" + ("s" if len(kept.papers) != 1 else "")
-        gr.Info(f"Saved to “{kept.name}” ({count}).")
-    except Exception as exc:
-        gr.Warning(failure(exc))
 
 
 def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
