@@ -9,7 +9,8 @@
 8. quote      ``reported_results``: under the model's prose, the result sentence of each
               cited paper (verbatim, at most ``answer.quoted_results``) whose figures the
               prose leaves out; the small model often names a paper without its numbers
-9. result     a typed ``Answer``
+9. result     a typed ``Answer``; a question that asks to compare ("compare these", "in a
+              table") also gets its sources side by side (``compare.compare``)
 
 ``answer_from`` and ``ask_stream`` (the two chained) return an ``AnswerStream``: iterate it for
 the text as the model writes, then read ``.result``; ``ask`` returns only the ``Answer``.
@@ -24,6 +25,7 @@ from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from assistant.citations import CANNOT_ANSWER, check_text, is_abstention
+from assistant.compare import asks_for_table, compare
 from assistant.embed import get_embedder
 from assistant.evidence import abstract_sentences, format_sources, gather, valued_sentences
 from assistant.generate import Generation
@@ -39,6 +41,7 @@ from assistant.models import (
     SentenceCheck,
     Source,
 )
+from assistant.models.compare import Comparison
 from assistant.prompts import load_prompt
 from assistant.prose import CITATION_GROUP, figures
 from assistant.settings import Settings
@@ -112,10 +115,21 @@ def _answer_steps(
             telemetry.prompt_tokens = gen.prompt_tokens
             telemetry.completion_tokens = gen.completion_tokens
             telemetry.tokens_per_s = gen.tokens_per_s
+    if gathered.relevant and asks_for_table(gathered.question) and answer.sources:
+        answer.comparison = compared(answer, gathered)
     telemetry.total_s = round(gathered.elapsed_s(), 3)
     answer.notices = [*gathered.notices, *answer.notices]
     answer.telemetry = telemetry
     return answer
+
+
+def compared(answer: Answer, gathered: EvidenceSet) -> Comparison:
+    """The answer's sources side by side (cited first), numbered as the answer numbers
+    them: what "compare these" asks for, cut from the abstracts like a digest's table."""
+    papers = {ev.paper.id: ev.paper for ev in gathered.evidence}
+    shown = [papers[s.paper_id] for s in answer.sources if s.paper_id in papers]
+    numbers = {s.paper_id: s.number for s in answer.sources}
+    return compare(shown, gathered.standalone_question, numbers)
 
 
 # --- 8. quote ----------------------------------------------------------------------------------

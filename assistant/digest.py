@@ -27,7 +27,7 @@ import numpy as np
 from assistant.citations import CANNOT_ANSWER
 from assistant.embed import get_embedder
 from assistant.errors import InputError
-from assistant.evidence import is_relevant
+from assistant.evidence import topic_hits
 from assistant.llm import LLM
 from assistant.models import Digest, DigestProgress, DigestTelemetry, SearchFilters
 from assistant.page import (
@@ -38,7 +38,6 @@ from assistant.page import (
     with_evidence_sentences,
     write_page,
 )
-from assistant.retrieve import search
 from assistant.settings import Settings
 from assistant.store import open_store
 from assistant.themes import choose_clusters, group_themes, mark_off_topic
@@ -83,32 +82,22 @@ def _digest_steps(
     t0 = time.perf_counter()
     # Evidence sentences are picked after clustering, for the papers shown to the model only:
     # embedding every abstract's sentences is most of retrieval's time.
-    result = search(settings, topic, k=n, mode="hybrid", filters=filters, mmr=True, sentences=False)
+    found = topic_hits(settings, topic, n, filters, config.min_similarity)
     telemetry.retrieval_s = round(time.perf_counter() - t0, 3)
-    notices = list(result.notices)
-    title = f"Digest: {result.query}"
-    if not is_relevant(result.hits, settings.answer.min_relevance):
-        closest = ", ".join(f"“{h.paper.title}”" for h in result.hits[:3])
-        if closest:
-            notices.append(f"closest papers, not similar enough to the topic: {closest}.")
+    notices, hits = found.notices, found.hits
+    title = f"Digest: {found.query}"
+    if not found.covered:
         telemetry.total_s = round(time.perf_counter() - started, 3)
         return Digest(
             kind="topic",
             title=title,
-            topic=result.query,
+            topic=found.query,
             covered=False,
             overview=CANNOT_ANSWER,
             notices=notices,
             filters=filters,
             used_llm=False,
             telemetry=telemetry,
-        )
-    hits = [h for h in result.hits if h.similarity >= config.min_similarity]
-    if len(hits) < len(result.hits):
-        left = len(result.hits) - len(hits)
-        notices.append(
-            f"{left} retrieved paper(s) less similar to the topic than "
-            f"{config.min_similarity} were left out."
         )
 
     yield DigestProgress(stage="clustering", message=f"grouping {len(hits)} papers into themes")
@@ -120,7 +109,7 @@ def _digest_steps(
     )
     themes = group_themes(vectors, labels)
     ordered, themes = page_order(hits, themes)
-    mark_off_topic(themes, [h.paper for h in ordered], result.query)
+    mark_off_topic(themes, [h.paper for h in ordered], found.query)
     on_topic = [t for t in themes if t.on_topic] or themes  # the overview draws on these
     telemetry.clustering_s = round(time.perf_counter() - t0, 3)
     yield DigestProgress(
@@ -130,13 +119,13 @@ def _digest_steps(
     )
     if use_llm:
         t0 = time.perf_counter()
-        query_vector = get_embedder(settings).embed_one(result.query)  # cached by the search
+        query_vector = get_embedder(settings).embed_one(found.query)  # cached by the search
         ordered = with_evidence_sentences(settings, ordered, themes, query_vector)
         telemetry.evidence_s = round(time.perf_counter() - t0, 3)
     page = PageInput(
         kind="topic",
         title=title,
-        topic=result.query,
+        topic=found.query,
         hits=ordered,
         themes=themes,
         overview_sources=[t.members[0] for t in on_topic][: config.sources_per_theme],

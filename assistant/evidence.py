@@ -185,6 +185,39 @@ def is_relevant(hits: Sequence[Hit], threshold: float) -> bool:
 # --- 5. evidence -------------------------------------------------------------------------------
 
 
+class TopicHits(NamedTuple):
+    """What the store holds on a topic (a digest's or a table's papers): the hits above the
+    page's similarity cut, or ``covered=False`` with the closest papers named."""
+
+    query: str
+    hits: list[Hit]
+    notices: list[str]
+    covered: bool
+
+
+def topic_hits(
+    settings: Settings, topic: str, n: int, filters: SearchFilters, min_similarity: float
+) -> TopicHits:
+    """Hybrid search with MMR for ``n`` papers on ``topic``, gated like a question
+    (``answer.min_relevance``); hits less similar than ``min_similarity`` are left out, said
+    in a notice."""
+    result = search(settings, topic, k=n, mode="hybrid", filters=filters, mmr=True, sentences=False)
+    notices = list(result.notices)
+    if not is_relevant(result.hits, settings.answer.min_relevance):
+        closest = ", ".join(f"“{h.paper.title}”" for h in result.hits[:3])
+        if closest:
+            notices.append(f"closest papers, not similar enough to the topic: {closest}.")
+        return TopicHits(result.query, [], notices, covered=False)
+    hits = [h for h in result.hits if h.similarity >= min_similarity]
+    if len(hits) < len(result.hits):
+        left = len(result.hits) - len(hits)
+        notices.append(
+            f"{left} retrieved paper(s) less similar to the topic than {min_similarity} "
+            "were left out."
+        )
+    return TopicHits(result.query, hits, notices, covered=True)
+
+
 def drop_instructions(sentences: Sequence[str]) -> tuple[list[str], int]:
     """The sentences without instruction-like ones (planted in an abstract), and how many went."""
     clean = [s for s in sentences if not _INJECTION.search(s)]

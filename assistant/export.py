@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from assistant.models import QUOTES_HEADING, Answer, Paper
+from assistant.render.compare import comparison_markdown
 from assistant.text import one_line, split_sentences
 
 
@@ -61,6 +62,8 @@ def answer_markdown(answer: Answer, *, heading: bool = True) -> str:
         if answer.quotes:
             lines += ["", QUOTES_HEADING, ""]
             lines += [f"> {md_answer(q.text)}" for q in answer.quotes]
+    if answer.comparison is not None:
+        lines += ["", comparison_markdown(answer.comparison).rstrip()]
     if answer.citations:
         lines += ["", "**References**", ""]
         for c in answer.citations:

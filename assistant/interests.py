@@ -22,7 +22,7 @@ from assistant.files import file_lock, write_atomic
 from assistant.models import Paper
 from assistant.models.interests import STARRED, Collection, Interest, PaperRef, Profile
 from assistant.settings import Settings
-from assistant.store import PaperStore, open_store
+from assistant.store import open_store
 
 FILE_NAME = "interests.json"
 Model = TypeVar("Model", Interest, Collection)
@@ -65,23 +65,6 @@ def changing_profile(settings: Settings) -> Iterator[Profile]:
         write_atomic(path, profile.model_dump_json(indent=2, by_alias=True) + "\n")
 
 
-def find_papers(store: PaperStore, keys: Sequence[str]) -> list[Paper]:
-    """Papers by id or arXiv id, in order; an InputError naming every key not found."""
-    found, missing = [], []
-    for key in dict.fromkeys(k.strip() for k in keys):
-        paper = store.get(key)
-        if paper is None:
-            missing.append(key)
-        else:
-            found.append(paper)
-    if missing:
-        raise InputError(
-            f"no paper with id {', '.join(repr(k) for k in missing)} in the store "
-            "(ids as 'assistant list' or 'assistant search --json' print them)."
-        )
-    return found
-
-
 def _refs(papers: Sequence[Paper]) -> list[PaperRef]:
     return [PaperRef(id=p.id, title=p.title) for p in papers]
 
@@ -108,7 +91,7 @@ def add_interest(
     replace: bool = False,
 ) -> Interest:
     """Add (or, with ``replace``, overwrite) an interest; seeds are paper ids or arXiv ids."""
-    papers = find_papers(open_store(settings), seeds) if seeds else []
+    papers = open_store(settings).find(seeds) if seeds else []
     interest = _checked(
         Interest, name=name, phrases=list(phrases), negatives=list(negatives), seeds=_refs(papers)
     )
@@ -175,7 +158,7 @@ def remove_interest(settings: Settings, name: str) -> Interest:
 
 def save_papers(settings: Settings, keys: Sequence[str], collection: str = STARRED) -> Collection:
     """Add papers (ids or arXiv ids) to a collection, creating it; the collection."""
-    papers = find_papers(open_store(settings), keys)
+    papers = open_store(settings).find(keys)
     with changing_profile(settings) as profile:
         found = profile.collection(collection)
         if found is None:

@@ -8,7 +8,8 @@ an overview and one cited paragraph per theme, written by the model and checked.
 4. name       each theme: the model from its papers' titles, else keywords (``themes.py``)
 5. overview   2-3 sentences citing the most central papers, checked by ``citations.check_text``
 6. themes     one cited paragraph per theme from its papers' evidence, checked the same way
-7. result     a typed ``Digest``: themes, the paper table and references, notices, telemetry
+7. result     a typed ``Digest``: themes, the comparison table (``compare.py``), where the
+              papers disagree (``disagree.py``), references, notices, telemetry
 
 Before it, ``page_order`` numbers the hits down the page and ``with_evidence_sentences`` picks
 the sentences the model is shown. A ``DigestStream`` yields ``DigestProgress`` events and the
@@ -20,7 +21,6 @@ goes through ``generate.Generation`` like an answer's (``_generate``, ``_checked
 from __future__ import annotations
 
 import datetime as dt
-import re
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from assistant.citations import check_text, is_abstention
+from assistant.compare import code_url, compare, proposes
+from assistant.disagree import disagreements
 from assistant.embed import get_embedder
 from assistant.evidence import abstract_sentences, format_sources, select_evidence
 from assistant.generate import Generation
@@ -172,6 +174,11 @@ def write_page(
         for i, ev in enumerate(evidence)
     ]
     telemetry.evidence_s = round(telemetry.evidence_s + time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    numbers = {ev.paper.id: ev.number for ev in evidence}
+    comparison = compare([ev.paper for ev in evidence], page.topic, numbers)
+    tensions = disagreements(settings, [ev.paper for ev in evidence], numbers)
+    telemetry.compare_s = round(time.perf_counter() - t0, 3)
     calls = telemetry.llm_calls
     if use_llm:
         llm = llm or get_llm(settings)
@@ -295,6 +302,8 @@ def write_page(
         themes=themes,
         citations=citations,
         invalid_citations=invalid,
+        comparison=comparison,
+        disagreements=tensions,
         notices=notices,
         filters=page.filters,
         week=page.week,
@@ -363,32 +372,17 @@ def _checked(
 
 # --- paper lines ---------------------------------------------------------------------------------
 
-_CONTRIBUTION = re.compile(
-    r"\b(we|this (?:paper|work|study|article)|our (?:method|approach|model|framework))\b"
-    r"[^.]{0,40}\b(propose|present|introduce|develop|design|show|build|release|study|"
-    r"demonstrate|investigate|explore|describe)",
-    re.I,
-)
-_CODE = re.compile(r"github\.com|gitlab\.|bitbucket\.org|huggingface\.co/(?!papers)", re.I)
-
 
 def contribution(paper: Paper, limit: int = 220) -> str:
-    """One line from the abstract saying what the paper does (planted instructions skipped)."""
+    """One line from the abstract saying what the paper does (the sentence a comparison's
+    "Proposes" cell is cut from, else the first; planted instructions skipped)."""
     sentences, _ = abstract_sentences(paper)
-    line = next(
-        (s for s in sentences if _CONTRIBUTION.search(s)), sentences[0] if sentences else ""
-    )
+    said = proposes(paper, sentences).sentence
+    line = said if said and said != paper.title else (sentences[0] if sentences else "")
     line = " ".join(line.split())
     if len(line) > limit:
         line = line[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
     return line
-
-
-def code_url(paper: Paper) -> str | None:
-    """The paper's code link: its GitHub repo, else a code-hosting URL in its abstract."""
-    if paper.github_repo:
-        return paper.github_repo
-    return next((u.rstrip(".,;)") for u in paper.urls if _CODE.search(u)), None)
 
 
 def paper_date(paper: Paper) -> dt.date | None:

@@ -445,11 +445,9 @@ def similar(
 ) -> ForYou:
     """ "Papers like these": papers ranked for an interest whose seeds are ``keys`` (ids or
     arXiv ids), within a week, a date range or the whole store."""
-    from assistant.interests import find_papers
-
     if not keys:
         raise InputError("name at least one paper to find papers like it.")
-    seeds = find_papers(get_retriever(settings).store, keys)
+    seeds = get_retriever(settings).store.find(keys)
     interest = Interest(name="like", seeds=[PaperRef(id=p.id, title=p.title) for p in seeds])
     ids, scope = scope_ids(settings, week=week, since=since, until=until)
     result = rank(settings, interest, k=k, ids=ids, scope=scope)

@@ -278,6 +278,22 @@ class PaperStore:
             )
         return _paper(res["metadatas"][0]) if res["ids"] else None
 
+    def find(self, keys: Sequence[str]) -> list[Paper]:
+        """Papers by id or arXiv id, in order; an InputError naming every key not found."""
+        found, missing = [], []
+        for key in dict.fromkeys(k.strip() for k in keys):
+            paper = self.get(key)
+            if paper is None:
+                missing.append(key)
+            else:
+                found.append(paper)
+        if missing:
+            raise InputError(
+                f"no paper with id {', '.join(repr(k) for k in missing)} in the store "
+                "(ids as 'assistant list' or 'assistant search --json' print them)."
+            )
+        return found
+
     def by_title_keys(self, keys: Sequence[str]) -> dict[str, tuple[Paper, str]]:
         """Stored papers whose title key is in ``keys``: key -> (paper, content hash)."""
         unique = list(dict.fromkeys(keys))

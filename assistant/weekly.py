@@ -1,4 +1,4 @@
-"""Weekly summaries: "what came in this week?", saved as Markdown, HTML and JSON, and a feed.
+"""Weekly summaries: "what came in this week?", saved as Markdown, HTML, CSV and JSON, and a feed.
 
 ``build_week_stream(settings, "2026-W11")`` reads top to bottom:
 
@@ -34,6 +34,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
+from assistant.compare import code_url
 from assistant.errors import InputError
 from assistant.files import file_lock, write_atomic
 from assistant.llm import LLM
@@ -52,7 +53,6 @@ from assistant.page import (
     DigestEvent,
     DigestStream,
     PageInput,
-    code_url,
     page_order,
     paper_date,
     with_evidence_sentences,
@@ -343,7 +343,7 @@ def weekly_dir(settings: Settings, interest: str | None = None) -> Path:
 
 
 def week_paths(settings: Settings, week: str, interest: str | None = None) -> dict[str, Path]:
-    """The three files of a saved week (for everyone, or for an interest), by format."""
+    """The files of a saved week (for everyone, or for an interest), by format."""
     folder = weekly_dir(settings, interest)
     return {fmt: folder / f"{week}.{suffix}" for fmt, suffix in SUFFIXES.items()}
 
@@ -359,15 +359,16 @@ def weekly_lock(settings: Settings) -> Iterator[None]:
 
 
 def save_week(settings: Settings, digest: Digest) -> list[Path]:
-    """Write a week's Markdown, HTML and JSON (each whole) and rebuild its feed (the
-    interest's own, for an interest's week)."""
+    """Write a week's Markdown, HTML, CSV (its comparison table) and JSON (each whole) and
+    rebuild its feed (the interest's own, for an interest's week)."""
     assert digest.week is not None
     paths = week_paths(settings, digest.week.week, digest.interest)
     # JSON last: its presence is what marks the week as saved.
-    for fmt in ("markdown", "html", "json"):
+    order = [f for f in paths if f != "json"] + ["json"]
+    for fmt in order:
         write_atomic(paths[fmt], render(digest, fmt))
     write_feed(settings, digest.interest)
-    return [paths[f] for f in ("markdown", "html", "json")]
+    return [paths[f] for f in order]
 
 
 class WeekBuild(BaseModel):

@@ -35,9 +35,12 @@ PARTIAL = SUITES / "partial.jsonl"  # written from the abstracts for checking, n
 MEANING = SUITES / "meaning.jsonl"  # no distinctive names; synonyms and descriptions
 # Conversations live in their own suite, kept for checking (nothing was tuned on it);
 # core and quick hold the single-question types (partial cases have their own suite).
-SINGLE_TURN = set(CASE_TYPES) - {"follow_up", "partial", "interest"}
+SINGLE_TURN = set(CASE_TYPES) - {"follow_up", "partial", "interest", "table", "disagreement"}
 INTERESTS = SUITES / "interests.jsonl"  # written from the abstracts for checking, not tuned on
 INTERESTS_DEV = SUITES / "interests-dev.jsonl"  # the ranker's weights were set on these
+TABLES = SUITES / "tables.jsonl"  # labelled by a helper who read no code; never tuned on
+PAIRS = SUITES / "disagreements.jsonl"  # labelled the same way, for checking
+PAIRS_DEV = SUITES / "disagreements-dev.jsonl"  # the detector's rules were set on these
 
 # What each unanswerable case of core.jsonl names that the sample corpus must not mention
 # (checked case-insensitively against the raw page dumps, at the start of a word). A new
@@ -136,9 +139,29 @@ def test_interest_suites_are_big_enough_and_apart() -> None:
     assert not {c.id for c in check.cases} & {c.id for c in dev.cases}
 
 
+def test_labelled_tables_and_pairs_are_big_enough_verbatim_and_apart(
+    papers: list[Paper],
+) -> None:
+    abstracts = {normalize_title(p.title): p.abstract for p in papers}
+    tables = load_suite(TABLES)
+    assert {c.type for c in tables.cases} == {"table"} and len(tables.cases) >= 40
+    for case in tables.cases:
+        assert case.result is not None
+        if case.result.sentence:
+            assert case.result.sentence in abstracts[normalize_title(case.gold_titles[0])]
+    check, dev = load_suite(PAIRS), load_suite(PAIRS_DEV)
+    labels = [c.pair for suite in (check, dev) for c in suite.cases if c.pair]
+    assert sum(p.conflict for p in labels) >= 5 and sum(not p.conflict for p in labels) >= 5
+    for case in [*check.cases, *dev.cases]:  # each sentence is its own paper's, verbatim
+        assert case.pair is not None
+        for title, sentence in zip(case.gold_titles, case.pair.sentences, strict=True):
+            assert sentence in abstracts[normalize_title(title)], case.id
+    assert not {c.id for c in check.cases} & {c.id for c in dev.cases}
+
+
 @pytest.mark.parametrize(
     "path",
-    [CORE, QUICK, FOLLOW_UP, PARTIAL, MEANING, INTERESTS, INTERESTS_DEV],
+    [CORE, QUICK, FOLLOW_UP, PARTIAL, MEANING, INTERESTS, INTERESTS_DEV, TABLES, PAIRS, PAIRS_DEV],
     ids=lambda p: p.name,
 )
 def test_every_title_is_in_the_sample_corpus(path: Path, papers: list[Paper]) -> None:

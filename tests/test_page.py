@@ -4,8 +4,9 @@ model); the page itself is tested through the digest (test_digest.py) and the we
 
 from __future__ import annotations
 
+from assistant.compare import code_url
 from assistant.models import Paper
-from assistant.page import code_url, contribution
+from assistant.page import contribution
 
 
 def test_contribution_and_code_link_come_from_the_abstract() -> None:

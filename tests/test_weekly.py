@@ -109,7 +109,7 @@ def week_page(settings: Settings, summary: object) -> str:
     return digest_markdown(summary)  # type: ignore[arg-type]
 
 
-def test_build_saves_three_files_once(weeks: Settings) -> None:
+def test_build_saves_its_files_once(weeks: Settings) -> None:
     built = build_week(weeks, "2026-W11")
     assert built.status == "written" and built.exit_code == 0
     paths = week_paths(weeks, "2026-W11")
@@ -119,6 +119,8 @@ def test_build_saves_three_files_once(weeks: Settings) -> None:
     assert saved.week is not None and saved.week.week == "2026-W11" and saved.used_llm
     assert [w.week for w in list_saved_weeks(weeks)] == ["2026-W11"]
     assert paths["html"].read_text().startswith("<!DOCTYPE html>")
+    header = paths["csv"].read_text().splitlines()[0]  # the week's comparison table
+    assert header.startswith("#,Title,Id,Date,")
 
     before = {f: p.read_bytes() for f, p in paths.items()}
     again = build_week(weeks, "2026-W11")

@@ -3,7 +3,7 @@
 // (remembered in this browser); the question box takes the focus on wide screens only (on a
 // phone it would scroll the header away and open the keyboard); the chat follows the newest
 // turn as it streams, unless the reader scrolled up (see followChat); on a phone a tapped
-// library row scrolls its paper into view.
+// library row scrolls its paper into view; a comparison table sorts by a clicked header.
 (() => {
   const THEME_KEY = "papers-assistant-theme";
 
@@ -25,6 +25,34 @@
     document.execCommand("copy");
     area.remove();
     return Promise.resolve();
+  }
+
+  // A comparison table (the digest's papers side by side) sorts by the column whose header
+  // is clicked: numbers by value (the first figure in a cell), text alphabetically, a cell
+  // the abstract did not fill ("not stated ...") last; a second click reverses the order.
+  function sortKey(cell) {
+    if (cell.classList.contains("dim")) return null;
+    const text = cell.textContent.trim();
+    const number = text.match(/^-?\d+(?:[.,]\d+)*/) || text.match(/-?\d+(?:\.\d+)?/);
+    return number ? parseFloat(number[0].replace(/,/g, "")) : text.toLowerCase();
+  }
+
+  function sortTable(header) {
+    const table = header.closest("table");
+    const column = Number(header.dataset.sort);
+    const down = header.getAttribute("aria-sort") !== "ascending";
+    const body = table.tBodies[0];
+    const rows = Array.from(body.rows);
+    rows.sort((a, b) => {
+      const x = sortKey(a.cells[column]);
+      const y = sortKey(b.cells[column]);
+      if (x === null || y === null) return x === y ? 0 : x === null ? 1 : -1;
+      const order = typeof x === typeof y ? (x < y ? -1 : x > y ? 1 : 0) : typeof x === "number" ? -1 : 1;
+      return down ? order : -order;
+    });
+    for (const row of rows) body.appendChild(row);
+    for (const th of table.tHead.rows[0].cells) th.removeAttribute("aria-sort");
+    header.setAttribute("aria-sort", down ? "ascending" : "descending");
   }
 
   document.addEventListener(
@@ -52,6 +80,11 @@
         setTimeout(() => go.click(), 50);
         star.textContent = "★";
         star.title = "Saved to starred";
+        return;
+      }
+      const header = target.closest("table.compare th[data-sort]");
+      if (header) {
+        sortTable(header);
         return;
       }
       const button = target.closest("button[data-copy]");

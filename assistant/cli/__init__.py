@@ -7,6 +7,7 @@ Examples::
     assistant list --since 2026-03-01 --limit 5
     assistant show 2402.13616 --json
     assistant digest "KV cache compression" --format html --out digest.html
+    assistant compare --topic "KV cache compression" --format csv
     assistant weekly --latest
     assistant interest add kv --phrase "KV cache compression" && assistant for-you kv
     assistant eval run eval/suites/quick.jsonl --no-llm
@@ -23,6 +24,7 @@ import faulthandler
 # Command modules register themselves on the root group when imported.
 from assistant.cli import (  # noqa: F401
     answer_commands,
+    compare_commands,
     digest_commands,
     eval_commands,
     interest_commands,

@@ -25,6 +25,7 @@ from assistant.errors import AssistantError
 from assistant.export import answer_markdown, bibtex, chat_markdown, support_marker
 from assistant.files import write_atomic
 from assistant.models import QUOTES_HEADING, Answer, SearchFilters
+from assistant.render.compare import comparison_markdown
 from assistant.settings import Settings
 
 if TYPE_CHECKING:
@@ -87,6 +88,9 @@ def render_answer(answer: Answer) -> None:
             )
         if answer.uncited:
             console.print(f"[dim]· {answer.uncited} sentence(s) cite no source[/]")
+    if answer.comparison is not None:
+        console.print()
+        console.print(Text(no_control(comparison_markdown(answer.comparison))), soft_wrap=True)
     if answer.citations:
         console.print("\n[bold]References[/]")
         for c in answer.citations:

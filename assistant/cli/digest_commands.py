@@ -49,7 +49,9 @@ def follow(stream: ResultStream[DigestEvent, ResultT]) -> ResultT:
 @filter_options(added=False)
 @provider_option
 @format_option(
-    FORMATS, "markdown, a standalone html page, or json (the Digest).", default="markdown"
+    FORMATS,
+    "markdown, a standalone html page, json (the Digest), or csv (its comparison table).",
+    default="markdown",
 )
 @json_option("Print the Digest as JSON (same as --format json).")
 @click.option(
@@ -122,10 +124,10 @@ def weekly(
 ) -> None:
     """Summarize an ISO week of papers and save it under <store>/digests/weekly/.
 
-    Each week is saved as Markdown, HTML and JSON (written whole) and listed in the Atom
-    feed digests/weekly/feed.xml. A saved week is never rewritten without --force; two runs
-    at once are safe (a lock). Exit codes: 0 a new week written (or --dry-run), 3 already
-    there, 4 no papers in the week, 1 failure.
+    Each week is saved as Markdown, HTML, CSV (its table) and JSON (written whole) and
+    listed in the Atom feed digests/weekly/feed.xml. A saved week is never rewritten without
+    --force; two runs at once are safe (a lock). Exit codes: 0 a new week written (or
+    --dry-run), 3 already there, 4 no papers in the week, 1 failure.
 
     \b
     Examples:

@@ -95,7 +95,13 @@ def run(
     from assistant.evals.report import write_report
     from assistant.evals.runner import EVAL_MODES, CaseResult, run_suite
     from assistant.evals.suite import load_suite
-    from assistant.evals.tables import answers_table, interests_table, retrieval_table
+    from assistant.evals.tables import (
+        answers_table,
+        disagreements_table,
+        interests_table,
+        retrieval_table,
+        tables_table,
+    )
 
     settings = settings_of(ctx)
     loaded = load_suite(suite)
@@ -142,9 +148,12 @@ def run(
             highlight=False,
             soft_wrap=True,
         )
-    if "interests" in summary:
-        console.print(interests_table(summary), markup=False, highlight=False, soft_wrap=True)
-    if summary["gate"]["n"] or summary["answers"] or "interests" not in summary:
+    own = {"interests": interests_table, "tables": tables_table}
+    own["disagreements"] = disagreements_table
+    for key, table in own.items():
+        if key in summary:
+            console.print(table(summary), markup=False, highlight=False, soft_wrap=True)
+    if summary["gate"]["n"] or summary["answers"] or not own.keys() & summary.keys():
         console.print(retrieval_table(summary), markup=False, highlight=False, soft_wrap=True)
     if summary["answers"]:
         console.print()

@@ -335,6 +335,21 @@ class DigestProse(BaseModel):
         )
 
 
+class DigestTable(BaseModel):
+    """A digest's comparison table: figures checked against the abstracts, result cells."""
+
+    cells_with_figures: int = 0
+    figures_in_abstract: int = Field(0, description="Cells whose every figure is in the abstract.")
+    papers_with_figures: int = Field(
+        0,
+        description="Papers whose abstract gives a figure after its first sentence: a "
+        "result is likely stated (a rule apart from the table's own choice of sentence).",
+    )
+    result_cells: int = Field(0, description="Of those, papers with a result cell.")
+    seconds: float = Field(0.0, description="Time to build the table and find disagreements.")
+    disagreements: int = 0
+
+
 class DigestScore(BaseModel):
     """One topic case turned into a digest: which papers it included and how it cited them."""
 
@@ -347,6 +362,7 @@ class DigestScore(BaseModel):
     citations_invalid: int = 0
     citations_supported: int = 0
     prose: DigestProse = Field(default_factory=DigestProse)
+    table: DigestTable = Field(default_factory=DigestTable)
     total_s: float = 0.0
     error: str | None = None
 
@@ -362,6 +378,7 @@ class DigestScore(BaseModel):
         supported: int,
         total_s: float,
         prose: DigestProse | None = None,
+        table: DigestTable | None = None,
     ) -> DigestScore:
         """Score the papers a digest included against the case's core and also-relevant ids."""
         inc, core = set(included), set(gold)
@@ -374,6 +391,7 @@ class DigestScore(BaseModel):
             citations_invalid=invalid,
             citations_supported=supported,
             prose=prose or DigestProse(),
+            table=table or DigestTable(),
             total_s=round(total_s, 3),
         )
 
@@ -506,6 +524,19 @@ def summarize_digests(scores: Sequence[DigestScore]) -> dict[str, Any]:
         "paragraphs_finished": _r(ratio(sum(s.prose.finished for s in ok), paragraphs)),
         "markdown_left": sum(s.prose.markdown for s in ok),
         "papers_by_position": sum(s.prose.by_position for s in ok),
+        "table_figures_in_abstract": _r(
+            ratio(
+                sum(s.table.figures_in_abstract for s in ok),
+                sum(s.table.cells_with_figures for s in ok),
+            )
+        ),
+        "table_result_cells": _r(
+            ratio(
+                sum(s.table.result_cells for s in ok), sum(s.table.papers_with_figures for s in ok)
+            )
+        ),
+        "table_s_p50": _r(percentile([s.table.seconds for s in ok], 50), 3),
+        "disagreements": sum(s.table.disagreements for s in ok),
         "total_s_p50": _r(percentile([s.total_s for s in ok], 50), 3),
     }
 

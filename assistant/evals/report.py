@@ -27,10 +27,12 @@ from assistant.evals.plots import plot
 from assistant.evals.runner import CaseResult, RunMeta, RunResult
 from assistant.evals.tables import (
     answers_table,
+    disagreements_table,
     interests_table,
     markdown_table,
     retrieval_by_type_table,
     retrieval_table,
+    tables_table,
     targets,
 )
 from assistant.evals.worst_cases import worst_answers, worst_retrieval
@@ -185,6 +187,10 @@ def render_markdown(run: RunResult, summary: dict[str, Any], plots: Sequence[str
                     "paragraphs whole",
                     "markdown left",
                     "papers by position",
+                    "table figures in abstract",
+                    "result cells",
+                    "table s p50",
+                    "disagreements",
                     "p50 s",
                 ],
                 [
@@ -197,6 +203,10 @@ def render_markdown(run: RunResult, summary: dict[str, Any], plots: Sequence[str
                         d.get("paragraphs_finished"),
                         d.get("markdown_left"),
                         d.get("papers_by_position"),
+                        d.get("table_figures_in_abstract"),
+                        d.get("table_result_cells"),
+                        d.get("table_s_p50"),
+                        d.get("disagreements"),
                         d["total_s_p50"],
                     ]
                 ],
@@ -212,6 +222,27 @@ def render_markdown(run: RunResult, summary: dict[str, Any], plots: Sequence[str
             "whose top 10 holds none of its excluded papers.",
             "",
             interests_table(summary),
+            "",
+        ]
+    if "tables" in summary:
+        parts += [
+            "## Comparison tables (table cases)",
+            "",
+            "Each labelled paper's row of the comparison table: whether an abstract that "
+            "states a result got a result cell, whether it holds the labelled headline figure, "
+            "and whether every figure of every cell occurs in the abstract.",
+            "",
+            tables_table(summary),
+            "",
+        ]
+    if "disagreements" in summary:
+        parts += [
+            "## Disagreements (labelled pairs)",
+            "",
+            "The detector run on each labelled pair of papers alone: precision is the share "
+            "of flagged pairs that truly conflict, recall the share of conflicts flagged.",
+            "",
+            disagreements_table(summary),
             "",
         ]
     goals = targets(summary)

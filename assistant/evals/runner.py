@@ -31,6 +31,15 @@ from pydantic import BaseModel, Field
 from assistant.answer import answer_from
 from assistant.embed import get_embedder
 from assistant.errors import AssistantError, InputError
+from assistant.evals.comparisons import (
+    PairScore,
+    TableScore,
+    digest_table,
+    score_pair,
+    score_table,
+    summarize_pairs,
+    summarize_tables,
+)
 from assistant.evals.interests import (
     InterestScore,
     interest_of,
@@ -61,7 +70,7 @@ from assistant.evals.suite import (
 )
 from assistant.evidence import conversation, gather
 from assistant.llm import LLM, Message, get_llm
-from assistant.models import Answer, Source, normalize_title
+from assistant.models import Answer, Paper, Source, normalize_title
 from assistant.retrieve import search
 from assistant.settings import MODES, Settings
 from assistant.store import open_store
@@ -138,6 +147,8 @@ class CaseResult(BaseModel):
         default_factory=list, description="Interest cases: each ranker's top 10, scored."
     )
     negated: bool = Field(False, description="Interest cases: the interest has a 'not' phrase.")
+    table: TableScore | None = Field(None, description="Table cases: the paper's row, scored.")
+    pair: PairScore | None = Field(None, description="Disagreement cases: the detector, scored.")
 
     def in_mode(self, mode: str) -> RetrievalScore | None:
         return next((r for r in self.retrieval if r.mode == mode), None)
@@ -185,6 +196,12 @@ def summarize(
     interests = [(c.negated, c.interest) for c in cases if c.interest]
     if interests:
         out["interests"] = summarize_interests(interests)
+    tables = [c.table for c in cases if c.table is not None]
+    if tables:
+        out["tables"] = summarize_tables(tables)
+    labelled = [c.pair for c in cases if c.pair is not None]
+    if labelled:
+        out["disagreements"] = summarize_pairs(labelled)
     return out
 
 
@@ -315,6 +332,7 @@ def run_suite(
     )
     papers = list(store.iter_papers())
     ids_by_title = title_index(papers)
+    by_id = {p.id: p for p in papers}
     resolution = resolve_gold(suite, ids_by_title)
     incomplete = resolution.incomplete
     cases = pick_cases([c for c in suite.cases if c.id not in incomplete], limit)
@@ -346,8 +364,11 @@ def run_suite(
             also_relevant=resolution.also_relevant.get(case.id, []),
             facts=list(case.answer_facts),
         )
-        if case.type == "interest":
-            _interest(settings, case, ids_by_title, result)
+        if case.type in NOT_QUESTIONS:
+            if case.type == "interest":
+                _interest(settings, case, ids_by_title, result)
+            else:
+                _table_or_pair(settings, case, by_id, result)
             results.append(result)
             if on_case:
                 on_case(result)
@@ -426,6 +447,20 @@ def _interest(
     ]
     result.negated = bool(interest.negatives)
     result.interest = score_interest(settings, interest, result.gold, excluded)
+
+
+def _table_or_pair(
+    settings: Settings, case: Case, by_id: dict[str, Paper], result: CaseResult
+) -> None:
+    """Score a table case's row or a disagreement case's pair into ``result`` (papers by
+    their resolved gold ids, in the case's order)."""
+    papers = [by_id[pid] for pid in result.gold if pid in by_id]
+    if len(papers) != len(case.gold_titles):
+        raise InputError(f"{case.id}: its papers are not all in the store.")
+    if case.result is not None:
+        result.table = score_table(papers[0], case.result)
+    elif case.pair is not None:
+        result.pair = score_pair(settings, papers[0], papers[1], case.pair)
 
 
 def _referenced(cases: Sequence[CaseResult], titles: dict[str, str]) -> dict[str, str]:
@@ -582,4 +617,5 @@ def _digest(
             if page.used_llm
             else []
         ),
+        table=digest_table(page),
     )

@@ -28,13 +28,15 @@ CaseType = Literal[
     "follow_up",
     "partial",
     "interest",
+    "table",
+    "disagreement",
 ]
 CASE_TYPES: tuple[str, ...] = get_args(CaseType)
 #: Types no paper of the corpus answers (a partial case's gold is only the closest papers):
 #: left out of retrieval scores and of false abstention.
 NOT_ANSWERABLE = frozenset({"unanswerable", "partial"})
 #: Types that are not a question to answer: scored by their own ranking, not by retrieval.
-NOT_QUESTIONS = frozenset({"interest"})
+NOT_QUESTIONS = frozenset({"interest", "table", "disagreement"})
 MAX_FACT_CHARS = 80
 
 
@@ -46,6 +48,33 @@ class InterestSpec(BaseModel):
     phrases: list[str] = Field(default_factory=list)
     negatives: list[str] = Field(default_factory=list, alias="not")
     seeds: list[str] = Field(default_factory=list, description="Exact corpus titles.")
+
+
+class ResultSpec(BaseModel):
+    """A table case's label: what a comparison's "Result" cell of the paper should hold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    states_result: bool = Field(description="The abstract states an outcome of its experiments.")
+    figures: list[str] = Field(
+        default_factory=list, description="The headline result's figures, as the abstract writes."
+    )
+    measured_on: str | None = Field(None, description="Benchmark, data or measure, verbatim.")
+    sentence: str | None = Field(None, description="The abstract sentence stating it, verbatim.")
+
+
+class PairSpec(BaseModel):
+    """A disagreement case's label: two papers (the case's gold titles, in order) and whether
+    they truly conflict."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    conflict: bool = Field(description="True: they cannot both hold; False: a near miss.")
+    kind: Literal["opposite_claims", "results"]
+    sentences: list[str] = Field(
+        min_length=2, max_length=2, description="The two sentences in tension, verbatim."
+    )
+    tension: str = Field(min_length=1, description="Why they conflict (or why they do not).")
 
 
 class Case(BaseModel):
@@ -60,7 +89,10 @@ class Case(BaseModel):
         "high-precision core; unanswerable: no paper of the corpus answers it; follow_up: "
         "asked after the questions in history, in one conversation; partial: a covered topic "
         "with an aspect no paper covers (missing), gold the closest papers (may be none); "
-        "interest: a saved interest (interest), gold the papers its top 10 should hold."
+        "interest: a saved interest (interest), gold the papers its top 10 should hold; "
+        "table: one paper (gold) and what its comparison row's result cell should hold "
+        "(result); disagreement: two papers (gold, in order) labelled conflict or near miss "
+        "(pair)."
     )
     question: str = Field(min_length=1, description="What a user would type, paraphrased.")
     history: list[str] = Field(
@@ -75,6 +107,8 @@ class Case(BaseModel):
     interest: InterestSpec | None = Field(
         None, description="interest only: the phrases, 'not' phrases and seed titles ranked by."
     )
+    result: ResultSpec | None = Field(None, description="table only: the labelled result.")
+    pair: PairSpec | None = Field(None, description="disagreement only: the labelled pair.")
     excluded_titles: list[str] = Field(
         default_factory=list,
         description="interest only: papers its 'not' phrases name; none may rank in the top 10.",
@@ -151,6 +185,14 @@ class Case(BaseModel):
                 raise ValueError("an interest needs phrases or seeds")
             if self.excluded_titles and not self.interest.negatives:
                 raise ValueError("excluded_titles needs a 'not' phrase that excludes them")
+        if (self.type == "table") != (self.result is not None):
+            raise ValueError("a table case needs result, and only a table case has it")
+        if (self.type == "disagreement") != (self.pair is not None):
+            raise ValueError("a disagreement case needs pair, and only a disagreement case has it")
+        if self.type == "table" and gold != 1:
+            raise ValueError(f"a table case has exactly one gold paper, not {gold}")
+        if self.type == "disagreement" and len(self.gold_titles) != 2:
+            raise ValueError("a disagreement case names its two papers in gold_titles")
         if (self.type == "follow_up") != bool(self.history):
             raise ValueError("a follow_up case needs history, and only a follow_up case has it")
         core = {normalize_title(t) for t in self.gold_titles}

@@ -108,6 +108,37 @@ def interests_table(summary: dict[str, Any]) -> str:
     return markdown_table(header, rows)
 
 
+def tables_table(summary: dict[str, Any]) -> str:
+    """Table cases: the comparison's result cells against the labels."""
+    t = summary["tables"]
+    header = [
+        "n",
+        "result cell when the abstract states one",
+        "cell without a stated result",
+        "headline figure in the cell",
+        "cell figures found in the abstract",
+        "p50 ms per row",
+    ]
+    row = [
+        t["n"],
+        t["result_filled"],
+        t["filled_without_result"],
+        t["headline_figure"],
+        t["figures_in_abstract"],
+        t["row_ms_p50"],
+    ]
+    return markdown_table(header, [row])
+
+
+def disagreements_table(summary: dict[str, Any]) -> str:
+    """Disagreement cases: the detector as a classifier over labelled pairs."""
+    d = summary["disagreements"]
+    header = ["pairs", "conflicts", "flagged", "precision", "recall"]
+    return markdown_table(
+        header, [[d["n"], d["conflicts"], d["flagged"], d["precision"], d["recall"]]]
+    )
+
+
 def targets(summary: dict[str, Any]) -> list[tuple[str, str, Any, bool | None]]:
     """The issue's targets: (what, target, measured, met) for what this run measured."""
     out: list[tuple[str, str, Any, bool | None]] = []
@@ -126,6 +157,18 @@ def targets(summary: dict[str, Any]) -> list[tuple[str, str, Any, bool | None]]:
         removed = mine["negatives_removed"]
         if removed is not None:
             out.append(("'not' phrases remove their papers", "1.0", removed, removed >= 1.0))
+    tables = summary.get("tables")
+    if tables:
+        v = tables["figures_in_abstract"]
+        if v is not None:
+            out.append(("table cells: figures found in the abstract", "1.0", v, v >= 1.0))
+        v = tables["result_filled"]
+        if v is not None:
+            out.append(("result cell when the abstract states a result", ">= 0.8", v, v >= 0.8))
+    pairs = summary.get("disagreements")
+    if pairs:
+        v = pairs["precision"]
+        out.append(("disagreement precision", ">= 0.8", v, None if v is None else v >= 0.8))
     h, dense, bm25 = ((retrieval.get(m) or {}).get("hit_at_5") for m in ("hybrid", "dense", "bm25"))
     if h is not None and dense is not None and bm25 is not None:  # follow-ups: hybrid only
         others = max(dense, bm25)

@@ -6,6 +6,7 @@ import time
 
 from pydantic import BaseModel, Field, PrivateAttr
 
+from assistant.models.compare import Comparison
 from assistant.models.papers import Hit, Paper
 
 
@@ -199,6 +200,11 @@ class Answer(BaseModel):
     unsupported: int = Field(0, description="Sentences whose cited sources do not support them.")
     uncited: int = Field(0, description="Sentences that cite no source at all.")
     notices: list[str] = Field(default_factory=list, description="Truncations, dropped text.")
+    comparison: Comparison | None = Field(
+        None,
+        description="When the question asks to compare: its sources side by side, rows "
+        "numbered as the sources are.",
+    )
     telemetry: AnswerTelemetry = Field(default_factory=AnswerTelemetry)
 
     @property

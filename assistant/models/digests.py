@@ -7,6 +7,7 @@ import datetime as dt
 from pydantic import BaseModel, Field, computed_field
 
 from assistant.models.answers import SentenceCheck
+from assistant.models.compare import Comparison, Disagreement
 from assistant.models.interests import Recommendation
 from assistant.models.papers import Paper, SearchFilters
 
@@ -77,6 +78,7 @@ class DigestTelemetry(BaseModel):
     clustering_s: float = 0.0
     evidence_s: float = Field(0.0, description="Evidence sentences, contributions, numbering.")
     check_s: float = Field(0.0, description="Citation checks of all generated text.")
+    compare_s: float = Field(0.0, description="The comparison table and the disagreements.")
     llm_calls: list[LLMCall] = Field(default_factory=list)
     total_s: float = 0.0
     model: str = ""
@@ -136,6 +138,12 @@ class Digest(BaseModel):
         default_factory=list, description="Every paper on the page, by number: the references."
     )
     invalid_citations: int = Field(0, description="Citations to unknown numbers, removed.")
+    comparison: Comparison | None = Field(
+        None, description="The page's papers side by side (None: a page saved before tables)."
+    )
+    disagreements: list[Disagreement] = Field(
+        default_factory=list, description="Pairs of the page's papers in tension, if any."
+    )
     notices: list[str] = Field(default_factory=list)
     filters: SearchFilters = Field(default_factory=SearchFilters)
     week: WeekInfo | None = None
@@ -169,7 +177,7 @@ class SavedWeek(BaseModel):
     overview: str
     generated_at: dt.datetime
     used_llm: bool
-    paths: dict[str, str] = Field(description="Format -> file path (markdown, html, json).")
+    paths: dict[str, str] = Field(description="Format -> file path (markdown, html, json, csv).")
 
 
 class DigestProgress(BaseModel):

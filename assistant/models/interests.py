@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from assistant.models.papers import Paper
+from assistant.models.papers import Paper, PaperRef
 
 #: An interest's or a collection's name: a word or a few, safe in a file name and a URL.
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,59}$")
@@ -33,15 +33,6 @@ def _phrases(values: list[str]) -> list[str]:
     if any(len(v) > 200 for v in out):
         raise ValueError("a phrase is longer than 200 characters")
     return list(dict.fromkeys(out))
-
-
-class PaperRef(BaseModel):
-    """A paper kept by id, with its title so the file reads without the store."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    title: str
 
 
 class Interest(BaseModel):

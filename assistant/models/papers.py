@@ -7,7 +7,7 @@ import hashlib
 import re
 import unicodedata
 
-from pydantic import BaseModel, Field, computed_field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from assistant.errors import InputError
 
@@ -125,6 +125,15 @@ class Paper(BaseModel):
     def content_hash(self) -> str:
         """Changes exactly when the embedded text changes."""
         return hashlib.sha256(self.text.encode()).hexdigest()[:16]
+
+
+class PaperRef(BaseModel):
+    """A paper kept by id, with its title so the file reads without the store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    title: str
 
 
 class SearchFilters(BaseModel):

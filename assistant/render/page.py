@@ -13,19 +13,29 @@ from collections.abc import Callable
 
 from assistant.export import support_marker
 from assistant.models import Digest, DigestPaper, DigestTheme, SentenceCheck
+from assistant.models.compare import Comparison, ComparisonRow
+from assistant.models.papers import PaperRef
+from assistant.render.compare import (
+    comparison_csv,
+    comparison_html,
+    comparison_markdown,
+    disagreements_html,
+    disagreements_markdown,
+)
 
-FORMATS = ("markdown", "html", "json")
-SUFFIXES = {"markdown": "md", "html": "html", "json": "json"}
+FORMATS = ("markdown", "html", "json", "csv")
+SUFFIXES = {"markdown": "md", "html": "html", "json": "json", "csv": "csv"}
 
 _CITE = re.compile(r"\[(\d+)\]")
 
 
 def render(digest: Digest, fmt: str) -> str:
-    """The digest in ``fmt``: markdown, html or json."""
+    """The digest in ``fmt``: markdown, html, json, or csv (its comparison table)."""
     renderers: dict[str, Callable[[Digest], str]] = {
         "markdown": digest_markdown,
         "html": digest_html,
         "json": lambda d: d.model_dump_json(indent=2) + "\n",
+        "csv": lambda d: comparison_csv(page_comparison(d), _dates(d)),
     }
     if fmt not in renderers:
         raise ValueError(f"unknown digest format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -127,18 +137,14 @@ def digest_markdown(digest: Digest) -> str:
         lines += [f"- [{p.number}] {p.title}" for p in theme.papers]
         lines.append("")
     dated, undated = split_undated(digest)
-    header = ["| # | Title | Date | Contribution | Code |", "|---|---|---|---|---|"]
+    if digest.disagreements:
+        lines += ["## Where the papers disagree", "", disagreements_markdown(digest.disagreements)]
     for heading, papers in (("## Papers", dated), (undated_heading(undated), undated)):
-        if not papers:
-            continue
-        lines += [heading, "", *header]
-        for c in papers:
-            code = f"[code]({c.code_url})" if c.code_url else ""
-            lines.append(
-                f"| {c.number} | {_md_cell(c.title)} | {shown_date(c)} | "
-                f"{_md_cell(c.contribution)} | {code} |"
-            )
-        lines.append("")
+        if papers:
+            lines += [heading, "", _table(digest, papers, comparison_markdown)]
+    left = digest.comparison.left_out if digest.comparison else []
+    if left:
+        lines += [f"*Not shown, no paper's abstract states it: {', '.join(left)}.*", ""]
     lines += ["## References", ""]
     for c in digest.citations:
         link = c.links[0] if c.links else ""
@@ -146,6 +152,35 @@ def digest_markdown(digest: Digest) -> str:
         lines.append(f"{c.number}. {title} ({shown_date(c)})")
     lines += ["", f"*{telemetry_line(digest)}*"]
     return "\n".join(lines).strip() + "\n"
+
+
+def page_comparison(digest: Digest) -> Comparison:
+    """The page's comparison table; a page saved before tables gets title, date and code."""
+    if digest.comparison is not None:
+        return digest.comparison
+    rows = [
+        ComparisonRow(
+            paper=PaperRef(id=c.paper_id, title=c.title),
+            number=c.number,
+            cells={"Code": c.code_url or "no code link"},
+            code_url=c.code_url,
+        )
+        for c in digest.citations
+    ]
+    return Comparison(columns=["Code"], rows=rows)
+
+
+def _dates(digest: Digest) -> dict[str, str]:
+    return {c.paper_id: shown_date(c) for c in digest.citations}
+
+
+def _table(digest: Digest, papers: list[DigestPaper], to_text: Callable[..., str]) -> str:
+    """The rows of ``papers`` of the page's comparison, with their dates, as ``to_text``
+    writes them (Markdown or HTML)."""
+    comparison = page_comparison(digest)
+    ids = {c.paper_id for c in papers}
+    rows = [r for r in comparison.rows if r.paper.id in ids]
+    return to_text(comparison, rows, {c.paper_id: shown_date(c) for c in papers})
 
 
 def _number(digest: Digest, paper_id: str) -> int | None:
@@ -180,6 +215,9 @@ table{border-collapse:collapse;width:100%;font-size:.88rem;font-family:system-ui
 th,td{border-bottom:1px solid #e3e3e3;padding:.35rem .4rem;text-align:left;vertical-align:top}
 summary{cursor:pointer;color:#0b57d0}summary h2{display:inline;font-size:1.2rem}
 th{background:#f1efe9}ol.refs li{margin:.25rem 0}ol.refs li:target{background:#fff2b3}
+td.dim{color:#888}.sides{display:flex;gap:.8rem;flex-wrap:wrap}
+blockquote.side{flex:1 1 18rem;margin:.3rem 0;padding:.4rem .7rem;border-left:3px solid #c9c4b5;
+background:#f6f4ee;font-size:.93rem}
 """
 
 
@@ -278,12 +316,15 @@ def digest_html(digest: Digest) -> str:
                 f'<ul class="papers">{"".join(items[LISTED:])}</ul></details>'
             )
     dated, undated = split_undated(digest)
+    if digest.disagreements:
+        out += ["<h2>Where the papers disagree</h2>", disagreements_html(digest.disagreements)]
     if dated:
-        out += ["<h2>Papers</h2>", _html_table(dated)]
+        out += ["<h2>Papers</h2>", _table(digest, dated, comparison_html)]
     if undated:
         summary = _e(undated_heading(undated).removeprefix("## "))
         out.append(
-            f"<details><summary><h2>{summary}</h2></summary>{_html_table(undated)}</details>"
+            f"<details><summary><h2>{summary}</h2></summary>"
+            f"{_table(digest, undated, comparison_html)}</details>"
         )
     out.append("<h2>References</h2>")
     if dated:
@@ -308,21 +349,6 @@ def _html_references(papers: list[DigestPaper]) -> str:
             f'<span class="meta">({_e(shown_date(c))}) {extra}</span></li>'
         )
     return f'<ol class="refs">{"".join(items)}</ol>'
-
-
-def _html_table(papers: list[DigestPaper]) -> str:
-    rows = []
-    for c in papers:
-        code = _safe_url(c.code_url or "")
-        code_cell = f'<a href="{_e(code)}">code</a>' if code else ""
-        rows.append(
-            f'<tr><td><a href="#ref-{c.number}">{c.number}</a></td><td>{_e(c.title)}</td>'
-            f"<td>{_e(shown_date(c))}</td><td>{_e(c.contribution)}</td><td>{code_cell}</td></tr>"
-        )
-    return (
-        "<table><thead><tr><th>#</th><th>Title</th><th>Date</th><th>Contribution</th>"
-        f"<th>Code</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    )
 
 
 def _host(url: str) -> str:

@@ -15,11 +15,13 @@ from assistant.models import (
     SentenceCheck,
     Source,
 )
+from assistant.render.compare import comparison_html
 from assistant.ui.render.common import (
     BUBBLE_CHARS,
     HEADING_CHARS,
     card_html,
     card_id,
+    card_ref,
     clean_title,
     date_text,
     links_html,
@@ -135,6 +137,11 @@ def answer_html(answer: Answer, turn: int) -> str:
         extra.append(
             f'<div class="notice">{answer.invalid_citations} citation(s) to sources that were '
             "never given were removed.</div>"
+        )
+    if answer.comparison is not None:
+        extra.append(
+            '<div class="compare-wrap">'
+            f"{comparison_html(answer.comparison, ref=card_ref(turn))}</div>"
         )
     meta = f'<div class="answer-meta">{telemetry_line(answer.telemetry)}</div>'
     return body + "".join(extra) + meta

@@ -57,6 +57,11 @@ def card_id(turn: int | str, number: int) -> str:
     return f"src-{turn}-{number}"
 
 
+def card_ref(turn: int | str) -> str:
+    """A link template to the source cards of answer ``turn``: ``ref.format(n=3)``."""
+    return "#" + card_id(turn, 0).removesuffix("0") + "{n}"
+
+
 # --- links ------------------------------------------------------------------------------------
 
 

@@ -9,13 +9,15 @@ from assistant.models import (
     DigestPaper,
 )
 from assistant.models.interests import ForYou
-from assistant.render.page import LISTED, shown_date, subtitle, theme_tag
+from assistant.render.compare import comparison_html, disagreements_html
+from assistant.render.page import LISTED, page_comparison, shown_date, subtitle, theme_tag
 from assistant.render.page import telemetry_line as digest_telemetry_line
 from assistant.ui.render.chat import checked_html
 from assistant.ui.render.common import (
     DIGEST_TURN,
     card_html,
     card_id,
+    card_ref,
     clean_title,
     panel_html,
     shorten,
@@ -89,6 +91,18 @@ def digest_view_html(digest: Digest | None) -> str:
                 f"<details><summary>{len(papers) - LISTED} more</summary>"
                 f'<ul class="dg-papers">{"".join(papers[LISTED:])}</ul></details>'
             )
+    if digest.disagreements:
+        out.append('<h3 class="dg-theme">Where the papers disagree</h3>')
+        out.append(disagreements_html(digest.disagreements, ref=card_ref(turn)))
+    if digest.covered and digest.citations:
+        table = page_comparison(digest)
+        dates = {c.paper_id: shown_date(c) for c in digest.citations}
+        out.append(
+            f'<h3 class="dg-theme">The papers side by side</h3><p class="dim">Every cell is '
+            "copied from the paper's abstract; click a column to sort.</p>"
+            f'<div class="compare-wrap">'
+            f"{comparison_html(table, None, dates, ref=card_ref(turn))}</div>"
+        )
     out.append(f'<div class="answer-meta">{escape(digest_telemetry_line(digest))}</div></div>')
     return "".join(out)
 

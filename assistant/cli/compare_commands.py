@@ -1,0 +1,108 @@
+"""Commands that put papers side by side: ``compare`` (a table) and ``disagreements``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from assistant.cli.base import cli, emit, err_console, plain, print_json, settings_of
+from assistant.cli.options import filter_options, format_option, json_option
+from assistant.compare import compare, papers_to_compare
+from assistant.disagree import store_disagreements
+from assistant.models import SearchFilters
+from assistant.render.compare import TABLE_FORMATS, disagreements_markdown, render_comparison
+
+
+def _notices(notices: list[str]) -> None:
+    for notice in notices:
+        err_console.print(f"[yellow]note:[/] {plain(notice)}", highlight=False)
+
+
+@cli.command("compare")
+@click.argument("paper_ids", nargs=-1)
+@click.option("--topic", help="Compare the papers the store holds on TOPIC instead of ids.")
+@click.option(
+    "-n",
+    "n",
+    type=click.IntRange(1, 100),
+    default=12,
+    show_default=True,
+    help="Papers to compare for --topic.",
+)
+@filter_options(added=False)
+@format_option(TABLE_FORMATS, "markdown, html (a table), csv, or json.", default="markdown")
+@json_option("Print the table as JSON: columns, and rows of paper and cells.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the table to FILE (whole) instead of stdout.",
+)
+@click.pass_context
+def compare_command(
+    ctx: click.Context,
+    paper_ids: tuple[str, ...],
+    topic: str | None,
+    n: int,
+    filters: SearchFilters,
+    fmt: str,
+    as_json: bool,
+    out: Path | None,
+) -> None:
+    """Papers side by side: what each proposes, its task or data, its headline result, code.
+
+    Every cell is copied from that paper's abstract; a figure in a cell is checked to occur
+    there; a cell the abstract cannot fill says "not stated in the abstract", and a column
+    no paper fills is left out.
+
+    \b
+    Examples:
+      assistant compare 2402.13616 2405.05254
+      assistant compare --topic "KV cache compression" --format csv --out kv.csv
+      assistant compare --topic "optical flow" --json
+    """
+    settings = settings_of(ctx)
+    papers, notices = papers_to_compare(settings, paper_ids, topic, n, filters)
+    _notices(notices)
+    table = compare(papers, topic)
+    emit(render_comparison(table, "json" if as_json else fmt), out)
+
+
+@cli.command("disagreements")
+@click.option("--topic", help="Only the papers the store holds on TOPIC (default: every paper).")
+@click.option(
+    "-n",
+    "n",
+    type=click.IntRange(2, 100),
+    default=30,
+    show_default=True,
+    help="Papers to read for --topic.",
+)
+@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
+@json_option("Print a JSON list: each pair's kind, two sides (paper, sentence), tension.")
+@click.pass_context
+def disagreements_command(
+    ctx: click.Context, topic: str | None, n: int, limit: int, as_json: bool
+) -> None:
+    """Pairs of papers whose abstracts say things that cannot both hold.
+
+    A pair is shown only when one paper claims the best result on a benchmark and another
+    reports beating it there, or when one finds what the other denies in sentences about the
+    same thing. Precision first: most real disagreements need more than the abstracts say,
+    so an empty list means none was certain, not that the papers agree.
+
+    \b
+    Examples:
+      assistant disagreements --topic "state space models"
+      assistant disagreements --json
+    """
+    found, read, notices = store_disagreements(settings_of(ctx), topic, n, limit)
+    _notices(notices)
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        click.echo(f"No disagreement found among {read} papers.")
+        return
+    click.echo(f"{len(found)} disagreement(s) among {read} papers:\n")
+    click.echo(disagreements_markdown(found), nl=False)
