@@ -10,7 +10,8 @@
 3. columns   a column no paper fills is left out of the table (named in ``left_out``)
 
 No model is called: the cells are verbatim spans, so the checker, not a generator, decides
-what is shown. ``compare_command`` and the digest pages build on the same ``compare``.
+what is shown. The digest and weekly pages (``page.py``), a chat answer asked to compare
+(``answer.py``) and ``assistant compare`` all build on this one ``compare``.
 """
 
 from __future__ import annotations
@@ -28,25 +29,6 @@ from assistant.prose import figures
 from assistant.settings import Settings
 from assistant.store import open_store
 from assistant.text import STOPWORDS, split_sentences
-
-#: Words that start a sentence, not a name: "Our dataset", "These benchmarks".
-_LEAD_WORDS = STOPWORDS | {
-    "our",
-    "we",
-    "to",
-    "in",
-    "on",
-    "a",
-    "an",
-    "its",
-    "all",
-    "both",
-    "new",
-    "existing",
-    "large",
-    "public",
-    "standard",
-}
 
 PROPOSES, TASK, RESULT, CODE = "Proposes", "Task / data", "Result", "Code"
 COLUMNS = (PROPOSES, TASK, RESULT, CODE)
@@ -71,6 +53,10 @@ _OBJECT_END = re.compile(
     re.I,
 )
 _LEADING = re.compile(r"^(?:,?\s*(?:here|also|thus|therefore|further|then|first)\b,?\s*)+", re.I)
+
+#: Words that start a sentence, not a name: "Our dataset", "These benchmarks".
+_LEAD_TEXT = "our we to in on a an its all both new existing large public standard"
+_LEAD_WORDS = STOPWORDS | frozenset(_LEAD_TEXT.split())
 
 _CODE = re.compile(r"github\.com|gitlab\.|bitbucket\.org|huggingface\.co/(?!papers)", re.I)
 

@@ -1,17 +1,18 @@
-"""Where papers disagree: pairs of abstract sentences, from two papers, that say opposite
-things about the same question, or report figures on the same benchmark that cannot both
-be the best.
+"""Where papers disagree: pairs of abstract sentences, from two papers, that cannot both
+hold.
 
 ``disagreements(settings, papers)`` reads top to bottom:
 
-1. claims     each paper's abstract sentences that state a finding (planted instructions
-              dropped), with their stored sentence vectors (``retrieve.sentence_table``)
-2. pairs      sentence pairs from two papers that are about the same thing: cosine of their
-              vectors >= ``SAME_CLAIM`` and at least ``SHARED_TERMS`` content words in common
-3. tension    "opposite claims": one sentence negates or reverses what the other asserts
-              (``polarity``), about the shared words; "results": both name one benchmark and
-              each claims the best result on it with a different figure
-4. keep       the strongest pair per two papers, most alike first
+1. claims     each paper's abstract sentences that report a finding ("we find", "results
+              show") or claim a result ("state-of-the-art", "outperforms"), planted
+              instructions dropped, with their sentence vectors (``retrieve.sentence_table``)
+2. pairs      every claim against every claim of the other papers (one matrix product);
+              pairs less alike than ``SAME_SUBJECT`` are not looked at
+3. tension    "results": one paper claims the best result on a benchmark and the other
+              reports beating it there, by its method's name; "opposite claims": two alike
+              sentences (>= ``SAME_CLAIM``, ``SHARED_TERMS`` content words in common) where
+              one denies ("does not improve", "hurts") what the other plainly asserts
+4. keep       the most alike pair per two papers, most alike first
 
 Precision matters more than recall: a pair is kept only when every rule holds, and a set of
 papers with none says nothing. No model is called; the sentences are shown verbatim.
@@ -36,12 +37,12 @@ from assistant.settings import Settings
 from assistant.store import open_store
 from assistant.text import question_terms
 
-#: Two sentences this alike (cosine of their vectors) may be about the same claim.
+#: Two sentences this alike (cosine of their vectors) may be about the same claim ...
 SAME_CLAIM = 0.6
+#: ... when they also share this many content words.
+SHARED_TERMS = 2
 #: Sentences less alike than this are not compared at all (results name their benchmark).
 SAME_SUBJECT = 0.3
-#: ... and they must share this many content words.
-SHARED_TERMS = 2
 
 #: A sentence that reports the paper's finding (not background, not the method's description).
 _FINDING = re.compile(
@@ -51,7 +52,6 @@ _FINDING = re.compile(
     r"demonstrates|confirm|confirms))\b",
     re.I,
 )
-#: A negated claim and its predicate: "does not improve", "fail to generalize", "cannot learn".
 _FUNCTION_TEXT = (
     "the a an only all any yet so too very that this those these such as to in on of for with "
     "from by at it they them its their our we you he she one be been always necessarily "
@@ -87,13 +87,13 @@ _NOT_A_NEGATION = re.compile(
     re.I,
 )
 #: Words every ML finding uses; two sentences sharing only these share no subject.
-_GENERIC_TEXT = """
+_FIELD_WORDS_TEXT = """
     performance model models learning results result task tasks data training method methods
     approach approaches show shows find finds experiments large language neural network networks
     existing prior previous state-of-the-art baseline baselines significantly also further
     however furthermore additionally empirically study work paper propose proposed our
 """
-_GENERIC = frozenset(_GENERIC_TEXT.split())
+_FIELD_WORDS = frozenset(_FIELD_WORDS_TEXT.split())
 _BEATS = "surpass|outperform|beat|exceed"
 _BEATEN = re.compile(rf"\b(?:{_BEATS})", re.I)
 _BEST = re.compile(r"\b(?:state-of-the-art|sota|new record)\b", re.I)
@@ -125,7 +125,7 @@ def _asserts(sentence: str, stems: tuple[str, ...]) -> bool:
 
 def _shared(a: str, b: str) -> list[str]:
     """Content words both sentences use (generic ones left out), in ``a``'s order."""
-    common = (question_terms(a) & question_terms(b)) - _GENERIC
+    common = (question_terms(a) & question_terms(b)) - _FIELD_WORDS
     return [w for w in dict.fromkeys(re.findall(r"[a-z0-9][a-z0-9-]+", a.lower())) if w in common]
 
 

@@ -519,7 +519,7 @@ def test_status_says_what_to_act_on(app_url: Served) -> None:
 def test_digests_tab_streams_a_cited_page_with_exports(app_url: Served) -> None:
     url, _, _ = app_url
     c = client(url)
-    note, page, cards, md_file, html_file, bib_file = c.predict(
+    note, page, cards, md_file, html_file, csv_file, bib_file = c.predict(
         "optical flow estimation", 6, "", "", api_name="/digest"
     )
     assert "papers" in note
@@ -530,6 +530,10 @@ def test_digests_tab_streams_a_cited_page_with_exports(app_url: Served) -> None:
     assert 'class="src-card' in cards and re.search(r"Papers \(\d+ cited of \d+\)", cards)
     assert "digest.md" in str(md_file) and "digest.html" in str(html_file)
     assert "digest-papers.bib" in str(bib_file)
+    # the papers side by side, sortable, each row's number opening its card
+    assert '<table class="compare">' in page and 'data-sort="0"' in page
+    assert Path(str(csv_file)).name == "digest-table.csv"
+    assert Path(str(csv_file)).read_text().startswith("#,Title,Id,Date,")
 
     note, *_ = c.predict("", 6, "", "", api_name="/digest")
     assert note.startswith("⚠")  # an empty topic is a message, not a traceback

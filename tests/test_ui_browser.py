@@ -250,6 +250,40 @@ def test_a_digest_in_a_browser_links_its_citations_to_cards(fake: Served, browse
     assert not page.errors, page.errors
 
 
+def test_a_digests_comparison_table_sorts_and_links_to_its_cards(
+    fake: Served, browser: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    page = open_page(browser, fake.url)
+    page.get_by_role("tab", name="Digests").click()
+    page.fill("#digest-topic textarea, #digest-topic input", "KV cache compression")
+    page.locator("#digest-go").click()
+    table = page.locator("#digest-page table.compare")
+    expect(table).to_be_visible(timeout=120_000)
+    headers = table.locator("th").all_inner_texts()
+    assert headers[:4] == ["#", "Title", "Date", "Proposes"], headers
+    assert "Contribution" not in headers
+    first = table.locator("tbody tr td:nth-child(1)").all_inner_texts()
+    assert first == sorted(first, key=int)  # page order, by number
+    table.locator("th", has_text="Title").click()  # sort by title (the script)
+    titles = table.locator("tbody tr td:nth-child(2)").all_inner_texts()
+    in_order = (
+        "(t) => t.every((x, i) => !i || t[i-1].toLowerCase().localeCompare(x.toLowerCase()) <= 0)"
+    )
+    assert page.evaluate(in_order, titles), titles
+    table.locator("th", has_text="Title").click()  # again: the other way round
+    assert table.locator("tbody tr td:nth-child(2)").all_inner_texts() == titles[::-1]
+    link = table.locator("tbody tr td:nth-child(1) a").first
+    target = link.get_attribute("href")
+    assert target and target.startswith("#src-digest-")
+    link.click()
+    expect(page.locator(f"#digest-sources {target}.flash")).to_have_count(1)
+    table.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "digest-table.png"))
+    assert not page.errors, page.errors
+
+
 def test_narrow_phone_layout(fake: Served, browser: Any) -> None:
     from playwright.sync_api import expect
 

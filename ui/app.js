@@ -28,13 +28,12 @@
   }
 
   // A comparison table (the digest's papers side by side) sorts by the column whose header
-  // is clicked: numbers by value (the first figure in a cell), text alphabetically, a cell
-  // the abstract did not fill ("not stated ...") last; a second click reverses the order.
+  // is clicked: a cell that is a number by its value (the # column), any other alphabetically,
+  // a cell the abstract did not fill ("not stated ...") last; a second click reverses it.
   function sortKey(cell) {
     if (cell.classList.contains("dim")) return null;
     const text = cell.textContent.trim();
-    const number = text.match(/^-?\d+(?:[.,]\d+)*/) || text.match(/-?\d+(?:\.\d+)?/);
-    return number ? parseFloat(number[0].replace(/,/g, "")) : text.toLowerCase();
+    return /^-?\d+(?:\.\d+)?$/.test(text) ? parseFloat(text) : text.toLowerCase();
   }
 
   function sortTable(header) {
@@ -47,7 +46,10 @@
       const x = sortKey(a.cells[column]);
       const y = sortKey(b.cells[column]);
       if (x === null || y === null) return x === y ? 0 : x === null ? 1 : -1;
-      const order = typeof x === typeof y ? (x < y ? -1 : x > y ? 1 : 0) : typeof x === "number" ? -1 : 1;
+      let order;
+      if (typeof x === "number" && typeof y === "number") order = x - y;
+      else if (typeof x === typeof y) order = x.localeCompare(y);
+      else order = typeof x === "number" ? -1 : 1;
       return down ? order : -order;
     });
     for (const row of rows) body.appendChild(row);

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
+from click.decorators import FC
 
 from assistant.cli.base import cli, emit, err_console, plain, print_json, settings_of
 from assistant.cli.options import filter_options, format_option, json_option
@@ -19,17 +21,26 @@ def _notices(notices: list[str]) -> None:
         err_console.print(f"[yellow]note:[/] {plain(notice)}", highlight=False)
 
 
+def topic_options(default: int, least: int, topic_help: str) -> Callable[[FC], FC]:
+    """``--topic TOPIC`` and ``-n`` (how many of its papers: ``least``..100)."""
+
+    def apply(fn: FC) -> FC:
+        fn = click.option(
+            "-n",
+            "n",
+            type=click.IntRange(least, 100),
+            default=default,
+            show_default=True,
+            help="How many of the topic's papers (hybrid search, gated like a digest).",
+        )(fn)
+        return click.option("--topic", help=topic_help)(fn)
+
+    return apply
+
+
 @cli.command("compare")
 @click.argument("paper_ids", nargs=-1)
-@click.option("--topic", help="Compare the papers the store holds on TOPIC instead of ids.")
-@click.option(
-    "-n",
-    "n",
-    type=click.IntRange(1, 100),
-    default=12,
-    show_default=True,
-    help="Papers to compare for --topic.",
-)
+@topic_options(12, 1, "Compare the papers the store holds on TOPIC instead of ids.")
 @filter_options(added=False)
 @format_option(TABLE_FORMATS, "markdown, html (a table), csv, or json.", default="markdown")
 @json_option("Print the table as JSON: columns, and rows of paper and cells.")
@@ -57,7 +68,7 @@ def compare_command(
 
     \b
     Examples:
-      assistant compare 2402.13616 2405.05254
+      assistant compare t-030608e6ec9d6059 t-c4f8a2083b7456b4   # ids (or arXiv ids)
       assistant compare --topic "KV cache compression" --format csv --out kv.csv
       assistant compare --topic "optical flow" --json
     """
@@ -69,15 +80,7 @@ def compare_command(
 
 
 @cli.command("disagreements")
-@click.option("--topic", help="Only the papers the store holds on TOPIC (default: every paper).")
-@click.option(
-    "-n",
-    "n",
-    type=click.IntRange(2, 100),
-    default=30,
-    show_default=True,
-    help="Papers to read for --topic.",
-)
+@topic_options(30, 2, "Only the papers the store holds on TOPIC (default: every paper).")
 @click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
 @json_option("Print a JSON list: each pair's kind, two sides (paper, sentence), tension.")
 @click.pass_context

@@ -104,6 +104,13 @@ def comparison_csv(comparison: Comparison, dates: Mapping[str, str] | None = Non
     return buffer.getvalue()
 
 
+def left_out_note(comparison: Comparison) -> str:
+    """What the table leaves out and why ("" when every column is shown)."""
+    if not comparison.left_out:
+        return ""
+    return f"Not shown, no paper's abstract states it: {', '.join(comparison.left_out)}."
+
+
 def render_comparison(comparison: Comparison, fmt: str) -> str:
     """The table in ``fmt``: markdown, html (a fragment), csv or json."""
     if fmt == "json":
@@ -113,8 +120,8 @@ def render_comparison(comparison: Comparison, fmt: str) -> str:
     if fmt == "html":
         return comparison_html(comparison) + "\n"
     if fmt == "markdown":
-        left = f"\n*Not shown (no abstract states it): {', '.join(comparison.left_out)}.*\n"
-        return comparison_markdown(comparison) + (left if comparison.left_out else "")
+        left = left_out_note(comparison)
+        return comparison_markdown(comparison) + (f"\n*{left}*\n" if left else "")
     raise ValueError(f"unknown table format {fmt!r}; use one of {', '.join(TABLE_FORMATS)}")
 
 

@@ -21,6 +21,7 @@ from assistant.render.compare import (
     comparison_markdown,
     disagreements_html,
     disagreements_markdown,
+    left_out_note,
 )
 
 FORMATS = ("markdown", "html", "json", "csv")
@@ -142,9 +143,9 @@ def digest_markdown(digest: Digest) -> str:
     for heading, papers in (("## Papers", dated), (undated_heading(undated), undated)):
         if papers:
             lines += [heading, "", _table(digest, papers, comparison_markdown)]
-    left = digest.comparison.left_out if digest.comparison else []
+    left = left_out_note(digest.comparison) if digest.comparison else ""
     if left:
-        lines += [f"*Not shown, no paper's abstract states it: {', '.join(left)}.*", ""]
+        lines += [f"*{left}*", ""]
     lines += ["## References", ""]
     for c in digest.citations:
         link = c.links[0] if c.links else ""
@@ -326,6 +327,9 @@ def digest_html(digest: Digest) -> str:
             f"<details><summary><h2>{summary}</h2></summary>"
             f"{_table(digest, undated, comparison_html)}</details>"
         )
+    left = left_out_note(digest.comparison) if digest.comparison else ""
+    if left:
+        out.append(f'<p class="meta">{_e(left)}</p>')
     out.append("<h2>References</h2>")
     if dated:
         out.append(_html_references(dated))

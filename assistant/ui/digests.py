@@ -71,16 +71,22 @@ def digests_tab(settings: Settings, llm: LLM | None, line: WaitingLine) -> Any:
     with gr.Row():
         md_file = gr.DownloadButton("Markdown", size="sm", interactive=False)
         html_file = gr.DownloadButton("HTML", size="sm", interactive=False)
+        csv_file = gr.DownloadButton("Table (.csv)", size="sm", interactive=False)
         bib_file = gr.DownloadButton("Papers (.bib)", size="sm", interactive=False)
 
+    def only_note(note: str) -> tuple[Any, ...]:
+        """The progress line changed, the page, cards and downloads left as they are."""
+        return (note, *(gr.skip() for _ in range(6)))
+
     def shown(digest: Digest, note: str) -> tuple[Any, ...]:
-        md, html_path, bib = digest_files(digest)  # the page itself shows its notices
+        md, html_path, csv_path, bib = digest_files(digest)  # the page shows its notices
         return (
             note,
             render.digest_view_html(digest),
             render.digest_sources_html(digest),
             gr.DownloadButton(value=md, interactive=True),
             gr.DownloadButton(value=html_path, interactive=True),
+            gr.DownloadButton(value=csv_path, interactive=digest.covered),
             gr.DownloadButton(value=bib, interactive=bool(digest.citations)),
         )
 
@@ -98,7 +104,7 @@ def digests_tab(settings: Settings, llm: LLM | None, line: WaitingLine) -> Any:
             else:
                 draft += event
             text = f"{stage}\n\n{escape(draft[-600:])}" if draft else stage
-            yield text, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield only_note(text)
         yield done(stream.result)
 
     def make_digest(topic_: str, n_: float, since_: str, until_: str) -> Iterator[Any]:
@@ -111,7 +117,7 @@ def digests_tab(settings: Settings, llm: LLM | None, line: WaitingLine) -> Any:
         except Exception as exc:
             message = failure(exc)
             gr.Warning(message)
-            yield f"⚠ {escape(message)}", gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield only_note(f"⚠ {escape(message)}")
 
     def week_choices(whom: str | None = EVERYONE) -> Any:
         try:
@@ -132,12 +138,12 @@ def digests_tab(settings: Settings, llm: LLM | None, line: WaitingLine) -> Any:
         except Exception as exc:
             message = failure(exc)
             gr.Warning(message)
-            return f"⚠ {escape(message)}", gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return only_note(f"⚠ {escape(message)}")
 
     def build_latest(whom: str | None) -> Iterator[Any]:
         def finished(result: WeekBuild) -> tuple[Any, ...]:
             if result.digest is None:
-                return escape(result.message), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                return only_note(escape(result.message))
             return shown(result.digest, escape(result.message))
 
         try:
@@ -146,9 +152,9 @@ def digests_tab(settings: Settings, llm: LLM | None, line: WaitingLine) -> Any:
         except Exception as exc:
             message = failure(exc)
             gr.Warning(message)
-            yield f"⚠ {escape(message)}", gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield only_note(f"⚠ {escape(message)}")
 
-    outputs = [progress, page, cards, md_file, html_file, bib_file]
+    outputs = [progress, page, cards, md_file, html_file, csv_file, bib_file]
     for trigger in (topic.submit, go.click):
         trigger(
             make_digest,

@@ -39,15 +39,17 @@ def export_files(answers: list[Answer]) -> tuple[str, str]:
     return str(markdown), str(bib)
 
 
-def digest_files(digest: Digest) -> tuple[str, str, str]:
-    """The shown digest as Markdown, HTML and the BibTeX of its papers, in a temp folder."""
+def digest_files(digest: Digest) -> tuple[str, str, str, str]:
+    """The shown digest as Markdown, HTML, its table as CSV and the BibTeX of its papers, in
+    a temp folder."""
     folder = export_folder()
     out = []
     for name, text in (
         ("digest.md", render_digest(digest, "markdown")),
         ("digest.html", render_digest(digest, "html")),
+        ("digest-table.csv", render_digest(digest, "csv")),
         ("digest-papers.bib", bibtex([c.paper for c in digest.citations])),
     ):
         (folder / name).write_text(text, encoding="utf-8")
         out.append(str(folder / name))
-    return out[0], out[1], out[2]
+    return out[0], out[1], out[2], out[3]

@@ -9,7 +9,7 @@ from assistant.models import (
     DigestPaper,
 )
 from assistant.models.interests import ForYou
-from assistant.render.compare import comparison_html, disagreements_html
+from assistant.render.compare import comparison_html, disagreements_html, left_out_note
 from assistant.render.page import LISTED, page_comparison, shown_date, subtitle, theme_tag
 from assistant.render.page import telemetry_line as digest_telemetry_line
 from assistant.ui.render.chat import checked_html
@@ -103,6 +103,8 @@ def digest_view_html(digest: Digest | None) -> str:
             f'<div class="compare-wrap">'
             f"{comparison_html(table, None, dates, ref=card_ref(turn))}</div>"
         )
+        if left := left_out_note(table):
+            out.append(f'<p class="dim">{escape(left)}</p>')
     out.append(f'<div class="answer-meta">{escape(digest_telemetry_line(digest))}</div></div>')
     return "".join(out)
 
