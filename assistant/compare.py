@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from assistant.errors import InputError
 from assistant.evidence import abstract_sentences, topic_hits
 from assistant.models import Paper, SearchFilters
-from assistant.models.compare import NOT_STATED, Cell, Comparison, ComparisonRow
+from assistant.models.compare import NO_CODE, NOT_STATED, Cell, Comparison, ComparisonRow
 from assistant.models.papers import PaperRef
 from assistant.prose import figures
 from assistant.settings import Settings
@@ -32,8 +32,6 @@ from assistant.text import STOPWORDS, split_sentences
 
 PROPOSES, TASK, RESULT, CODE = "Proposes", "Task / data", "Result", "Code"
 COLUMNS = (PROPOSES, TASK, RESULT, CODE)
-#: What the Code column says for a paper without a code link.
-NO_CODE = "no code link"
 #: Longest cell, in words (a longer span is cut at a word and ends with "…").
 MAX_WORDS = {PROPOSES: 14, TASK: 12, RESULT: 24}
 
@@ -42,8 +40,8 @@ MAX_WORDS = {PROPOSES: 14, TASK: 12, RESULT: 24}
 #: A sentence saying what the paper does: "we propose", "this paper introduces".
 CONTRIBUTION = re.compile(
     r"\b(we|this (?:paper|work|study|article)|our (?:method|approach|model|framework))\b"
-    r"[^.]{0,40}?\b(propose|present|introduce|develop|design|build|release|"
-    r"describe|construct|curate|offer)[sd]?\b",
+    r"[^.]{0,40}?(?<!the )(?<!our )(?<!this )\b(propose|present|introduce|develop|design|"
+    r"build|release|describe|construct|curate|offer)[sd]?\b",  # "the proposed X" is no verb
     re.I,
 )
 _OBJECT_END = re.compile(

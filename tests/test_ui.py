@@ -532,8 +532,9 @@ def test_digests_tab_streams_a_cited_page_with_exports(app_url: Served) -> None:
     assert "digest-papers.bib" in str(bib_file)
     # the papers side by side, sortable, each row's number opening its card
     assert '<table class="compare">' in page and 'data-sort="0"' in page
-    assert Path(str(csv_file)).name == "digest-table.csv"
-    assert Path(str(csv_file)).read_text().startswith("#,Title,Id,Date,")
+    assert "digest-table.csv" in str(csv_file)
+    csv_path = Path(csv_file["value"]["path"] if isinstance(csv_file, dict) else csv_file)
+    assert csv_path.read_text().startswith("#,Title,Id,Date,")
 
     note, *_ = c.predict("", 6, "", "", api_name="/digest")
     assert note.startswith("⚠")  # an empty topic is a message, not a traceback

@@ -10,6 +10,8 @@ from assistant.models.papers import PaperRef
 
 #: What a cell says when the paper's abstract does not fill it (never an invented value).
 NOT_STATED = "not stated in the abstract"
+#: What the Code column says for a paper without a code link (shown as a dash on pages).
+NO_CODE = "no code link"
 
 
 class Cell(BaseModel):

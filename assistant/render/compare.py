@@ -13,7 +13,13 @@ import io
 import re
 from collections.abc import Mapping, Sequence
 
-from assistant.models.compare import NOT_STATED, Comparison, ComparisonRow, Disagreement
+from assistant.models.compare import (
+    NO_CODE,
+    NOT_STATED,
+    Comparison,
+    ComparisonRow,
+    Disagreement,
+)
 
 CODE = "Code"
 TABLE_FORMATS = ("markdown", "html", "csv", "json")
@@ -52,7 +58,7 @@ def comparison_markdown(
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for cells in body:
         shown = [
-            f"[code]({c})" if i == code and c.startswith("http") else _md(c)
+            (f"[code]({c})" if c.startswith("http") else "—") if i == code else _md(c)
             for i, c in enumerate(cells)
         ]
         lines.append("| " + " | ".join(shown) + " |")
@@ -81,7 +87,9 @@ def comparison_html(
                 )
             elif i == code and re.match(r"^https?://", c, re.I):
                 tds.append(f'<td><a href="{html.escape(c, quote=True)}">code</a></td>')
-            elif c in (NOT_STATED, "no code link"):
+            elif c == NO_CODE:
+                tds.append(f'<td class="dim" title="{NO_CODE}">—</td>')
+            elif c == NOT_STATED:
                 tds.append(f'<td class="dim">{html.escape(c)}</td>')
             else:
                 tds.append(f"<td>{html.escape(c)}</td>")

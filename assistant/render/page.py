@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from assistant.export import support_marker
 from assistant.models import Digest, DigestPaper, DigestTheme, SentenceCheck
-from assistant.models.compare import Comparison, ComparisonRow
+from assistant.models.compare import NO_CODE, Comparison, ComparisonRow
 from assistant.models.papers import PaperRef
 from assistant.render.compare import (
     comparison_csv,
@@ -163,7 +163,7 @@ def page_comparison(digest: Digest) -> Comparison:
         ComparisonRow(
             paper=PaperRef(id=c.paper_id, title=c.title),
             number=c.number,
-            cells={"Code": c.code_url or "no code link"},
+            cells={"Code": c.code_url or NO_CODE},
             code_url=c.code_url,
         )
         for c in digest.citations
