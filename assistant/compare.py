@@ -86,7 +86,7 @@ _NOT_DATA_TEXT = """
     Vicuna Mamba Transformer Transformers SSM SSMs DiT DiTs UNet U-Net NeRF NeRFs HTML PDF URL
     ODE SDE PDE LM LMs MT IR SQL JSON OOD IID FLOPs TFLOPs PSNR SSIM LPIPS FVD CLIPScore AUC
     F1 mAP IoU WER CER EM RMSE MSE MAE TTA TTC TTS MCTS PRM ORM RM SVD PCA FFN FFT ReLU SGD
-    AdamW Adam GNNs CNNs RNNs MLPs ReLU ReLUs GeLU PEFT OpenAI English"""
+    AdamW Adam GNNs CNNs RNNs MLPs ReLU ReLUs GeLU PEFT OpenAI English SoTA SOTA"""
 _NOT_DATA = frozenset(_NOT_DATA_TEXT.split())
 _MODEL_FAMILY = re.compile(r"^(?:GPT|LLaMA|Llama|Qwen|Mistral|Gemma|Claude|DeepSeek|Phi)")
 

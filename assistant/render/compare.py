@@ -36,11 +36,20 @@ def grid(
     header = ["#", "Title", *(["Date"] if dates is not None else []), *comparison.columns]
     body = []
     for i, row in enumerate(rows, start=1):
-        lead = [str(row.number if row.number is not None else i), " ".join(row.paper.title.split())]
+        lead = [str(row.number if row.number is not None else i), plain_tex(row.paper.title)]
         if dates is not None:
             lead.append(dates.get(row.paper.id, ""))
-        body.append(lead + [" ".join(row.cells[c].split()) for c in comparison.columns])
+        body.append(lead + [plain_tex(row.cells[c]) for c in comparison.columns])
     return header, body
+
+
+#: TeX escapes abstracts carry ("91\\%"): shown as the character they stand for.
+_TEX_ESCAPE = re.compile(r"\\([%&_#$])")
+
+
+def plain_tex(text: str) -> str:
+    """``text`` with TeX's escaped characters unescaped: "91\\%" reads "91%"."""
+    return " ".join(_TEX_ESCAPE.sub(r"\1", text).split())
 
 
 def _md(text: str) -> str:
@@ -147,8 +156,8 @@ def disagreements_markdown(found: Sequence[Disagreement]) -> str:
     for d in found:
         lines += [
             f"- **{_md(d.tension)}**",
-            f"  - “{d.a.sentence}”{_chip(d.a.number)} — {d.a.paper.title}",
-            f"  - “{d.b.sentence}”{_chip(d.b.number)} — {d.b.paper.title}",
+            f"  - “{plain_tex(d.a.sentence)}”{_chip(d.a.number)} — {d.a.paper.title}",
+            f"  - “{plain_tex(d.b.sentence)}”{_chip(d.b.number)} — {d.b.paper.title}",
         ]
     return "\n".join(lines) + ("\n" if lines else "")
 
@@ -166,7 +175,7 @@ def disagreements_html(found: Sequence[Disagreement], *, ref: str = "#ref-{n}") 
                 else ""
             )
             sides.append(
-                f'<blockquote class="side">“{html.escape(side.sentence)}”{chip}'
+                f'<blockquote class="side">“{html.escape(plain_tex(side.sentence))}”{chip}'
                 f'<div class="meta">{html.escape(side.paper.title)}</div></blockquote>'
             )
         items.append(
