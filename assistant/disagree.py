@@ -139,7 +139,7 @@ def _beats(sentence: str, other: Paper) -> bool:
     names = "|".join(re.escape(n) for n in method_names(other))
     if not names:
         return False
-    beaten = rf"\b(?:{_BEATS})\w*\s+(?:\w+\s+)?(?:{names})(?![\w-])"
+    beaten = rf"\b(?i:{_BEATS})\w*\s+(?:\w+\s+)?(?:{names})(?![\w-])"  # names: as spelt
     return bool(re.search(beaten, sentence))
 
 
@@ -154,7 +154,7 @@ def tension(a: Paper, sa: str, b: Paper, sb: str, similarity: float) -> tuple[st
     for first, s1, second, s2 in ((a, sa, b, sb), (b, sb, a, sa)):
         best = _best_claim(first, s1)
         said = [n for n, _ in benchmarks(second, [s2])]
-        same = [n for n in best or [] if n in said]
+        same = [n for n in best if n in said]
         if same and _beats(s2, first):
             line = (
                 f"{_name(first)} claims the best result on {same[0]}; "

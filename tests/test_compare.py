@@ -29,6 +29,7 @@ from assistant.disagree import disagreements
 from assistant.models import Paper
 from assistant.models.compare import NOT_STATED, Cell
 from assistant.prose import figures
+from assistant.render.compare import comparison_csv
 from assistant.render.page import render
 from assistant.settings import Settings
 from assistant.store import open_store
@@ -103,10 +104,6 @@ def test_asking_to_compare_is_recognised() -> None:
     assert asks_for_table("Compare these papers")
     assert asks_for_table("Put them side by side in a table")
     assert not asks_for_table("Which of those works without retraining?")
-
-
-def _papers(settings: Settings, *papers: Paper) -> list[Paper]:
-    return list(papers)
 
 
 def test_a_claimed_best_result_beaten_by_name_is_a_disagreement(settings: Settings) -> None:
@@ -279,3 +276,14 @@ def test_the_labelled_suites_run(sample_settings: Settings, tmp_path: Path, suit
         assert summary["tables"]["result_filled"] >= 0.8
     else:
         assert summary["disagreements"]["n"] >= 10
+
+
+def test_a_csv_cell_that_looks_like_a_formula_is_inert() -> None:
+    planted = Paper(
+        id="p-evil",
+        title='=HYPERLINK("http://evil.example","x")',
+        abstract="We propose =cmd|' /C calc'!A0 as a method. It improves accuracy by 3%.",
+    )
+    rows = list(csv.reader(io.StringIO(comparison_csv(compare([planted])))))
+    assert rows[1][1].startswith("'=HYPERLINK")
+    assert not any(cell.startswith(("=", "+", "@")) for cell in rows[1])

@@ -111,14 +111,20 @@ def comparison_html(
 
 def comparison_csv(comparison: Comparison, dates: Mapping[str, str] | None = None) -> str:
     """The table as CSV (RFC 4180, a header row, then one row per paper; the paper's id
-    after its title)."""
+    after its title; a cell that starts like a formula is made inert)."""
     header, body = grid(comparison, None, dates)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([header[0], header[1], "Id", *header[2:]])
     for row, cells in zip(comparison.rows, body, strict=True):
-        writer.writerow([cells[0], cells[1], row.paper.id, *cells[2:]])
+        writer.writerow([_inert(c) for c in [cells[0], cells[1], row.paper.id, *cells[2:]]])
     return buffer.getvalue()
+
+
+def _inert(cell: str) -> str:
+    """A cell a spreadsheet will not run: text from an abstract that starts like a formula
+    ("=HYPERLINK(...)") gets a leading apostrophe (OWASP's CSV injection advice)."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
 
 
 def left_out_note(comparison: Comparison) -> str:
