@@ -419,7 +419,8 @@ def ask_scope(
     settings: Settings, *, collection: str | None = None, interest: str | None = None
 ) -> list[str] | None:
     """The paper ids a question is answered from when scoped to a saved collection or to an
-    interest (its ``SCOPE_PAPERS`` best papers); None when not scoped."""
+    interest (the strong matches among its ``SCOPE_PAPERS`` best papers, as the For you tab
+    shows them above the weaker ones); None when not scoped."""
     from assistant.interests import get_collection
 
     if collection and interest:
@@ -429,8 +430,9 @@ def ask_scope(
         if not ids:
             raise InputError(f"collection {collection!r} holds no papers.")
         return ids
-    if interest:
-        return [r.paper.id for r in for_you(settings, interest, k=SCOPE_PAPERS).papers]
+    if interest:  # the papers that say what it asks; weaker matches only when none does
+        ranked = for_you(settings, interest, k=SCOPE_PAPERS)
+        return [r.paper.id for r in ranked.strong or ranked.papers]
     return None
 
 

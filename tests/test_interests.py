@@ -23,7 +23,7 @@ from assistant.interests import (
 )
 from assistant.models import Paper
 from assistant.models.interests import Interest, PaperRef
-from assistant.recommend import for_you, rank, similar
+from assistant.recommend import SCOPE_PAPERS, ask_scope, for_you, rank, similar
 from assistant.settings import Settings
 from assistant.store import open_store
 from assistant.text import split_sentences
@@ -337,3 +337,11 @@ def test_papers_saved_under_an_interests_name_are_learned_from_and_named(
     assert not {p.id for p in saved} & {r.paper.id for r in result.papers}
     by_seed = [r for r in result.papers if r.because == "seed"]
     assert by_seed and all(r.matched in {p.title for p in saved} for r in by_seed)
+
+
+def test_a_chat_scoped_to_an_interest_reads_its_strong_matches(profile: Settings) -> None:
+    add_interest(profile, "flow", phrases=["optical flow"])
+    ranked = for_you(profile, "flow", k=SCOPE_PAPERS)
+    strong = [r.paper.id for r in ranked.strong]
+    assert strong and len(strong) < len(ranked.papers)  # the sample: few say optical flow
+    assert ask_scope(profile, interest="flow") == strong  # not the weaker matches after them
