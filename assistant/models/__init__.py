@@ -1,9 +1,10 @@
 """Typed records passed between pipeline stages; the CLI's ``--json`` is their model dump.
 
 One file per part of the pipeline, read in its order: ``papers`` (ingest, store, retrieve:
-papers, filters, hits), ``answers`` (evidence and the checked answer), ``digests`` (topic
-digests and weekly summaries), ``health`` (checks). Import from here: ``from assistant.models
-import Paper``.
+papers, filters, hits), ``answers`` (evidence and the checked answer), ``compare``
+(comparison tables and disagreements), ``digests`` (topic digests and weekly summaries),
+``interests`` (interests, collections, rankings), ``health`` (checks). Import from here:
+``from assistant.models import Paper``.
 """
 
 from assistant.models.answers import (
