@@ -66,7 +66,7 @@ _BENCH_WORD = (
 )
 _BENCH_AFTER = re.compile(
     r"\b(?:on|across|over|benchmarks?|datasets?|(?:benchmarks?|datasets?|tasks?),?\s+"
-    r"(?:such as|like|including|e\.g\.,?))\s+(?:the\s+)?"
+    r"(?:such as|like|including|e\.g\.,?))\s+(?:(?:the|both|all)\s+)?"
     rf"({_BENCH_WORD}(?:\s*(?:,|and|,\s*and|&|/)\s*(?:the\s+)?{_BENCH_WORD})*)"
 )
 _BENCH_BEFORE = re.compile(
