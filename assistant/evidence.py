@@ -182,9 +182,6 @@ def is_relevant(hits: Sequence[Hit], threshold: float) -> bool:
     return bool(hits) and max(h.similarity for h in hits) >= threshold
 
 
-# --- 5. evidence -------------------------------------------------------------------------------
-
-
 class TopicHits(NamedTuple):
     """What the store holds on a topic (a digest's or a table's papers): the hits above the
     page's similarity cut, or ``covered=False`` with the closest papers named."""
@@ -216,6 +213,9 @@ def topic_hits(
             "were left out."
         )
     return TopicHits(result.query, hits, notices, covered=True)
+
+
+# --- 5. evidence -------------------------------------------------------------------------------
 
 
 def drop_instructions(sentences: Sequence[str]) -> tuple[list[str], int]:
