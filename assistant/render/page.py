@@ -36,7 +36,7 @@ def render(digest: Digest, fmt: str) -> str:
         "markdown": digest_markdown,
         "html": digest_html,
         "json": lambda d: d.model_dump_json(indent=2) + "\n",
-        "csv": lambda d: comparison_csv(page_comparison(d), _dates(d)),
+        "csv": lambda d: comparison_csv(page_comparison(d), page_dates(d)),
     }
     if fmt not in renderers:
         raise ValueError(f"unknown digest format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -171,7 +171,8 @@ def page_comparison(digest: Digest) -> Comparison:
     return Comparison(columns=["Code"], rows=rows)
 
 
-def _dates(digest: Digest) -> dict[str, str]:
+def page_dates(digest: Digest) -> dict[str, str]:
+    """Each paper's date as the page shows it, by paper id (the table's Date column)."""
     return {c.paper_id: shown_date(c) for c in digest.citations}
 
 
@@ -181,7 +182,7 @@ def _table(digest: Digest, papers: list[DigestPaper], to_text: Callable[..., str
     comparison = page_comparison(digest)
     ids = {c.paper_id for c in papers}
     rows = [r for r in comparison.rows if r.paper.id in ids]
-    return to_text(comparison, rows, {c.paper_id: shown_date(c) for c in papers})
+    return to_text(comparison, rows, page_dates(digest))
 
 
 def _number(digest: Digest, paper_id: str) -> int | None:

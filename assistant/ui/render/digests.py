@@ -10,7 +10,14 @@ from assistant.models import (
 )
 from assistant.models.interests import ForYou
 from assistant.render.compare import comparison_html, disagreements_html, left_out_note
-from assistant.render.page import LISTED, page_comparison, shown_date, subtitle, theme_tag
+from assistant.render.page import (
+    LISTED,
+    page_comparison,
+    page_dates,
+    shown_date,
+    subtitle,
+    theme_tag,
+)
 from assistant.render.page import telemetry_line as digest_telemetry_line
 from assistant.ui.render.chat import checked_html
 from assistant.ui.render.common import (
@@ -96,12 +103,11 @@ def digest_view_html(digest: Digest | None) -> str:
         out.append(disagreements_html(digest.disagreements, ref=card_ref(turn)))
     if digest.covered and digest.citations:
         table = page_comparison(digest)
-        dates = {c.paper_id: shown_date(c) for c in digest.citations}
         out.append(
             f'<h3 class="dg-theme">The papers side by side</h3><p class="dim">Every cell is '
             "copied from the paper's abstract; click a column to sort.</p>"
             f'<div class="compare-wrap">'
-            f"{comparison_html(table, None, dates, ref=card_ref(turn))}</div>"
+            f"{comparison_html(table, None, page_dates(digest), ref=card_ref(turn))}</div>"
         )
         if left := left_out_note(table):
             out.append(f'<p class="dim">{escape(left)}</p>')
