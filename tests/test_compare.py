@@ -287,3 +287,38 @@ def test_a_csv_cell_that_looks_like_a_formula_is_inert() -> None:
     rows = list(csv.reader(io.StringIO(comparison_csv(compare([planted])))))
     assert rows[1][1].startswith("'=HYPERLINK")
     assert not any(cell.startswith(("=", "+", "@")) for cell in rows[1])
+
+
+def test_every_digest_output_shows_where_the_papers_disagree(sample_settings: Settings) -> None:
+    from assistant.models.compare import Disagreement, Side
+    from assistant.models.papers import PaperRef
+    from assistant.ui.render.digests import digest_view_html
+
+    page = digest("state space models", sample_settings, n=12, use_llm=False)
+    first, second = page.citations[0], page.citations[1]
+    planted = Disagreement(
+        kind="results",
+        a=Side(
+            paper=PaperRef(id=first.paper_id, title=first.title),
+            number=first.number,
+            sentence="A <b>claims</b> the best result on LRA with 91\\% accuracy.",
+        ),
+        b=Side(
+            paper=PaperRef(id=second.paper_id, title=second.title),
+            number=second.number,
+            sentence="B surpasses A on LRA.",
+        ),
+        shared="LRA",
+        tension="A claims the best result on LRA; B reports beating it there.",
+        score=0.7,
+    )
+    page = page.model_copy(update={"disagreements": [planted]})
+    md = render(page, "markdown")
+    assert "## Where the papers disagree" in md and "A claims the best result on LRA" in md
+    assert f"with 91% accuracy.” [{first.number}]" in md  # TeX escape shown as its character
+    html = render(page, "html")
+    assert "<h2>Where the papers disagree</h2>" in html and "&lt;b&gt;claims" in html
+    assert f'href="#ref-{second.number}"' in html
+    app = digest_view_html(page)
+    assert "Where the papers disagree" in app and f'href="#src-digest-{first.number}"' in app
+    assert "<b>claims" not in app  # abstract text is escaped in the app too
