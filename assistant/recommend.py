@@ -416,11 +416,15 @@ SCOPE_PAPERS = 30
 
 
 def ask_scope(
-    settings: Settings, *, collection: str | None = None, interest: str | None = None
+    settings: Settings,
+    *,
+    collection: str | None = None,
+    interest: str | None = None,
+    week: str | None = None,
 ) -> list[str] | None:
     """The paper ids a question is answered from when scoped to a saved collection or to an
-    interest (the strong matches among its ``SCOPE_PAPERS`` best papers, as the For you tab
-    shows them above the weaker ones); None when not scoped."""
+    interest (the strong matches among its ``SCOPE_PAPERS`` best papers, of ``week`` when
+    given, as the For you tab shows them above the weaker ones); None when not scoped."""
     from assistant.interests import get_collection
 
     if collection and interest:
@@ -431,7 +435,7 @@ def ask_scope(
             raise InputError(f"collection {collection!r} holds no papers.")
         return ids
     if interest:  # the papers that say what it asks; weaker matches only when none does
-        ranked = for_you(settings, interest, k=SCOPE_PAPERS)
+        ranked = for_you(settings, interest, k=SCOPE_PAPERS, week=week)
         return [r.paper.id for r in ranked.strong or ranked.papers]
     return None
 

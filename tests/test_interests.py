@@ -345,3 +345,18 @@ def test_a_chat_scoped_to_an_interest_reads_its_strong_matches(profile: Settings
     strong = [r.paper.id for r in ranked.strong]
     assert strong and len(strong) < len(ranked.papers)  # the sample: few say optical flow
     assert ask_scope(profile, interest="flow") == strong  # not the weaker matches after them
+
+
+def test_asking_the_papers_of_a_ranked_week_reads_that_week_only(profile: Settings) -> None:
+    from assistant.recommend import scope_ids as week_scope
+    from assistant.ui.common import scope_ids, scope_value
+
+    add_interest(profile, "flow", phrases=["optical flow"])
+    week, _ = week_scope(profile, week="2024-W11")
+    asked = scope_ids(profile, scope_value("interest", "flow", "2024-W11"))
+    ranked = for_you(profile, "flow", k=SCOPE_PAPERS, week="2024-W11")
+    assert asked == [r.paper.id for r in ranked.strong or ranked.papers]
+    assert asked and week is not None and set(asked) <= set(week)
+    assert scope_ids(profile, scope_value("interest", "flow")) == ask_scope(
+        profile, interest="flow"
+    )

@@ -539,6 +539,16 @@ def test_interests_saved_papers_and_a_scoped_chat_in_a_browser(fake: Served, bro
         assert [i.name for i in load_profile(fake.settings).interests] == ["flow"]
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "for-you.png"), full_page=True)
+        # "Ask these papers" asks what was shown: ranked in a week, the chat is scoped to it.
+        page.locator("#fy-week textarea, #fy-week input").first.fill("2024-W11")
+        page.locator("#fy-go").click()
+        expect(page.locator("#fy-ask")).to_be_visible(timeout=60_000)
+        page.locator("#fy-ask").click()
+        page.locator("#filters").get_by_text("Filters").click()  # open from here on
+        expect(page.locator("#scope input")).to_have_value(
+            "interest: flow · week 2024-W11", timeout=30_000
+        )
+        page.get_by_role("tab", name="For you").click()
 
         title = open_first_match(page, "multi-frame optical flow splatting")
         page.locator("#save-paper").click()
@@ -553,8 +563,7 @@ def test_interests_saved_papers_and_a_scoped_chat_in_a_browser(fake: Served, bro
 
         # The chat, answering from the saved collection only.
         page.get_by_role("tab", name="Chat").click()
-        page.locator("#filters").get_by_text("Filters").click()
-        scope = page.locator("#scope input")
+        scope = page.locator("#scope input")  # Filters were opened above
         scope.click()
         page.get_by_role("option", name="collection: starred").click()
         fake.llm.enqueue("It splats motion features across frames [1].")

@@ -80,9 +80,14 @@ def source_choices(settings: Settings) -> list[tuple[str, str]]:
 ALL_PAPERS = "All papers"
 
 
-def scope_value(kind: str, name: str) -> str:
-    """The "Answer from" value of a collection or an interest."""
-    return f"{kind}: {name}"
+#: How an "Answer from" value names the week an interest was ranked in (For you's "Ask these").
+_IN_WEEK = " · week "
+
+
+def scope_value(kind: str, name: str, week: str | None = None) -> str:
+    """The "Answer from" value of a collection or an interest (in ``week``, for an interest
+    ranked in one)."""
+    return f"{kind}: {name}" + (f"{_IN_WEEK}{week}" if week else "")
 
 
 def scope_choices(settings: Settings) -> list[str]:
@@ -105,7 +110,8 @@ def scope_ids(settings: Settings, value: str | None) -> list[str] | None:
     if kind == "collection":
         return ask_scope(settings, collection=name)
     if kind == "interest":
-        return ask_scope(settings, interest=name)
+        name, _, week = name.partition(_IN_WEEK)
+        return ask_scope(settings, interest=name, week=week or None)
     return None
 
 

@@ -135,11 +135,13 @@ def for_you_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> ForYouTab:
             gr.Button(visible=False),
         )
 
-    def ask_these(interest_: str | None) -> tuple[Any, Any]:
-        """The chat, answering from this interest's best papers."""
+    def ask_these(interest_: str | None, week_: str) -> tuple[Any, Any]:
+        """The chat, answering from the papers shown: this interest's strong matches, in
+        the week the tab ranked (if one)."""
+        value = scope_value("interest", interest_ or "", week_.strip() or None)
         choices = scope_choices(settings)
         return gr.Tabs(selected="chat"), gr.Dropdown(
-            choices=choices, value=scope_value("interest", interest_ or "")
+            choices=choices if value in choices else [*choices, value], value=value
         )
 
     private: dict[str, Any] = {"concurrency_limit": None, "api_visibility": "private"}
@@ -153,7 +155,7 @@ def for_you_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> ForYouTab:
         **private,
     )
     remove.click(remove_picked, [interest], [interest, ranking, ask], **private)
-    ask.click(ask_these, [interest], [tabs, chat.scope], **private)
+    ask.click(ask_these, [interest, week], [tabs, chat.scope], **private)
 
     def refreshed() -> Any:
         return gr.Dropdown(choices=interest_names(settings))
