@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -114,65 +115,84 @@ def reversed_claims(sentence: str) -> list[tuple[str, ...]]:
     return denied
 
 
-def _asserts(sentence: str, stems: tuple[str, ...]) -> bool:
-    """The sentence uses one of ``stems`` and denies nothing (a sentence that negates
-    anything is not read as a plain assertion)."""
-    if reversed_claims(sentence):
-        return False
-    words = re.findall(r"[a-z][a-z-]+", sentence.lower())
-    return any(w.startswith(stem) for stem in stems for w in words)
+class Claim(NamedTuple):
+    """A claim sentence and what the rules read of it, worked out once (a claim meets many
+    others)."""
+
+    paper: Paper
+    sentence: str
+    names: list[str]  # its paper's method names (``compare.method_names``)
+    benchmarks: list[str]  # the benchmarks the sentence names
+    best: list[str]  # those it claims the best result on
+    denied: list[tuple[str, ...]]  # ``reversed_claims``
+    terms: set[str]  # its content words (``text.question_terms``)
+
+    @classmethod
+    def of(cls, paper: Paper, sentence: str, names: list[str]) -> Claim:
+        named = [n for n, _ in benchmarks(paper, [sentence])]
+        return cls(
+            paper=paper,
+            sentence=sentence,
+            names=names,
+            benchmarks=named,
+            best=named if _BEST.search(sentence) else [],
+            denied=reversed_claims(sentence),
+            terms=question_terms(sentence),
+        )
+
+    @property
+    def called(self) -> str:
+        """What the tension line calls its paper: its method's name ("S4"), else
+        ``paper_name``."""
+        return self.names[0] if self.names else paper_name(self.paper)
+
+    def asserts(self, stems: tuple[str, ...]) -> bool:
+        """It uses one of ``stems`` and denies nothing (a sentence that negates anything is
+        not read as a plain assertion)."""
+        if self.denied:
+            return False
+        words = re.findall(r"[a-z][a-z-]+", self.sentence.lower())
+        return any(w.startswith(stem) for stem in stems for w in words)
+
+    def beats(self, other: Claim) -> bool:
+        """It reports beating ``other``'s paper by its method's name ("SGConv surpasses S4")."""
+        if not other.names:
+            return False
+        names = "|".join(re.escape(n) for n in other.names)
+        beaten = rf"\b(?i:{_BEATS})\w*\s+(?:\w+\s+)?(?:{names})(?![\w-])"  # names: as spelt
+        return bool(re.search(beaten, self.sentence))
 
 
-def _shared(a: str, b: str) -> list[str]:
+def _shared(a: Claim, b: Claim) -> list[str]:
     """Content words both sentences use (generic ones left out), in ``a``'s order."""
-    common = (question_terms(a) & question_terms(b)) - _FIELD_WORDS
-    return [w for w in dict.fromkeys(re.findall(r"[a-z0-9][a-z0-9-]+", a.lower())) if w in common]
+    common = (a.terms & b.terms) - _FIELD_WORDS
+    words = re.findall(r"[a-z0-9][a-z0-9-]+", a.sentence.lower())
+    return [w for w in dict.fromkeys(words) if w in common]
 
 
-def _best_claim(paper: Paper, sentence: str) -> list[str]:
-    """The benchmarks a sentence claims the best result on ("SoTA on ... Long Range Arena")."""
-    return [n for n, _ in benchmarks(paper, [sentence])] if _BEST.search(sentence) else []
-
-
-def _beats(sentence: str, other: Paper) -> bool:
-    """The sentence reports beating ``other`` by its name ("SGConv surpasses S4")."""
-    names = "|".join(re.escape(n) for n in method_names(other))
-    if not names:
-        return False
-    beaten = rf"\b(?i:{_BEATS})\w*\s+(?:\w+\s+)?(?:{names})(?![\w-])"  # names: as spelt
-    return bool(re.search(beaten, sentence))
-
-
-def _name(paper: Paper) -> str:
-    """What the tension line calls a paper: its method's name ("S4"), else ``paper_name``."""
-    names = method_names(paper)
-    return names[0] if names else paper_name(paper)
-
-
-def tension(a: Paper, sa: str, b: Paper, sb: str, similarity: float) -> tuple[str, str, str] | None:
-    """(kind, shared, one line) when the two sentences cannot both hold, else None."""
-    for first, s1, second, s2 in ((a, sa, b, sb), (b, sb, a, sa)):
-        best = _best_claim(first, s1)
-        said = [n for n, _ in benchmarks(second, [s2])]
-        same = [n for n in best if n in said]
-        if same and _beats(s2, first):
+def tension(a: Claim, b: Claim, similarity: float) -> tuple[str, str, str] | None:
+    """(kind, shared, one line) when the two claims cannot both hold, else None."""
+    for first, second in ((a, b), (b, a)):
+        same = [n for n in first.best if n in second.benchmarks]
+        if same and second.beats(first):
             line = (
-                f"{_name(first)} claims the best result on {same[0]}; "
-                f"{_name(second)} reports beating it there."
+                f"{first.called} claims the best result on {same[0]}; "
+                f"{second.called} reports beating it there."
             )
             return "results", same[0], line
-    shared = _shared(sa, sb)
-    if similarity < SAME_CLAIM or len(shared) < SHARED_TERMS:
+    if similarity < SAME_CLAIM:
         return None
-    for no, s_no, yes, s_yes in ((a, sa, b, sb), (b, sb, a, sa)):
-        for stems in reversed_claims(s_no):
-            if _asserts(s_yes, stems):
-                about = " ".join(shared[:4])
-                line = (
-                    f"Opposite claims on “{about}”: {_name(yes)} finds it holds, "
-                    f"{_name(no)} finds it does not."
-                )
-                return "opposite claims", about, line
+    shared = _shared(a, b)
+    if len(shared) < SHARED_TERMS:
+        return None
+    for no, yes in ((a, b), (b, a)):
+        if any(yes.asserts(stems) for stems in no.denied):
+            about = " ".join(shared[:4])
+            line = (
+                f"Opposite claims on “{about}”: {yes.called} finds it holds, "
+                f"{no.called} finds it does not."
+            )
+            return "opposite claims", about, line
     return None
 
 
@@ -189,35 +209,34 @@ def disagreements(
         return []
     stored = open_store(settings).sentence_vectors([p.id for p in papers])
     table = sentence_table(get_embedder(settings), papers, stored)
-    claims: dict[str, tuple[list[str], np.ndarray]] = {}
+    claims: list[Claim] = []
+    rows: list[np.ndarray] = []
     for paper in papers:
         sentences, vectors = table[paper.id]
         kept, _ = drop_instructions(sentences)
-        rows = [i for i, s in enumerate(sentences) if s in kept and is_claim(s)]
-        if rows:
-            claims[paper.id] = ([sentences[i] for i in rows], vectors[rows])
-    by_id = {p.id: p for p in papers}
-    owner = [pid for pid, (sentences, _) in claims.items() for _ in sentences]
-    said = [s for sentences, _ in claims.values() for s in sentences]
-    if not said:
+        names = method_names(paper)
+        for i, sentence in enumerate(sentences):
+            if sentence in kept and is_claim(sentence):
+                claims.append(Claim.of(paper, sentence, names))
+                rows.append(vectors[i])
+    if not claims:
         return []
-    vectors = np.concatenate([v for _, v in claims.values()])
-    sims = vectors @ vectors.T  # every claim against every claim: one matrix product
+    matrix = np.stack(rows)
+    sims = matrix @ matrix.T  # every claim against every claim: one matrix product
     best: dict[tuple[str, str], Disagreement] = {}
     for i, j in zip(*np.nonzero(np.triu(sims, 1) >= SAME_SUBJECT), strict=True):
-        a, b = sorted((owner[i], owner[j]))
-        if a != owner[i]:
-            i, j = j, i
-        if a == b or ((a, b) in best and best[a, b].score >= sims[i, j]):
+        a, b = sorted((claims[i], claims[j]), key=lambda c: c.paper.id)
+        key = (a.paper.id, b.paper.id)
+        if a.paper.id == b.paper.id or (key in best and best[key].score >= sims[i, j]):
             continue
-        found = tension(by_id[a], said[i], by_id[b], said[j], float(sims[i, j]))
+        found = tension(a, b, float(sims[i, j]))
         if found is None:
             continue
         kind, shared, line = found
-        best[a, b] = Disagreement(
+        best[key] = Disagreement(
             kind=kind,  # type: ignore[arg-type]
-            a=_side(by_id[a], said[i], numbers),
-            b=_side(by_id[b], said[j], numbers),
+            a=_side(a, numbers),
+            b=_side(b, numbers),
             shared=shared,
             tension=line,
             score=round(float(sims[i, j]), 3),
@@ -225,11 +244,11 @@ def disagreements(
     return sorted(best.values(), key=lambda d: -d.score)[:limit]
 
 
-def _side(paper: Paper, sentence: str, numbers: Mapping[str, int] | None) -> Side:
+def _side(claim: Claim, numbers: Mapping[str, int] | None) -> Side:
     return Side(
-        paper=PaperRef(id=paper.id, title=paper.title),
-        number=(numbers or {}).get(paper.id),
-        sentence=sentence,
+        paper=PaperRef(id=claim.paper.id, title=claim.paper.title),
+        number=(numbers or {}).get(claim.paper.id),
+        sentence=claim.sentence,
     )
 
 
