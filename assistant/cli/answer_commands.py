@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.text import Text
 
-from assistant.cli.base import cli, console, err_console, no_control, plain, settings_of
+from assistant.cli.base import cli, console, err_console, no_control, notes, plain, settings_of
 from assistant.cli.options import (
     filter_options,
     format_option,
@@ -63,8 +63,7 @@ def _settings(ctx: click.Context, mode: str | None, provider: str | None) -> Set
 
 def render_answer(answer: Answer) -> None:
     """The checked answer: sentences with support markers, references, timings."""
-    for notice in answer.notices:
-        err_console.print(f"[yellow]note:[/] {plain(notice)}", highlight=False)
+    notes(answer.notices)
     if answer.abstained:
         console.print(Text(no_control(answer.answer), style="bold"))
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,12 @@ def print_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
     else:
         text = json.dumps(value, indent=2, default=str)
     click.echo(text)
+
+
+def notes(texts: Iterable[str]) -> None:
+    """Each text as a "note:" line on stderr (untrusted text made plain, not wrapped)."""
+    for text in texts:
+        err_console.print(f"[yellow]note:[/] {plain(text)}", highlight=False, soft_wrap=True)
 
 
 def emit(text: str, out: Path | None) -> None:

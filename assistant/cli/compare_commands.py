@@ -8,17 +8,12 @@ from pathlib import Path
 import click
 from click.decorators import FC
 
-from assistant.cli.base import cli, emit, err_console, plain, print_json, settings_of
+from assistant.cli.base import cli, emit, notes, print_json, settings_of
 from assistant.cli.options import filter_options, format_option, json_option
 from assistant.compare import compare, papers_to_compare
 from assistant.disagree import store_disagreements
 from assistant.models import SearchFilters
 from assistant.render.compare import TABLE_FORMATS, disagreements_markdown, render_comparison
-
-
-def _notices(notices: list[str]) -> None:
-    for notice in notices:
-        err_console.print(f"[yellow]note:[/] {plain(notice)}", highlight=False)
 
 
 def topic_options(default: int, least: int, topic_help: str) -> Callable[[FC], FC]:
@@ -74,7 +69,7 @@ def compare_command(
     """
     settings = settings_of(ctx)
     papers, notices = papers_to_compare(settings, paper_ids, topic, n, filters)
-    _notices(notices)
+    notes(notices)
     table = compare(papers, topic)
     emit(render_comparison(table, "json" if as_json else fmt), out)
 
@@ -100,7 +95,7 @@ def disagreements_command(
       assistant disagreements --json
     """
     found, read, notices = store_disagreements(settings_of(ctx), topic, n, limit)
-    _notices(notices)
+    notes(notices)
     if as_json:
         print_json(found)
         return

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from assistant.cli.base import cli, emit, err_console, plain, settings_of
+from assistant.cli.base import cli, emit, err_console, notes, plain, settings_of
 from assistant.cli.options import filter_options, format_option, json_option, provider_option
 from assistant.digest import digest_stream
 from assistant.errors import InputError
@@ -86,8 +86,7 @@ def digest(
     """
     settings = _settings(ctx, provider)
     result = follow(digest_stream(topic, settings, n=n, filters=filters, use_llm=not no_llm))
-    for notice in result.notices:
-        err_console.print(f"[yellow]note:[/] {plain(notice)}", highlight=False)
+    notes(result.notices)
     emit(render(result, "json" if as_json else fmt), out)
 
 
@@ -143,10 +142,11 @@ def weekly(
     if all_weeks or not week:
         found = store_weeks(settings)
         if found.undated:
-            err_console.print(
-                f"[yellow]note:[/] {found.undated} paper(s) have no date at all (neither "
-                "published nor added) and belong to no week.",
-                highlight=False,
+            notes(
+                [
+                    f"{found.undated} paper(s) have no date at all (neither published nor "
+                    "added) and belong to no week."
+                ]
             )
         # One pass over the store: the latest week is known from it.
         latest_only: list[str | None] = [max(found.weeks)] if found.weeks else [None]

@@ -12,7 +12,7 @@ from rich.table import Table
 from assistant.cli.base import (
     cli,
     console,
-    err_console,
+    notes,
     plain,
     print_json,
     progress_bar,
@@ -140,14 +140,11 @@ def run(
     if as_json:
         print_json({"meta": result.meta.model_dump(mode="json"), "summary": summary})
         return
-    for missing in result.meta.missing_gold:
-        err_console.print(
-            f"[yellow]note:[/] {plain(missing.case_id)}: {plain(missing.role)} "
-            f"{plain(repr(missing.reference))} is not "
-            "in the store; the case is left out of the scores.",
-            highlight=False,
-            soft_wrap=True,
-        )
+    notes(
+        f"{m.case_id}: {m.role} {m.reference!r} is not in the store; the case is left out of "
+        "the scores."
+        for m in result.meta.missing_gold
+    )
     own = {"interests": interests_table, "tables": tables_table}
     own["disagreements"] = disagreements_table
     for key, table in own.items():
@@ -189,8 +186,7 @@ def compare_command(run_a: Path, run_b: Path, show_all: bool, as_json: bool) -> 
     if as_json:
         print_json(result)
         return
-    for note in result.notes:
-        err_console.print(f"[yellow]note:[/] {plain(note)}", highlight=False, soft_wrap=True)
+    notes(result.notes)
     table = Table("metric", "A", "B", "B - A", "", header_style="bold")
     table.columns[0].overflow = "fold"
     for d in result.deltas:

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import click
 
-from assistant.cli.base import cli, console, emit, err_console, plain, print_json, settings_of
+from assistant.cli.base import (
+    cli,
+    console,
+    emit,
+    notes,
+    plain,
+    print_json,
+    settings_of,
+)
 from assistant.cli.options import format_option, json_option
 from assistant.export import bibtex, collection_markdown
 from assistant.interests import (
@@ -43,8 +51,7 @@ def scope_options(fn: click.decorators.FC) -> click.decorators.FC:
 
 def show_ranking(result: ForYou, as_json: bool) -> None:
     """A ranking as a table with each paper's why, or its JSON list."""
-    for notice in result.notices:
-        err_console.print(f"[yellow]note:[/] {plain(notice)}", highlight=False, soft_wrap=True)
+    notes(result.notices)
     if as_json:
         print_json(result.papers)
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from assistant.cli.base import cli, console, err_console, plain, print_json, settings_of
+from assistant.cli.base import cli, console, notes, plain, print_json, settings_of
 from assistant.cli.options import filter_options, json_option, mode_option
 from assistant.models import SearchFilters
 from assistant.retrieve import get_retriever
@@ -39,8 +39,7 @@ def search(
       assistant search "video diffusion" --since 2024-08-01 --mmr --json
     """
     result = get_retriever(settings_of(ctx)).search(query, k=k, mode=mode, filters=filters, mmr=mmr)
-    for notice in result.notices:
-        err_console.print(f"[yellow]note:[/] {plain(notice)}", highlight=False, soft_wrap=True)
+    notes(result.notices)
     if as_json:
         print_json(result.hits)
         return
