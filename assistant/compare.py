@@ -178,9 +178,7 @@ def benchmarks(paper: Paper, sentences: Sequence[str]) -> list[tuple[str, str]]:
                     or name.split()[0].lower() in _LEAD_WORDS
                     or name in _NOT_DATA
                     or name.lower() in own
-                    or re.match(
-                        r"^(?:GPT|LLaMA|Llama|Qwen|Mistral|Gemma|Claude|DeepSeek|Phi)", name
-                    )
+                    or _MODEL_FAMILY.match(name)
                     or re.search(r"\d+(?:\.\d+)?[BMK]$", name)  # a model size: 7B
                 ):
                     continue

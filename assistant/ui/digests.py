@@ -76,7 +76,7 @@ def digests_tab(settings: Settings, llm: LLM | None, line: WaitingLine) -> Any:
 
     def only_note(note: str) -> tuple[Any, ...]:
         """The progress line changed, the page, cards and downloads left as they are."""
-        return (note, *(gr.skip() for _ in range(6)))
+        return (note, *(gr.skip() for _ in outputs[1:]))
 
     def shown(digest: Digest, note: str) -> tuple[Any, ...]:
         md, html_path, csv_path, bib = digest_files(digest)  # the page shows its notices
