@@ -22,7 +22,7 @@ from assistant.disagree import disagreements
 from assistant.evals.metrics import DigestTable, percentile, ratio
 from assistant.evals.suite import PairSpec, ResultSpec
 from assistant.models import Digest, Paper
-from assistant.models.compare import Cell
+from assistant.models.compare import Cell, ComparisonRow
 from assistant.prose import figures
 from assistant.settings import Settings
 from assistant.text import split_sentences
@@ -50,6 +50,17 @@ class PairScore(BaseModel):
     tension: str | None = None
 
 
+def figure_cells(row: ComparisonRow, paper: Paper) -> tuple[int, int]:
+    """How many of a row's filled cells hold a figure, and how many of those have every
+    figure in the paper's abstract (``compare.figures_stated``)."""
+    cells = [
+        Cell(text=text, sentence=row.sources[column])
+        for column, text in row.cells.items()
+        if column in row.sources and figures(text)
+    ]
+    return len(cells), sum(1 for c in cells if figures_stated(c, paper))
+
+
 def score_table(paper: Paper, label: ResultSpec) -> TableScore:
     """The paper's row scored against ``label``."""
     started = time.perf_counter()
@@ -58,16 +69,15 @@ def score_table(paper: Paper, label: ResultSpec) -> TableScore:
     row = table.rows[0]
     result = row.cells.get(RESULT, "")
     wanted = {float(f) for text in label.figures for f in figures(text.replace("\\", " "))}
-    shown = [Cell(text=text, sentence=row.sources.get(c)) for c, text in row.cells.items()]
-    with_figures = [c for c in shown if c.filled and figures(c.text)]
+    with_figures, in_abstract = figure_cells(row, paper)
     return TableScore(
         states_result=label.states_result,
         filled=RESULT in row.sources,
         result=result,
         figure_wanted=bool(wanted),
         figure_found=bool(wanted & {float(f) for f in figures(result)}),
-        cells_with_figures=len(with_figures),
-        figures_in_abstract=sum(1 for c in with_figures if figures_stated(c, paper)),
+        cells_with_figures=with_figures,
+        figures_in_abstract=in_abstract,
         seconds=round(seconds, 4),
     )
 
@@ -83,10 +93,8 @@ def digest_table(page: Digest) -> DigestTable:
     checked = found = giving = with_result = 0
     for row in table.rows:
         paper = papers[row.paper.id]
-        for column, text in row.cells.items():
-            if column in row.sources and figures(text):
-                checked += 1
-                found += figures_stated(Cell(text=text, sentence=row.sources[column]), paper)
+        cells, stated = figure_cells(row, paper)
+        checked, found = checked + cells, found + stated
         if any(figures(s) for s in split_sentences(paper.abstract)[1:]):
             giving += 1
             with_result += RESULT in row.sources
