@@ -290,6 +290,39 @@ def test_library_browses_page_by_page_with_filters(app_url: Served) -> None:
 
 
 @pytest.mark.server
+def test_a_listing_that_returns_after_a_newer_one_is_not_shown(
+    app_url: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Library tab lists every paper when it opens; a search typed at once runs beside
+    that listing, and if the listing is slower it must not overwrite the search (seen in CI:
+    the browser test saw "583 papers · newest first" after its search)."""
+    import threading
+
+    import assistant.ui.library as library_ui
+
+    searched, listing_started = threading.Event(), threading.Event()
+    real = library_ui.library_page
+
+    def slow_listing(settings: Settings, text: str, **kwargs: Any) -> Any:
+        if not text:  # the listing waits until the search has returned
+            listing_started.set()
+            assert searched.wait(60)
+        return real(settings, text, **kwargs)
+
+    monkeypatch.setattr(library_ui, "library_page", slow_listing)
+    c = client(app_url.url)
+    args = ("hybrid", "", "", "All sources", "best match", 1, False)
+    listing = c.submit("", *args, api_name="/search")
+    assert listing_started.wait(60)
+    table, count, _ = c.submit("optical flow", *args, api_name="/search").result(60)
+    assert "good match" in count
+    searched.set()
+    late = listing.result(60)
+    assert "583 papers" not in str(late)  # skipped: the page keeps the search
+    assert "583 papers" in find(client(app_url.url))[1]  # alone, the listing is shown
+
+
+@pytest.mark.server
 def test_over_long_inputs_are_cut_with_a_message(app_url: Served) -> None:
     url, llm, _ = app_url
     llm.enqueue(REPLY)

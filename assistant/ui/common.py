@@ -4,7 +4,9 @@ choices, the browser session an event came from, the message a failure shows, th
 
 from __future__ import annotations
 
+import itertools
 import logging
+import threading
 from typing import Any
 
 import gradio as gr
@@ -27,6 +29,29 @@ ALL_SOURCES = "All sources"
 def session_of(request: gr.Request | None) -> str:
     """The browser session (one chat) an event came from."""
     return (request.session_hash if request is not None else None) or "anonymous"
+
+
+class Newest:
+    """Which of a browser session's overlapping requests for one view came last. The
+    Library's listing is filled when its tab opens and again by a search typed at once; both
+    run at the same time (no shared queue), and the slower one must not overwrite the newer."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._numbers = itertools.count(1)
+        self._latest: dict[str, int] = {}
+
+    def start(self, session: str) -> int:
+        """A new request of this session: its number."""
+        with self._lock:
+            number = next(self._numbers)
+            self._latest[session] = number
+            return number
+
+    def superseded(self, session: str, number: int) -> bool:
+        """Whether the session made another request after this one."""
+        with self._lock:
+            return self._latest.get(session) != number
 
 
 def filters_of(since: str | None, until: str | None, source: str | None) -> SearchFilters:

@@ -19,8 +19,10 @@ from assistant.ui import render
 from assistant.ui.chat import ChatTab
 from assistant.ui.common import (
     ALL_SOURCES,
+    Newest,
     failure,
     filters_of,
+    session_of,
     source_choices,
     source_labels,
     star_paper,
@@ -39,6 +41,7 @@ class LibraryTab:
 
 def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
     """Search or browse the papers page by page, read one, and ask the chat about it."""
+    newest = Newest()
     with gr.Row(elem_id="library-search", equal_height=True):
         query = gr.Textbox(
             show_label=False,
@@ -109,10 +112,27 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
         source_: str,
         order_: str,
         page_: Any,
-        weaker_: bool = False,
+        weaker_: bool,
+        request: gr.Request,
     ) -> tuple[Any, ...]:
         """One page of papers: a search's good matches by rank (or as ordered; the weaker
-        ones after them when asked for), or every paper."""
+        ones after them when asked for), or every paper. Skipped when the same browser asked
+        for another page meanwhile (the tab's opening listing must not land on a search)."""
+        session = session_of(request)
+        number = newest.start(session)
+        shown = listing(text, mode_, since_, until_, source_, order_, page_, weaker_)
+        return tuple(gr.skip() for _ in shown) if newest.superseded(session, number) else shown
+
+    def listing(
+        text: str,
+        mode_: str,
+        since_: str,
+        until_: str,
+        source_: str,
+        order_: str,
+        page_: Any,
+        weaker_: bool,
+    ) -> tuple[Any, ...]:
         try:
             filters = filters_of(since_, until_, source_)
             labels = source_labels(settings)
@@ -146,16 +166,33 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
             gr.Warning(message)
             return gr.skip(), f"⚠ {escape(message)}", gr.skip()
 
-    def first_page(*args: Any) -> tuple[Any, ...]:
-        text, mode_, since_, until_, source_, order_, _page, weaker_ = args
-        return find(text, mode_, since_, until_, source_, order_, 1, weaker_)
+    def first_page(
+        text: str,
+        mode_: str,
+        since_: str,
+        until_: str,
+        source_: str,
+        order_: str,
+        _page: Any,
+        weaker_: bool,
+        request: gr.Request,
+    ) -> tuple[Any, ...]:
+        return find(text, mode_, since_, until_, source_, order_, 1, weaker_, request)
 
     def turn_page(step: int) -> Callable[..., tuple[Any, ...]]:
-        def turn(*args: Any) -> tuple[Any, ...]:
-            text, mode_, since_, until_, source_, order_, page_, weaker_ = args
-            return find(
-                text, mode_, since_, until_, source_, order_, int(page_ or 1) + step, weaker_
-            )
+        def turn(
+            text: str,
+            mode_: str,
+            since_: str,
+            until_: str,
+            source_: str,
+            order_: str,
+            page_: Any,
+            weaker_: bool,
+            request: gr.Request,
+        ) -> tuple[Any, ...]:
+            page_ = int(page_ or 1) + step
+            return find(text, mode_, since_, until_, source_, order_, page_, weaker_, request)
 
         return turn
 
