@@ -5,11 +5,14 @@ PY := $(VENV)/bin/python
 # ~5 GB CUDA build). Set TORCH_SPEC= (empty) to keep a torch you brought yourself.
 TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= local,transformers,ui,dev
+# An OpenAI-compatible embedding server (infinity-emb), in its own venv: tests start it on the
+# bundled model's folder (tests/test_embed_server.py); see docs/deployment.md.
+EMBED_VENV ?= .venv-embed
 STORE ?= store
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: install demo test test-fast chromium lint format typecheck bench eval-quick clean
+.PHONY: install embed-server demo test test-fast chromium lint format typecheck bench eval-quick clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -23,6 +26,14 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	$(VENV)/bin/assistant model prepare
 	touch $@
 
+embed-server: $(EMBED_VENV)/.installed
+
+$(EMBED_VENV)/.installed: pyproject.toml
+	python3 -m venv $(EMBED_VENV)
+	$(EMBED_VENV)/bin/python -m pip install -q --upgrade pip
+	$(EMBED_VENV)/bin/python -m pip install -q --group embed-server
+	touch $@
+
 demo: install
 	$(VENV)/bin/assistant --store $(STORE) ingest data/sample --year 2024  # the sample pages are from 2024
 	$(VENV)/bin/assistant --store $(STORE) stats
@@ -31,7 +42,7 @@ demo: install
 	$(VENV)/bin/assistant --store $(STORE) weekly --all --no-llm || [ $$? -eq 3 ]
 	$(VENV)/bin/assistant --store $(STORE) ui --host $(HOST) --port $(PORT)
 
-test: install chromium
+test: install chromium embed-server
 	$(VENV)/bin/pytest
 
 # The browser tests drive Debian's Chromium (never a browser downloaded by playwright).

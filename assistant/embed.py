@@ -17,6 +17,11 @@ pooling over the attention mask; L2 normalization), so they share one collection
   use (a Hub id, pooling other than mean, a device other than the CPU).
 
 ``tests/test_embed.py`` checks that the two agree (cosine ≥ 0.9999) on real abstracts.
+
+A third, ``openai``, asks an OpenAI-compatible embedding server for the vectors
+(``ServerBackend``): one server shared by many ingesting processes, or on a GPU.
+``tests/test_embed_server.py`` starts infinity-emb on the bundled model's folder and checks
+its vectors against ours (cosine ≥ 0.999) and the retrieval figures of the core suite.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,7 +44,7 @@ import numpy as np
 
 from assistant.errors import ModelError
 from assistant.files import atomic_path, write_atomic
-from assistant.settings import DEFAULT_EMBEDDING_MODEL, EmbeddingSettings, Settings
+from assistant.settings import DEFAULT_EMBEDDING_MODEL, EmbeddingSettings, Settings, safe_url
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -370,9 +376,90 @@ class TorchBackend:
         return np.asarray(vectors, dtype=np.float32)
 
 
+class ServerBackend:
+    """An OpenAI-compatible embedding server (``POST {api_base}/embeddings``): infinity-emb,
+    vLLM, TEI or llama.cpp's server. ``encode`` sends ``batch_size`` texts a request and up to
+    ``concurrency`` requests at once; the openai client retries with backoff. A reply from
+    another model, or vectors of another width than the first reply's, is refused: the store
+    is keyed on ``embedding.model`` and must never mix two models' vectors."""
+
+    name = "openai"
+
+    def __init__(self, settings: EmbeddingSettings) -> None:
+        import openai
+
+        from assistant.endpoint import Endpoint
+
+        self.model = settings.served_model or settings.model
+        secret = settings.api_key.get_secret_value() if settings.api_key else None
+        self.endpoint = Endpoint(
+            safe_url(settings.api_base),
+            "embeddings",
+            self.model,
+            "ASSISTANT_EMBEDDING__",
+            "SERVED_MODEL",
+            settings.max_retries,
+            settings.timeout,
+            secret,
+        )
+        self.client = openai.OpenAI(
+            base_url=settings.api_base,
+            api_key=secret or "no-key",  # local servers want none; the client insists
+            max_retries=settings.max_retries,
+            timeout=settings.timeout,
+        )
+        self.batch_size = settings.batch_size
+        #: Requests in flight at once; ``Embedder.embed`` hands over this many batches a call.
+        self.parallel = settings.concurrency
+        self._pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="embed")
+        self._dim = 0
+
+    @property
+    def dim(self) -> int:
+        if not self._dim:
+            self._dim = int(self.encode(["dimension"]).shape[1])
+        return self._dim
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        batches = [texts[i : i + self.batch_size] for i in range(0, len(texts), self.batch_size)]
+        if len(batches) == 1:
+            return self._request(batches[0])
+        return np.vstack(list(self._pool.map(self._request, batches)))
+
+    def _request(self, texts: list[str]) -> np.ndarray:
+        try:
+            reply = self.client.embeddings.create(
+                model=self.model, input=texts, encoding_format="float"
+            )
+            rows = sorted(reply.data, key=lambda row: row.index)
+            vectors = np.asarray([row.embedding for row in rows], dtype=np.float32)
+        except Exception as exc:
+            raise self.endpoint.error(exc) from None
+        where = f"the embedding server at {self.endpoint.url}"
+        if reply.model and reply.model != self.model:
+            raise ModelError(
+                f"{where} answered with model {reply.model!r}, not {self.model!r}. Serve the "
+                "store's model there, or set ASSISTANT_EMBEDDING__SERVED_MODEL to its name on "
+                "the server if it is the same model."
+            )
+        if vectors.ndim != 2 or len(vectors) != len(texts):
+            raise ModelError(f"{where} sent {len(rows)} vectors for {len(texts)} texts.")
+        width = vectors.shape[1]
+        if self._dim and width != self._dim:
+            raise ModelError(
+                f"{where} sent {width}-dimensional vectors after {self._dim}-dimensional ones: "
+                "has its model changed?"
+            )
+        self._dim = width
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)  # some servers do not normalize
+        return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
 def load_backend(settings: EmbeddingSettings) -> Backend:
     """The backend the settings ask for; ONNX falls back to torch, with a warning, when its
     export is missing and cannot be built, or cannot be loaded even after a rebuild."""
+    if settings.backend == "openai":
+        return ServerBackend(settings)
     if settings.backend != "onnx":
         return TorchBackend(settings)
     reason = onnx_unsupported(settings)
@@ -451,8 +538,10 @@ class Embedder:
             missing = sorted(
                 (i for i, v in enumerate(found) if v is None), key=lambda i: len(texts[i])
             )
-            for start in range(0, len(missing), self.batch_size):
-                idx = missing[start : start + self.batch_size]
+            # A server backend runs several batches at once: hand it that many per call.
+            step = self.batch_size * getattr(self.loaded, "parallel", 1)
+            for start in range(0, len(missing), step):
+                idx = missing[start : start + step]
                 vectors = self.loaded.encode([texts[i] for i in idx])
                 for i, vector in zip(idx, vectors, strict=True):
                     found[i] = vector

@@ -31,7 +31,7 @@ from assistant.errors import SettingsError
 TEXT_RECIPE = "title-abstract-v1"
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
-EmbeddingBackend = Literal["onnx", "torch"]
+EmbeddingBackend = Literal["onnx", "torch", "openai"]
 #: The retrieval modes, in the order the CLI and the app list them.
 MODES: tuple[str, ...] = get_args(RetrievalMode)
 #: The most sources one answer may be given (the prompt must fit the model's context).
@@ -71,7 +71,9 @@ class EmbeddingSettings(SettingsGroup):
         description="'onnx': the model exported once to ONNX ('assistant model prepare') and run "
         "with onnxruntime, so a query never imports torch; used when the model is a local "
         "directory with mean pooling and the device is 'cpu', sentence-transformers otherwise. "
-        "'torch': always sentence-transformers. Both give the same vectors.",
+        "'torch': always sentence-transformers. Both give the same vectors. 'openai': an "
+        "OpenAI-compatible embedding server (infinity-emb, vLLM, TEI, llama.cpp) at api_base, "
+        "which must serve the same model: the store is keyed on 'model'.",
     )
     cache_dir: Path = Field(
         Path.home() / ".cache" / "papers-assistant" / "embeddings",
@@ -89,6 +91,26 @@ class EmbeddingSettings(SettingsGroup):
     )
     cache_size: int = Field(
         20000, ge=0, description="Recently embedded texts kept in memory (0: no cache)."
+    )
+    api_base: str = Field(
+        "http://127.0.0.1:7997",
+        description="Base URL of the embedding server (backend 'openai'): requests go to "
+        "{api_base}/embeddings, so an endpoint under /v1 is given with it.",
+    )
+    api_key: SecretStr | None = Field(
+        None, description="API key of the embedding server, if it wants one."
+    )
+    served_model: str = Field(
+        "",
+        description="The model's name on the embedding server (empty: 'model'). Its replies "
+        "must name it, or the embedding is refused.",
+    )
+    concurrency: int = Field(
+        4, ge=1, description="Requests of batch_size texts in flight at once to the server."
+    )
+    timeout: float = Field(60.0, gt=0, description="Seconds before a server request gives up.")
+    max_retries: int = Field(
+        3, ge=0, description="Retries with backoff on server failures (429, 5xx, no connection)."
     )
 
 

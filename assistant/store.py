@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -48,6 +49,8 @@ _SEEN_LOCK = threading.RLock()
 _WRITING: set[Path] = set()
 #: What a retried read returns when it failed again.
 _FAILED = object()
+#: Chroma's words for vectors of another width than the collection's: (its width, theirs).
+_WRONG_WIDTH = re.compile(r"expecting embedding with dimension of (\d+), got (\d+)")
 
 
 class StoreStats(BaseModel):
@@ -200,6 +203,14 @@ class PaperStore:
                 "running? Start it with: chroma run --path DIR --host 127.0.0.1 --port 8000"
             ) from exc
         except Exception as exc:
+            wrong = _WRONG_WIDTH.search(str(exc))
+            if wrong:
+                raise StoreError(
+                    f"the store at {self.where} holds {wrong[1]}-dimensional vectors of "
+                    f"{self.settings.embedding.model!r} and the embedding model gave "
+                    f"{wrong[2]}-dimensional ones ({what}). With an embedding server "
+                    "(ASSISTANT_EMBEDDING__BACKEND=openai), serve the store's model there."
+                ) from exc
             if self.folder is not None and self.folder not in _WRITING:
                 retried = self._after_other_writer(fn, args, kwargs)
                 if retried is not _FAILED:

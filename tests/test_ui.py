@@ -314,7 +314,7 @@ def test_a_listing_that_returns_after_a_newer_one_is_not_shown(
     args = ("hybrid", "", "", "All sources", "best match", 1, False)
     listing = c.submit("", *args, api_name="/search")
     assert listing_started.wait(60)
-    table, count, _ = c.submit("optical flow", *args, api_name="/search").result(60)
+    _, count, _ = c.submit("optical flow", *args, api_name="/search").result(60)
     assert "good match" in count
     searched.set()
     late = listing.result(60)

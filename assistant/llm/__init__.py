@@ -36,6 +36,7 @@ Usage::
 """
 
 # Importing a provider's module registers it: these are the built-in providers.
+from assistant.endpoint import scrub
 from assistant.llm import fake, local, openai_like  # noqa: F401
 from assistant.llm.base import (
     LLM,
@@ -53,7 +54,7 @@ from assistant.llm.base import (
 )
 from assistant.llm.fake import FakeCall, FakeLLM
 from assistant.llm.llamacpp import LlamaCppLLM
-from assistant.llm.openai_like import OpenAILikeLLM, safe_url, scrub
+from assistant.llm.openai_like import OpenAILikeLLM, safe_url
 from assistant.llm.registry import (
     ENTRY_POINT_GROUP,
     ProviderFactory,

@@ -5,32 +5,22 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from assistant.endpoint import Endpoint
 from assistant.errors import AssistantError, ModelError
 from assistant.llm.base import BaseLLM, Generation, GenParams, Message, Usage
 from assistant.llm.registry import register_provider
 from assistant.settings import LLMSettings, safe_url
-
-_KEY_LIKE = re.compile(r"\b(sk|pk|key)-[A-Za-z0-9_\-*.]{3,}")
-
-
-def scrub(text: str, secret: str | None) -> str:
-    """``text`` with the secret, and anything shaped like an API key, masked."""
-    if secret:
-        text = text.replace(secret, "***")
-    return _KEY_LIKE.sub(r"\1-***", text)
 
 
 class OpenAILikeLLM(BaseLLM):
     """Any OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, LM Studio, llama.cpp server)
     through llama-index's ``OpenAILike``.
 
-    Retries happen once, in the openai client (exponential backoff with jitter, honouring
-    Retry-After): llama-index's own tenacity wrapper, which would multiply the client's
-    attempts, is switched off. Every failure becomes a ``ModelError`` naming the endpoint,
-    with the key masked; the exception is not chained so the key cannot ride along.
+    Retries happen once, in the openai client: llama-index's own tenacity wrapper, which
+    would multiply the client's attempts, is switched off. Failures read as
+    ``endpoint.Endpoint.error`` says.
     """
 
     provider = "openai"
@@ -45,56 +35,27 @@ class OpenAILikeLLM(BaseLLM):
         self.name = settings.model
         self.endpoint = safe_url(settings.api_base)
         self._secret = settings.api_key.get_secret_value() if settings.api_key else None
+        self._endpoint = Endpoint(
+            self.endpoint,
+            "chat",
+            settings.model,
+            "ASSISTANT_LLM__",
+            "MODEL",
+            settings.max_retries,
+            settings.timeout,
+            self._secret,
+            key_fallback="OPENAI_API_KEY",
+        )
         try:
             self._li = _openai_like(settings, self._secret)
         except Exception as exc:
             raise ModelError(
-                f"cannot set up the client for {self.endpoint}: {scrub(str(exc), self._secret)}"
+                f"cannot set up the client for {self.endpoint}: {self._endpoint.scrub(str(exc))}"
             ) from None
 
     def count_tokens(self, text: str) -> int:
         """An estimate (4 characters a token): hosted models do not share their tokenizer."""
         return max(1, (len(text) + 3) // 4) if text else 0
-
-    def _error(self, exc: BaseException) -> ModelError:
-        """A person-readable error for a failed call, key masked."""
-        import openai
-
-        where = f"the model endpoint {self.endpoint}"
-        retries = self.settings.max_retries
-        tried = f" (after {retries} retr{'y' if retries == 1 else 'ies'})" if retries else ""
-        cause = exc.__cause__ if isinstance(exc, openai.APIConnectionError) else None
-        detail = scrub(str(cause or exc), self._secret).rstrip(".") or type(exc).__name__
-        if isinstance(exc, openai.APITimeoutError):
-            msg = (
-                f"{where} did not answer within {self.settings.timeout:g}s{tried}. Check the "
-                "server, or raise ASSISTANT_LLM__TIMEOUT."
-            )
-        elif isinstance(exc, openai.APIConnectionError):
-            msg = (
-                f"cannot connect to {where}{tried}: {detail}. Is the server running? "
-                "Check ASSISTANT_LLM__API_BASE."
-            )
-        elif isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-            msg = (
-                f"{where} refused the API key (HTTP {exc.status_code}). Set "
-                "ASSISTANT_LLM__API_KEY (or OPENAI_API_KEY) to a valid key."
-            )
-        elif isinstance(exc, openai.NotFoundError):
-            msg = (
-                f"{where} has no model {self.name!r} or no chat API at that URL (HTTP 404). "
-                "Check ASSISTANT_LLM__MODEL and that ASSISTANT_LLM__API_BASE ends in /v1."
-            )
-        elif isinstance(exc, openai.RateLimitError):
-            msg = f"{where} is rate limiting us (HTTP 429){tried}. Wait and try again."
-        elif isinstance(exc, openai.APIStatusError):
-            msg = f"{where} failed with HTTP {exc.status_code}{tried}: {detail}"
-        else:
-            msg = (
-                f"unexpected reply from {where}: {type(exc).__name__}: {detail}. Is it an "
-                "OpenAI-compatible chat endpoint?"
-            )
-        return ModelError(msg)
 
     def _kwargs(self, params: GenParams) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -123,7 +84,7 @@ class OpenAILikeLLM(BaseLLM):
         except AssistantError:
             raise
         except Exception as exc:
-            raise self._error(exc) from None
+            raise self._endpoint.error(exc) from None
         if usage is not None and getattr(usage, "completion_tokens", None) is not None:
             return text, Usage(usage.prompt_tokens, usage.completion_tokens, finish)
         return text, Usage(finish_reason=finish, estimated=True)
@@ -138,7 +99,7 @@ class OpenAILikeLLM(BaseLLM):
         if isinstance(exc, httpx.TimeoutException | openai.APITimeoutError):
             why = f"stopped sending for {self.settings.timeout:g}s {got}"
         elif exc is not None:
-            detail = scrub(str(exc), self._secret).rstrip(".") or type(exc).__name__
+            detail = self._endpoint.scrub(str(exc)).rstrip(".") or type(exc).__name__
             why = f"dropped the connection {got} ({detail})"
         else:
             why = f"closed the stream {got} without finishing it (no finish_reason)"
@@ -172,7 +133,7 @@ class OpenAILikeLLM(BaseLLM):
             # (and retries) are over: the reply was cut, not refused.
             raise self._cut_off(exc, received) from None
         except Exception as exc:
-            raise self._error(exc) from None
+            raise self._endpoint.error(exc) from None
         if finish is None and received:
             # The connection closed cleanly mid-reply (no length, no chunking): every
             # OpenAI-compatible server ends a finished choice with a finish_reason.
