@@ -171,6 +171,7 @@ def status_report(
 
     ``llm_check`` is the model's check when the caller made it already (the app's probe).
     """
+    from assistant.retrieve import catalog
     from assistant.store import open_store
 
     llm_check = llm_check or check_llm(settings, generate=generate, isolate=False)
@@ -179,7 +180,7 @@ def status_report(
     facts: list[tuple[str, str]] = []
     papers, sources = 0, []
     try:
-        stats = open_store(settings).stats()
+        stats = catalog(settings).stats(open_store(settings))
         papers, sources = stats.papers, list(stats.sources)
         span = f"{stats.first_published} → {stats.last_published}" if stats.first_published else "—"
         share = f" ({stats.undated / stats.papers:.0%})" if stats.papers else ""

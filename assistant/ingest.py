@@ -3,6 +3,8 @@
 ``ingest_paths`` is the whole run (``assistant ingest``): parse every file first (``parse``),
 then merge, plan and write under the store's writer lock. Each batch is one Chroma upsert,
 so an interrupted run leaves only whole batches behind and a re-run finishes the rest.
+Several processes can ingest one big folder into one Chroma server at once, each writing its
+``Share`` of the papers.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -82,12 +84,40 @@ def merge_paper(old: Paper, new: Paper) -> Paper:
 # --- into the store --------------------------------------------------------------------------
 
 
+class Share(NamedTuple):
+    """The part of the papers one of several ingesting processes writes: paper ``part`` of
+    every ``of`` by title key. A paper may be in several files, so the share is of papers,
+    not files: every process reads all the input and writes only its own papers, so two
+    processes never write one paper and the store ends with each paper once."""
+
+    part: int
+    of: int
+
+    @classmethod
+    def parse(cls, text: str) -> Share:
+        """``"2/3"``: the second share of three."""
+        part, sep, of = text.partition("/")
+        try:
+            share = cls(int(part), int(of))
+        except ValueError:
+            share = cls(0, 0)
+        if not sep or not 1 <= share.part <= share.of:
+            raise InputError(f"--share {text!r} must be K/N with 1 <= K <= N, like 2/3.")
+        return share
+
+    def holds(self, paper: Paper) -> bool:
+        return int(paper.title_key, 16) % self.of == self.part - 1
+
+    def __str__(self) -> str:
+        return f"{self.part}/{self.of}"
+
+
 class IngestReport(BaseModel):
     """What an ingest run did; ``assistant ingest --json`` prints it."""
 
     files: int
     entries: int = Field(description="Title/abstract pairs read, duplicates included.")
-    papers: int = Field(description="Distinct papers among the entries.")
+    papers: int = Field(description="Distinct papers among the entries (in the share).")
     added: int = Field(description="Papers new to the store (embedded).")
     updated: int = Field(description="Stored papers whose text changed (re-embedded).")
     merged: int = Field(description="Stored papers that only gained a source or link.")
@@ -97,6 +127,7 @@ class IngestReport(BaseModel):
     skipped: list[str] = Field(
         default_factory=list, description="Files left out with --skip-invalid, and why."
     )
+    share: str | None = Field(None, description="The share of the papers written: 'K/N'.")
 
 
 def plan_writes(
@@ -141,14 +172,16 @@ def ingest_papers(
     batch_size: int = 64,
     progress: Callable[[int, int], None] | None = None,
     today: dt.date | None = None,
+    share: Share | None = None,
 ) -> IngestReport:
     """Merge, embed what is new or changed, and write whole batches; safe to re-run.
 
     ``progress(done, total)`` is called as batches land. Each batch is one Chroma upsert, so
     an interrupted run leaves only whole batches behind and a re-run finishes the rest.
+    With a ``share``, only the papers of that share are written (several processes at once).
     """
     with store.writer():  # one writer per embedded store: plans never see a stale store
-        return _ingest(store, embedder, papers, files, batch_size, progress, today)
+        return _ingest(store, embedder, papers, files, batch_size, progress, today, share)
 
 
 def _ingest(
@@ -159,9 +192,12 @@ def _ingest(
     batch_size: int,
     progress: Callable[[int, int], None] | None,
     today: dt.date | None,
+    share: Share | None,
 ) -> IngestReport:
     started = time.perf_counter()
     distinct = merge_duplicates(papers)
+    if share is not None:
+        distinct = [p for p in distinct if share.holds(p)]
     stored = store.by_title_keys([p.title_key for p in distinct])
     stored_ids = store.by_ids([p.id for p in distinct])
     new, changed, merged, unchanged = plan_writes(
@@ -199,6 +235,7 @@ def _ingest(
         unchanged=unchanged,
         store_total=store.count(),
         seconds=round(time.perf_counter() - started, 3),
+        share=str(share) if share else None,
     )
 
 
@@ -211,6 +248,7 @@ def ingest_paths(
     date: dt.date | None = None,
     skip_invalid: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    share: Share | None = None,
 ) -> IngestReport:
     """Parse every file first; write only when all parsed (or the bad ones are skipped).
 
@@ -235,6 +273,13 @@ def ingest_paths(
         files=parsed.files,
         batch_size=settings.ingest_batch,
         progress=progress,
+        share=share,
     )
     report.skipped = list(parsed.problems)
+    if report.added or report.updated or report.merged:
+        # Leave the BM25 index and the catalog of the new revision built (and saved) here,
+        # so the app and the next commands load them instead of reading the whole store.
+        from assistant.retrieve import get_retriever
+
+        get_retriever(settings).bm25_index()
     return report

@@ -8,16 +8,15 @@ call them too::
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
+import numpy as np
 from pydantic import BaseModel, Field
 
+from assistant.catalog import Catalog, shown_title
 from assistant.errors import InputError
 from assistant.evidence import gather
 from assistant.llm import LLM
 from assistant.models import EvidenceSet, Hit, Paper, SearchFilters
-from assistant.retrieve import good_matches, search
+from assistant.retrieve import catalog, good_matches, search
 from assistant.settings import Settings
 from assistant.store import open_store
 
@@ -70,6 +69,7 @@ def library_page(
     text = (text or "").strip()
     order = order if order in ORDERS else ORDERS[0]
     store = open_store(settings)
+    papers_catalog = catalog(settings)
     hits: list[Hit] = []
     papers: list[Paper] = []
     query: str | None = None
@@ -82,15 +82,18 @@ def library_page(
         query, notices = result.query, list(result.notices)
         good, weak = good_matches(result.hits, result.query, settings.retrieval.good_match)
         groups = [good, weak] if weaker or not good else [good]  # weaker after
-        hits = [h for group in groups for h in ordered(group, order, lambda h: h.paper)]
+        hits = [h for group in groups for h in ordered_hits(papers_catalog, group, order)]
         total = len(hits)
-    else:
-        papers = ordered(store.list_papers(filters), order, lambda p: p)
-        total = len(papers)
-    undated = store.undated(filters)
+    else:  # the catalog orders every paper; only the page's are read from the store
+        listed = papers_catalog.listing(filters, order)
+        total = len(listed)
     pages = max(1, -(-total // PAGE_SIZE))
     number = min(max(1, page), pages)
     start = (number - 1) * PAGE_SIZE
+    if not text:
+        shown = [papers_catalog.ids[i] for i in listed[start : start + PAGE_SIZE]]
+        found = store.by_ids(shown)
+        papers = [found[pid][0] for pid in shown if pid in found]
     return LibraryPage(
         query=query,
         order=order,
@@ -99,34 +102,27 @@ def library_page(
         start=start,
         total=total,
         hits=hits[start : start + PAGE_SIZE],
-        papers=papers[start : start + PAGE_SIZE],
+        papers=papers,
         good=len(good),
         weaker=len(weak),
-        undated=undated,
+        undated=papers_catalog.undated(filters),
         notices=notices,
     )
 
 
-def ordered(items: list[Any], order: str, paper_of: Callable[[Any], Any]) -> list[Any]:
-    """Items (hits or papers) in the chosen order; "best match" keeps the given order."""
-    if order == "title":
-        return sorted(items, key=lambda x: _shown_title(paper_of(x).title).lower())
-    if order in ("newest", "oldest"):
-        dated = [x for x in items if paper_of(x).published]
-        undated = [x for x in items if not paper_of(x).published]
-        dated.sort(key=lambda x: paper_of(x).published, reverse=order == "newest")
-        return dated + undated  # undated last either way
-    return items
-
-
-def _shown_title(title: str) -> str:
-    """A title as the page shows it: whitespace runs collapsed (``render.clean_title``)."""
-    return " ".join(title.split())
+def ordered_hits(papers: Catalog, hits: list[Hit], order: str) -> list[Hit]:
+    """Hits in the chosen order ("best match": as ranked; equal dates keep their rank)."""
+    places = [papers.position(h.paper.id) for h in hits]
+    if order == ORDERS[0] or None in places:  # a paper newer than the catalog: as ranked
+        return hits
+    ranked = papers.ordered(np.array(places, dtype=np.int64), order, np.arange(len(hits)))
+    by_place = {place: hit for place, hit in zip(places, hits, strict=True)}
+    return [by_place[int(place)] for place in ranked]
 
 
 def about_question(title: str) -> str:
     """The question "Ask about this paper" sends."""
-    return f"What does “{_shown_title(title)}” propose, and how does it relate to other papers?"
+    return f"What does “{shown_title(title)}” propose, and how does it relate to other papers?"
 
 
 def gather_about(

@@ -39,9 +39,10 @@ from typing import Any
 
 import numpy as np
 
+from assistant.catalog import Catalog
 from assistant.embed import Embedder, get_embedder
 from assistant.errors import InputError
-from assistant.models import Hit, Paper, SearchFilters, SearchResult, SentenceMatch, date_to_int
+from assistant.models import Hit, Paper, SearchFilters, SearchResult, SentenceMatch
 from assistant.settings import MODES, RetrievalSettings, Settings, ingest_command
 from assistant.store import IndexRow, PaperStore, open_store, where_filter
 from assistant.text import mentions_terms, question_terms, split_sentences
@@ -105,34 +106,24 @@ def tokenize(texts: list[str]) -> list[list[str]]:
 
 
 class BM25Index:
-    """A bm25s index over the store's papers, stamped with the store revision it was built at.
+    """A bm25s index over the store's papers and the store's ``Catalog``, read in one pass and
+    stamped with the store revision they were read at.
 
-    It keeps each paper's filter fields (dates as ``YYYYMMDD`` integers, 0 when unknown;
-    source names) so a filter becomes a mask over the scores in microseconds. Reading the
-    allowed ids from Chroma instead costs seconds at 100k papers. ``tests/test_retrieve.py``
-    checks that the mask and the store's ``where`` select the same papers.
+    The catalog's filter fields turn a filter into a mask over the scores in microseconds;
+    reading the allowed ids from Chroma instead costs seconds at 100k papers.
     """
 
-    def __init__(
-        self,
-        model: Any,
-        ids: list[str],
-        revision: str,
-        published: np.ndarray,
-        added: np.ndarray,
-        sources: list[list[str]],
-    ) -> None:
+    def __init__(self, model: Any, catalog: Catalog) -> None:
         self.model = model
-        self.ids = ids
-        self.revision = revision
-        self.published = published
-        self.added = added
-        self.sources = sources
-        self.positions = {pid: i for i, pid in enumerate(ids)}
-        self._by_source: dict[str, list[int]] = {}
-        for i, names in enumerate(sources):
-            for name in names:
-                self._by_source.setdefault(name, []).append(i)
+        self.catalog = catalog
+
+    @property
+    def ids(self) -> list[str]:
+        return self.catalog.ids
+
+    @property
+    def revision(self) -> str:
+        return self.catalog.revision
 
     @classmethod
     def build(cls, rows: Iterable[IndexRow], revision: str) -> BM25Index:
@@ -140,23 +131,18 @@ class BM25Index:
         import bm25s
 
         rows = list(rows)
-        model = bm25s.BM25()
-        model.index(tokenize([r.text for r in rows]), show_progress=False)
-        return cls(
-            model,
-            [r.id for r in rows],
-            revision,
-            np.array([r.published_int for r in rows], dtype=np.int64),
-            np.array([r.added_int for r in rows], dtype=np.int64),
-            [r.sources for r in rows],
-        )
+        model = None  # an empty store: bm25s cannot index nothing, and nothing is found
+        if rows:
+            model = bm25s.BM25()
+            model.index(tokenize([r.text for r in rows]), show_progress=False)
+        return cls(model, Catalog.from_rows(rows, revision))
 
     def save(self, folder: Path) -> None:
-        """Write the index, its ids, filter fields and revision into ``folder``."""
+        """Write the index, its catalog and revision into ``folder``."""
+        if self.model is None:
+            raise ValueError("an empty index is not saved")
         self.model.save(str(folder), show_progress=False)
-        (folder / "ids.json").write_text(json.dumps(self.ids))
-        (folder / "sources.json").write_text(json.dumps(self.sources))
-        np.savez(folder / "filters.npz", published=self.published, added=self.added)
+        self.catalog.save(folder)
         meta = {"revision": self.revision, "documents": len(self.ids)}
         (folder / "meta.json").write_text(json.dumps(meta))
 
@@ -166,43 +152,15 @@ class BM25Index:
         import bm25s
 
         meta = json.loads((folder / "meta.json").read_text())
-        fields = np.load(folder / "filters.npz")
         return cls(
             bm25s.BM25.load(str(folder), show_progress=False),
-            json.loads((folder / "ids.json").read_text()),
-            str(meta["revision"]),
-            fields["published"],
-            fields["added"],
-            json.loads((folder / "sources.json").read_text()),
+            Catalog.load(folder, str(meta["revision"])),
         )
-
-    def allowed(
-        self, filters: SearchFilters, ids: Sequence[str] | None = None
-    ) -> np.ndarray | None:
-        """Boolean mask of the papers the filters allow (None: no filter), as the store's
-        ``where_filter`` would select them: a paper without a date never matches a date bound.
-        ``ids`` restricts it to those papers."""
-        mask = np.ones(len(self.ids), dtype=bool)
-        if ids is not None:
-            wanted = set(ids)
-            mask &= np.array([pid in wanted for pid in self.ids], dtype=bool)
-        if filters.since or filters.until:
-            mask &= self.published > 0
-        if filters.since:
-            mask &= self.published >= date_to_int(filters.since)
-        if filters.until:
-            mask &= self.published <= date_to_int(filters.until)
-        if filters.added_since:
-            mask &= self.added >= date_to_int(filters.added_since)
-        if filters.source is not None:
-            by_source = np.zeros(len(self.ids), dtype=bool)
-            by_source[self._by_source.get(filters.source, [])] = True
-            mask &= by_source
-        filtered = filters.since or filters.until or filters.added_since
-        return mask if filtered or filters.source is not None or ids is not None else None
 
     def top(self, query: str, n: int, allowed: np.ndarray | None = None) -> list[tuple[str, float]]:
         """The n best (id, BM25 score) with a positive score, among ``allowed`` papers."""
+        if self.model is None:
+            return []
         token_ids = self.model.get_tokens_ids(tokenize([query])[0])
         if not token_ids or n <= 0:
             return []
@@ -331,6 +289,10 @@ class Retriever:
 
     # --- BM25 index lifecycle ---
 
+    def catalog(self) -> Catalog:
+        """The store's catalog at its current revision (read with the BM25 index)."""
+        return self.bm25_index().catalog
+
     def bm25_index(self, revision: str | None = None) -> BM25Index:
         """The BM25 index of the store's current revision (read now unless given): in memory,
         on disk, or built now."""
@@ -358,7 +320,10 @@ class Retriever:
             return index
 
     def _persist(self, index: BM25Index, folder: Path) -> bool:
-        """Save into ``folder`` atomically and drop older revisions; False if not writable."""
+        """Save into ``folder`` atomically and drop older revisions; False if not writable
+        (or empty: nothing worth saving)."""
+        if index.model is None:
+            return False
         tmp = folder.with_name(f".tmp-{uuid.uuid4().hex[:8]}")
         try:
             tmp.mkdir(parents=True)
@@ -428,7 +393,7 @@ class Retriever:
         lexical: list[tuple[str, float]] = []
         if mode != "dense":
             index = self.bm25_index(revision)
-            lexical = index.top(text, n, index.allowed(filters, ids))
+            lexical = index.top(text, n, index.catalog.allowed(filters, ids))
         timings["bm25_ms"] = _ms(mark)
 
         mark = time.perf_counter()
@@ -534,6 +499,11 @@ def get_retriever(settings: Settings) -> Retriever:
                 _RETRIEVERS.popitem(last=False)
         _RETRIEVERS.move_to_end(key)
         return retriever
+
+
+def catalog(settings: Settings) -> Catalog:
+    """The catalog of the store these settings point at, at its current revision."""
+    return get_retriever(settings).catalog()
 
 
 def search(settings: Settings, query: str, **options: Any) -> SearchResult:

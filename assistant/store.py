@@ -22,7 +22,7 @@ import contextlib
 import datetime as dt
 import re
 import threading
-from collections import Counter
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -342,39 +342,6 @@ class PaperStore:
         )
         return papers[:limit] if limit else papers
 
-    def undated(self, filters: SearchFilters) -> int:
-        """How many papers the filters' other conditions keep but their dates leave out, as
-        they have no publication date (a page dump's papers often have none).
-
-        Two reads of ids: Chroma's where clauses cannot ask for a missing key, and one read that
-        fetches every record's metadata to look for it was 2-4 times slower (5,000 papers)."""
-        if not (filters.since or filters.until):
-            return 0
-        rest = where_filter(filters.model_copy(update={"since": None, "until": None}))
-        dated_clause = {"published_int": {"$gte": 0}}
-        dated = dated_clause if rest is None else {"$and": [rest, dated_clause]}
-        return sum(1 for _ in self._pages(rest, [], 5000)) - sum(
-            1 for _ in self._pages(dated, [], 5000)
-        )
-
-    def stats(self) -> StoreStats:
-        """Counts, sources and date range of the whole store."""
-        papers = list(self.iter_papers())
-        dates = sorted(p.published for p in papers if p.published)
-        added = [p.added for p in papers if p.added]
-        sources = Counter(s for p in papers for s in p.sources)
-        return StoreStats(
-            papers=len(papers),
-            sources=dict(sorted(sources.items())),
-            first_published=dates[0] if dates else None,
-            last_published=dates[-1] if dates else None,
-            undated=len(papers) - len(dates),
-            last_added=max(added) if added else None,
-            embedding_model=self.settings.embedding.model,
-            collection=self.collection_name,
-            location=self.location,
-        )
-
     def nearest(
         self,
         vector: np.ndarray,
@@ -598,8 +565,10 @@ class PaperStore:
             )
 
     def _bump_revision(self) -> None:
+        """A new revision token: never one used before, so two writers bumping at once (on a
+        server) cannot both write the same value and leave a derived index looking current."""
         _, meta = self._fresh_metadata()
-        meta["revision"] = int(meta.get("revision", 0)) + 1
+        meta["revision"] = uuid.uuid4().hex
         self._call("modify", self._collection.modify, metadata=meta)
 
     def delete_collection(self) -> None:

@@ -60,6 +60,7 @@ from assistant.page import (
 )
 from assistant.render.atom import FEED_ID, feed_xml
 from assistant.render.page import SUFFIXES, render
+from assistant.retrieve import catalog
 from assistant.settings import Settings
 from assistant.store import PaperStore, open_store, where_filter
 from assistant.streams import ResultStream
@@ -119,11 +120,10 @@ class StoreWeeks(BaseModel):
 
 
 def store_weeks(settings: Settings) -> StoreWeeks:
-    """Every week that holds papers, with its paper count (one pass over the store)."""
+    """Every week that holds papers, with its paper count (from the store's catalog)."""
     counts: Counter[str] = Counter()
     undated = 0
-    for paper in open_store(settings).iter_papers():
-        day = paper_date(paper)
+    for day in catalog(settings).days():  # publication, else added: as ``paper_date``
         if day is None:
             undated += 1
         else:

@@ -5,10 +5,8 @@ The app's Library tab shows these pages; ``tests/test_ui.py`` checks the same th
 
 from __future__ import annotations
 
-import datetime as dt
-
-from assistant.library import PAGE_SIZE, about_question, library_page, ordered
-from assistant.models import Paper, SearchFilters
+from assistant.library import PAGE_SIZE, about_question, library_page, ordered_hits
+from assistant.models import Hit, Paper, SearchFilters
 from assistant.settings import Settings
 
 
@@ -45,19 +43,31 @@ def test_a_search_lists_its_good_matches_then_the_weaker_when_asked(
 
 
 def test_items_are_ordered_by_title_or_date_with_the_undated_last() -> None:
-    papers = [
-        Paper(id="a", title="  b\n title", abstract="x", published=dt.date(2024, 1, 2)),
-        Paper(id="b", title="A title", abstract="x"),
-        Paper(id="c", title="c", abstract="x", published=dt.date(2024, 3, 1)),
+    from assistant.catalog import Catalog
+    from assistant.store import IndexRow
+
+    rows = [
+        IndexRow("a", "  b\n title\n\nx", 20240102, 0, []),
+        IndexRow("b", "A title\n\nx", 0, 0, []),
+        IndexRow("c", "c\n\nx", 20240301, 0, []),
+        IndexRow("d", "d\n\nx", 20240102, 0, []),
     ]
+    papers = Catalog.from_rows(rows, "r")
 
     def ids(order: str) -> list[str]:
-        return [p.id for p in ordered(papers, order, lambda p: p)]
+        return [papers.ids[i] for i in papers.listing(SearchFilters(), order)]
 
-    assert ids("title") == ["b", "a", "c"]  # as shown: case and spacing do not count
-    assert ids("newest") == ["c", "a", "b"]
-    assert ids("oldest") == ["a", "c", "b"]
-    assert ids("best match") == ["a", "b", "c"]  # as given
+    assert ids("title") == ["b", "a", "c", "d"]  # as shown: case and spacing do not count
+    assert ids("newest") == ["c", "a", "d", "b"]  # equal dates by title, the undated last
+    assert ids("oldest") == ["a", "d", "c", "b"]
+    assert ids("best match") == ids("newest")  # browsing has no ranking
+    # Hits keep their rank among equal dates, and "best match" keeps it whole.
+    hits = [
+        Hit(rank=n, score=1.0, paper=Paper(id=i, title=i, abstract="x"), similarity=0.5)
+        for n, i in enumerate("dbca", 1)
+    ]
+    assert [h.paper.id for h in ordered_hits(papers, hits, "newest")] == ["c", "d", "a", "b"]
+    assert ordered_hits(papers, hits, "best match") == hits
     assert about_question("  A\n title ") == (
         "What does “A title” propose, and how does it relate to other papers?"
     )

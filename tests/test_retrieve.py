@@ -183,7 +183,7 @@ def test_source_filter(sample: Retriever, mode: str) -> None:
 def test_bm25_filter_mask_selects_what_the_store_where_selects(
     sample: Retriever, filters: SearchFilters, matches: bool
 ) -> None:
-    mask = sample.bm25_index().allowed(filters)
+    mask = sample.catalog().allowed(filters)
     assert mask is not None
     from_index = {pid for pid, ok in zip(sample.bm25_index().ids, mask, strict=True) if ok}
     assert bool(from_index) == matches

@@ -71,7 +71,9 @@ def test_ingest_sample_then_reingest_is_a_no_op(store: PaperStore, embedder: Any
     assert counting.texts == embedded, "unchanged papers must not be re-embedded"
     assert store.count() == 583
 
-    stats = store.stats()
+    from assistant.catalog import Catalog
+
+    stats = Catalog.from_rows(list(store.iter_index_rows()), store.revision()).stats(store)
     assert stats.papers == 583
     assert set(stats.sources) == {p.name for p in SAMPLE.iterdir()}
     assert stats.first_published == dt.date(2024, 3, 13)

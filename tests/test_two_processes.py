@@ -88,3 +88,54 @@ def test_the_app_serves_while_cron_ingests_and_writes_the_week(tmp_path: Path) -
             assert table["data"][0][3] == target.title, mode
     finally:
         stop(app)
+
+
+def test_three_processes_ingest_their_shares_into_one_chroma_server(
+    chroma_server: str, tmp_path: Path, embedder: object
+) -> None:
+    """Many writers, one store: three ``assistant ingest --share K/3`` at once into one
+    Chroma server end with every paper once, and a BM25 index built before them is not
+    taken for current after them."""
+    import json
+    import uuid
+
+    from assistant.retrieve import Retriever
+
+    collection = f"w{uuid.uuid4().hex[:8]}"
+    settings = Settings(chroma_url=chroma_server, collection=collection, store_dir=tmp_path)
+    files = sorted(SAMPLE.glob("*.txt"))
+    expected = merge_duplicates(parse_paths(files, year=2024).papers)
+    retriever = Retriever(settings, embedder=embedder)  # type: ignore[arg-type]
+    before = retriever.bm25_index()  # built on the empty store
+    assert len(before.ids) == 0
+
+    env = {
+        **ENV,
+        "ASSISTANT_CHROMA_URL": chroma_server,
+        "ASSISTANT_COLLECTION": collection,
+        "ASSISTANT_STORE_DIR": str(tmp_path),
+    }
+    command = [ASSISTANT, "ingest", *map(str, files), "--year", "2024", "--json"]
+    writers = [
+        subprocess.Popen(
+            [*command, "--share", f"{k}/3"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for k in (1, 2, 3)
+    ]
+    reports = []
+    for proc in writers:
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err.decode(errors="replace")
+        reports.append(json.loads(out))
+    # The shares split the papers: together each one once, none in two.
+    assert sum(r["papers"] for r in reports) == len(expected)
+    assert sum(r["added"] for r in reports) == len(expected)
+    assert all(r["papers"] > len(expected) // 5 for r in reports)
+    stored = list(open_store(settings).iter_papers())
+    assert len(stored) == len(expected)
+    assert {p.title_key for p in stored} == {p.title_key for p in expected}
+
+    # The index the retriever built before the writes is rebuilt, with every paper.
+    assert len(retriever.bm25_index().ids) == len(expected)
+    last = expected[-1]
+    assert retriever.search(last.title, k=1, mode="bm25").hits[0].paper.id == last.id

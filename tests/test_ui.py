@@ -731,17 +731,20 @@ def test_links_are_labelled_by_what_they_are() -> None:
 
 def test_sources_are_named_by_the_date_of_their_dump() -> None:
 
-    from assistant.models import Paper
+    from assistant.catalog import Catalog
+    from assistant.models import date_to_int
+    from assistant.store import IndexRow
     from assistant.ui.render import source_labels
-
-    def paper(n: int, day: dt.date | None, source: str) -> Paper:
-        return Paper(id=f"t-{n}", title=f"p{n}", abstract="a", published=day, sources=[source])
 
     aug, mar = dt.date(2024, 8, 11), dt.date(2024, 3, 13)
     one, two = "001_9d533ba750abefce.txt", "002_845fed19e190d690.txt"
     dates = [(aug, two), (aug, two), (mar, one), (aug, one), (None, one), (None, one)]
-    papers = [paper(n, day, source) for n, (day, source) in enumerate(dates)]
-    labels = source_labels([*papers, paper(9, None, "my-papers.jsonl")])
+    dates.append((None, "my-papers.jsonl"))
+    rows = [
+        IndexRow(f"t-{n}", f"p{n}\n\na", date_to_int(day) or 0, 0, [source])
+        for n, (day, source) in enumerate(dates)
+    ]
+    labels = source_labels(Catalog.from_rows(rows, "r").source_dates())
     assert labels == {
         "002_845fed19e190d690.txt": "dump 002 · 2024-08-11",
         "001_9d533ba750abefce.txt": "dump 001 · 2024-03-13 → 2024-08-11",

@@ -22,7 +22,7 @@ from assistant.cli.base import (
 from assistant.cli.options import filter_options, format_option, json_option
 from assistant.errors import InputError
 from assistant.fetch import download_day
-from assistant.ingest import IngestReport, ingest_paths
+from assistant.ingest import IngestReport, Share, ingest_paths
 from assistant.models import SearchFilters, parse_date
 from assistant.parse import FORMATS
 from assistant.settings import Settings
@@ -36,6 +36,7 @@ def run_ingest(
     date: dt.date | None,
     skip_invalid: bool,
     quiet: bool,
+    share: Share | None = None,
 ) -> IngestReport:
     """``ingest.ingest_paths`` with a progress bar on stderr."""
     with progress_bar(MofNCompleteColumn(), quiet=quiet) as bar:
@@ -52,6 +53,7 @@ def run_ingest(
             date=date,
             skip_invalid=skip_invalid,
             progress=progress,
+            share=share,
         )
     for problem in report.skipped:
         err_console.print(f"[yellow]skipped[/] {plain(problem)}", highlight=False, soft_wrap=True)
@@ -64,7 +66,8 @@ def show_report(report: IngestReport, as_json: bool) -> None:
         print_json(report)
         return
     console.print(
-        f"read {report.entries} entries ({report.papers} distinct papers) from "
+        f"read {report.entries} entries ({report.papers} distinct papers"
+        f"{f' in share {report.share}' if report.share else ''}) from "
         f"{report.files} file(s): [green]{report.added} added[/], {report.updated} updated, "
         f"{report.merged} merged, {report.unchanged} unchanged; store now holds "
         f"[bold]{report.store_total}[/] papers ({report.seconds:.1f} s)."
@@ -79,6 +82,12 @@ def show_report(report: IngestReport, as_json: bool) -> None:
 @click.option("--year", type=int, help="Year for date headers without one (default: this year).")
 @click.option("--date", "date_", help="Publication date (YYYY-MM-DD) for files without a header.")
 @click.option("--skip-invalid", is_flag=True, help="Ingest the readable files, report the rest.")
+@click.option(
+    "--share",
+    metavar="K/N",
+    help="Write only share K of N of the papers: N processes ingest one input into one Chroma "
+    "server at once, each with its own K (every process reads all of the input).",
+)
 @json_option("Print the report as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.pass_context
@@ -89,6 +98,7 @@ def ingest(
     year: int | None,
     date_: str | None,
     skip_invalid: bool,
+    share: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -99,6 +109,7 @@ def ingest(
       assistant ingest data/sample
       assistant ingest dump.txt --year 2024
       assistant ingest papers.jsonl --format jsonl
+      assistant --chroma-url http://127.0.0.1:8000 ingest big/ --share 1/4   # and 2/4, 3/4, 4/4
     """
     if year is not None and not 1900 <= year <= 2100:
         raise InputError(f"--year {year} is not a plausible year.")
@@ -110,6 +121,7 @@ def ingest(
         parse_date(date_, "--date"),
         skip_invalid,
         quiet or as_json,
+        Share.parse(share) if share else None,
     )
     show_report(report, as_json)
 
@@ -135,9 +147,11 @@ def fetch(ctx: click.Context, date_: str, as_json: bool, quiet: bool) -> None:
 @click.pass_context
 def stats(ctx: click.Context, as_json: bool) -> None:
     """Papers, sources, date range, embedding model and location of the store."""
+    from assistant.retrieve import catalog
     from assistant.store import open_store
 
-    info = open_store(settings_of(ctx)).stats()
+    settings = settings_of(ctx)
+    info = catalog(settings).stats(open_store(settings))
     if as_json:
         print_json(info)
         return

@@ -16,8 +16,8 @@ from assistant.interests import load_profile, save_papers
 from assistant.models import SearchFilters
 from assistant.models.interests import STARRED
 from assistant.recommend import ask_scope
+from assistant.retrieve import catalog
 from assistant.settings import Settings
-from assistant.store import open_store
 from assistant.ui import render
 
 log = logging.getLogger(__name__)
@@ -81,12 +81,11 @@ _LABELS: dict[str, dict[str, str]] = {}
 
 def source_labels(settings: Settings) -> dict[str, str]:
     """Readable names of the store's source files, computed once per store revision."""
-    store = open_store(settings)
-    revision = store.revision()
-    if revision not in _LABELS:
+    papers = catalog(settings)
+    if papers.revision not in _LABELS:
         _LABELS.clear()
-        _LABELS[revision] = render.source_labels(store.iter_papers())
-    return _LABELS[revision]
+        _LABELS[papers.revision] = render.source_labels(papers.source_dates())
+    return _LABELS[papers.revision]
 
 
 def source_choices(settings: Settings) -> list[tuple[str, str]]:

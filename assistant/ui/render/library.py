@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from html import escape
 
 from assistant.models import (
@@ -32,17 +32,14 @@ def matches_line(good: int, weaker: int, query: str, shown_weaker: bool) -> str:
     return f"{line} · {weaker} weaker hidden (tick “Weaker matches too”)"
 
 
-def source_labels(papers: Iterable[Paper]) -> dict[str, str]:
-    """A readable name for each source file: the date of the dump it holds.
+def source_labels(dates: Mapping[str, Counter[dt.date | None]]) -> dict[str, str]:
+    """A readable name for each source file, from how many of its papers were published on
+    each day (``Catalog.source_dates``): the date of the dump it holds.
 
     A page dump saved under a hashed name (``002_845fed19e190d690.txt``) is called by its
     number and the day most of its papers were published ("dump 002 · 2024-08-11"), or the
     span of its dates when no day dominates; a name a person chose is kept, with that date.
     """
-    dates: dict[str, Counter[dt.date | None]] = defaultdict(Counter)
-    for paper in papers:
-        for name in paper.sources:
-            dates[name][paper.published] += 1
     labels = {}
     for name, counts in dates.items():
         dated = {d: n for d, n in counts.items() if d is not None}
