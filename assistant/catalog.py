@@ -169,6 +169,12 @@ class Catalog:
         missing = self.published == 0
         return int((missing if rest is None else missing & rest).sum())
 
+    def undated_added(self, start: dt.date, end: dt.date) -> list[str]:
+        """Ids of the papers with no publication date added between ``start`` and ``end``
+        (the weekly summary places them by that day)."""
+        added = (self.added >= date_to_int(start)) & (self.added <= date_to_int(end))
+        return [self.ids[i] for i in np.flatnonzero(added & (self.published == 0))]
+
     # --- what pages count ---
 
     def days(self) -> list[dt.date | None]:

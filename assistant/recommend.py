@@ -192,7 +192,6 @@ def scope_ids(
 
     A week, or a date range, holds the papers published in it and the undated papers added
     in it (as the weekly summary counts them)."""
-    from assistant.store import open_store
     from assistant.weekly import normalize_week, papers_between, week_bounds
 
     if week is not None and (since or until):
@@ -207,7 +206,7 @@ def scope_ids(
         label = f"{since or 'the start'} to {until or 'today'}"
     else:
         return None, "the whole store"
-    papers, _ = papers_between(open_store(settings), start, end)
+    papers, _ = papers_between(settings, start, end)
     return [p.id for p in papers], label
 
 

@@ -62,7 +62,7 @@ from assistant.render.atom import FEED_ID, feed_xml
 from assistant.render.page import SUFFIXES, render
 from assistant.retrieve import catalog
 from assistant.settings import Settings
-from assistant.store import PaperStore, open_store, where_filter
+from assistant.store import open_store, where_filter
 from assistant.streams import ResultStream
 from assistant.themes import ThemeSpec, choose_clusters, group_themes
 
@@ -99,15 +99,14 @@ def normalize_week(week: str) -> str:
     return iso_week(week_bounds(week)[0])
 
 
-def papers_between(store: PaperStore, start: dt.date, end: dt.date) -> tuple[list[Paper], int]:
+def papers_between(settings: Settings, start: dt.date, end: dt.date) -> tuple[list[Paper], int]:
     """Papers published in [start, end], plus undated papers added then; and how many of
-    those were placed by the date they were added."""
+    those were placed by the date they were added. Only those papers are read."""
+    store = open_store(settings)
     published = list(store.iter_papers(where_filter(SearchFilters(since=start, until=end))))
-    added = [
-        p
-        for p in store.iter_papers(where_filter(SearchFilters(added_since=start)))
-        if p.published is None and p.added is not None and p.added <= end
-    ]
+    ids = catalog(settings).undated_added(start, end)
+    found = store.by_ids(ids)
+    added = [found[pid][0] for pid in ids if pid in found]
     papers = sorted(published + added, key=lambda p: (paper_date(p) or start, p.title.lower()))
     return papers, len(added)
 
@@ -186,7 +185,7 @@ def _week_steps(
 
     yield DigestProgress(stage="retrieval", message=f"reading the papers of {week}")
     t0 = time.perf_counter()
-    papers, by_added = papers_between(store, start, end)
+    papers, by_added = papers_between(settings, start, end)
     notices: list[str] = []
     for_you: list[Recommendation] = []
     if interest is not None and papers:
@@ -234,7 +233,7 @@ def _week_steps(
     stored = store.vectors([p.id for p in papers])
     vectors = np.stack([stored[p.id] for p in papers])
     earlier, _ = papers_between(
-        store, start - dt.timedelta(days=7 * config.novelty_weeks), start - dt.timedelta(days=1)
+        settings, start - dt.timedelta(days=7 * config.novelty_weeks), start - dt.timedelta(days=1)
     )
     earlier_vectors = store.vectors([p.id for p in earlier])
     telemetry.retrieval_s = round(time.perf_counter() - t0, 3)

@@ -16,7 +16,9 @@ Figures per size (medians; seconds unless said):
   ``cold_papers_per_s`` and ``cold_sentences_per_s`` are the real ingest speed on this box,
   and ``peer_cold_papers_per_s`` the stock llama-index ingest (``VectorStoreIndex`` into
   Chroma, the same embedder) of the same slice in the same run.
-* ``store_mib`` on disk; ``ingest_peak_rss_mib`` of the child after the build.
+* ``store_mib`` on disk; ``ingest_peak_rss_mib`` of the child after the build. With
+  ``--work DIR`` the stores are kept; a rerun measures the rest on them and carries the
+  build figures over (``build_when`` says when they were measured).
 * ``bm25_build_s`` and ``bm25_mib`` (tracemalloc peak while building; numpy reports to it).
 * ``hybrid_p50_ms``/``hybrid_p95_ms``: ``Retriever.search`` warm, over the core suite's
   questions; ``peer_hybrid_*``: llama-index's fused vector+BM25 retriever over the same
@@ -24,7 +26,9 @@ Figures per size (medians; seconds unless said):
 * ``fresh_search_s``: ``assistant search`` in a new process, whole command.
 * ``weekly_s``: ``assistant weekly --week W --no-llm`` for the busiest week, whole command;
   ``weeks_s``: listing the store's weeks (the week picker); ``browse_s``: the library's first
-  page, newest first; ``stats_s``: ``assistant stats``'s count.
+  page, newest first; ``stats_s``: ``assistant stats``'s figures (each a median of three calls
+  in one process); ``index_load_s``: a new process's first read of the saved BM25 index and
+  catalog, which those read from.
 * ``app_start_s`` (``assistant ui`` until it answers) and ``app_rss_mib`` after one search.
 """
 
@@ -114,10 +118,18 @@ def questions(n: int = 40) -> list[str]:
 
 
 def latencies(search: Any, queries: list[str]) -> tuple[float, float]:
+    """p50 and p95 ms of ``search`` over the queries, warm (indexes loaded) but each query
+    embedded anew: ours and the peer share one embedder, whose cache would favour the
+    second to run."""
+    from assistant.embed import get_embedder
+    from assistant.settings import Settings
+
+    embedder = get_embedder(Settings())
     for q in queries[:3]:
-        search(q)  # warm: indexes loaded, caches filled
+        search(q)  # warm: indexes and models loaded
     times = []
     for q in queries:
+        embedder.clear_cache()
         t0 = time.perf_counter()
         search(q)
         times.append((time.perf_counter() - t0) * 1000)
@@ -171,25 +183,32 @@ def cold_ingest(folder: Path) -> dict[str, Any]:
     }
 
 
-def measure(n: int, folder: Path, peer_max: int, cold: bool) -> dict[str, Any]:
+def measure(
+    n: int, folder: Path, peer_max: int, cold: bool, previous: dict[str, Any]
+) -> dict[str, Any]:
     from assistant.embed import get_embedder
     from assistant.ingest import ingest_papers
     from assistant.library import library_page
-    from assistant.retrieve import BM25Index, get_retriever
+    from assistant.retrieve import BM25Index, Retriever, catalog, get_retriever
     from assistant.settings import Settings
     from assistant.store import open_store
     from assistant.weekly import store_weeks
 
     out: dict[str, Any] = {"papers": n, "when": dt.datetime.now().isoformat(timespec="seconds")}
     settings = Settings(store_dir=folder / "store")
-    papers = corpus(n)
-    embedder = get_embedder(settings)
-    embedder.embed(["warm-up"])
-    t0 = time.perf_counter()
-    ingest_papers(open_store(settings), embedder, papers, batch_size=settings.ingest_batch)
-    build = time.perf_counter() - t0
-    out |= {"build_s": round(build, 1), "build_papers_per_s": round(n / build, 1)}
-    out["ingest_peak_rss_mib"] = round(rss_mib(field="VmHWM"))
+    if open_store(settings).count() == n and "build_s" in previous:  # kept from a run before
+        for name in ("build_s", "build_papers_per_s", "ingest_peak_rss_mib", "build_when"):
+            out[name] = previous.get(name)
+    else:
+        papers = corpus(n)
+        embedder = get_embedder(settings)
+        embedder.embed(["warm-up"])
+        t0 = time.perf_counter()
+        ingest_papers(open_store(settings), embedder, papers, batch_size=settings.ingest_batch)
+        build = time.perf_counter() - t0
+        out |= {"build_s": round(build, 1), "build_papers_per_s": round(n / build, 1)}
+        out["ingest_peak_rss_mib"] = round(rss_mib(field="VmHWM"))
+        out["build_when"] = out["when"]
     out["store_mib"] = round(folder_mib(folder / "store"), 1)
 
     store = open_store(settings)
@@ -219,10 +238,13 @@ def measure(n: int, folder: Path, peer_max: int, cold: bool) -> dict[str, Any]:
             lambda q: stock.retrieve(QueryBundle(q)), queries
         )
 
+    t0 = time.perf_counter()
+    Retriever(settings).bm25_index()  # a new process's first read: the saved index and catalog
+    out["index_load_s"] = round(time.perf_counter() - t0, 2)
     for name, call in (
         ("weeks_s", lambda: store_weeks(settings)),
         ("browse_s", lambda: library_page(settings, "", order="newest", page=1)),
-        ("stats_s", lambda: open_store(settings).stats()),
+        ("stats_s", lambda: catalog(settings).stats(open_store(settings))),
     ):
         times = []
         for _ in range(3):
@@ -326,22 +348,33 @@ def main() -> None:
     parser.add_argument("--no-cold", action="store_true", help="Skip the cold-ingest slice.")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--work", type=Path, help="Keep the built stores here; a rerun skips the build."
+    )
     args = parser.parse_args()
 
     if args.child:
-        with tempfile.TemporaryDirectory(prefix="scale-") as tmp:
-            result = measure(args.child, Path(tmp), args.peer_max, not args.no_cold)
-        write_results(args.out / f"scale-{args.child}.json", result)
+        path = args.out / f"scale-{args.child}.json"
+        previous = json.loads(path.read_text()) if path.exists() else {}
+        cold = not args.no_cold
+        if args.work:  # the store is kept there: a rerun measures it without rebuilding it
+            folder = args.work / f"scale-{args.child}"
+            folder.mkdir(parents=True, exist_ok=True)
+            result = measure(args.child, folder, args.peer_max, cold, previous)
+        else:
+            with tempfile.TemporaryDirectory(prefix="scale-") as tmp:
+                result = measure(args.child, Path(tmp), args.peer_max, cold, previous)
+        if not cold:  # the cold slice does not depend on the size: keep the last one
+            result |= {k: v for k, v in previous.items() if k.startswith(("cold", "peer_cold"))}
+        write_results(path, result)
         return
 
     for n in [int(s) for s in args.papers.split(",")]:
         command = [sys.executable, __file__, "--child", str(n), "--peer-max", str(args.peer_max)]
-        subprocess.run(
-            command + ["--out", str(args.out)] + (["--no-cold"] if args.no_cold else []),
-            check=True,
-        )
+        command += ["--out", str(args.out)] + (["--no-cold"] if args.no_cold else [])
+        subprocess.run(command + (["--work", str(args.work)] if args.work else []), check=True)
     results = [json.loads(p.read_text()) for p in sorted(args.out.glob("scale-*.json"))]
-    keys = sorted({k for r in results for k in r} - {"papers", "when"})
+    keys = sorted({k for r in results for k in r} - {"papers", "when", "build_when"})
     print_table(
         ["figure", *(f"{r['papers']:,}" for r in results)],
         [[k, *(r.get(k, "") for r in results)] for k in keys],
