@@ -139,3 +139,16 @@ def test_three_processes_ingest_their_shares_into_one_chroma_server(
     assert len(retriever.bm25_index().ids) == len(expected)
     last = expected[-1]
     assert retriever.search(last.title, k=1, mode="bm25").hits[0].paper.id == last.id
+
+    # What reads the catalog works on the server as on the embedded store.
+    from assistant.library import library_page
+    from assistant.retrieve import catalog
+    from assistant.weekly import store_weeks
+
+    page = library_page(settings, "", order="newest")
+    assert page.total == len(expected) and len(page.papers) == 25
+    dates = [p.published for p in page.papers]
+    assert None not in dates and dates == sorted(dates, reverse=True)
+    weeks = store_weeks(settings)
+    assert sum(weeks.weeks.values()) + weeks.undated == len(expected)
+    assert catalog(settings).stats(open_store(settings)).papers == len(expected)
