@@ -26,6 +26,7 @@ its vectors against ours (cosine ≥ 0.999) and the retrieval figures of the cor
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib.util
 import json
@@ -428,11 +429,13 @@ class ServerBackend:
 
     def _request(self, texts: list[str]) -> np.ndarray:
         try:
+            # base64: the vectors as raw float32, a fifth less time a request than JSON
+            # numbers here; a server that ignores it sends lists, read as such.
             reply = self.client.embeddings.create(
-                model=self.model, input=texts, encoding_format="float"
+                model=self.model, input=texts, encoding_format="base64"
             )
             rows = sorted(reply.data, key=lambda row: row.index)
-            vectors = np.asarray([row.embedding for row in rows], dtype=np.float32)
+            vectors = np.asarray([_vector(row.embedding) for row in rows], dtype=np.float32)
         except Exception as exc:
             raise self.endpoint.error(exc) from None
         where = f"the embedding server at {self.endpoint.url}"
@@ -453,6 +456,13 @@ class ServerBackend:
         self._dim = width
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)  # some servers do not normalize
         return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+def _vector(embedding: object) -> np.ndarray:
+    """One vector of a server's reply: base64 of little-endian float32, or a list."""
+    if isinstance(embedding, str):
+        return np.frombuffer(base64.b64decode(embedding), dtype="<f4")
+    return np.asarray(embedding, dtype=np.float32)
 
 
 def load_backend(settings: EmbeddingSettings) -> Backend:

@@ -184,3 +184,13 @@ def test_vectors_of_another_width_than_the_stores_are_a_clear_error(
     ingest_papers(store, embedder, parse_paths([SAMPLE], year=2024).papers[:2])
     with pytest.raises(StoreError, match=r"holds 384-dimensional vectors .* gave 768-dim"):
         store.nearest(np.ones(768, dtype=np.float32), k=1)
+
+
+def test_a_reply_in_base64_or_in_numbers_reads_as_the_same_vector() -> None:
+    import base64
+
+    from assistant.embed import _vector
+
+    want = np.array([0.25, -1.5, 3.0], dtype=np.float32)
+    packed = base64.b64encode(want.astype("<f4").tobytes()).decode()
+    assert _vector(packed).tolist() == _vector([0.25, -1.5, 3.0]).tolist() == want.tolist()
