@@ -420,10 +420,13 @@ def ask_scope(
     collection: str | None = None,
     interest: str | None = None,
     week: str | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
 ) -> list[str] | None:
     """The paper ids a question is answered from when scoped to a saved collection or to an
-    interest (the strong matches among its ``SCOPE_PAPERS`` best papers, of ``week`` when
-    given, as the For you tab shows them above the weaker ones); None when not scoped."""
+    interest (the strong matches among its ``SCOPE_PAPERS`` best papers, of ``week`` or
+    between the dates when given, as the For you tab shows them above the weaker ones);
+    None when not scoped."""
     from assistant.interests import get_collection
 
     if collection and interest:
@@ -434,7 +437,7 @@ def ask_scope(
             raise InputError(f"collection {collection!r} holds no papers.")
         return ids
     if interest:  # the papers that say what it asks; weaker matches only when none does
-        ranked = for_you(settings, interest, k=SCOPE_PAPERS, week=week)
+        ranked = for_you(settings, interest, k=SCOPE_PAPERS, week=week, since=since, until=until)
         return [r.paper.id for r in ranked.strong or ranked.papers]
     return None
 

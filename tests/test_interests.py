@@ -4,6 +4,7 @@ embedding model): the file beside the store, the CLI, the ranker's signals and i
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 from collections.abc import Iterator
@@ -360,3 +361,11 @@ def test_asking_the_papers_of_a_ranked_week_reads_that_week_only(profile: Settin
     assert scope_ids(profile, scope_value("interest", "flow")) == ask_scope(
         profile, interest="flow"
     )
+    # Ranked between dates, the chat reads those dates' papers.
+    march = (dt.date(2024, 3, 1), dt.date(2024, 3, 31))
+    value = scope_value("interest", "flow", since=march[0], until=march[1])
+    assert value == "interest: flow · since 2024-03-01 · until 2024-03-31"
+    between, _ = week_scope(profile, since=march[0], until=march[1])
+    asked = scope_ids(profile, value)
+    assert asked and between is not None and set(asked) <= set(between)
+    assert asked == ask_scope(profile, interest="flow", since=march[0], until=march[1])

@@ -548,6 +548,17 @@ def test_interests_saved_papers_and_a_scoped_chat_in_a_browser(fake: Served, bro
         expect(page.locator("#scope input")).to_have_value(
             "interest: flow · week 2024-W11", timeout=30_000
         )
+        # ...and ranked between dates, to those dates.
+        page.get_by_role("tab", name="For you").click()
+        page.locator("#fy-week textarea, #fy-week input").first.fill("")
+        page.locator("#fy-since textarea, #fy-since input").first.fill("2024-03-01")
+        page.locator("#fy-until textarea, #fy-until input").first.fill("2024-03-31")
+        page.locator("#fy-go").click()
+        expect(page.locator("#fy-ranking")).to_contain_text("2024-03-01", timeout=60_000)
+        page.locator("#fy-ask").click()
+        expect(page.locator("#scope input")).to_have_value(
+            "interest: flow · since 2024-03-01 · until 2024-03-31", timeout=30_000
+        )
         page.get_by_role("tab", name="For you").click()
 
         title = open_first_match(page, "multi-frame optical flow splatting")

@@ -4,6 +4,7 @@ choices, the browser session an event came from, the message a failure shows, th
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import logging
 import threading
@@ -104,14 +105,23 @@ def source_choices(settings: Settings) -> list[tuple[str, str]]:
 ALL_PAPERS = "All papers"
 
 
-#: How an "Answer from" value names the week an interest was ranked in (For you's "Ask these").
-_IN_WEEK = " · week "
+#: What separates the parts of an "Answer from" value: "interest: flow · week 2024-W11",
+#: "interest: flow · since 2024-03-01 · until 2024-03-31" (For you's "Ask these papers").
+_PART = " · "
+_PERIOD = ("week", "since", "until")
 
 
-def scope_value(kind: str, name: str, week: str | None = None) -> str:
-    """The "Answer from" value of a collection or an interest (in ``week``, for an interest
-    ranked in one)."""
-    return f"{kind}: {name}" + (f"{_IN_WEEK}{week}" if week else "")
+def scope_value(
+    kind: str,
+    name: str,
+    week: str | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> str:
+    """The "Answer from" value of a collection or an interest (for an interest ranked in a
+    week or between dates: that period)."""
+    period = zip(_PERIOD, (week, since, until), strict=True)
+    return _PART.join([f"{kind}: {name}", *(f"{key} {value}" for key, value in period if value)])
 
 
 def scope_choices(settings: Settings) -> list[str]:
@@ -130,12 +140,20 @@ def scope_choices(settings: Settings) -> list[str]:
 
 def scope_ids(settings: Settings, value: str | None) -> list[str] | None:
     """The papers an "Answer from" value restricts a question to (None: every paper)."""
-    kind, _, name = (value or ALL_PAPERS).partition(": ")
+    kind, _, rest = (value or ALL_PAPERS).partition(": ")
+    name, *parts = rest.split(_PART)
     if kind == "collection":
         return ask_scope(settings, collection=name)
     if kind == "interest":
-        name, _, week = name.partition(_IN_WEEK)
-        return ask_scope(settings, interest=name, week=week or None)
+        period = dict(part.split(" ", 1) for part in parts if part.startswith(_PERIOD))
+        dates = filters_of(period.get("since"), period.get("until"), None)
+        return ask_scope(
+            settings,
+            interest=name,
+            week=period.get("week"),
+            since=dates.since,
+            until=dates.until,
+        )
     return None
 
 

@@ -1,6 +1,7 @@
-"""The For you tab: keep interests (phrases, "not" phrases, seed papers), rank any week or
-the whole store for one (``recommend.for_you``), each paper with why, and ask the chat about
-those papers. Interests live in the file the CLI uses (``interests.py``)."""
+"""The For you tab: keep interests (phrases, "not" phrases, seed papers), rank a week, the
+papers between two dates or the whole store for one (``recommend.for_you``), each paper with
+why, and ask the chat about those papers. Interests live in the file the CLI uses
+(``interests.py``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from assistant.recommend import for_you
 from assistant.settings import Settings
 from assistant.ui import render
 from assistant.ui.chat import ChatTab
-from assistant.ui.common import failure, scope_choices, scope_value
+from assistant.ui.common import failure, filters_of, scope_choices, scope_value
 
 
 @dataclass
@@ -58,6 +59,12 @@ def for_you_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> ForYouTab:
             min_width=150,
             elem_id="fy-week",
         )
+        since = gr.Textbox(
+            label="From", placeholder="YYYY-MM-DD", scale=1, min_width=120, elem_id="fy-since"
+        )
+        until = gr.Textbox(
+            label="Until", placeholder="YYYY-MM-DD", scale=1, min_width=120, elem_id="fy-until"
+        )
         k = gr.Slider(5, 50, value=10, step=5, label="Papers", scale=2, min_width=150)
         go = gr.Button("Rank", variant="primary", scale=1, min_width=80, elem_id="fy-go")
     with gr.Accordion("New or changed interest", open=not names, elem_id="fy-edit"):
@@ -78,11 +85,21 @@ def for_you_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> ForYouTab:
     ranking = gr.HTML(render.ranking_html(None), elem_id="fy-ranking")
     ask = gr.Button("Ask these papers in the chat", visible=False, size="sm", elem_id="fy-ask")
 
-    def rank(interest_: str | None, week_: str, k_: float) -> tuple[Any, Any]:
+    def rank(
+        interest_: str | None, week_: str, since_: str, until_: str, k_: float
+    ) -> tuple[Any, Any]:
         try:
             if not interest_:
                 return render.ranking_html(None, "Save an interest first."), gr.skip()
-            result = for_you(settings, interest_, k=round(float(k_)), week=week_.strip() or None)
+            dates = filters_of(since_, until_, None)  # a bad date names its field
+            result = for_you(
+                settings,
+                interest_,
+                k=round(float(k_)),
+                week=week_.strip() or None,
+                since=dates.since,
+                until=dates.until,
+            )
             return render.ranking_html(result), gr.Button(visible=bool(result.papers))
         except Exception as exc:
             message = failure(exc)
@@ -105,7 +122,14 @@ def for_you_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> ForYouTab:
         )
 
     def save_interest(
-        name_: str, phrases_: str, not_: str, seeds_: str, week_: str, k_: float
+        name_: str,
+        phrases_: str,
+        not_: str,
+        seeds_: str,
+        week_: str,
+        since_: str,
+        until_: str,
+        k_: float,
     ) -> tuple[Any, ...]:
         try:
             saved = add_interest(
@@ -119,7 +143,7 @@ def for_you_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> ForYouTab:
         except Exception as exc:
             gr.Warning(failure(exc))
             return gr.skip(), gr.skip(), gr.skip()
-        shown, button = rank(saved.name, week_, k_)
+        shown, button = rank(saved.name, week_, since_, until_, k_)
         return gr.Dropdown(choices=interest_names(settings), value=saved.name), shown, button
 
     def remove_picked(interest_: str | None) -> tuple[Any, ...]:
@@ -135,27 +159,34 @@ def for_you_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> ForYouTab:
             gr.Button(visible=False),
         )
 
-    def ask_these(interest_: str | None, week_: str) -> tuple[Any, Any]:
+    def ask_these(interest_: str | None, week_: str, since_: str, until_: str) -> tuple[Any, Any]:
         """The chat, answering from the papers shown: this interest's strong matches, in
-        the week the tab ranked (if one)."""
-        value = scope_value("interest", interest_ or "", week_.strip() or None)
+        the week or between the dates the tab ranked (if any)."""
+        try:
+            dates = filters_of(since_, until_, None)
+        except Exception as exc:
+            gr.Warning(failure(exc))
+            return gr.skip(), gr.skip()
+        value = scope_value(
+            "interest", interest_ or "", week_.strip() or None, dates.since, dates.until
+        )
         choices = scope_choices(settings)
         return gr.Tabs(selected="chat"), gr.Dropdown(
             choices=choices if value in choices else [*choices, value], value=value
         )
 
     private: dict[str, Any] = {"concurrency_limit": None, "api_visibility": "private"}
-    for trigger in (go.click, week.submit):
-        trigger(rank, [interest, week, k], [ranking, ask], **private)
+    for trigger in (go.click, week.submit, since.submit, until.submit):
+        trigger(rank, [interest, week, since, until, k], [ranking, ask], **private)
     interest.change(fill, [interest], [name, phrases, negatives, seeds], **private)
     save.click(
         save_interest,
-        [name, phrases, negatives, seeds, week, k],
+        [name, phrases, negatives, seeds, week, since, until, k],
         [interest, ranking, ask],
         **private,
     )
     remove.click(remove_picked, [interest], [interest, ranking, ask], **private)
-    ask.click(ask_these, [interest, week], [tabs, chat.scope], **private)
+    ask.click(ask_these, [interest, week, since, until], [tabs, chat.scope], **private)
 
     def refreshed() -> Any:
         return gr.Dropdown(choices=interest_names(settings))
