@@ -267,7 +267,23 @@ def _pad_token(source: Path) -> str:
     return "[PAD]"
 
 
-class OnnxBackend:
+class _ProbedWidth:
+    """A backend whose vector width is known from its model file, else found by embedding
+    one text."""
+
+    _dim = 0
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    @property
+    def dim(self) -> int:
+        if not self._dim:
+            self._dim = int(self.encode(["dimension"]).shape[1])
+        return self._dim
+
+
+class OnnxBackend(_ProbedWidth):
     """The exported transformer in onnxruntime, with the model's own fast tokenizer."""
 
     name = "onnx"
@@ -301,12 +317,6 @@ class OnnxBackend:
         self.tokenizer.enable_padding(pad_id=self.tokenizer.token_to_id(pad) or 0, pad_token=pad)
         width = self.session.get_outputs()[0].shape[-1]
         self._dim = width if isinstance(width, int) else 0
-
-    @property
-    def dim(self) -> int:
-        if not self._dim:
-            self._dim = int(self.encode(["dimension"]).shape[1])
-        return self._dim
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Tokenize, run the transformer, mean-pool over the attention mask, normalize."""
@@ -377,7 +387,7 @@ class TorchBackend:
         return np.asarray(vectors, dtype=np.float32)
 
 
-class ServerBackend:
+class ServerBackend(_ProbedWidth):
     """An OpenAI-compatible embedding server (``POST {api_base}/embeddings``): infinity-emb,
     vLLM, TEI or llama.cpp's server. ``encode`` sends ``batch_size`` texts a request and up to
     ``concurrency`` requests at once; the openai client retries with backoff. A reply from
@@ -414,12 +424,6 @@ class ServerBackend:
         self.parallel = settings.concurrency
         self._pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="embed")
         self._dim = 0
-
-    @property
-    def dim(self) -> int:
-        if not self._dim:
-            self._dim = int(self.encode(["dimension"]).shape[1])
-        return self._dim
 
     def encode(self, texts: list[str]) -> np.ndarray:
         batches = [texts[i : i + self.batch_size] for i in range(0, len(texts), self.batch_size)]

@@ -11,7 +11,7 @@ from typing import Any
 
 import gradio as gr
 
-from assistant.library import ORDERS, about_question, library_page
+from assistant.library import ORDERS, LibraryPage, about_question, library_page
 from assistant.recommend import similar
 from assistant.settings import MODES, Settings
 from assistant.store import open_store
@@ -104,83 +104,29 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
             similar_papers = gr.HTML("", elem_id="like-papers")
             selected = gr.State("")
 
-    def find(
-        text: str,
-        mode_: str,
-        since_: str,
-        until_: str,
-        source_: str,
-        order_: str,
-        page_: Any,
-        weaker_: bool,
-        request: gr.Request,
-    ) -> tuple[Any, ...]:
-        """One page of papers: a search's good matches by rank (or as ordered; the weaker
-        ones after them when asked for), or every paper. Skipped when the same browser asked
-        for another page meanwhile (the tab's opening listing must not land on a search)."""
-        session = session_of(request)
-        number = newest.start(session)
-        shown = listing(text, mode_, since_, until_, source_, order_, page_, weaker_)
-        return tuple(gr.skip() for _ in shown) if newest.superseded(session, number) else shown
+    def shown(found: LibraryPage, weaker_: bool) -> tuple[Any, ...]:
+        """The table rows, the count line and the page number of a library page."""
+        labels = source_labels(settings)
+        order_ = found.order
+        if found.query is not None:
+            what = render.matches_line(found.good, found.weaker, found.query, weaker_)
+            how = "rank 1 = highest fused score" if order_ == ORDERS[0] else f"by {order_}"
+            rows = render.library_rows(hits=found.hits, labels=labels)
+        else:
+            what = f"{found.total:,} papers"
+            how = "newest first" if order_ in ORDERS[:2] else f"by {order_}"
+            rows = render.library_rows(papers=found.papers, labels=labels, start=found.start + 1)
+        if found.undated:
+            what += f" · {found.undated:,} undated papers left out by the date filter"
+        return rows, f"{what} · {how} · page {found.number} of {found.pages}", found.number
 
-    def listing(
-        text: str,
-        mode_: str,
-        since_: str,
-        until_: str,
-        source_: str,
-        order_: str,
-        page_: Any,
-        weaker_: bool,
-    ) -> tuple[Any, ...]:
-        try:
-            filters = filters_of(since_, until_, source_)
-            labels = source_labels(settings)
-            found = library_page(
-                settings,
-                text,
-                mode=mode_,
-                filters=filters,
-                order=order_,
-                page=int(page_ or 1),
-                weaker=weaker_,
-            )
-            for notice in found.notices:
-                gr.Warning(notice)
-            order_ = found.order
-            if found.query is not None:
-                what = render.matches_line(found.good, found.weaker, found.query, weaker_)
-                how = "rank 1 = highest fused score" if order_ == ORDERS[0] else f"by {order_}"
-                rows = render.library_rows(hits=found.hits, labels=labels)
-            else:
-                what = f"{found.total:,} papers"
-                how = "newest first" if order_ in ORDERS[:2] else f"by {order_}"
-                rows = render.library_rows(
-                    papers=found.papers, labels=labels, start=found.start + 1
-                )
-            if found.undated:
-                what += f" · {found.undated:,} undated papers left out by the date filter"
-            return rows, f"{what} · {how} · page {found.number} of {found.pages}", found.number
-        except Exception as exc:
-            message = failure(exc)
-            gr.Warning(message)
-            return gr.skip(), f"⚠ {escape(message)}", gr.skip()
+    def pager(page_of: Callable[[Any], int]) -> Callable[..., tuple[Any, ...]]:
+        """A handler listing the page ``page_of`` picks from the page shown: one page of
+        papers, a search's good matches by rank (or as ordered; the weaker ones after them
+        when asked for), or every paper. Skipped when the same browser asked for another page
+        meanwhile (the tab's opening listing must not land on a search typed at once)."""
 
-    def first_page(
-        text: str,
-        mode_: str,
-        since_: str,
-        until_: str,
-        source_: str,
-        order_: str,
-        _page: Any,
-        weaker_: bool,
-        request: gr.Request,
-    ) -> tuple[Any, ...]:
-        return find(text, mode_, since_, until_, source_, order_, 1, weaker_, request)
-
-    def turn_page(step: int) -> Callable[..., tuple[Any, ...]]:
-        def turn(
+        def handler(
             text: str,
             mode_: str,
             since_: str,
@@ -191,10 +137,35 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
             weaker_: bool,
             request: gr.Request,
         ) -> tuple[Any, ...]:
-            page_ = int(page_ or 1) + step
-            return find(text, mode_, since_, until_, source_, order_, page_, weaker_, request)
+            session = session_of(request)
+            number = newest.start(session)
+            try:
+                found = library_page(
+                    settings,
+                    text,
+                    mode=mode_,
+                    filters=filters_of(since_, until_, source_),
+                    order=order_,
+                    page=page_of(page_),
+                    weaker=weaker_,
+                )
+                for notice in found.notices:
+                    gr.Warning(notice)
+                result = shown(found, weaker_)
+            except Exception as exc:
+                message = failure(exc)
+                gr.Warning(message)
+                result = (gr.skip(), f"⚠ {escape(message)}", gr.skip())
+            superseded = newest.superseded(session, number)
+            return tuple(gr.skip() for _ in result) if superseded else result
 
-        return turn
+        return handler
+
+    find = pager(lambda shown: int(shown or 1))
+    first_page = pager(lambda _shown: 1)
+
+    def turn_page(step: int) -> Callable[..., tuple[Any, ...]]:
+        return pager(lambda shown: int(shown or 1) + step)
 
     def open_paper(evt: gr.SelectData) -> tuple[Any, ...]:
         """Show the abstract of the clicked row (its id is in the row, whatever the order)."""
