@@ -289,6 +289,30 @@ def test_library_browses_page_by_page_with_filters(app_url: Served) -> None:
     assert all(row[4].startswith("dump 000 · 2024-03-13") for row in one["data"])
 
 
+def test_the_listing_made_when_the_tab_opens_never_replaces_a_search_typed_at_once() -> None:
+    """The rules, in the orders the server may start them (the opening listing was seen to
+    start after a search typed right after opening the tab, in the demo app)."""
+    from assistant.ui.common import Listings
+
+    empty, search = ("", "hybrid"), ("kv cache", "hybrid")
+    out_of_order = Listings()
+    asked = out_of_order.start("a", search)
+    opened = out_of_order.start("a", empty, opening=True)
+    assert out_of_order.shown("a", asked, search)
+    assert not out_of_order.shown("a", opened, empty, opening=True)
+
+    in_order = Listings()
+    opened = in_order.start("a", empty, opening=True)
+    other = in_order.start("b", empty, opening=True)  # another browser does not count
+    asked = in_order.start("a", search)
+    assert not in_order.shown("a", opened, empty, opening=True)
+    assert in_order.shown("a", asked, search) and in_order.shown("b", other, empty, opening=True)
+    again = in_order.start("a", search, opening=True)  # the tab opened later: refreshed
+    assert in_order.shown("a", again, search, opening=True)
+    first, second = in_order.start("a", empty), in_order.start("a", search)
+    assert not in_order.shown("a", first, empty) and in_order.shown("a", second, search)
+
+
 @pytest.mark.server
 def test_a_listing_that_returns_after_a_newer_one_is_not_shown(
     app_url: Served, monkeypatch: pytest.MonkeyPatch

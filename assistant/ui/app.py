@@ -185,7 +185,7 @@ def build_app(
         # Filled when the tab opens, not at page load: a Dataframe filled while its tab is
         # hidden renders no rows once shown (gradio 6.31). It also picks up new papers.
         library_item.select(
-            library.find,
+            library.opening,
             library.inputs,
             library.outputs,
             concurrency_limit=None,

@@ -32,27 +32,41 @@ def session_of(request: gr.Request | None) -> str:
     return (request.session_hash if request is not None else None) or "anonymous"
 
 
-class Newest:
-    """Which of a browser session's overlapping requests for one view came last. The
-    Library's listing is filled when its tab opens and again by a search typed at once; both
-    run at the same time (no shared queue), and the slower one must not overwrite the newer."""
+class Listings:
+    """Which of a browser session's overlapping Library listings to show.
+
+    A search, a page turn or a new order ("asked" listings): the newest started wins. The
+    listing made when the tab opens carries the inputs as they were then, runs beside a search
+    typed at once (no shared queue) and may even start after it: it is shown only when no
+    request started after it and no asked listing wanted other inputs. (Seen: the opening
+    listing, slower, overwrote a search with "583 papers · newest first".)"""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._numbers = itertools.count(1)
-        self._latest: dict[str, int] = {}
+        self._newest: dict[str, int] = {}
+        self._newest_asked: dict[str, int] = {}
+        self._asked_for: dict[str, tuple[Any, ...]] = {}
 
-    def start(self, session: str) -> int:
-        """A new request of this session: its number."""
+    def start(self, session: str, inputs: tuple[Any, ...], *, opening: bool = False) -> int:
+        """A listing of this session begins: its number."""
         with self._lock:
             number = next(self._numbers)
-            self._latest[session] = number
+            self._newest[session] = number
+            if not opening:
+                self._newest_asked[session] = number
+                self._asked_for[session] = inputs
             return number
 
-    def superseded(self, session: str, number: int) -> bool:
-        """Whether the session made another request after this one."""
+    def shown(
+        self, session: str, number: int, inputs: tuple[Any, ...], *, opening: bool = False
+    ) -> bool:
+        """Whether this listing's result may replace what the page shows."""
         with self._lock:
-            return self._latest.get(session) != number
+            if not opening:
+                return self._newest_asked.get(session) == number
+            asked = self._asked_for.get(session, inputs)
+            return self._newest.get(session) == number and asked == inputs
 
 
 def filters_of(since: str | None, until: str | None, source: str | None) -> SearchFilters:

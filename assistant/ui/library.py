@@ -19,7 +19,7 @@ from assistant.ui import render
 from assistant.ui.chat import ChatTab
 from assistant.ui.common import (
     ALL_SOURCES,
-    Newest,
+    Listings,
     failure,
     filters_of,
     session_of,
@@ -33,7 +33,7 @@ from assistant.ui.common import (
 class LibraryTab:
     """The Library's listing, which the app fills when the tab opens, and its source filter."""
 
-    find: Callable[..., tuple[Any, ...]]
+    opening: Callable[..., tuple[Any, ...]]  # the listing made when the tab opens
     inputs: list[Any]
     outputs: list[Any]
     source: gr.Dropdown
@@ -41,7 +41,7 @@ class LibraryTab:
 
 def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
     """Search or browse the papers page by page, read one, and ask the chat about it."""
-    newest = Newest()
+    listings = Listings()
     with gr.Row(elem_id="library-search", equal_height=True):
         query = gr.Textbox(
             show_label=False,
@@ -120,11 +120,13 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
             what += f" · {found.undated:,} undated papers left out by the date filter"
         return rows, f"{what} · {how} · page {found.number} of {found.pages}", found.number
 
-    def pager(page_of: Callable[[Any], int]) -> Callable[..., tuple[Any, ...]]:
+    def pager(
+        page_of: Callable[[Any], int], *, opening: bool = False
+    ) -> Callable[..., tuple[Any, ...]]:
         """A handler listing the page ``page_of`` picks from the page shown: one page of
         papers, a search's good matches by rank (or as ordered; the weaker ones after them
-        when asked for), or every paper. Skipped when the same browser asked for another page
-        meanwhile (the tab's opening listing must not land on a search typed at once)."""
+        when asked for), or every paper. Skipped when ``Listings`` says the page has moved on
+        (``opening``: the listing made when the tab opens)."""
 
         def handler(
             text: str,
@@ -138,7 +140,8 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
             request: gr.Request,
         ) -> tuple[Any, ...]:
             session = session_of(request)
-            number = newest.start(session)
+            inputs = (text, mode_, since_, until_, source_, order_, weaker_)  # the page aside
+            number = listings.start(session, inputs, opening=opening)
             try:
                 found = library_page(
                     settings,
@@ -156,12 +159,14 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
                 message = failure(exc)
                 gr.Warning(message)
                 result = (gr.skip(), f"⚠ {escape(message)}", gr.skip())
-            superseded = newest.superseded(session, number)
-            return tuple(gr.skip() for _ in result) if superseded else result
+            if listings.shown(session, number, inputs, opening=opening):
+                return result
+            return tuple(gr.skip() for _ in result)
 
         return handler
 
     find = pager(lambda shown: int(shown or 1))
+    opening = pager(lambda shown: int(shown or 1), opening=True)
     first_page = pager(lambda _shown: 1)
 
     def turn_page(step: int) -> Callable[..., tuple[Any, ...]]:
@@ -263,4 +268,4 @@ def library_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> LibraryTab:
             api_visibility="private",
         )
     )
-    return LibraryTab(find=find, inputs=inputs, outputs=outputs, source=source)
+    return LibraryTab(opening=opening, inputs=inputs, outputs=outputs, source=source)
