@@ -29,7 +29,7 @@ from assistant.models import SearchFilters, date_to_int, int_to_date
 if TYPE_CHECKING:
     from assistant.store import IndexRow, PaperStore, StoreStats
 
-#: The orders the library lists papers in when browsing (``library.ORDERS`` less none).
+#: The orders papers are listed in (``library.ORDERS`` adds a search's "best match").
 NEWEST, OLDEST, TITLE = "newest", "oldest", "title"
 
 
@@ -63,9 +63,6 @@ class Catalog:
                 self._by_source.setdefault(name, []).append(i)
         self._title_rank: np.ndarray | None = None
         self._positions: dict[str, int] | None = None
-
-    def __len__(self) -> int:
-        return len(self.ids)
 
     @classmethod
     def from_rows(cls, rows: Sequence[IndexRow], revision: str) -> Catalog:

@@ -423,7 +423,6 @@ class ServerBackend(_ProbedWidth):
         #: Requests in flight at once; ``Embedder.embed`` hands over this many batches a call.
         self.parallel = settings.concurrency
         self._pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="embed")
-        self._dim = 0
 
     def encode(self, texts: list[str]) -> np.ndarray:
         batches = [texts[i : i + self.batch_size] for i in range(0, len(texts), self.batch_size)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, Field
 
-from assistant.catalog import Catalog, shown_title
+from assistant.catalog import NEWEST, OLDEST, TITLE, Catalog, shown_title
 from assistant.errors import InputError
 from assistant.evidence import gather
 from assistant.llm import LLM
@@ -23,7 +23,7 @@ from assistant.store import open_store
 #: Papers per page.
 PAGE_SIZE = 25
 #: The orders a page can be in: the first is relevance for a search (newest first when browsing).
-ORDERS = ["best match", "newest", "oldest", "title"]
+ORDERS = ["best match", NEWEST, OLDEST, TITLE]
 
 
 class LibraryPage(BaseModel):

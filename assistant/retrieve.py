@@ -138,9 +138,8 @@ class BM25Index:
         return cls(model, Catalog.from_rows(rows, revision))
 
     def save(self, folder: Path) -> None:
-        """Write the index, its catalog and revision into ``folder``."""
-        if self.model is None:
-            raise ValueError("an empty index is not saved")
+        """Write the index, its catalog and revision into ``folder`` (``Retriever._persist``
+        saves no empty index)."""
         self.model.save(str(folder), show_progress=False)
         self.catalog.save(folder)
         meta = {"revision": self.revision, "documents": len(self.ids)}

@@ -176,6 +176,7 @@ def stats(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def list_(ctx: click.Context, filters: SearchFilters, limit: int, as_json: bool) -> None:
     """List papers, newest first."""
+    from assistant.catalog import NEWEST
     from assistant.retrieve import catalog
     from assistant.store import open_store
 
@@ -183,7 +184,7 @@ def list_(ctx: click.Context, filters: SearchFilters, limit: int, as_json: bool)
         raise InputError("--limit must be 0 (all) or more.")
     settings = settings_of(ctx)
     listed = catalog(settings)
-    ids = [listed.ids[i] for i in listed.listing(filters, "newest")[: limit or None]]
+    ids = [listed.ids[i] for i in listed.listing(filters, NEWEST)[: limit or None]]
     found = open_store(settings).by_ids(ids)  # only the papers listed are read
     papers = [found[pid][0] for pid in ids if pid in found]
     if as_json:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from html import escape
 from urllib.parse import urlparse
 
+from assistant.catalog import shown_title
 from assistant.export import support_marker
 from assistant.models import (
     Paper,
@@ -43,9 +44,9 @@ def shorten(text: str, limit: int) -> str:
     return cut + "…"
 
 
-def clean_title(title: str) -> str:
-    """A title as shown: whitespace runs (and leading/trailing spaces) collapsed."""
-    return " ".join(title.split())
+#: A title as shown: whitespace runs (and leading/trailing spaces) collapsed; the library's
+#: title order sorts by the same function.
+clean_title = shown_title
 
 
 #: The "turn" of the digest on the Digests tab: its cards never clash with the chat's.
