@@ -173,15 +173,22 @@ def ingest_papers(
     progress: Callable[[int, int], None] | None = None,
     today: dt.date | None = None,
     share: Share | None = None,
+    sentences: bool = False,
 ) -> IngestReport:
     """Merge, embed what is new or changed, and write whole batches; safe to re-run.
+
+    With ``sentences``, every abstract sentence of a new or changed paper is embedded and
+    stored too; without, a changed paper's stored sentences are dropped (they are embedded
+    when the paper is first shown: ``retrieve.sentence_table``).
 
     ``progress(done, total)`` is called as batches land. Each batch is one Chroma upsert, so
     an interrupted run leaves only whole batches behind and a re-run finishes the rest.
     With a ``share``, only the papers of that share are written (several processes at once).
     """
     with store.writer():  # one writer per embedded store: plans never see a stale store
-        return _ingest(store, embedder, papers, files, batch_size, progress, today, share)
+        return _ingest(
+            store, embedder, papers, files, batch_size, progress, today, share, sentences
+        )
 
 
 def _ingest(
@@ -193,6 +200,7 @@ def _ingest(
     progress: Callable[[int, int], None] | None,
     today: dt.date | None,
     share: Share | None,
+    with_sentences: bool,
 ) -> IngestReport:
     started = time.perf_counter()
     distinct = merge_duplicates(papers)
@@ -207,18 +215,23 @@ def _ingest(
     reuse = store.vectors([p.id for p in merged]) if merged else {}
     todo: list[tuple[Paper, bool]] = [(p, True) for p in to_embed] + [(p, False) for p in merged]
     size = max(1, min(batch_size, store.max_batch))
+    changed_ids = {p.id for p in changed}
     done = 0
     if progress:
         progress(0, len(todo))
     for start in range(0, len(todo), size):
         batch = todo[start : start + size]
         fresh = [p for p, needs in batch if needs]
-        split = [split_sentences(p.abstract) or [p.abstract] for p in fresh]
+        if with_sentences:
+            split = [split_sentences(p.abstract) or [p.abstract] for p in fresh]
+        else:  # nothing to embed but the texts; a changed paper's old sentences are dropped
+            split = [[] for _ in fresh]
         # One embed call per batch: the papers' texts, then every sentence of their abstracts.
         embedded = embedder.embed([p.text for p in fresh] + [s for part in split for s in part])
         fresh_vectors, offset, sentences = iter(embedded[: len(fresh)]), len(fresh), {}
         for paper, part in zip(fresh, split, strict=True):
-            sentences[paper.id] = (part, embedded[offset : offset + len(part)])
+            if part or paper.id in changed_ids:
+                sentences[paper.id] = (part, embedded[offset : offset + len(part)])
             offset += len(part)
         vectors = np.stack([next(fresh_vectors) if needs else reuse[p.id] for p, needs in batch])
         store.write_batch([p for p, _ in batch], vectors, sentences)
@@ -274,6 +287,7 @@ def ingest_paths(
         batch_size=settings.ingest_batch,
         progress=progress,
         share=share,
+        sentences=settings.ingest_sentences,
     )
     report.skipped = list(parsed.problems)
     if report.added or report.updated or report.merged:

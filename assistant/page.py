@@ -118,7 +118,7 @@ def with_evidence_sentences(
     written = [t for t in themes if t.write]
     per_theme = settings.digest.sources_per_theme
     ids = [hits[i].paper.id for t in written for i in t.members[:per_theme]]
-    stored = open_store(settings).sentence_vectors(ids)  # embedded at ingest
+    stored = open_store(settings).sentence_vectors(ids)  # if ingested with them
     for theme in written:
         shown = theme.members[: settings.digest.sources_per_theme]
         found = best_sentences(

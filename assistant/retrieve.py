@@ -11,8 +11,9 @@ One query runs top to bottom through :meth:`Retriever.search`:
 5. reciprocal rank fusion (``hybrid``), or one list alone (``dense``, ``bm25``);
 6. optionally MMR over the fused top, using the stored vectors, so a topic query does not
    return five near-duplicates; one hit per paper, always;
-7. the best-matching abstract sentences of the returned hits, scored with the sentence
-   vectors stored at ingest (embedded here only for papers stored without them).
+7. the best-matching abstract sentences of the returned hits, scored with their sentence
+   vectors (embedded here, the first time a paper is shown; read from the store when it was
+   ingested with ``ingest_sentences``).
 
 The BM25 index is derived from the Chroma contents and persisted under
 ``<store_dir>/bm25/<collection>[-<server>]/<revision hash>/``. Each BM25 query compares
@@ -226,9 +227,10 @@ def sentence_table(
 ) -> dict[str, tuple[list[str], np.ndarray]]:
     """Each paper's abstract sentences and their vectors, by id.
 
-    Vectors come from ``stored`` (embedded at ingest); papers without them, or stored with
-    another split than today's ``split_sentences`` (an older store), have their sentences
-    embedded here, in one call.
+    Vectors come from ``stored`` (a store ingested with ``ingest_sentences``); papers without
+    them (the default: ingest embeds only whole texts), or stored with another split than
+    today's ``split_sentences``, have their sentences embedded here, in one call; the
+    embedder's cache keeps them for the process's next look at the same papers.
     """
     table = dict(stored or {})
     split = {p.id: split_sentences(p.abstract) or [p.abstract] for p in papers}

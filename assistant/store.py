@@ -171,8 +171,8 @@ class PaperStore:
                 "text_recipe": TEXT_RECIPE,
             },
         )
-        # Each abstract sentence's vector, embedded once at ingest: evidence selection
-        # reads them instead of embedding sentences per question.
+        # Each abstract sentence's vector, when ingested with ``ingest_sentences``: evidence
+        # selection reads them instead of embedding a paper's sentences when it is shown.
         self._sentences = self._client.get_or_create_collection(
             f"{self.collection_name}-sentences",
             embedding_function=None,

@@ -85,3 +85,31 @@ def ask_args(question: str) -> list[Any]:
 def search_args(query: str) -> list[Any]:
     """The app's /search arguments: query, mode, since, until, source, order, page."""
     return [query, "hybrid", "", "", "All sources", "best match", 1]
+
+
+def stock_ingest(papers: Sequence[Any], folder: Path, settings: Any) -> float:
+    """Seconds the stock llama-index ingest takes for ``papers``: ``VectorStoreIndex`` over
+    one Document per paper (title and abstract, as ours embeds) into a fresh embedded Chroma
+    collection under ``folder``, through our embedder (its cache cleared first)."""
+    import time
+
+    import chromadb
+    from llama_index.core import Document, StorageContext, VectorStoreIndex
+    from llama_index.vector_stores.chroma import ChromaVectorStore
+
+    from assistant.embed import get_embedder
+    from assistant.evals.llamaindex import SeamEmbedding
+
+    get_embedder(settings).clear_cache()
+    client = chromadb.PersistentClient(path=str(folder))
+    collection = client.get_or_create_collection("peer", embedding_function=None)
+    documents = [Document(text=p.text, doc_id=p.id) for p in papers]
+    t0 = time.perf_counter()
+    VectorStoreIndex.from_documents(
+        documents,
+        storage_context=StorageContext.from_defaults(
+            vector_store=ChromaVectorStore(chroma_collection=collection)
+        ),
+        embed_model=SeamEmbedding.of(settings),
+    )
+    return time.perf_counter() - t0

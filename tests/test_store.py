@@ -18,6 +18,7 @@ from assistant.files import file_lock
 from assistant.ingest import ingest_papers
 from assistant.models import SearchFilters
 from assistant.parse import parse_file, parse_paths
+from assistant.retrieve import Retriever
 from assistant.settings import Settings
 from assistant.store import WRITER_LOCK, PaperStore, open_store, where_filter
 from assistant.text import split_sentences
@@ -62,10 +63,9 @@ def test_ingest_sample_then_reingest_is_a_no_op(store: PaperStore, embedder: Any
     parsed = parse_paths([SAMPLE], year=2024)
     first = ingest_papers(store, counting, parsed.papers, files=4, today=TODAY)
     assert (first.entries, first.papers, first.added, first.store_total) == (617, 583, 583, 583)
-    embedded = counting.texts  # each paper's text, and each sentence of its abstract
-    stored = store.sentence_vectors([p.id for p in parsed.papers])
-    assert len(stored) == 583
-    assert embedded == 583 + sum(len(sentences) for sentences, _ in stored.values())
+    embedded = counting.texts
+    assert embedded == 583, "each paper's text once; sentences wait until a paper is shown"
+    assert store.sentence_vectors([p.id for p in parsed.papers]) == {}
     again = ingest_papers(store, counting, parse_paths([SAMPLE], year=2024).papers, today=TODAY)
     assert (again.added, again.updated, again.merged, again.unchanged) == (0, 0, 0, 583)
     assert counting.texts == embedded, "unchanged papers must not be re-embedded"
@@ -107,13 +107,14 @@ def test_same_paper_from_json_merges_into_page_dump_record(
     ingest_papers(store, counting, parse_file(BLANK_LAYOUT, year=2024), today=TODAY)
     before = len(counting.seen)
     incoming = parse_file(FIXTURES / "daily_papers_2026-03-07.json")
-    report = ingest_papers(store, counting, incoming, today=TODAY)
+    report = ingest_papers(store, counting, incoming, today=TODAY, sentences=True)
     assert (report.added, report.merged, report.updated) == (2, 1, 0)
     embedded = set(counting.seen[before:])
     papers_embedded = [p for p in incoming if p.text in embedded]
     assert len(papers_embedded) == 2, "the merged paper's text is unchanged: no re-embed"
     for paper in papers_embedded:  # ...while the new papers' sentences are embedded with them
         assert set(split_sentences(paper.abstract)) <= embedded
+    assert len(store.sentence_vectors([p.id for p in papers_embedded])) == 2
     assert store.count() == 71 + 2
     yolo = next(p for p in store.list_papers() if p.title.startswith("YOLOv9"))
     assert yolo.id.startswith("t-"), "ids never change once stored"
@@ -125,18 +126,31 @@ def test_same_paper_from_json_merges_into_page_dump_record(
     assert store.get("2402.13616") == yolo, "lookup by arXiv id works too"
 
 
-def test_changed_abstract_is_re_embedded(store: PaperStore, embedder: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("with_sentences", [True, False], ids=["ingest_sentences", "default"])
+def test_changed_abstract_is_re_embedded(
+    store: PaperStore, embedder: Any, tmp_path: Path, with_sentences: bool
+) -> None:
     path = tmp_path / "p.jsonl"
     path.write_text('{"title": "A Paper", "abstract": "About sparse attention for video."}\n')
-    ingest_papers(store, embedder, parse_file(path), today=TODAY)
+    ingest_papers(store, embedder, parse_file(path), today=TODAY, sentences=True)
+    ((old_sentences, _),) = store.sentence_vectors([parse_file(path)[0].id]).values()
+    assert old_sentences == ["About sparse attention for video."]
     path.write_text('{"title": "A Paper", "abstract": "About KV cache compression instead."}\n')
-    report = ingest_papers(store, embedder, parse_file(path), today=TODAY + dt.timedelta(1))
+    report = ingest_papers(
+        store, embedder, parse_file(path), today=TODAY + dt.timedelta(1), sentences=with_sentences
+    )
     assert report.updated == 1 and store.count() == 1
     (paper,) = store.list_papers()
     assert "KV cache" in paper.abstract and paper.added == TODAY
-    ((sentences, vectors),) = store.sentence_vectors([paper.id]).values()
-    assert sentences == ["About KV cache compression instead."], "old sentences are replaced"
-    assert float(vectors[0] @ embedder.embed_one(sentences[0])) > 0.999
+    if with_sentences:
+        ((sentences, vectors),) = store.sentence_vectors([paper.id]).values()
+        assert sentences == ["About KV cache compression instead."], "old sentences are replaced"
+        assert float(vectors[0] @ embedder.embed_one(sentences[0])) > 0.999
+    else:
+        assert store.sentence_vectors([paper.id]) == {}, "the old abstract's sentences go"
+    # Either way, the paper's shown sentence is the new abstract's.
+    (hit,) = Retriever(store.settings, store, embedder).search("KV cache", k=1).hits
+    assert [m.text for m in hit.best_sentences] == ["About KV cache compression instead."]
     hits = store.nearest(embedder.embed_one("compressing the key-value cache"), k=1)
     assert len(hits) == 1 and hits[0][0] == paper.id and hits[0][1] > 0.3
 
