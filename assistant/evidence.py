@@ -27,7 +27,7 @@ from assistant.coverage import (
     missing_names,
     question_parts,
 )
-from assistant.embed import get_embedder
+from assistant.embed import Embedder, get_embedder
 from assistant.errors import InputError
 from assistant.llm import LLM, Message, get_llm
 from assistant.models import (
@@ -337,6 +337,22 @@ def says_it_whole(hits: Sequence[Hit]) -> bool:
     return any(m.score >= WHOLE_QUESTION for h in hits for m in h.best_sentences)
 
 
+#: A follow-up that compares ("which of those is the fastest?") needs every earlier source.
+_COMPARES = re.compile(r"\b(?:most|least|best|worst|more|less|fewer|\w{3,}est|\w+er than)\b", re.I)
+
+
+def stating_condition(question: str, hits: Sequence[Hit], embedder: Embedder) -> list[Hit]:
+    """For a follow-up that points back and adds one condition ("Which of those works without
+    retraining?"): the earlier sources that state it, when some do and some do not. All of
+    them when none or all do, when it compares, or when it has several parts (most of which
+    are then verbs, "argue", "report", that say nothing about which paper is meant)."""
+    parts = question_parts(question)
+    if len(parts) != 1 or _COMPARES.search(question):
+        return list(hits)
+    own = coverage(parts, [h.paper for h in hits], embedder)
+    return [h for h in hits if own.covers(h.paper.id, parts[0])] or list(hits)
+
+
 def on_question(hits: Sequence[Hit], covered: Coverage) -> list[Hit]:
     """The hits that cover a part of the question, or say it as a whole (``says_it_whole``),
     and any that rank above all of those: a paper retrieval ranks first may say in other
@@ -442,6 +458,16 @@ def gather(
                 f"{left} of the closest papers cover no part of the question; "
                 f"{'it was' if left == 1 else 'they were'} left out."
             )
+    if relevant and turn.ids is not None:  # "which of those ...": those that say it
+        stating = stating_condition(question, hits, embedder)
+        if len(stating) < len(hits):
+            left = len(hits) - len(stating)
+            (said,) = question_parts(question)
+            notices.append(
+                f"{left} of the earlier sources {'does' if left == 1 else 'do'} not mention "
+                f"'{said}'; {'it was' if left == 1 else 'they were'} left out."
+            )
+            hits = stating
     evidence, dropped = select_evidence(hits, standalone, settings.answer.evidence_tokens)
     telemetry.retrieval_ms = elapsed_ms(t0)
     gathered = EvidenceSet(

@@ -591,7 +591,7 @@ def test_a_follow_up_that_points_back_is_answered_from_the_previous_sources(
     first = ask(KV_CACHE, fake_settings)
     shown = {s.paper_id for s in first.sources}
     fake.history.clear()
-    fake.enqueue("FastGen needs no retraining [2].")
+    fake.enqueue("FastGen needs no retraining [1].")
     second = ask(
         "Which of those works without retraining?",
         fake_settings,
@@ -603,6 +603,13 @@ def test_a_follow_up_that_points_back_is_answered_from_the_previous_sources(
     assert "KV cache" in second.standalone_question  # the topic is in what was asked
     assert len(fake.history) == 1  # no rewrite by the model: only the answer was generated
     assert "of the previous answer" in " ".join(second.notices)
+    # Only FastGen's abstract says "re-training" ("deployed without ... re-training"): the
+    # model is shown that paper alone, and the others are said to be left out.
+    assert len(shown) > 1
+    assert [s.title.split(":")[0] for s in second.sources] == ["Model Tells You What to Discard"]
+    assert "do not mention 'retraining'" in " ".join(second.notices)
+    prompt = fake.history[0].messages[-1].content
+    assert "re-training" in prompt and "EMS" not in prompt
 
 
 def test_a_short_follow_up_keeps_the_topic_the_rewrite_dropped(
