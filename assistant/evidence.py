@@ -40,7 +40,7 @@ from assistant.models import (
     SearchFilters,
 )
 from assistant.prompts import load_prompt
-from assistant.retrieve import search
+from assistant.retrieve import reciprocal_rank_fusion, search
 from assistant.settings import MAX_ANSWER_SOURCES, Settings
 from assistant.text import CONTROL, elapsed_ms, question_terms, split_sentences
 from assistant.text import STOPWORDS as _STOPWORDS
@@ -153,7 +153,8 @@ def follow_up(question: str, standalone: str, previous: Answer | None) -> Follow
     """Keep a follow-up on the conversation's topic, whatever the small model's rewrite says.
 
     - It points back ("which of those", "the second one") and the previous answer had
-      sources: it is answered from those papers, re-ranked for the new question.
+      sources: it is answered from those papers, re-ranked for the new question (``gather``
+      fuses them with the store's best for it: ``with_wider``).
     - It is short and the rewrite shares no content word with the topic (the rewrite dropped
       it): the topic is searched along with it.
     - Otherwise it is a question of its own: the rewrite is searched and asked.
@@ -164,9 +165,7 @@ def follow_up(question: str, standalone: str, previous: Answer | None) -> Follow
     kept = f"{question} (follow-up to: {topic})"
     if _BACK_REFERENCE.search(question) and previous.sources:
         ids = [s.paper_id for s in previous.sources]
-        sources = "the source" if len(ids) == 1 else f"the {len(ids)} sources"
-        note = f"answered from {sources} of the previous answer, which it refers to."
-        return FollowUp(f"{question} {topic}", kept, ids, note)
+        return FollowUp(f"{question} {topic}", kept, ids, None)  # gather says what it reused
     dropped_topic = not question_terms(standalone) & question_terms(topic)
     if dropped_topic and len(question.split()) <= SHORT_FOLLOW_UP:
         note = f"searched together with the previous question's topic: {topic}"
@@ -337,6 +336,8 @@ def says_it_whole(hits: Sequence[Hit]) -> bool:
     return any(m.score >= WHOLE_QUESTION for h in hits for m in h.best_sentences)
 
 
+#: Reciprocal rank fusion's constant for the earlier and the wider hits of a follow-up.
+FOLLOW_UP_RRF_K = 60
 #: A follow-up that compares ("which of those is the fastest?") needs every earlier source.
 _COMPARES = re.compile(r"\b(?:most|least|best|worst|more|less|fewer|\w{3,}est|\w+er than)\b", re.I)
 
@@ -351,6 +352,17 @@ def stating_condition(question: str, hits: Sequence[Hit], embedder: Embedder) ->
         return list(hits)
     own = coverage(parts, [h.paper for h in hits], embedder)
     return [h for h in hits if own.covers(h.paper.id, parts[0])] or list(hits)
+
+
+def with_wider(earlier: Sequence[Hit], wider: Sequence[Hit], k: int) -> list[Hit]:
+    """A follow-up that points back: the previous answer's sources re-ranked for it
+    (``earlier``) fused with the whole store's hits for the same query (``wider``), by
+    reciprocal rank, at most ``k``. The earlier answer may have missed the paper that says
+    what the follow-up asks ("Which of those propose an alternative to the cosine schedule?")."""
+    by_id = {h.paper.id: h for h in [*wider, *earlier]}
+    rankings = [[h.paper.id for h in earlier], [h.paper.id for h in wider]]
+    fused = reciprocal_rank_fusion(rankings, FOLLOW_UP_RRF_K)[:k]
+    return [by_id[i].model_copy(update={"rank": n}) for n, (i, _) in enumerate(fused, start=1)]
 
 
 def on_question(hits: Sequence[Hit], covered: Coverage) -> list[Hit]:
@@ -427,17 +439,33 @@ def gather(
         ids=turn.ids if turn.ids is not None else ids,
     )
     notices += result.notices
+    hits = result.hits
+    if turn.ids is not None:  # "which of those": and the store's best for the same words
+        wider = search(
+            settings,
+            turn.query,
+            k=k,
+            mode=mode,
+            filters=filters or SearchFilters(),
+            sentences=True,
+            sentence_limit=_ALL_SENTENCES,
+        )
+        hits = with_wider(hits, wider.hits, k)
+        reused = sum(h.paper.id in turn.ids for h in hits)
+        of = "the source" if len(turn.ids) == 1 else f"{reused} of the {len(turn.ids)} sources"
+        others = len(hits) - reused
+        also = f", and {others} other paper{'s' * (others > 1)} found for it" if others else ""
+        notices.append(f"answered from {of} of the previous answer, which it refers to{also}.")
 
-    relevant = is_relevant(result.hits, settings.answer.min_relevance)
+    relevant = is_relevant(hits, settings.answer.min_relevance)
     embedder = get_embedder(settings)
-    covered = coverage(question_parts(turn.query), [h.paper for h in result.hits], embedder)
+    covered = coverage(question_parts(turn.query), [h.paper for h in hits], embedder)
     chosen = ids is not None and turn.ids is None  # the user picked the papers to ask
     if chosen and not relevant and any(covered.by_part.values()):
         # A short question about papers the user picked ("How does it handle occlusion?")
         # is far from any whole abstract; that one of them says what is asked is enough.
         relevant = True
     uncovered = covered.uncovered() if relevant else []
-    hits = result.hits
     if uncovered:
         missing = missing_names(named_terms(turn.query), [h.paper for h in hits], embedder)
         if len(uncovered) == len(covered.parts) and not says_it_whole(hits):
@@ -451,9 +479,10 @@ def gather(
     # as a whole, its parts say nothing reliable about what is missing or off the question.
     described = len(uncovered) >= 2
     if relevant and not described and ids is None:  # the caller's own papers all stay
+        before = len(hits)
         hits = on_question(hits, covered)
-        if len(hits) < len(result.hits):
-            left = len(result.hits) - len(hits)
+        if len(hits) < before:
+            left = before - len(hits)
             notices.append(
                 f"{left} of the closest papers cover no part of the question; "
                 f"{'it was' if left == 1 else 'they were'} left out."

@@ -264,7 +264,7 @@ def test_missing_and_empty_files(tmp_path: Path) -> None:
         ({"type": "multi_paper"}, "at least two gold papers"),
         ({"gold_titles": ["T", "U"]}, "exactly one gold paper"),
         ({"type": "numeric", "answer_facts": ["no digits"]}, "numeric case needs answer_facts"),
-        ({"also_relevant": ["U"]}, "for topic cases only"),
+        ({"also_relevant": ["U"]}, "for topic and follow_up cases only"),
         ({"type": "topic", "gold_titles": ["T", "U"], "also_relevant": ["t"]}, "both in"),
         ({"answer_facts": ["a", "b", "c", "d"]}, "at most 3"),
         ({"answer_facts": ["x" * 81]}, "at most 80 characters"),

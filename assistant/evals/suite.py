@@ -122,7 +122,8 @@ class Case(BaseModel):
     )
     also_relevant: list[str] = Field(
         default_factory=list,
-        description="Topic cases only: titles that are fine to retrieve but not required.",
+        description="Topic and follow-up cases only: titles that are fine to retrieve and "
+        "cite but not required.",
     )
     answer_facts: list[str] = Field(
         default_factory=list,
@@ -174,8 +175,8 @@ class Case(BaseModel):
             raise ValueError("a multi_paper case needs at least two gold papers")
         if self.type == "numeric" and not any(c.isdigit() for f in self.answer_facts for c in f):
             raise ValueError("a numeric case needs answer_facts holding the number(s)")
-        if self.also_relevant and self.type != "topic":
-            raise ValueError("also_relevant is for topic cases only")
+        if self.also_relevant and self.type not in ("topic", "follow_up"):
+            raise ValueError("also_relevant is for topic and follow_up cases only")
         if (self.type == "interest") != (self.interest is not None):
             raise ValueError("an interest case needs interest, and only an interest case has it")
         if self.excluded_titles and self.type != "interest":
