@@ -34,7 +34,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -224,24 +224,31 @@ def sentence_table(
     embedder: Embedder,
     papers: Sequence[Paper],
     stored: dict[str, tuple[list[str], np.ndarray]] | None = None,
+    keep: Callable[[str], bool] | None = None,
 ) -> dict[str, tuple[list[str], np.ndarray]]:
-    """Each paper's abstract sentences and their vectors, by id.
+    """Each paper's abstract sentences (those ``keep`` accepts; all by default) and their
+    vectors, by id.
 
     Vectors come from ``stored`` (a store ingested with ``ingest_sentences``); papers without
     them (the default: ingest embeds only whole texts), or stored with another split than
-    today's ``split_sentences``, have their sentences embedded here, in one call; the
+    today's ``split_sentences``, have their kept sentences embedded here, in one call; the
     embedder's cache keeps them for the process's next look at the same papers.
     """
-    table = dict(stored or {})
-    split = {p.id: split_sentences(p.abstract) or [p.abstract] for p in papers}
-    missing = [p for p in papers if p.id not in table or table[p.id][0] != split[p.id]]
-    flat = [s for p in missing for s in split[p.id]]
-    if flat:
-        vectors, start = embedder.embed(flat), 0
-        for paper in missing:
-            sentences = split[paper.id]
-            table[paper.id] = (sentences, vectors[start : start + len(sentences)])
-            start += len(sentences)
+    table: dict[str, tuple[list[str], np.ndarray]] = {}
+    missing: list[tuple[str, list[str]]] = []
+    for paper in papers:
+        sentences = split_sentences(paper.abstract) or [paper.abstract]
+        wanted = [i for i, s in enumerate(sentences) if keep is None or keep(s)]
+        found = (stored or {}).get(paper.id)
+        if found is not None and found[0] == sentences:
+            table[paper.id] = ([sentences[i] for i in wanted], found[1][wanted])
+        else:
+            missing.append((paper.id, [sentences[i] for i in wanted]))
+    flat = [s for _, sentences in missing for s in sentences]
+    vectors, start = (embedder.embed(flat) if flat else np.zeros((0, 0), np.float32)), 0
+    for pid, sentences in missing:
+        table[pid] = (sentences, vectors[start : start + len(sentences)])
+        start += len(sentences)
     return table
 
 
