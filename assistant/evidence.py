@@ -449,6 +449,7 @@ def gather(
             filters=filters or SearchFilters(),
             sentences=True,
             sentence_limit=_ALL_SENTENCES,
+            ids=ids,  # a conversation scoped to the user's papers stays in them
         )
         hits = with_wider(hits, wider.hits, k)
         reused = sum(h.paper.id in turn.ids for h in hits)

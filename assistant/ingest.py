@@ -226,7 +226,7 @@ def _ingest(
             split = [split_sentences(p.abstract) or [p.abstract] for p in fresh]
         else:  # nothing to embed but the texts; a changed paper's old sentences are dropped
             split = [[] for _ in fresh]
-        # One embed call per batch: the papers' texts, then every sentence of their abstracts.
+        # One embed call per batch: the papers' texts, then (with_sentences) every sentence.
         embedded = embedder.embed([p.text for p in fresh] + [s for part in split for s in part])
         fresh_vectors, offset, sentences = iter(embedded[: len(fresh)]), len(fresh), {}
         for paper, part in zip(fresh, split, strict=True):

@@ -612,6 +612,26 @@ def test_a_follow_up_that_points_back_is_answered_from_the_previous_sources(
     assert "re-training" in prompt and "EMS" not in prompt
 
 
+def test_a_follow_up_in_a_conversation_about_chosen_papers_stays_in_them(
+    fake_settings: Settings, fake: FakeLLM
+) -> None:
+    from assistant.retrieve import search
+
+    chosen = [h.paper.id for h in search(fake_settings, "KV cache", k=8, sentences=False).hits]
+    chosen = chosen[2:]  # not the store's best for the follow-up: those must stay out
+    fake.enqueue("They compress the KV cache [1].")
+    first = ask(KV_CACHE, fake_settings, ids=chosen)
+    fake.enqueue("One of them [1].")
+    second = ask(
+        "Which of those needs the least memory?",
+        fake_settings,
+        history=conversation([first]),
+        previous=first,
+        ids=chosen,
+    )
+    assert second.sources and {s.paper_id for s in second.sources} <= set(chosen)
+
+
 def test_a_short_follow_up_keeps_the_topic_the_rewrite_dropped(
     fake_settings: Settings, fake: FakeLLM
 ) -> None:
