@@ -46,6 +46,7 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -181,6 +182,8 @@ def cold_ingest(folder: Path) -> dict[str, Any]:
     from assistant.text import split_sentences
 
     papers = corpus(COLD_SLICE, seed=11, unique_sentences=True)
+    for kept in ("cold", "peer"):  # a kept --work folder holds the last run's: start empty
+        shutil.rmtree(folder / kept, ignore_errors=True)
     settings = Settings(store_dir=folder / "cold")
     embedder = get_embedder(settings)
     embedder.clear_cache()
@@ -334,6 +337,12 @@ def app_start(env: dict[str, str]) -> dict[str, Any]:
 # --- the parent: sizes, results, plot ----------------------------------------------------------
 
 
+def real(result: dict[str, Any], name: str) -> bool:
+    """Whether a figure is what its name says: a build with derived vectors has no model
+    speed to plot."""
+    return not name.startswith("build") or result.get("build_vectors", "model") == "model"
+
+
 def plot(results: list[dict[str, Any]], path: Path) -> None:
     import matplotlib
 
@@ -354,7 +363,7 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4))
     for ax, (unit, names) in zip(axes, panels, strict=True):
         for name in names:
-            points = [(r["papers"], r[name]) for r in results if name in r]
+            points = [(r["papers"], r[name]) for r in results if name in r and real(r, name)]
             if points:
                 ax.plot(*zip(*points, strict=True), marker="o", label=name)
         ax.set_xscale("log")

@@ -151,3 +151,23 @@ def test_fetch_downloads_and_ingests_a_day(tmp_path: Path, daily_papers_api: str
 
     missing = run("--store", store, "fetch", "--date", "2026-03-08", env=env)
     assert missing.exit_code == 1 and "answered 404" in missing.stderr
+
+
+def test_every_command_module_and_command_is_in_the_lazy_table() -> None:
+    """``assistant.cli`` imports a command's module only when it runs: the table must name
+    every command of every ``*_commands`` module, with the module that defines it."""
+    import importlib
+    from pathlib import Path
+
+    import assistant.cli as package
+
+    modules = {p.stem for p in Path(package.__file__).parent.glob("*_commands.py")}
+    assert set(cli.modules.values()) == modules
+    for module in modules:
+        importlib.import_module(f"assistant.cli.{module}")
+    defined = {
+        name: command.callback.__module__.rsplit(".", 1)[-1]
+        for name, command in cli.commands.items()
+        if command.callback and command.callback.__module__ != "assistant.cli.base"
+    }
+    assert defined == cli.modules

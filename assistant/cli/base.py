@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from collections.abc import Iterable, Sequence
@@ -38,7 +39,19 @@ def plain(text: object) -> str:
 
 
 class AssistantGroup(click.Group):
-    """A click group that turns an ``AssistantError`` into a one-line message and exit 1."""
+    """A click group that turns an ``AssistantError`` into a one-line message and exit 1, and
+    imports a command's module (``modules``: command name -> module in ``assistant.cli``) when
+    the command is first looked up."""
+
+    modules: dict[str, str] = {}  # noqa: RUF012 (set once, on the root group)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.modules})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.modules:
+            importlib.import_module(f"assistant.cli.{self.modules[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
