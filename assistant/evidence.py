@@ -428,20 +428,9 @@ def gather(
     telemetry.condense_ms = elapsed_ms(t0)
 
     t0 = time.perf_counter()
-    result = search(
-        settings,
-        turn.query,
-        k=k,
-        mode=mode,
-        filters=filters or SearchFilters(),
-        sentences=True,
-        sentence_limit=_ALL_SENTENCES,
-        ids=turn.ids if turn.ids is not None else ids,
-    )
-    notices += result.notices
-    hits = result.hits
-    if turn.ids is not None:  # "which of those": and the store's best for the same words
-        wider = search(
+
+    def searched(within: Sequence[str] | None) -> list[Hit]:
+        found = search(
             settings,
             turn.query,
             k=k,
@@ -449,9 +438,15 @@ def gather(
             filters=filters or SearchFilters(),
             sentences=True,
             sentence_limit=_ALL_SENTENCES,
-            ids=ids,  # a conversation scoped to the user's papers stays in them
+            ids=within,
         )
-        hits = with_wider(hits, wider.hits, k)
+        notices.extend(n for n in found.notices if n not in notices)
+        return found.hits
+
+    hits = searched(turn.ids if turn.ids is not None else ids)
+    if turn.ids is not None:  # "which of those": and the store's best for the same words
+        # (a conversation scoped to the user's papers stays in them: ``ids``)
+        hits = with_wider(hits, searched(ids), k)
         reused = sum(h.paper.id in turn.ids for h in hits)
         of = "the source" if len(turn.ids) == 1 else f"{reused} of the {len(turn.ids)} sources"
         others = len(hits) - reused
