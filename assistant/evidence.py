@@ -489,7 +489,7 @@ def gather(
             left = len(hits) - len(stating)
             (said,) = question_parts(question)
             notices.append(
-                f"{left} of the earlier sources {'does' if left == 1 else 'do'} not mention "
+                f"{left} of those papers {'does' if left == 1 else 'do'} not mention "
                 f"'{said}'; {'it was' if left == 1 else 'they were'} left out."
             )
             hits = stating
