@@ -531,8 +531,8 @@ class Embedder:
     def load_in_background(self) -> None:
         """Load the model (and run it once) on a thread, for a caller about to need it after
         other slow work: ``assistant search`` in a new process overlaps it with opening the
-        store (2.4 s -> 1.9 s at 100k papers). A failure is left for the caller's own load to
-        raise."""
+        store (median 2.53 -> 2.31 s at 100k papers). A failure is left for the caller's own
+        load to raise."""
 
         def load() -> None:
             with contextlib.suppress(Exception):

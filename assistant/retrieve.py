@@ -284,9 +284,8 @@ class Retriever:
     ) -> None:
         self.settings = settings
         self.config = settings.retrieval
-        self.embedder = embedder or get_embedder(settings)
-        self.embedder.load_in_background()  # every search needs it: load it while Chroma opens
         self.store = store or open_store(settings)
+        self.embedder = embedder or get_embedder(settings)
         self._bm25: BM25Index | None = None
         self._lock = threading.Lock()
         scope = self.store.collection_name

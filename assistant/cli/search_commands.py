@@ -7,6 +7,7 @@ from rich.table import Table
 
 from assistant.cli.base import cli, console, notes, plain, print_json, settings_of
 from assistant.cli.options import filter_options, json_option, mode_option
+from assistant.embed import get_embedder
 from assistant.models import SearchFilters
 from assistant.retrieve import get_retriever
 
@@ -38,7 +39,9 @@ def search(
       assistant search "reward models" -k 10 --mode bm25
       assistant search "video diffusion" --since 2024-08-01 --mmr --json
     """
-    result = get_retriever(settings_of(ctx)).search(query, k=k, mode=mode, filters=filters, mmr=mmr)
+    settings = settings_of(ctx)
+    get_embedder(settings).load_in_background()  # the query needs it: load it while Chroma opens
+    result = get_retriever(settings).search(query, k=k, mode=mode, filters=filters, mmr=mmr)
     notes(result.notices)
     if as_json:
         print_json(result.hits)
