@@ -45,8 +45,7 @@ class Listings:
         self._lock = threading.Lock()
         self._numbers = itertools.count(1)
         self._newest: dict[str, int] = {}
-        self._newest_asked: dict[str, int] = {}
-        self._asked_for: dict[str, tuple[Any, ...]] = {}
+        self._asked: dict[str, tuple[int, tuple[Any, ...]]] = {}  # the newest asked: number, inputs
 
     def start(self, session: str, inputs: tuple[Any, ...], *, opening: bool = False) -> int:
         """A listing of this session begins: its number."""
@@ -54,8 +53,7 @@ class Listings:
             number = next(self._numbers)
             self._newest[session] = number
             if not opening:
-                self._newest_asked[session] = number
-                self._asked_for[session] = inputs
+                self._asked[session] = (number, inputs)
             return number
 
     def shown(
@@ -63,10 +61,10 @@ class Listings:
     ) -> bool:
         """Whether this listing's result may replace what the page shows."""
         with self._lock:
+            asked_number, asked_inputs = self._asked.get(session, (None, inputs))
             if not opening:
-                return self._newest_asked.get(session) == number
-            asked = self._asked_for.get(session, inputs)
-            return self._newest.get(session) == number and asked == inputs
+                return asked_number == number
+            return self._newest.get(session) == number and asked_inputs == inputs
 
 
 def filters_of(since: str | None, until: str | None, source: str | None) -> SearchFilters:
