@@ -16,7 +16,7 @@ from assistant.errors import InputError
 from assistant.evidence import gather
 from assistant.llm import LLM
 from assistant.models import EvidenceSet, Hit, Paper, SearchFilters
-from assistant.retrieve import catalog, good_matches, search
+from assistant.retrieve import get_retriever, good_matches, search
 from assistant.settings import Settings
 from assistant.store import open_store
 
@@ -68,8 +68,7 @@ def library_page(
     filters = filters or SearchFilters()
     text = (text or "").strip()
     order = order if order in ORDERS else ORDERS[0]
-    store = open_store(settings)
-    papers_catalog = catalog(settings)
+    retriever = get_retriever(settings)
     hits: list[Hit] = []
     papers: list[Paper] = []
     query: str | None = None
@@ -78,13 +77,16 @@ def library_page(
     weak: list[Hit] = []
     if text:
         k = min(settings.ui.library_limit, settings.retrieval.max_k)
-        result = search(settings, text, k=k, mode=mode or None, filters=filters, sentences=False)
+        result = retriever.search(text, k=k, mode=mode or None, filters=filters, sentences=False)
+        # the catalog of the revision just searched: no second read of the store's revision
+        papers_catalog = retriever.bm25_index(result.revision).catalog
         query, notices = result.query, list(result.notices)
         good, weak = good_matches(result.hits, result.query, settings.retrieval.good_match)
         groups = [good, weak] if weaker or not good else [good]  # weaker after
         hits = [h for group in groups for h in ordered_hits(papers_catalog, group, order)]
         total = len(hits)
     else:  # the catalog orders every paper; only the page's are read from the store
+        papers_catalog = retriever.catalog()
         listed = papers_catalog.listing(filters, order)
         total = len(listed)
     pages = max(1, -(-total // PAGE_SIZE))
@@ -92,7 +94,7 @@ def library_page(
     start = (number - 1) * PAGE_SIZE
     if not text:
         shown = [papers_catalog.ids[i] for i in listed[start : start + PAGE_SIZE]]
-        found = store.by_ids(shown)
+        found = retriever.store.by_ids(shown)
         papers = [found[pid][0] for pid in shown if pid in found]
     return LibraryPage(
         query=query,

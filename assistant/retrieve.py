@@ -456,6 +456,7 @@ class Retriever:
             hits=hits,
             notices=notices,
             truncated=truncated is not None,
+            revision=revision,
             timings=timings,
         )
 

@@ -5,6 +5,8 @@ The app's Library tab shows these pages; ``tests/test_ui.py`` checks the same th
 
 from __future__ import annotations
 
+import pytest
+
 from assistant.library import PAGE_SIZE, about_question, library_page, ordered_hits
 from assistant.models import Hit, Paper, SearchFilters
 from assistant.settings import Settings
@@ -40,6 +42,26 @@ def test_a_search_lists_its_good_matches_then_the_weaker_when_asked(
     wide = library_page(sample_settings, "optical flow", weaker=True)
     assert wide.total == narrow.good + narrow.weaker
     assert [h.paper.id for h in wide.hits[: narrow.good]] == [h.paper.id for h in narrow.hits]
+
+
+def test_a_search_reads_the_store_revision_once(
+    sample_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's catalog is the one the search used: on a Chroma server every revision read
+    is a round trip."""
+    from assistant.retrieve import get_retriever
+
+    store = get_retriever(sample_settings).store
+    reads: list[str] = []
+    real = store.revision
+
+    def counted() -> str:
+        reads.append("read")
+        return real()
+
+    monkeypatch.setattr(store, "revision", counted)
+    page = library_page(sample_settings, "optical flow", order="newest")
+    assert page.good and len(reads) == 1
 
 
 def test_items_are_ordered_by_title_or_date_with_the_undated_last() -> None:

@@ -230,6 +230,7 @@ class SearchResult(BaseModel):
         default_factory=list, description="Things the user should know (truncation, caps)."
     )
     truncated: bool = Field(False, description="The query was cut to max_query_chars.")
+    revision: str = Field("", description="The store revision searched (keys its BM25 index).")
     timings: dict[str, float] = Field(
         default_factory=dict, description="Milliseconds per stage (embed, dense, bm25, ...)."
     )
