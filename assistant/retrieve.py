@@ -153,7 +153,8 @@ class BM25Index:
 
         meta = json.loads((folder / "meta.json").read_text())
         return cls(
-            bm25s.BM25.load(str(folder), show_progress=False),
+            # mapped, not read: a query touches the columns of its few terms (0.06 -> 0.03 s)
+            bm25s.BM25.load(str(folder), show_progress=False, mmap=True),
             Catalog.load(folder, str(meta["revision"])),
         )
 
