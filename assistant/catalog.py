@@ -188,11 +188,15 @@ class Catalog:
         missing = self.published == 0
         return int((missing if rest is None else missing & rest).sum())
 
-    def undated_added(self, start: dt.date, end: dt.date) -> list[str]:
-        """Ids of the papers with no publication date added between ``start`` and ``end``
-        (the weekly summary places them by that day)."""
-        added = (self.added >= date_to_int(start)) & (self.added <= date_to_int(end))
-        return [self.ids[i] for i in np.flatnonzero(added & (self.published == 0))]
+    def in_period(self, start: dt.date, end: dt.date) -> tuple[list[str], list[str]]:
+        """Ids of the papers published between ``start`` and ``end``, and of those with no
+        publication date added then (the weekly summary places them by that day)."""
+        low, high = date_to_int(start), date_to_int(end)
+        published = (self.published >= low) & (self.published <= high)
+        added = (self.added >= low) & (self.added <= high) & (self.published == 0)
+        return [self.ids[i] for i in np.flatnonzero(published)], [
+            self.ids[i] for i in np.flatnonzero(added)
+        ]
 
     # --- what pages count ---
 

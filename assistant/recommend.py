@@ -36,7 +36,7 @@ from assistant.coverage import COVER_SIMILARITY, uses_words
 from assistant.errors import InputError
 from assistant.models import Paper
 from assistant.models.interests import ForYou, Interest, PaperRef, Recommendation
-from assistant.retrieve import Retriever, get_retriever, sentence_table, tokenize
+from assistant.retrieve import Retriever, catalog, get_retriever, sentence_table, tokenize
 from assistant.settings import Settings
 from assistant.text import one_line
 
@@ -66,12 +66,12 @@ _CACHE_LOCK = threading.Lock()
 
 
 def _vectors(retriever: Retriever, revision: str) -> _Vectors:
-    """The store's vectors at ``revision``, read once per revision and process."""
+    """The store's vectors at ``revision`` (in its catalog's order), once per process."""
     key = f"{retriever.store.where}|{retriever.store.collection_name}"
     with _CACHE_LOCK:
         found = _CACHE.get(key)
         if found is None or found.revision != revision:
-            ids, matrix = retriever.store.all_vectors()
+            ids, matrix = retriever.paper_vectors(revision)
             found = _Vectors(revision, ids, matrix, {pid: i for i, pid in enumerate(ids)})
             _CACHE[key] = found
         return found
@@ -133,10 +133,8 @@ def _phrase_scores(
     n = len(vectors.ids)
     phrase_vectors = retriever.embedder.embed(list(phrases))
     similarity = vectors.matrix @ phrase_vectors.T  # papers x phrases
-    index = retriever.bm25_index(vectors.revision)
+    index = retriever.bm25_index(vectors.revision)  # its rows are the vectors' rows
     bm25 = np.zeros(n, dtype=np.float64)
-    where = np.array([vectors.row.get(pid, -1) for pid in index.ids])
-    known = where >= 0
     for phrase in phrases:
         token_ids = index.model.get_tokens_ids(tokenize([phrase])[0])
         if not token_ids:
@@ -145,9 +143,7 @@ def _phrase_scores(
         top = float(scores.max())
         if top <= 0:
             continue
-        mapped = np.zeros(n, dtype=np.float64)
-        mapped[where[known]] = scores[known] / top
-        bm25 = np.maximum(bm25, mapped)
+        bm25 = np.maximum(bm25, scores / top)
     return bm25, similarity.max(axis=1), similarity.argmax(axis=1)
 
 
@@ -192,7 +188,7 @@ def scope_ids(
 
     A week, or a date range, holds the papers published in it and the undated papers added
     in it (as the weekly summary counts them)."""
-    from assistant.weekly import normalize_week, papers_between, week_bounds
+    from assistant.weekly import normalize_week, week_bounds
 
     if week is not None and (since or until):
         raise InputError("give a week or a date range (--since/--until), not both.")
@@ -206,8 +202,8 @@ def scope_ids(
         label = f"{since or 'the start'} to {until or 'today'}"
     else:
         return None, "the whole store"
-    papers, _ = papers_between(settings, start, end)
-    return [p.id for p in papers], label
+    published, added = catalog(settings).in_period(start, end)  # as weekly counts them
+    return published + added, label
 
 
 # --- ranking --------------------------------------------------------------------------------------

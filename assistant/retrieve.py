@@ -26,6 +26,7 @@ are a few lines on bm25s and awkward through the node-based wrapper.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -117,6 +118,8 @@ class BM25Index:
     def __init__(self, model: Any, catalog: Catalog) -> None:
         self.model = model
         self.catalog = catalog
+        #: Every paper's vector in the catalog's order, once asked for (``paper_vectors``).
+        self.vectors: np.ndarray | None = None
 
     @property
     def ids(self) -> list[str]:
@@ -314,7 +317,7 @@ class Retriever:
                 return self._bm25
             started = time.perf_counter()
             index, how = None, "built"
-            folder = self.index_root / hashlib.sha256(revision.encode()).hexdigest()[:16]
+            folder = self._folder(revision)
             if (folder / "meta.json").exists():
                 try:
                     index = BM25Index.load(folder)
@@ -327,6 +330,45 @@ class Retriever:
             self._bm25 = index
             self.index_event = (how, time.perf_counter() - started)
             return index
+
+    def _folder(self, revision: str) -> Path:
+        """Where the derived files of a store revision are kept."""
+        return self.index_root / hashlib.sha256(revision.encode()).hexdigest()[:16]
+
+    def paper_vectors(self, revision: str | None = None) -> tuple[list[str], np.ndarray]:
+        """Every paper's stored vector, as rows in the catalog's order (its ids, and the
+        matrix), at the store's current revision unless given.
+
+        Read from the store once per revision (every vector: 4.5 s at 100k papers) and kept
+        beside that revision's BM25 index, so later processes map the file instead (the
+        "for you" ranker learns from the whole store)."""
+        index = self.bm25_index(revision)
+        with self._lock:
+            if index.vectors is None:
+                index.vectors = self._vectors_of(index)
+        return index.ids, index.vectors
+
+    def _vectors_of(self, index: BM25Index) -> np.ndarray:
+        path = self._folder(index.revision) / "vectors.npy"
+        with contextlib.suppress(OSError, ValueError):
+            kept = np.load(path, mmap_mode="r")
+            if kept.shape[0] == len(index.ids):
+                return kept
+        ids, matrix = self.store.all_vectors()
+        row = {pid: i for i, pid in enumerate(ids)}
+        ordered = np.zeros((len(index.ids), matrix.shape[1] if len(ids) else 0), np.float32)
+        found = [(at, row[pid]) for at, pid in enumerate(index.ids) if pid in row]
+        if found:
+            ordered[[at for at, _ in found]] = matrix[[r for _, r in found]]
+        if len(found) < len(index.ids):  # the store moved on since the index was read
+            return ordered  # (the missing rows match nothing) and nothing is kept
+        tmp = path.with_name(f".vectors-{uuid.uuid4().hex[:8]}.npy")
+        try:  # whole or not at all; a folder a newer revision removed keeps nothing
+            np.save(tmp, ordered)
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+        return ordered
 
     def _persist(self, index: BM25Index, folder: Path) -> bool:
         """Save into ``folder`` atomically and drop older revisions; False if not writable

@@ -45,7 +45,6 @@ from assistant.models import (
     Hit,
     Paper,
     SavedWeek,
-    SearchFilters,
     WeekInfo,
 )
 from assistant.models.interests import Interest, Recommendation
@@ -62,7 +61,7 @@ from assistant.render.atom import FEED_ID, feed_xml
 from assistant.render.page import SUFFIXES, render
 from assistant.retrieve import catalog
 from assistant.settings import Settings
-from assistant.store import open_store, where_filter
+from assistant.store import open_store
 from assistant.streams import ResultStream
 from assistant.themes import ThemeSpec, choose_clusters, group_themes
 
@@ -102,11 +101,10 @@ def normalize_week(week: str) -> str:
 def papers_between(settings: Settings, start: dt.date, end: dt.date) -> tuple[list[Paper], int]:
     """Papers published in [start, end], plus undated papers added then; and how many of
     those were placed by the date they were added. Only those papers are read."""
-    store = open_store(settings)
-    published = list(store.iter_papers(where_filter(SearchFilters(since=start, until=end))))
-    ids = catalog(settings).undated_added(start, end)
-    found = store.by_ids(ids)
-    added = [found[pid][0] for pid in ids if pid in found]
+    published_ids, added_ids = catalog(settings).in_period(start, end)
+    found = open_store(settings).by_ids(published_ids + added_ids)
+    published = [found[pid][0] for pid in published_ids if pid in found]
+    added = [found[pid][0] for pid in added_ids if pid in found]
     papers = sorted(published + added, key=lambda p: (paper_date(p) or start, p.title.lower()))
     return papers, len(added)
 

@@ -430,6 +430,36 @@ def test_cli_unknown_mode_and_empty_store(tmp_path: Path) -> None:
     assert empty.exit_code == 1 and "is empty" in empty.output
 
 
+def test_paper_vectors_are_read_once_per_revision_and_kept_beside_the_index(
+    tmp_path: Path, embedder: Any, few_papers: list[Paper], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The "for you" ranker's matrix: the catalog's order, the stored vectors, and a new
+    process maps the kept file instead of reading every vector from the store."""
+    settings = Settings(store_dir=tmp_path / "store")
+    ingest_papers(open_store(settings), embedder, few_papers)
+    first = Retriever(settings, embedder=embedder)
+    ids, matrix = first.paper_vectors()
+    assert ids == first.catalog().ids and matrix.shape == (15, 384)
+    stored = first.store.vectors(ids)
+    assert all(np.allclose(matrix[i], stored[pid]) for i, pid in enumerate(ids))
+
+    later = Retriever(settings, store=open_store(settings), embedder=embedder)
+
+    def no_store_read() -> None:
+        raise AssertionError("read every vector from the store again")
+
+    monkeypatch.setattr(later.store, "all_vectors", no_store_read)
+    again_ids, again = later.paper_vectors()
+    assert again_ids == ids and isinstance(again, np.memmap) and np.array_equal(again, matrix)
+
+    novel = make_paper("Wombat", "The qwertzu effect in burrowing agents.", "n")
+    ingest_papers(open_store(settings), embedder, [novel])  # a new revision: read anew
+    monkeypatch.undo()
+    newer_ids, newer = later.paper_vectors()
+    assert len(newer_ids) == 16 and newer.shape == (16, 384)
+    assert np.allclose(newer[newer_ids.index(novel.id)], embedder.embed_one(novel.text))
+
+
 # --- a Chroma server -----------------------------------------------------------------------
 
 
