@@ -44,6 +44,7 @@ import numpy as np
 from assistant.catalog import Catalog
 from assistant.embed import Embedder, get_embedder
 from assistant.errors import InputError
+from assistant.files import atomic_path
 from assistant.models import Hit, Paper, SearchFilters, SearchResult, SentenceMatch
 from assistant.settings import MODES, RetrievalSettings, Settings, ingest_command
 from assistant.store import IndexRow, PaperStore, open_store, where_filter
@@ -362,12 +363,9 @@ class Retriever:
             ordered[[at for at, _ in found]] = matrix[[r for _, r in found]]
         if len(found) < len(index.ids):  # the store moved on since the index was read
             return ordered  # (the missing rows match nothing) and nothing is kept
-        tmp = path.with_name(f".vectors-{uuid.uuid4().hex[:8]}.npy")
-        try:  # whole or not at all; a folder a newer revision removed keeps nothing
+        # whole or not at all; a folder a newer revision removed keeps nothing
+        with contextlib.suppress(OSError), atomic_path(path, suffix=".npy", parents=False) as tmp:
             np.save(tmp, ordered)
-            os.replace(tmp, path)
-        except OSError:
-            tmp.unlink(missing_ok=True)
         return ordered
 
     def _persist(self, index: BM25Index, folder: Path) -> bool:

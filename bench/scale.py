@@ -35,6 +35,10 @@ Figures per size (medians; seconds unless said):
   page, newest first; ``stats_s``: ``assistant stats``'s figures (each a median of three calls
   in one process); ``index_load_s``: a new process's first read of the saved BM25 index and
   catalog, which those read from.
+* ``for_you_s``, ``for_you_week_s``: ``assistant for-you`` for a phrase interest in a new
+  process, over the whole store and the busiest week; ``for_you_first_s``: the first run
+  after a new revision, which reads every vector from the store once and keeps them beside
+  the BM25 index.
 * ``app_start_s`` (``assistant ui`` until it answers) and ``app_rss_mib`` after one search.
 """
 
@@ -292,6 +296,18 @@ def measure(
         timed_command([ASSISTANT, "weekly", "--week", busiest, "--no-llm", "--force"], env, runs=1),
         2,
     )
+    # For you: a phrase interest over the whole store and over the busiest week. The first
+    # run after a new revision reads every vector from the store and keeps them beside the
+    # BM25 index (removed here so that run is measured); later runs map that file.
+    subprocess.run([ASSISTANT, "interest", "remove", "bench"], env=env, capture_output=True)
+    add = [ASSISTANT, "interest", "add", "bench", "--phrase", "optical flow occlusion"]
+    subprocess.run(add, env=env, check=True, capture_output=True)
+    for kept in (folder / "store" / "bm25").glob("*/*/vectors.npy"):
+        kept.unlink()
+    for_you = [ASSISTANT, "for-you", "bench", "-k", "10", "--json"]
+    out["for_you_first_s"] = round(timed_command(for_you, env, runs=1), 2)
+    out["for_you_s"] = round(timed_command(for_you, env), 2)
+    out["for_you_week_s"] = round(timed_command([*for_you, "--week", busiest], env), 2)
     out |= app_start(env)
     if cold:
         out |= cold_ingest(folder)
@@ -352,7 +368,10 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     results = sorted(results, key=lambda r: r["papers"])
     sizes = [r["papers"] for r in results]
     panels = [
-        ("seconds", ["weekly_s", "fresh_search_s", "app_start_s", "bm25_build_s", "browse_s"]),
+        (
+            "seconds",
+            ["weekly_s", "fresh_search_s", "for_you_s", "app_start_s", "bm25_build_s", "browse_s"],
+        ),
         (
             "ms per query (warm)",
             ["hybrid_p50_ms", "hybrid_sentences_p50_ms", "peer_hybrid_p50_ms"],
