@@ -157,7 +157,8 @@ class BM25Index:
 
         meta = json.loads((folder / "meta.json").read_text())
         return cls(
-            # mapped, not read: a query touches the columns of its few terms (0.06 -> 0.03 s)
+            # mapped, not read: a query touches its few terms' columns (a new process's first
+            # BM25 stage at 100k papers: median 0.25 -> 0.12 s, six runs each)
             bm25s.BM25.load(str(folder), show_progress=False, mmap=True),
             Catalog.load(folder, str(meta["revision"])),
         )
