@@ -30,6 +30,7 @@ import numpy as np
 
 from assistant.citations import check_text, is_abstention
 from assistant.compare import code_url, compare, proposes
+from assistant.coverage import question_parts
 from assistant.disagree import disagreements
 from assistant.embed import get_embedder
 from assistant.evidence import abstract_sentences, format_sources, select_evidence
@@ -55,7 +56,6 @@ from assistant.retrieve import best_sentences
 from assistant.settings import Settings
 from assistant.store import open_store
 from assistant.streams import ResultStream
-from assistant.text import question_terms
 from assistant.themes import ThemeSpec, ask_names, keyword_name
 
 if TYPE_CHECKING:
@@ -214,12 +214,12 @@ def write_page(
         )
         for n, t in enumerate(page.themes, start=1)
     ]
-    words = ", ".join(sorted(question_terms(page.topic)))
+    said = " and ".join(f"“{part}”" for part in question_parts(page.topic))
     for n, spec in enumerate(page.themes, start=1):
         if not spec.on_topic:
             notices.append(
-                f"theme {n} ({themes[n - 1].name}): none of its {len(spec.members)} papers "
-                f"uses the topic's words ({words}); near the topic, not on it: listed "
+                f"theme {n} ({themes[n - 1].name}): {spec.saying or 'none'} of its "
+                f"{len(spec.members)} papers say {said}; near the topic, not on it: listed "
                 "without a paragraph."
             )
     check_s = 0.0

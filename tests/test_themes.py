@@ -57,3 +57,24 @@ def test_keyword_names_use_the_words_a_theme_shares_and_others_lack() -> None:
     assert keyword_name([Paper(id="x", title="A study of the", abstract="")], []) == (
         "other papers"  # nothing but stop words
     )
+
+
+def test_a_theme_is_on_the_topic_when_a_quarter_of_its_papers_say_it() -> None:
+    from assistant.parse import make_paper
+    from assistant.themes import ThemeSpec, mark_off_topic
+
+    said = "We propose a selective state space model for long sequences."
+    apart = "The state of each token is mapped into a latent space learned by the model."
+    papers = [
+        make_paper(f"On {i}", said if i < 2 else "Unrelated words.", str(i)) for i in range(6)
+    ]
+    papers += [
+        make_paper(f"Far {i}", apart if i == 0 else "Other work.", f"f{i}") for i in range(5)
+    ]
+    on = ThemeSpec(members=list(range(6)), centrality=[], centre=np.zeros(2), cohesion=0.0)
+    near = ThemeSpec(members=list(range(6, 11)), centrality=[], centre=np.zeros(2), cohesion=0.0)
+    mark_off_topic([on, near], papers, "state space models")
+    assert (on.on_topic, on.write, on.saying) == (True, True, 2)  # 2 of 6: at least a quarter
+    # its words used far apart ("state ... latent space") do not say it; one paper using them
+    # anywhere was enough for the rule before
+    assert (near.on_topic, near.write, near.saying) == (False, False, 0)
