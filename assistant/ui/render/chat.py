@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from html import escape
 
+from assistant.catalog import shown_title
 from assistant.models import (
     QUOTES_HEADING,
     Answer,
@@ -22,7 +23,6 @@ from assistant.ui.render.common import (
     card_html,
     card_id,
     card_ref,
-    clean_title,
     date_text,
     links_html,
     panel_html,
@@ -199,7 +199,7 @@ def _uncited(sources: Sequence[Source]) -> str:
     if not sources:
         return ""
     items = "".join(
-        f"<li><span>{escape(clean_title(s.title))}</span>"
+        f"<li><span>{escape(shown_title(s.title))}</span>"
         f'<span class="dim">{escape(s.date or "")} · sim {s.similarity:.2f}</span></li>'
         for s in sources
     )
@@ -251,7 +251,7 @@ def evidence_panel_html(
     cards = "".join(
         f'<article class="src-card reading" id="{card_id(turn, ev.number)}">'
         f'<div class="src-head"><span class="src-num">{ev.number}</span>'
-        f'<div class="src-title">{escape(clean_title(ev.paper.title))}</div></div>'
+        f'<div class="src-title">{escape(shown_title(ev.paper.title))}</div></div>'
         f'<div class="src-meta">{escape(date_text(ev.paper.published))}'
         f"{links_html(ev.paper.links, ev.paper.abstract)}</div>"
         f'<ul class="src-evidence">{"".join(f"<li>{escape(s)}</li>" for s in ev.sentences)}'

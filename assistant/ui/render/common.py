@@ -44,11 +44,6 @@ def shorten(text: str, limit: int) -> str:
     return cut + "…"
 
 
-#: A title as shown: whitespace runs (and leading/trailing spaces) collapsed; the library's
-#: title order sorts by the same function.
-clean_title = shown_title
-
-
 #: The "turn" of the digest on the Digests tab: its cards never clash with the chat's.
 DIGEST_TURN = "digest"
 
@@ -153,7 +148,7 @@ def card_html(
             f'<span class="mark {state}" title="{label}">{support_marker(supported)} {label}</span>'
         )
     links = paper.links
-    title = escape(clean_title(paper.title))
+    title = escape(shown_title(paper.title))
     if links:
         title = f'<a href="{escape(links[0])}" target="_blank" rel="noopener">{title}</a>'
     items = "".join(f"<li>{escape(s)}</li>" for s in lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
+from assistant.catalog import shown_title
 from assistant.models import (
     Digest,
     DigestPaper,
@@ -25,7 +26,6 @@ from assistant.ui.render.common import (
     card_html,
     card_id,
     card_ref,
-    clean_title,
     panel_html,
     shorten,
     with_citations,
@@ -89,7 +89,7 @@ def digest_view_html(digest: Digest | None) -> str:
             out.append(f"<p>{with_citations(theme.paragraph, turn)}</p>")
         papers = [
             f'<li><a class="cite" href="#{card_id(turn, p.number)}">{p.number}</a> '
-            f"{escape(shorten(clean_title(p.title), 110))}</li>"
+            f"{escape(shorten(shown_title(p.title), 110))}</li>"
             for p in theme.papers
         ]
         out.append(f'<ul class="dg-papers">{"".join(papers[:LISTED])}</ul>')

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from html import escape
 
+from assistant.catalog import shown_title
 from assistant.models.interests import ForYou, Recommendation
-from assistant.ui.render.common import clean_title, copy_button, links_html
+from assistant.ui.render.common import copy_button, links_html
 
 
 def _why_html(r: Recommendation) -> str:
@@ -22,7 +23,7 @@ def _why_html(r: Recommendation) -> str:
 
 def _row(r: Recommendation) -> str:
     paper = r.paper
-    title = escape(clean_title(paper.title))
+    title = escape(shown_title(paper.title))
     if paper.links:
         title = f'<a href="{escape(paper.links[0])}" target="_blank" rel="noopener">{title}</a>'
     return (

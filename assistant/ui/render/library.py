@@ -8,11 +8,12 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from html import escape
 
+from assistant.catalog import shown_title
 from assistant.models import (
     Hit,
     Paper,
 )
-from assistant.ui.render.common import clean_title, copy_button, date_text, links_html, shorten
+from assistant.ui.render.common import copy_button, date_text, links_html, shorten
 
 #: Column headers of the Library table, in order. ``id`` is hidden by the stylesheet: a row
 #: click reads it from the row, so it stays right whatever order the table is shown in.
@@ -80,14 +81,14 @@ def library_rows(
                 h.rank,
                 round(h.score, 4),
                 date_text(h.paper.published),
-                clean_title(h.paper.title),
+                shown_title(h.paper.title),
                 source(h.paper),
                 h.paper.id,
             ]
             for h in hits
         ]
     return [
-        [start + i, None, date_text(p.published), clean_title(p.title), source(p), p.id]
+        [start + i, None, date_text(p.published), shown_title(p.title), source(p), p.id]
         for i, p in enumerate(papers or [])
     ]
 
@@ -104,7 +105,7 @@ def paper_html(paper: Paper | None, labels: dict[str, str] | None = None) -> str
     keywords = "".join(f'<span class="kw">{escape(k)}</span>' for k in paper.ai_keywords[:8])
     sources = ", ".join(labels.get(s, s) for s in paper.sources) or "—"
     return (
-        f'<article class="paper"><h3>{escape(clean_title(paper.title))}</h3>'
+        f'<article class="paper"><h3>{escape(shown_title(paper.title))}</h3>'
         f'<div class="src-meta">{" · ".join(escape(m) for m in meta)}'
         f"{links_html(paper.links, paper.abstract)}</div>"
         + (f'<div class="authors">{escape(authors)}</div>' if authors else "")
