@@ -26,7 +26,7 @@ from assistant.errors import ModelError
 from assistant.llm import BaseLLM, clear_llm_cache, create_llm
 from assistant.settings import LLMSettings
 from assistant.weights import require_bundled
-from tests.conftest import free_port, stop, wait_http
+from tests.conftest import ROOT, free_port, stop, wait_http
 from tests.parts import send
 
 SECRET = "sk-test-secret-0123456789abcdef"
@@ -242,7 +242,8 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ]
     with log.open("wb") as out:  # a file, not a pipe nobody reads (it would fill up)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", *args],
+            [sys.executable, "-m", "tests.llama_server", *args],  # AMX-safe, as the app
+            cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
