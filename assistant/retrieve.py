@@ -351,10 +351,15 @@ class Retriever:
         return index.ids, index.vectors
 
     def _vectors_of(self, index: BM25Index) -> np.ndarray:
-        path = self._folder(index.revision) / "vectors.npy"
+        folder = self._folder(index.revision)
+        path = folder / "vectors.npy"
+        # Kept rows are in the order of the folder's catalog; this process's index may have
+        # been built here rather than read from there (another process saved it first).
+        same_order = False
         with contextlib.suppress(OSError, ValueError):
-            kept = np.load(path, mmap_mode="r")
-            if kept.shape[0] == len(index.ids):
+            same_order = json.loads((folder / "ids.json").read_text()) == index.ids
+            kept = np.load(path, mmap_mode="r") if same_order else None
+            if kept is not None and kept.shape[0] == len(index.ids):
                 return kept
         ids, matrix = self.store.all_vectors()
         row = {pid: i for i, pid in enumerate(ids)}
@@ -362,8 +367,8 @@ class Retriever:
         found = [(at, row[pid]) for at, pid in enumerate(index.ids) if pid in row]
         if found:
             ordered[[at for at, _ in found]] = matrix[[r for _, r in found]]
-        if len(found) < len(index.ids):  # the store moved on since the index was read
-            return ordered  # (the missing rows match nothing) and nothing is kept
+        if len(found) < len(index.ids) or not same_order:  # the store moved on since the
+            return ordered  # index was read (missing rows match nothing): nothing is kept
         # whole or not at all; a folder a newer revision removed keeps nothing
         with contextlib.suppress(OSError), atomic_path(path, suffix=".npy", parents=False) as tmp:
             np.save(tmp, ordered)

@@ -452,6 +452,14 @@ def test_paper_vectors_are_read_once_per_revision_and_kept_beside_the_index(
     again_ids, again = later.paper_vectors()
     assert again_ids == ids and isinstance(again, np.memmap) and np.array_equal(again, matrix)
 
+    # an index in another order than the kept file's (built here: another process saved the
+    # folder first) reads the store again rather than take rows for the wrong papers
+    shuffled = Retriever(settings, store=open_store(settings), embedder=embedder)
+    shuffled.bm25_index().catalog.ids = list(reversed(ids))
+    other_ids, other = shuffled.paper_vectors()
+    assert other_ids == ids[::-1] and not isinstance(other, np.memmap)
+    assert np.allclose(other, matrix[::-1])
+
     novel = make_paper("Wombat", "The qwertzu effect in burrowing agents.", "n")
     ingest_papers(open_store(settings), embedder, [novel])  # a new revision: read anew
     monkeypatch.undo()
