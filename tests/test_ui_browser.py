@@ -542,7 +542,9 @@ def test_interests_saved_papers_and_a_scoped_chat_in_a_browser(fake: Served, bro
         # "Ask these papers" asks what was shown: ranked in a week, the chat is scoped to it.
         page.locator("#fy-week textarea, #fy-week input").first.fill("2024-W11")
         page.locator("#fy-go").click()
-        expect(page.locator("#fy-ask")).to_be_visible(timeout=60_000)
+        # Barrier: the week's ranking is shown (a click on "Rank" while one runs is ignored,
+        # and the button was visible from the ranking before)
+        expect(page.locator("#fy-ranking")).to_contain_text("week 2024-W11", timeout=60_000)
         page.locator("#fy-ask").click()
         page.locator("#filters").get_by_text("Filters").click()  # open from here on
         expect(page.locator("#scope input")).to_have_value(
@@ -550,9 +552,15 @@ def test_interests_saved_papers_and_a_scoped_chat_in_a_browser(fake: Served, bro
         )
         # ...and ranked between dates, to those dates.
         page.get_by_role("tab", name="For you").click()
-        page.locator("#fy-week textarea, #fy-week input").first.fill("")
-        page.locator("#fy-since textarea, #fy-since input").first.fill("2024-03-01")
-        page.locator("#fy-until textarea, #fy-until input").first.fill("2024-03-31")
+        boxes = {
+            name: page.locator(f"#fy-{name} textarea, #fy-{name} input").first
+            for name in ("week", "since", "until")
+        }
+        # Barrier: the inputs hold the new values before "Rank" reads them (CI once ranked
+        # the old week here: the week still set, so the dates were refused).
+        for name, value in (("week", ""), ("since", "2024-03-01"), ("until", "2024-03-31")):
+            boxes[name].fill(value)
+            expect(boxes[name]).to_have_value(value)
         page.locator("#fy-go").click()
         expect(page.locator("#fy-ranking")).to_contain_text("2024-03-01", timeout=60_000)
         page.locator("#fy-ask").click()
