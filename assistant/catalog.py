@@ -164,11 +164,15 @@ class Catalog:
         key = dates if order == OLDEST else -dates
         return positions[np.lexsort((ties, key, dates == 0))]  # the last key sorts first
 
-    def position(self, paper_id: str) -> int | None:
-        """Where a paper is in the arrays (None: not in this revision)."""
+    def positions(self) -> dict[str, int]:
+        """Where each paper is in the arrays, by id (computed once)."""
         if self._positions is None:
             self._positions = {pid: i for i, pid in enumerate(self.ids)}
-        return self._positions.get(paper_id)
+        return self._positions
+
+    def position(self, paper_id: str) -> int | None:
+        """Where a paper is in the arrays (None: not in this revision)."""
+        return self.positions().get(paper_id)
 
     def title_rank(self) -> np.ndarray:
         """Each paper's place in title order (computed once)."""

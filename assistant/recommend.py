@@ -25,7 +25,6 @@ that matched best (verbatim), or the seed it is closest to.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -61,20 +60,11 @@ class _Vectors:
     row: dict[str, int]
 
 
-_CACHE: dict[str, _Vectors] = {}
-_CACHE_LOCK = threading.Lock()
-
-
 def _vectors(retriever: Retriever, revision: str) -> _Vectors:
-    """The store's vectors at ``revision`` (in its catalog's order), once per process."""
-    key = f"{retriever.store.where}|{retriever.store.collection_name}"
-    with _CACHE_LOCK:
-        found = _CACHE.get(key)
-        if found is None or found.revision != revision:
-            ids, matrix = retriever.paper_vectors(revision)
-            found = _Vectors(revision, ids, matrix, {pid: i for i, pid in enumerate(ids)})
-            _CACHE[key] = found
-        return found
+    """The store's vectors at ``revision``, in its catalog's order (the retriever keeps both
+    with that revision's BM25 index: read once per revision and process)."""
+    ids, matrix = retriever.paper_vectors(revision)
+    return _Vectors(revision, ids, matrix, retriever.bm25_index(revision).catalog.positions())
 
 
 def _z(values: np.ndarray) -> np.ndarray:
