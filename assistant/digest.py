@@ -6,7 +6,9 @@
               gate of ``answer.is_relevant``: an uncovered topic gets ``CANNOT_ANSWER``
 2. cluster    the papers' stored vectors into themes (``themes.choose_clusters``: spherical
               k-means, the number of themes chosen by silhouette, 2..``digest.max_themes``; a
-              small set is one theme)
+              small set is one theme); themes near the topic, not on it, are marked to be
+              listed only (``themes.mark_off_topic``), and a page with none on it opens by
+              saying so (``themes.not_on_topic``) instead of a model's overview
 3.-7.         the page (``page.write_page``, shared with ``weekly.py``): number the papers,
               name the themes, write and check the overview and one paragraph per theme,
               and return a typed ``Digest``
@@ -40,7 +42,7 @@ from assistant.page import (
 )
 from assistant.settings import Settings
 from assistant.store import open_store
-from assistant.themes import choose_clusters, group_themes, mark_off_topic
+from assistant.themes import choose_clusters, group_themes, mark_off_topic, not_on_topic
 
 
 def digest_stream(
@@ -108,9 +110,9 @@ def _digest_steps(
         vectors, min_k=2, max_k=config.max_themes, single_below=config.single_theme_below
     )
     themes = group_themes(vectors, labels)
+    themes = mark_off_topic(themes, [h.paper for h in hits], vectors, found.query)
     ordered, themes = page_order(hits, themes)
-    mark_off_topic(themes, [h.paper for h in ordered], found.query)
-    on_topic = [t for t in themes if t.on_topic] or themes  # the overview draws on these
+    on_topic = [t for t in themes if t.on_topic]  # the overview draws on these
     telemetry.clustering_s = round(time.perf_counter() - t0, 3)
     yield DigestProgress(
         stage="clustering",
@@ -129,6 +131,7 @@ def _digest_steps(
         hits=ordered,
         themes=themes,
         overview_sources=[t.members[0] for t in on_topic][: config.sources_per_theme],
+        overview=None if on_topic else not_on_topic([h.paper for h in hits], found.query),
         filters=filters,
         notices=notices,
     )

@@ -30,7 +30,6 @@ import numpy as np
 
 from assistant.citations import check_text, is_abstention
 from assistant.compare import code_url, compare, proposes
-from assistant.coverage import question_parts
 from assistant.disagree import disagreements
 from assistant.embed import get_embedder
 from assistant.evidence import abstract_sentences, format_sources, select_evidence
@@ -86,6 +85,7 @@ class PageInput:
     hits: list[Hit]
     themes: list[ThemeSpec]
     overview_sources: list[int]
+    overview: str | None = None  # the pipeline's own, when the model writes none
     filters: SearchFilters = field(default_factory=SearchFilters)
     notices: list[str] = field(default_factory=list)
     week: WeekInfo | None = None
@@ -214,19 +214,17 @@ def write_page(
         )
         for n, t in enumerate(page.themes, start=1)
     ]
-    said = " and ".join(f"“{part}”" for part in question_parts(page.topic))
     for n, spec in enumerate(page.themes, start=1):
         if not spec.on_topic:
             notices.append(
-                f"theme {n} ({themes[n - 1].name}): {spec.saying or 'none'} of its "
-                f"{len(spec.members)} papers say {said}; near the topic, not on it: listed "
-                "without a paragraph."
+                f"theme {n} ({themes[n - 1].name}): {spec.near}; near the topic, not on it: "
+                "listed without a paragraph."
             )
     check_s = 0.0
     invalid = 0
 
     # 5. overview
-    overview, overview_sentences = _plain_overview(page, themes), []
+    overview, overview_sentences = page.overview or _plain_overview(page, themes), []
     if use_llm and llm is not None and page.overview_sources:
         yield DigestProgress(stage="overview", message="writing the overview")
         shown = shown_evidence(page, page.overview_sources, page.topic, budget)

@@ -129,6 +129,7 @@ class ThemeSpec:
     write: bool = True
     on_topic: bool = True
     saying: int = 0  # of its papers, how many say the topic (``mark_off_topic``)
+    near: str = ""  # why it is not on the topic, for the page's notice
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
 
@@ -157,6 +158,15 @@ def group_themes(vectors: np.ndarray, labels: np.ndarray) -> list[ThemeSpec]:
 #: Share of a theme's papers that must say the topic for the theme to be written up as about
 #: it (``eval/theme_labels.jsonl``: chosen on its dev topics, checked on the others).
 ON_TOPIC_SHARE = 0.25
+#: A topic of this many parts or more is a question ("How do papers remove ... from a trained
+#: language model?" has six): no abstract says every part, so its themes are judged by the
+#: search's order instead: a theme is on the question when ``ON_TOPIC_SHARE`` of its papers
+#: are among the best ``BEST_RANKED`` of the page (chosen on core.jsonl's 8 topic questions:
+#: on-question themes 9/10 written, others 1/8; the word rule wrote none of either).
+QUESTION_PARTS = 3
+BEST_RANKED = 0.25
+#: Papers that say a topic which no theme is about become a theme of their own from this many.
+MIN_SAYING = 2
 
 
 def says_topic(paper: Paper, parts: Sequence[str]) -> bool:
@@ -165,16 +175,63 @@ def says_topic(paper: Paper, parts: Sequence[str]) -> bool:
     return all(uses_words(paper.text, part) for part in parts)
 
 
-def mark_off_topic(themes: list[ThemeSpec], papers: Sequence[Paper], topic: str) -> None:
-    """A theme fewer than a quarter of whose papers say the topic is near it, not on it: it
-    is listed, not written up as if it were about the topic. (One paper using the topic's
-    words anywhere was the rule before: it wrote 9 of 11 near themes of the held-out topics;
-    this one writes 1, and still every theme about the topic.)"""
+def mark_off_topic(
+    themes: list[ThemeSpec], papers: Sequence[Paper], vectors: np.ndarray, topic: str
+) -> list[ThemeSpec]:
+    """The themes with those near the topic, not on it, marked: listed, not written up as if
+    about it; themes on the topic first.
+
+    ``papers`` (and ``vectors``, the themes' member indices) are in the search's order, best
+    first. A topic's theme is on it when a quarter of its papers say the topic (one paper
+    using the topic's words anywhere was the rule before: it wrote 9 of 11 near themes of the
+    held-out topics; this one writes 1, and still every theme about the topic). When no theme
+    is, the papers that say it (``MIN_SAYING`` or more) are taken out into a theme of their
+    own: a covered topic's few papers are not lost in themes about other things. A question's
+    themes are judged by rank (``QUESTION_PARTS``); the best paper's theme is always on it."""
     parts = question_parts(topic)
+    if len(parts) >= QUESTION_PARTS:
+        best = math.ceil(BEST_RANKED * len(papers))
+        for theme in themes:
+            theme.saying = sum(i < best for i in theme.members)
+            if theme.saying < ON_TOPIC_SHARE * len(theme.members) and 0 not in theme.members:
+                theme.on_topic = theme.write = False
+                are = "is" if theme.saying == 1 else "are"
+                theme.near = (
+                    f"{theme.saying or 'none'} of its {len(theme.members)} papers {are} among "
+                    f"the {best} closest to the question"
+                )
+        return sorted(themes, key=lambda t: not t.on_topic)
+    saying = {i for i, paper in enumerate(papers) if says_topic(paper, parts)}
+    if len(saying) >= MIN_SAYING and not any(
+        len(saying & set(t.members)) >= ON_TOPIC_SHARE * len(t.members) for t in themes
+    ):
+        labels = np.zeros(len(papers), dtype=int)
+        for n, theme in enumerate(themes, start=1):
+            labels[theme.members] = n
+        labels[sorted(saying)] = 0
+        themes = group_themes(vectors, labels)
+    said = " and ".join(f"“{part}”" for part in parts)
     for theme in themes:
-        theme.saying = saying = sum(says_topic(papers[i], parts) for i in theme.members)
-        if saying < ON_TOPIC_SHARE * len(theme.members):
+        theme.saying = len(saying & set(theme.members))
+        if theme.saying < ON_TOPIC_SHARE * len(theme.members):
             theme.on_topic = theme.write = False
+            says = "says" if theme.saying == 1 else "say"
+            theme.near = f"{theme.saying or 'none'} of its {len(theme.members)} papers {says} "
+            theme.near += said
+    return sorted(themes, key=lambda t: not t.on_topic)
+
+
+def not_on_topic(papers: Sequence[Paper], topic: str) -> str:
+    """What a page whose themes are all near its topic says first: the parts of the topic no
+    paper says, or that no group of them is about it; and the closest papers."""
+    parts = question_parts(topic)
+    missing = [p for p in parts if not any(uses_words(paper.text, p) for paper in papers)]
+    closest = " and ".join(paper.short_name for paper in papers[:2])
+    if missing and len(parts) < QUESTION_PARTS:
+        lead = f"The indexed papers don't cover {' or '.join(missing)}"
+    else:
+        lead = f"No group of the indexed papers is about “{topic}”"
+    return f"{lead}; the closest are {closest}. The themes below are near the topic, not on it."
 
 
 # --- names ---------------------------------------------------------------------------------------

@@ -93,6 +93,22 @@ def test_uncovered_topic_is_not_covered_and_calls_no_model(
     assert CANNOT_ANSWER in digest_markdown(result)
 
 
+def test_a_topic_no_theme_is_about_says_so_first_and_writes_no_paragraph(
+    fake_settings: Settings, fake: FakeLLM
+) -> None:
+    # The sample has diffusion papers (language, speech, images) and video papers, none on
+    # video generation with diffusion: close enough to pass the gate, but not the topic.
+    fake.enqueue("1. Diffusion\n2. Video")
+    result = digest("diffusion models for video generation", fake_settings)
+    assert result.covered and result.themes
+    assert result.overview.startswith(
+        "The indexed papers don't cover video generation; the closest"
+    )
+    assert not any(t.planned or t.paragraph for t in result.themes)
+    assert len(fake.history) == 1  # the themes' names; no overview, no paragraph
+    assert "near the topic, not on it" in digest_markdown(result)
+
+
 def test_without_llm_themes_are_named_by_keywords(fake_settings: Settings, fake: FakeLLM) -> None:
     result = digest(TOPIC, fake_settings, n=12, use_llm=False)
     assert fake.history == [] and not result.used_llm

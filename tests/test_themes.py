@@ -7,7 +7,17 @@ import numpy as np
 from assistant.llm import FakeLLM
 from assistant.models import Paper
 from assistant.settings import LLMSettings
-from assistant.themes import ask_names, choose_clusters, keyword_name, parse_names, silhouette
+from assistant.parse import make_paper
+from assistant.themes import (
+    ThemeSpec,
+    ask_names,
+    choose_clusters,
+    keyword_name,
+    mark_off_topic,
+    not_on_topic,
+    parse_names,
+    silhouette,
+)
 
 
 def _blobs(sizes: list[int], dim: int = 32, seed: int = 1) -> np.ndarray:
@@ -59,10 +69,11 @@ def test_keyword_names_use_the_words_a_theme_shares_and_others_lack() -> None:
     )
 
 
-def test_a_theme_is_on_the_topic_when_a_quarter_of_its_papers_say_it() -> None:
-    from assistant.parse import make_paper
-    from assistant.themes import ThemeSpec, mark_off_topic
+def _spec(members: list[int]) -> ThemeSpec:
+    return ThemeSpec(members=members, centrality=[], centre=np.zeros(2), cohesion=0.0)
 
+
+def test_a_theme_is_on_the_topic_when_a_quarter_of_its_papers_say_it() -> None:
     said = "We propose a selective state space model for long sequences."
     apart = "The state of each token is mapped into a latent space learned by the model."
     papers = [
@@ -71,10 +82,56 @@ def test_a_theme_is_on_the_topic_when_a_quarter_of_its_papers_say_it() -> None:
     papers += [
         make_paper(f"Far {i}", apart if i == 0 else "Other work.", f"f{i}") for i in range(5)
     ]
-    on = ThemeSpec(members=list(range(6)), centrality=[], centre=np.zeros(2), cohesion=0.0)
-    near = ThemeSpec(members=list(range(6, 11)), centrality=[], centre=np.zeros(2), cohesion=0.0)
-    mark_off_topic([on, near], papers, "state space models")
+    near, on = _spec(list(range(6, 11))), _spec(list(range(6)))
+    themes = mark_off_topic([near, on], papers, _blobs([11]), "state space models")
+    assert themes == [on, near]  # the theme on the topic first
     assert (on.on_topic, on.write, on.saying) == (True, True, 2)  # 2 of 6: at least a quarter
     # its words used far apart ("state ... latent space") do not say it; one paper using them
     # anywhere was enough for the rule before
     assert (near.on_topic, near.write, near.saying) == (False, False, 0)
+    assert near.near == "none of its 5 papers say “state space”"
+
+
+def test_papers_that_say_a_topic_no_theme_is_about_become_its_theme() -> None:
+    # 3 of 20 papers say the topic, spread over two themes of 10: neither is a quarter on it
+    papers = [
+        make_paper(f"P{i}", "Optical flow estimation." if i in (1, 12, 15) else "Other.", str(i))
+        for i in range(20)
+    ]
+    vectors = _blobs([10, 10])
+    themes = mark_off_topic(
+        [_spec(list(range(10))), _spec(list(range(10, 20)))], papers, vectors, "optical flow"
+    )
+    first, *rest = themes
+    assert sorted(first.members) == [1, 12, 15] and first.on_topic and first.write
+    assert sorted(i for t in rest for i in t.members) == [
+        i for i in range(20) if i not in (1, 12, 15)
+    ]
+    assert not any(t.on_topic or t.write for t in rest)
+    # one paper alone is not a theme: every theme stays near, and the page says so first
+    papers[12] = papers[15] = make_paper("P", "Other.", "x")
+    themes = mark_off_topic(
+        [_spec(list(range(10))), _spec(list(range(10, 20)))], papers, vectors, "optical flow"
+    )
+    assert not any(t.on_topic for t in themes)
+    assert not_on_topic(papers[1:], "optical flow").startswith(
+        "No group of the indexed papers is about “optical flow”; the closest are P1 and P2."
+    )
+    assert not_on_topic(papers, "diffusion models for video generation").startswith(
+        "The indexed papers don't cover diffusion or video generation;"
+    )
+
+
+def test_a_questions_themes_are_judged_by_the_search_order() -> None:
+    # six parts: no abstract says them all; the themes holding the best quarter are on it
+    question = (
+        "How do papers remove or check the removal of specific knowledge from a trained model?"
+    )
+    papers = [make_paper(f"P{i}", "Unrelated words.", str(i)) for i in range(12)]
+    best, mixed, far = _spec([0, 5, 6, 7, 8, 9]), _spec([1, 2, 10, 11]), _spec([3, 4])
+    themes = mark_off_topic([far, mixed, best], papers, _blobs([12]), question)
+    assert themes == [mixed, best, far]
+    assert (mixed.on_topic, mixed.saying) == (True, 2)  # 2 of 4 among the best 3 of 12
+    assert (best.on_topic, best.saying) == (True, 1)  # 1 of 6, but the best paper's theme
+    assert (far.on_topic, far.write, far.saying) == (False, False, 0)
+    assert far.near == "none of its 2 papers are among the 3 closest to the question"
