@@ -7,7 +7,8 @@ the rest:
 
 - ``plain``           markdown removed (bold, italics, code, headings), a list made prose
 - ``whole``           ends on a full sentence: trimmed to the last one, never cut
-- ``name_ordinals``   "the fourth paper" -> "EMS [4]": the paper listed fourth, named, cited
+- ``name_ordinals``   "the fourth paper", "Paper 4" -> "EMS [4]": the paper listed fourth (or
+                      numbered 4), named, cited
 - ``chips_after_titles`` a chip the model put inside a quoted title moves after it
 - ``name_citations``  a chip standing for a paper ("The paper by [1] shows", "[2] proposes",
                       "... is [1].") gets the paper's name: "MemoryFormer [1] shows"
@@ -171,11 +172,27 @@ def paper_name(paper: Paper, limit: int = 60) -> str:
     return f"“{title}”"
 
 
+#: "Paper 1", "source #2", "the paper number 3": the prompt's ``<paper number="1">``, named as
+#: the model saw it (a chip right after it is the model's repeat, or a slip).
+_NUMBERED = re.compile(
+    r"\b(?:[Tt]he\s+)?(?:[Pp]aper|[Ss]ource|[Ee]xcerpt|[Aa]bstract)\s+(?:number\s+|#\s*)?"
+    r"(\d{1,2})\b(?![.,]\d)(\s*\[[\d,\s]+\])?"
+)
+
+
 def name_ordinals(text: str, listed: Sequence[tuple[int, Paper]]) -> str:
-    """ "The fourth paper" (the prompt's order of ``listed``, its number and paper) becomes
-    that paper's name and chip; a chip the model put right after it is replaced by ours."""
+    """ "The fourth paper" (the prompt's order of ``listed``, its number and paper) and
+    "Paper 4" (its number) become that paper's name and chip; a chip the model put right
+    after it is replaced by ours."""
     if not listed:
         return text
+    by_number = dict(listed)
+
+    def numbered(match: re.Match[str]) -> str:
+        paper = by_number.get(int(match.group(1)))
+        return match.group(0) if paper is None else f"{paper_name(paper)} [{match.group(1)}]"
+
+    text = _NUMBERED.sub(numbered, text)
 
     def replace(match: re.Match[str]) -> str:
         word = match.group(1).lower()

@@ -89,6 +89,14 @@ def test_ordinals_become_names_with_matching_chips() -> None:
         "is theory; EMS [6] adds merging."
     )
     assert name_ordinals("The fifth paper is missing.", listed) == "The fifth paper is missing."
+    # the prompt's <paper number="7">, as the model calls it; its chip, ours or a slip, goes
+    assert name_ordinals("Paper 7 proposes FC-free layers [6]. Source #8 is theory.", listed) == (
+        "MemoryFormer [7] proposes FC-free layers [6]. "
+        "“The Principles of Deep Learning Theory” [8] is theory."
+    )
+    assert name_ordinals("The paper 6 [7] merges; paper 9 and Table 6 do not.", listed) == (
+        "EMS [6] merges; paper 9 and Table 6 do not."
+    )
 
 
 def test_chips_that_stand_for_a_paper_get_its_name() -> None:
