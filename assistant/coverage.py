@@ -77,6 +77,12 @@ def question_parts(question: str) -> list[str]:
     return list(dict.fromkeys(parts))[:MAX_PARTS]
 
 
+def main_parts(question: str) -> list[str]:
+    """The parts a question asks about outside its asides: "(eviction, merging,
+    quantization)" gives examples, not four more things every paper must cover."""
+    return question_parts(re.sub(r"\([^()]*\)", " ", question))
+
+
 def made_up(word: str) -> bool:
     """A capital after the first letter, or letters mixed with digits: a made-up name."""
     return any(c.isupper() for c in word[1:]) or (

@@ -110,7 +110,8 @@ def _digest_steps(
         vectors, min_k=2, max_k=config.max_themes, single_below=config.single_theme_below
     )
     themes = group_themes(vectors, labels)
-    themes = mark_off_topic(themes, [h.paper for h in hits], vectors, found.query)
+    papers = [h.paper for h in hits]
+    themes = mark_off_topic(themes, papers, vectors, found.query, get_embedder(settings))
     ordered, themes = page_order(hits, themes)
     on_topic = [t for t in themes if t.on_topic]  # the overview draws on these
     telemetry.clustering_s = round(time.perf_counter() - t0, 3)
@@ -131,7 +132,7 @@ def _digest_steps(
         hits=ordered,
         themes=themes,
         overview_sources=[t.members[0] for t in on_topic][: config.sources_per_theme],
-        overview=None if on_topic else not_on_topic([h.paper for h in hits], found.query),
+        overview=None if on_topic else not_on_topic(papers, found.query),
         filters=filters,
         notices=notices,
     )

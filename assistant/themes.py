@@ -14,14 +14,18 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.coverage import question_parts, uses_words
+from assistant.coverage import coverage, main_parts, uses_words
 from assistant.llm import LLM, Telemetry
 from assistant.models import Paper
 from assistant.prompts import load_prompt
 from assistant.text import STOPWORDS
+
+if TYPE_CHECKING:
+    from assistant.embed import Embedder
 
 NAMES_FIELDS = frozenset({"topic", "groups"})
 
@@ -161,10 +165,14 @@ ON_TOPIC_SHARE = 0.25
 #: A topic of this many parts or more is a question ("How do papers remove ... from a trained
 #: language model?" has six): no abstract says every part, so its themes are judged by the
 #: search's order instead: a theme is on the question when ``ON_TOPIC_SHARE`` of its papers
-#: are among the best ``BEST_RANKED`` of the page (chosen on core.jsonl's 8 topic questions:
-#: on-question themes 9/10 written, others 1/8; the word rule wrote none of either).
+#: are among the best ``BEST_RANKED`` of the page (or it holds the best paper), and one of its
+#: papers covers ``QUESTION_COVERED`` of the question's parts (``coverage``: in words or in
+#: meaning), so a question the store barely covers gets fewer themes written up as its answer.
+#: Measured with ``eval/question_theme_rule.py``: on the check questions, 5 of 6 themes about
+#: the question written, 7 of 19 near ones (rank alone: 6/6 and 8/19; the word rule: none).
 QUESTION_PARTS = 3
 BEST_RANKED = 0.25
+QUESTION_COVERED = 0.5
 #: Papers that say a topic which no theme is about become a theme of their own from this many.
 MIN_SAYING = 2
 
@@ -176,7 +184,11 @@ def says_topic(paper: Paper, parts: Sequence[str]) -> bool:
 
 
 def mark_off_topic(
-    themes: list[ThemeSpec], papers: Sequence[Paper], vectors: np.ndarray, topic: str
+    themes: list[ThemeSpec],
+    papers: Sequence[Paper],
+    vectors: np.ndarray,
+    topic: str,
+    embedder: Embedder,
 ) -> list[ThemeSpec]:
     """The themes with those near the topic, not on it, marked: listed, not written up as if
     about it; themes on the topic first.
@@ -187,19 +199,29 @@ def mark_off_topic(
     held-out topics; this one writes 1, and still every theme about the topic). When no theme
     is, the papers that say it (``MIN_SAYING`` or more) are taken out into a theme of their
     own: a covered topic's few papers are not lost in themes about other things. A question's
-    themes are judged by rank (``QUESTION_PARTS``); the best paper's theme is always on it."""
-    parts = question_parts(topic)
+    themes are judged by rank and coverage (``QUESTION_PARTS``)."""
+    parts = main_parts(topic)
     if len(parts) >= QUESTION_PARTS:
         best = math.ceil(BEST_RANKED * len(papers))
+        covered = coverage(parts, papers, embedder)
+        answering = {
+            i
+            for i, paper in enumerate(papers)
+            if sum(covered.covers(paper.id, part) for part in parts)
+            >= QUESTION_COVERED * len(parts)
+        }
         for theme in themes:
             theme.saying = sum(i < best for i in theme.members)
-            if theme.saying < ON_TOPIC_SHARE * len(theme.members) and 0 not in theme.members:
-                theme.on_topic = theme.write = False
+            n = len(theme.members)
+            if theme.saying < ON_TOPIC_SHARE * n and 0 not in theme.members:
                 are = "is" if theme.saying == 1 else "are"
-                theme.near = (
-                    f"{theme.saying or 'none'} of its {len(theme.members)} papers {are} among "
-                    f"the {best} closest to the question"
-                )
+                theme.near = f"{theme.saying or 'none'} of its {n} papers {are} among the {best}"
+                theme.near += " closest to the question"
+            elif not answering & set(theme.members):
+                theme.near = f"none of its {n} papers covers half of what the question asks"
+            else:
+                continue
+            theme.on_topic = theme.write = False
         return sorted(themes, key=lambda t: not t.on_topic)
     saying = {i for i, paper in enumerate(papers) if says_topic(paper, parts)}
     if len(saying) >= MIN_SAYING and not any(
@@ -224,10 +246,12 @@ def mark_off_topic(
 def not_on_topic(papers: Sequence[Paper], topic: str) -> str:
     """What a page whose themes are all near its topic says first: the parts of the topic no
     paper says, or that no group of them is about it; and the closest papers."""
-    parts = question_parts(topic)
+    parts = main_parts(topic)
     missing = [p for p in parts if not any(uses_words(paper.text, p) for paper in papers)]
     closest = " and ".join(paper.short_name for paper in papers[:2])
-    if missing and len(parts) < QUESTION_PARTS:
+    if len(parts) >= QUESTION_PARTS:
+        lead = "No theme of these papers is mostly about the question"
+    elif missing:
         lead = f"The indexed papers don't cover {' or '.join(missing)}"
     else:
         lead = f"No group of the indexed papers is about “{topic}”"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from assistant.citations import check_text
-from assistant.coverage import coverage, parts_said, question_parts, uses_words
+from assistant.coverage import coverage, main_parts, parts_said, question_parts, uses_words
 from assistant.evals.metrics import states_missing
 from assistant.models import Evidence, Paper
 from assistant.prose import third_person
@@ -42,6 +42,9 @@ def test_a_question_is_cut_into_parts_at_its_frame_and_joints() -> None:
     ]
     assert question_parts("How does GPT-4o do on SWE-bench in 2024?") == ["GPT-4o", "SWE-bench"]
     assert question_parts("Which papers are there?") == []
+    # an aside in brackets gives examples: the theme rule reads the question without it
+    kv = "How is the KV cache shrunk (eviction, merging, quantization)?"
+    assert main_parts(kv) == ["KV cache shrunk"] and len(question_parts(kv)) == 4
 
 
 def test_words_count_only_close_together_and_ignore_hyphens() -> None:

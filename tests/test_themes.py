@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from assistant.embed import Embedder
 from assistant.llm import FakeLLM
 from assistant.models import Paper
-from assistant.settings import LLMSettings
 from assistant.parse import make_paper
+from assistant.settings import LLMSettings
 from assistant.themes import (
     ThemeSpec,
     ask_names,
@@ -73,7 +74,7 @@ def _spec(members: list[int]) -> ThemeSpec:
     return ThemeSpec(members=members, centrality=[], centre=np.zeros(2), cohesion=0.0)
 
 
-def test_a_theme_is_on_the_topic_when_a_quarter_of_its_papers_say_it() -> None:
+def test_a_theme_is_on_the_topic_when_a_quarter_of_its_papers_say_it(embedder: Embedder) -> None:
     said = "We propose a selective state space model for long sequences."
     apart = "The state of each token is mapped into a latent space learned by the model."
     papers = [
@@ -83,7 +84,7 @@ def test_a_theme_is_on_the_topic_when_a_quarter_of_its_papers_say_it() -> None:
         make_paper(f"Far {i}", apart if i == 0 else "Other work.", f"f{i}") for i in range(5)
     ]
     near, on = _spec(list(range(6, 11))), _spec(list(range(6)))
-    themes = mark_off_topic([near, on], papers, _blobs([11]), "state space models")
+    themes = mark_off_topic([near, on], papers, _blobs([11]), "state space models", embedder)
     assert themes == [on, near]  # the theme on the topic first
     assert (on.on_topic, on.write, on.saying) == (True, True, 2)  # 2 of 6: at least a quarter
     # its words used far apart ("state ... latent space") do not say it; one paper using them
@@ -92,7 +93,7 @@ def test_a_theme_is_on_the_topic_when_a_quarter_of_its_papers_say_it() -> None:
     assert near.near == "none of its 5 papers say “state space”"
 
 
-def test_papers_that_say_a_topic_no_theme_is_about_become_its_theme() -> None:
+def test_papers_that_say_a_topic_no_theme_is_about_become_its_theme(embedder: Embedder) -> None:
     # 3 of 20 papers say the topic, spread over two themes of 10: neither is a quarter on it
     papers = [
         make_paper(f"P{i}", "Optical flow estimation." if i in (1, 12, 15) else "Other.", str(i))
@@ -100,7 +101,11 @@ def test_papers_that_say_a_topic_no_theme_is_about_become_its_theme() -> None:
     ]
     vectors = _blobs([10, 10])
     themes = mark_off_topic(
-        [_spec(list(range(10))), _spec(list(range(10, 20)))], papers, vectors, "optical flow"
+        [_spec(list(range(10))), _spec(list(range(10, 20)))],
+        papers,
+        vectors,
+        "optical flow",
+        embedder,
     )
     first, *rest = themes
     assert sorted(first.members) == [1, 12, 15] and first.on_topic and first.write
@@ -111,7 +116,11 @@ def test_papers_that_say_a_topic_no_theme_is_about_become_its_theme() -> None:
     # one paper alone is not a theme: every theme stays near, and the page says so first
     papers[12] = papers[15] = make_paper("P", "Other.", "x")
     themes = mark_off_topic(
-        [_spec(list(range(10))), _spec(list(range(10, 20)))], papers, vectors, "optical flow"
+        [_spec(list(range(10))), _spec(list(range(10, 20)))],
+        papers,
+        vectors,
+        "optical flow",
+        embedder,
     )
     assert not any(t.on_topic for t in themes)
     assert not_on_topic(papers[1:], "optical flow").startswith(
@@ -122,16 +131,31 @@ def test_papers_that_say_a_topic_no_theme_is_about_become_its_theme() -> None:
     )
 
 
-def test_a_questions_themes_are_judged_by_the_search_order() -> None:
-    # six parts: no abstract says them all; the themes holding the best quarter are on it
+def test_a_questions_themes_are_judged_by_the_search_order_and_coverage(
+    embedder: Embedder,
+) -> None:
+    # five parts (the aside gives examples): no abstract says them all; a theme is on the
+    # question when it holds the best paper or a quarter of its papers are among the best
+    # quarter of the page, and one of them covers half of what is asked
     question = (
-        "How do papers remove or check the removal of specific knowledge from a trained model?"
+        "How do papers remove or check the removal of specific knowledge (facts, people) "
+        "from a trained language model?"
     )
-    papers = [make_paper(f"P{i}", "Unrelated words.", str(i)) for i in range(12)]
-    best, mixed, far = _spec([0, 5, 6, 7, 8, 9]), _spec([1, 2, 10, 11]), _spec([3, 4])
-    themes = mark_off_topic([far, mixed, best], papers, _blobs([12]), question)
-    assert themes == [mixed, best, far]
-    assert (mixed.on_topic, mixed.saying) == (True, 2)  # 2 of 4 among the best 3 of 12
-    assert (best.on_topic, best.saying) == (True, 1)  # 1 of 6, but the best paper's theme
-    assert (far.on_topic, far.write, far.saying) == (False, False, 0)
-    assert far.near == "none of its 2 papers are among the 3 closest to the question"
+    answers = "We remove specific knowledge from a trained language model and check its removal."
+    papers = [
+        make_paper(f"P{i}", answers if i in (1, 5) else "Unrelated words.", str(i))
+        for i in range(12)
+    ]
+    best, mixed = _spec([0, 5, 6, 7]), _spec([1, 10, 11])
+    far, other = _spec([2, 3, 4]), _spec([8, 9])
+    themes = mark_off_topic([far, other, mixed, best], papers, _blobs([12]), question, embedder)
+    assert themes[:2] == [mixed, best]
+    assert (mixed.on_topic, mixed.write, mixed.saying) == (True, True, 1)  # 1 of 3 in the best 3
+    assert (best.on_topic, best.saying) == (True, 1)  # 1 of 4, but the best paper's theme
+    assert (far.on_topic, far.write, far.saying) == (False, False, 1)
+    assert far.near == "none of its 3 papers covers half of what the question asks"
+    assert (other.on_topic, other.saying) == (False, 0)
+    assert other.near == "none of its 2 papers are among the 3 closest to the question"
+    assert not_on_topic(papers, question).startswith(
+        "No theme of these papers is mostly about the question; the closest are P0 and P1."
+    )
