@@ -132,7 +132,7 @@ class ThemeSpec:
     new: bool = False
     write: bool = True
     on_topic: bool = True
-    saying: int = 0  # of its papers, how many say the topic (``mark_off_topic``)
+    saying: int = 0  # of its papers, how many say the topic (a question: rank high)
     near: str = ""  # why it is not on the topic, for the page's notice
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
