@@ -100,14 +100,12 @@ def test_papers_that_say_a_topic_no_theme_is_about_become_its_theme(embedder: Em
         for i in range(20)
     ]
     vectors = _blobs([10, 10])
-    themes = mark_off_topic(
-        [_spec(list(range(10))), _spec(list(range(10, 20)))],
-        papers,
-        vectors,
-        "optical flow",
-        embedder,
-    )
-    first, *rest = themes
+
+    def marked() -> list[ThemeSpec]:
+        halves = [_spec(list(range(10))), _spec(list(range(10, 20)))]
+        return mark_off_topic(halves, papers, vectors, "optical flow", embedder)
+
+    first, *rest = marked()
     assert sorted(first.members) == [1, 12, 15] and first.on_topic and first.write
     assert sorted(i for t in rest for i in t.members) == [
         i for i in range(20) if i not in (1, 12, 15)
@@ -115,14 +113,7 @@ def test_papers_that_say_a_topic_no_theme_is_about_become_its_theme(embedder: Em
     assert not any(t.on_topic or t.write for t in rest)
     # one paper alone is not a theme: every theme stays near, and the page says so first
     papers[12] = papers[15] = make_paper("P", "Other.", "x")
-    themes = mark_off_topic(
-        [_spec(list(range(10))), _spec(list(range(10, 20)))],
-        papers,
-        vectors,
-        "optical flow",
-        embedder,
-    )
-    assert not any(t.on_topic for t in themes)
+    assert not any(t.on_topic for t in marked())
     assert not_on_topic(papers[1:], "optical flow").startswith(
         "No group of the indexed papers is about “optical flow”; the closest are P1 and P2."
     )
