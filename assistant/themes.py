@@ -173,8 +173,6 @@ ON_TOPIC_SHARE = 0.25
 QUESTION_PARTS = 3
 BEST_RANKED = 0.25
 QUESTION_COVERED = 0.5
-#: Papers that say a topic which no theme is about become a theme of their own from this many.
-MIN_SAYING = 2
 
 
 def says_topic(paper: Paper, parts: Sequence[str]) -> bool:
@@ -197,8 +195,9 @@ def mark_off_topic(
     first. A topic's theme is on it when a quarter of its papers say the topic (one paper
     using the topic's words anywhere was the rule before: it wrote 9 of 11 near themes of the
     held-out topics; this one writes 1, and still every theme about the topic). When no theme
-    is, the papers that say it (``MIN_SAYING`` or more) are taken out into a theme of their
-    own: a covered topic's few papers are not lost in themes about other things. A question's
+    is, the papers that say it (even one) and rank in the better half of the page are taken
+    out into a theme of their own: a covered topic's few papers are not lost in themes about
+    other things. A question's
     themes are judged by rank and coverage (``QUESTION_PARTS``)."""
     parts = main_parts(topic)
     if len(parts) >= QUESTION_PARTS:
@@ -224,13 +223,16 @@ def mark_off_topic(
             theme.on_topic = theme.write = False
         return sorted(themes, key=lambda t: not t.on_topic)
     saying = {i for i, paper in enumerate(papers) if says_topic(paper, parts)}
-    if len(saying) >= MIN_SAYING and not any(
+    # taken out: those in the better half of the search's order (one far down mostly names
+    # the topic in passing: "applied to speech synthesis, translation, ...")
+    taken = sorted(i for i in saying if i < len(papers) / 2)
+    if taken and not any(
         len(saying & set(t.members)) >= ON_TOPIC_SHARE * len(t.members) for t in themes
     ):
         labels = np.zeros(len(papers), dtype=int)
         for n, theme in enumerate(themes, start=1):
             labels[theme.members] = n
-        labels[sorted(saying)] = 0
+        labels[taken] = 0
         themes = group_themes(vectors, labels)
     said = " and ".join(f"“{part}”" for part in parts)
     for theme in themes:

@@ -94,9 +94,10 @@ def test_a_theme_is_on_the_topic_when_a_quarter_of_its_papers_say_it(embedder: E
 
 
 def test_papers_that_say_a_topic_no_theme_is_about_become_its_theme(embedder: Embedder) -> None:
-    # 3 of 20 papers say the topic, spread over two themes of 10: neither is a quarter on it
+    # 3 of 20 papers (in the search's order) say the topic, spread over two themes of 10:
+    # neither is a quarter on it; those in the better half of the page become its theme
     papers = [
-        make_paper(f"P{i}", "Optical flow estimation." if i in (1, 12, 15) else "Other.", str(i))
+        make_paper(f"P{i}", "Optical flow estimation." if i in (1, 8, 15) else "Other.", str(i))
         for i in range(20)
     ]
     vectors = _blobs([10, 10])
@@ -106,19 +107,26 @@ def test_papers_that_say_a_topic_no_theme_is_about_become_its_theme(embedder: Em
         return mark_off_topic(halves, papers, vectors, "optical flow", embedder)
 
     first, *rest = marked()
-    assert sorted(first.members) == [1, 12, 15] and first.on_topic and first.write
-    assert sorted(i for t in rest for i in t.members) == [
-        i for i in range(20) if i not in (1, 12, 15)
-    ]
-    assert not any(t.on_topic or t.write for t in rest)
-    # one paper alone is not a theme: every theme stays near, and the page says so first
-    papers[12] = papers[15] = make_paper("P", "Other.", "x")
+    assert sorted(first.members) == [1, 8] and first.on_topic and first.write
+    assert sorted(i for t in rest for i in t.members) == [i for i in range(20) if i not in (1, 8)]
+    assert not any(t.on_topic or t.write for t in rest)  # 15, far down, names it in passing
+    # one paper that says it is a theme too (the store's only paper on it is on it) ...
+    papers[8] = make_paper("P", "Other.", "x")
+    first, *rest = marked()
+    assert first.members == [1] and first.on_topic and not any(t.on_topic for t in rest)
+    # ... and with none in the better half, every theme stays near
+    papers[1] = papers[8]
     assert not any(t.on_topic for t in marked())
-    assert not_on_topic(papers[1:], "optical flow").startswith(
-        "No group of the indexed papers is about “optical flow”; the closest are P1 and P2."
+    papers[15] = papers[8]  # none at all: the page says so first
+    assert not_on_topic(papers, "optical flow").startswith(
+        "The indexed papers don't cover optical flow; the closest are P0 and P."
     )
+    # each part said by some paper, both by none
+    papers[0] = make_paper("Diffusion", "Latent diffusion for text.", "d")
+    papers[2] = make_paper("Video", "Video generation with GANs.", "v")
     assert not_on_topic(papers, "diffusion models for video generation").startswith(
-        "The indexed papers don't cover diffusion or video generation;"
+        "No group of the indexed papers is about “diffusion models for video generation”; "
+        "the closest are Diffusion and P."
     )
 
 
