@@ -43,8 +43,9 @@ _RULE = re.compile(r"^\s*(?:[-*_]\s*){3,}$")
 def plain(text: str, *, lists: bool = True) -> str:
     """``text`` without markdown: emphasis and code marks dropped, headings and rules gone;
     with ``lists`` each list item becomes a sentence of one paragraph ("1. **EMS** saves
-    memory [1]" -> "EMS saves memory [1]."). Without it list markers stay (an answer may
-    list, and its numbers stay with their items)."""
+    memory [1]" -> "EMS saves memory [1].") and an item that only heads its sub-items
+    ("1. **EMS**:") goes. Without it list markers stay (an answer may list, and its numbers
+    stay with their items)."""
     text = _CODE.sub(r"\1", _ITALIC.sub(r"\2", _BOLD.sub(r"\2", text)))
     paragraphs: list[list[str]] = [[]]
     in_list = False
@@ -58,6 +59,8 @@ def plain(text: str, *, lists: bool = True) -> str:
             paragraphs.append([])
             continue
         item = _LIST_ITEM.match(line)
+        if lists and item and line.rstrip().endswith(":"):
+            continue  # "1. **Title**:" heads the sub-items that say it: no sentence of its own
         if lists and item:
             line = _closed(line[item.end() :].strip())
             if not in_list and paragraphs[-1] and not FINISHED.search(paragraphs[-1][-1]):
@@ -190,7 +193,13 @@ def name_ordinals(text: str, listed: Sequence[tuple[int, Paper]]) -> str:
 
     def numbered(match: re.Match[str]) -> str:
         paper = by_number.get(int(match.group(1)))
-        return match.group(0) if paper is None else f"{paper_name(paper)} [{match.group(1)}]"
+        if paper is None:
+            return match.group(0)
+        rest = _SENTENCE_BREAK.split(match.string[match.end() :], maxsplit=1)[0].lower()
+        if any(c in rest for c in _called(paper)):  # "Paper 1 proposes EMS": not "EMS ... EMS"
+            the = "The" if match.group(0)[0].isupper() else "the"
+            return f"{the} paper [{match.group(1)}]"
+        return f"{paper_name(paper)} [{match.group(1)}]"
 
     text = _NUMBERED.sub(numbered, text)
 
@@ -213,8 +222,8 @@ _NOUN_SLOT = re.compile(
 )
 # Words that stand in for the name: "the paper by [1]", "Papers [1] and [2]".
 _WORKS = re.compile(
-    r"\b(?:(?:[Tt]he|[Aa]|[Tt]his|[Oo]ne)\s+)?(?:[Pp]apers?|[Ww]orks?|[Ss]tud(?:y|ies)|"
-    r"[Aa]rticles?)\s+(?:(?:by|from|of|in)\s+)?$"
+    r"\b((?:[Tt]he|[Aa]|[Tt]his|[Oo]ne)\s+)?(?:([Pp]apers?)|[Ww]orks?|[Ss]tud(?:y|ies)|"
+    r"[Aa]rticles?)\s+((?:by|from|of|in)\s+)?$"
 )
 _SENTENCE_BREAK = re.compile(r"[.!?]\s+")
 _VERB_NEXT = re.compile(r"\s+[a-z]+s\b")  # "[2] introduces ...": a verb follows the chip
@@ -303,6 +312,16 @@ def name_citations(text: str, papers: Mapping[int, Paper]) -> str:
             word = "papers" if len(numbers) > 1 else "paper"
             starts = not head.strip() or re.search(r"[.!?]\s*$", head)
             out.append(before + ("The" if starts else "the") + f" {word} " + run.group(0))
+            at = run.end()
+            continue
+        label = works.group(2) if works and not (works.group(1) or works.group(3)) else None
+        if works and label and named and _VERB_NEXT.match(text[run.end() :]):
+            # "Paper [1] proposes EMS": a label, not prose; its name follows, so "The paper"
+            cut = len(head) - len(head[-40:]) + works.start()
+            before = text[at:cut] if cut >= at else ""
+            the = "The" if label[0].isupper() else "the"
+            word = "papers" if label.lower().endswith("s") else "paper"
+            out.append(before + f"{the} {word} " + run.group(0))
             at = run.end()
             continue
         if not slot or named or introduces or not all(n in papers for n in numbers):

@@ -41,6 +41,19 @@ def test_plain_removes_markdown_and_makes_a_list_prose() -> None:
         "The papers study state space models: Mamba selects what to keep [1]. "
         "S4 parameterizes A with structure [2].\n\nBoth scale linearly [1][2]."
     )
+    # an item that only heads its sub-items (the small model's digest paragraphs) goes; its
+    # sub-items say it ("This paper ..." is named later, by the citation check)
+    text = (
+        "They differ in their focus:\n\n"
+        "1. **Why Can GPT Learn In-Context? Gradient Descent as Meta-Optimizers**:\n"
+        "   - This paper explains that ICL is implicit finetuning.\n"
+        "   - It shows the two behave alike.\n\n"
+        "2. **Learning to Learn Discrete Functions**:\n"
+    )
+    assert plain(text) == (
+        "They differ in their focus:\n\n"
+        "This paper explains that ICL is implicit finetuning. It shows the two behave alike."
+    )
 
 
 def test_plain_keeps_an_answers_list_and_arithmetic() -> None:
@@ -97,6 +110,10 @@ def test_ordinals_become_names_with_matching_chips() -> None:
     assert name_ordinals("The paper 6 [7] merges; paper 9 and Table 6 do not.", listed) == (
         "EMS [6] merges; paper 9 and Table 6 do not."
     )
+    # named in its own sentence ("Paper 6 proposes EMS", seen in the demo): not "EMS ... EMS"
+    assert name_ordinals("Paper 6 proposes EMS, which merges.", listed) == (
+        "The paper [6] proposes EMS, which merges."
+    )
 
 
 def test_chips_that_stand_for_a_paper_get_its_name() -> None:
@@ -112,6 +129,10 @@ def test_chips_that_stand_for_a_paper_get_its_name() -> None:
     )
     assert name_citations("The paper that describes it is [1].", papers) == (
         "The paper that describes it is MemoryFormer [1]."
+    )
+    # "Paper [2]" as a label before a sentence that names it: "The paper [2]"
+    assert name_citations("Paper [2] proposes EMS. It works.", papers) == (
+        "The paper [2] proposes EMS. It works."
     )
     assert name_citations("Methods include [1] and [2].", papers) == (
         "Methods include MemoryFormer [1] and EMS [2]."
