@@ -197,8 +197,7 @@ def mark_off_topic(
     held-out topics; this one writes 1, and still every theme about the topic). When no theme
     is, the papers that say it (even one) and rank in the better half of the page are taken
     out into a theme of their own: a covered topic's few papers are not lost in themes about
-    other things. A question's
-    themes are judged by rank and coverage (``QUESTION_PARTS``)."""
+    other things. A question's themes are judged by rank and coverage (``QUESTION_PARTS``)."""
     parts = main_parts(topic)
     if len(parts) >= QUESTION_PARTS:
         best = math.ceil(BEST_RANKED * len(papers))
