@@ -230,7 +230,8 @@ def write_page(
         shown = shown_evidence(page, page.overview_sources, page.topic, budget)
         prompt = load_prompt("digest_overview", OVERVIEW_FIELDS).render(
             topic=page.topic,
-            themes="; ".join(t.name for t in themes),
+            # the themes on the topic only: a near theme's name read as a main direction
+            themes="; ".join(t.name for t in themes if page.themes[t.number - 1].on_topic),
             sources=format_sources(shown),
         )
         text = yield from _generate(llm, prompt, config.overview_tokens, "overview", calls)

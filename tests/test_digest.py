@@ -177,7 +177,7 @@ def test_cli_digest_formats_and_out(fake_settings: Settings, fake: FakeLLM, tmp_
     assert off.exit_code == 0 and CANNOT_ANSWER in off.stdout
 
 
-def test_a_theme_near_the_topic_is_not_written_up_as_on_it(covered: Digest) -> None:
+def test_a_theme_near_the_topic_is_not_written_up_as_on_it(covered: Digest, fake: FakeLLM) -> None:
     # Diffusion for language and speech sits near "diffusion models for text-to-image
     # generation" in the embedding space; none of those papers is about text-to-image.
     off = [t for t in covered.themes if not t.planned]
@@ -188,6 +188,9 @@ def test_a_theme_near_the_topic_is_not_written_up_as_on_it(covered: Digest) -> N
     said = [n for n in covered.notices if "near the topic, not on it" in n]
     assert len(said) == len(off) and "text-to-image" in said[0]
     assert covered.overview_sentences  # the overview draws on the themes on the topic
+    overview_prompt = str(fake.history[1].messages)  # after the names
+    assert "text-to-image" in overview_prompt.lower()
+    assert not any(t.name in overview_prompt for t in off)  # nor names a near one
 
 
 def test_digest_prose_is_finished_plain_and_names_papers(
