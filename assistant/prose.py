@@ -300,6 +300,8 @@ def name_citations(text: str, papers: Mapping[int, Paper]) -> str:
         before, head = text[at : run.start()], text[: run.start()]
         numbers = [int(n) for n in re.findall(r"\d+", run.group(0))]
         works = _WORKS.search(head[-40:])
+        cut = len(head) - len(head[-40:]) + works.start() if works else run.start()
+        unworded = text[at:cut] if cut >= at else ""  # before, without "the paper by"
         slot = works or not head.strip() or _NOUN_SLOT.search(head[-60:])
         start = _SENTENCE_BREAK.split(head)[-1]
         end = _SENTENCE_BREAK.split(text[run.end() :], maxsplit=1)[0]
@@ -317,27 +319,22 @@ def name_citations(text: str, papers: Mapping[int, Paper]) -> str:
         label = works.group(2) if works and not (works.group(1) or works.group(3)) else None
         if works and label and named and _VERB_NEXT.match(text[run.end() :]):
             # "Paper [1] proposes EMS": a label, not prose; its name follows, so "The paper"
-            cut = len(head) - len(head[-40:]) + works.start()
-            before = text[at:cut] if cut >= at else ""
             the = "The" if label[0].isupper() else "the"
             word = "papers" if label.lower().endswith("s") else "paper"
-            out.append(before + f"{the} {word} " + run.group(0))
+            out.append(unworded + f"{the} {word} " + run.group(0))
             at = run.end()
             continue
         if not slot or named or introduces or not all(n in papers for n in numbers):
             out.append(before + run.group(0))
             at = run.end()
             continue
-        if works:  # the words that stood in for the name go
-            cut = len(head) - len(head[-40:]) + works.start()
-            before = text[at:cut] if cut >= at else ""
         pieces = []
         for piece in re.split(r"(\[\d+\])", run.group(0)):
             number = re.fullmatch(r"\[(\d+)\]", piece)
             pieces.append(
                 f"{paper_name(papers[int(number.group(1))])} {piece}" if number else piece
             )
-        out.append(before + "".join(pieces))
+        out.append(unworded + "".join(pieces))  # the words that stood in for the name go
         at = run.end()
     out.append(text[at:])
     return "".join(out)
