@@ -287,6 +287,24 @@ def name_titles(text: str, papers: Iterable[Paper]) -> str:
     return text
 
 
+# "The paper by SCM [2]": a name of one to three capitalised words (a method's, not an
+# author's) between "the paper by" and its chip.
+_BY_NAME = re.compile(
+    r"\b[Tt]he\s+(?:paper|work|study|article)\s+(?:by|from|on)\s+"
+    r"(?P<name>[A-Z][\w^+-]*(?:\s+[A-Z][\w^+-]*){0,2})(?P<chip>\s*\[(?P<n>\d+)\])"
+)
+
+
+def _drop_paper_by(match: re.Match[str], papers: Mapping[int, Paper]) -> str:
+    """"The paper by SCM [2] proposes" -> "SCM [2] proposes" when the cited paper's own title
+    or abstract uses the name (the model read it there); else as written."""
+    paper = papers.get(int(match.group("n")))
+    name = match.group("name")
+    if paper is None or not re.search(rf"\b{re.escape(name)}\b", f"{paper.title} {paper.abstract}"):
+        return match.group(0)
+    return name + match.group("chip")
+
+
 def name_citations(text: str, papers: Mapping[int, Paper]) -> str:
     """Chips that stand for a paper get its name before them: at the start of a sentence,
     after a word that asks for a noun ("by", "in", "is", "and" ...), or in place of "the
@@ -294,6 +312,7 @@ def name_citations(text: str, papers: Mapping[int, Paper]) -> str:
     ("... by 40% [1].") is left alone, as is one whose paper its sentence names. A title
     written out whole is its name first (``name_titles``)."""
     text = name_titles(text, papers.values())
+    text = _BY_NAME.sub(lambda m: _drop_paper_by(m, papers), text)
     out: list[str] = []
     at = 0
     for run in _CHIP_RUN.finditer(text):
