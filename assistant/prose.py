@@ -296,7 +296,7 @@ _BY_NAME = re.compile(
 
 
 def _drop_paper_by(match: re.Match[str], papers: Mapping[int, Paper]) -> str:
-    """"The paper by SCM [2] proposes" -> "SCM [2] proposes" when the cited paper's own title
+    """Reads "The paper by SCM [2] proposes" as "SCM [2] proposes" when the cited paper's own title
     or abstract uses the name (the model read it there); else as written."""
     paper = papers.get(int(match.group("n")))
     name = match.group("name")

@@ -218,10 +218,13 @@ def test_a_title_written_out_whole_becomes_the_papers_name() -> None:
         title="Unleashing Infinite-Length Input Capacity for Large-scale Language Models",
         abstract="We propose the Self-Controlled Memory (SCM) framework.",
     )
-    assert name_citations(
-        "The paper by SCM [2] proposes a memory. In contrast, the paper by Smith [2] does not.",
-        {2: scm},
-    ) == "SCM [2] proposes a memory. In contrast, the paper by Smith [2] does not."
+    assert (
+        name_citations(
+            "The paper by SCM [2] proposes a memory. In contrast, the paper by Smith [2] does not.",
+            {2: scm},
+        )
+        == "SCM [2] proposes a memory. In contrast, the paper by Smith [2] does not."
+    )
     # one title that begins another is not found inside it
     white = paper("White-Box Transformers via Sparse Rate Reduction", 4)
     whole = paper(
