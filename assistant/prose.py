@@ -335,12 +335,12 @@ def name_citations(text: str, papers: Mapping[int, Paper]) -> str:
             out.append(before + ("The" if starts else "the") + f" {word} " + run.group(0))
             at = run.end()
             continue
-        label = works.group(2) if works and not (works.group(1) or works.group(3)) else None
-        if works and label and named and _VERB_NEXT.match(text[run.end() :]):
-            # "Paper [1] proposes EMS": a label, not prose; its name follows, so "The paper"
-            the = "The" if label[0].isupper() else "the"
-            word = "papers" if label.lower().endswith("s") else "paper"
-            out.append(unworded + f"{the} {word} " + run.group(0))
+        if works and named and _VERB_NEXT.match(text[run.end() :]):
+            # "Paper [1] proposes EMS", "The paper by [1] shows that KV cache is 1 bit per
+            # channel": its name follows, so "the paper [1]", never "by" a bare number
+            starts = not text[:cut].strip() or re.search(r"[.!?]\s*$", text[:cut])
+            word = "papers" if len(numbers) > 1 else "paper"
+            out.append(unworded + ("The" if starts else "the") + f" {word} " + run.group(0))
             at = run.end()
             continue
         if not slot or named or introduces or not all(n in papers for n in numbers):

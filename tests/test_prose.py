@@ -134,6 +134,14 @@ def test_chips_that_stand_for_a_paper_get_its_name() -> None:
     assert name_citations("Paper [2] proposes EMS. It works.", papers) == (
         "The paper [2] proposes EMS. It works."
     )
+    # ... and "the paper by [2]" (seen in an eval answer: "The paper by [1] demonstrates that
+    # KV cache is 1 bit per channel")
+    assert name_citations("It works. The paper by [2] proposes EMS, a merge.", papers) == (
+        "It works. The paper [2] proposes EMS, a merge."
+    )
+    assert name_citations("In turn, the paper by [2] proposes EMS.", papers) == (
+        "In turn, the paper [2] proposes EMS."
+    )
     assert name_citations("Methods include [1] and [2].", papers) == (
         "Methods include MemoryFormer [1] and EMS [2]."
     )
