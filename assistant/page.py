@@ -60,7 +60,12 @@ from assistant.themes import ThemeSpec, ask_names, keyword_name
 if TYPE_CHECKING:
     from assistant.embed import Embedder
 
-THEME_FIELDS = frozenset({"topic", "theme", "sources"})
+THEME_FIELDS = frozenset({"topic", "theme", "sources", "ask"})
+#: What a theme paragraph answers, for one paper and for several.
+THEME_ASK = (
+    "What does this paper contribute?",
+    "What do these papers contribute, and how do they differ?",
+)
 OVERVIEW_FIELDS = frozenset({"topic", "themes", "sources"})
 
 #: What a digest or weekly stream yields while it runs: progress and the model's text chunks.
@@ -261,7 +266,10 @@ def write_page(
             page, spec.members[: config.sources_per_theme], f"{theme.name} ({page.topic})", budget
         )
         prompt = load_prompt("digest_theme", THEME_FIELDS).render(
-            topic=page.topic, theme=theme.name, sources=format_sources(shown)
+            topic=page.topic,
+            theme=theme.name,
+            sources=format_sources(shown),
+            ask=THEME_ASK[len(shown) > 1],  # a theme of one paper is not "these papers"
         )
         text = yield from _generate(llm, prompt, config.paragraph_tokens, f"theme {n}", calls)
         yield "\n\n"

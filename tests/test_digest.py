@@ -250,3 +250,18 @@ def test_undated_papers_are_listed_apart_folded_and_dated_as_added(covered: Dige
     assert f"## Added without a publication date ({len(undated)})" in md
     long = max(covered.themes, key=lambda t: len(t.papers))
     assert ("more paper" in html) == (len(long.papers) > LISTED)
+
+
+def test_a_theme_of_one_paper_is_asked_about_that_paper(
+    fake_settings: Settings, fake: FakeLLM
+) -> None:
+    # "optical flow estimation": SplatFlow is the store's one paper on it, a theme of its own;
+    # its paragraph read "These papers contribute ..." when every theme asked about "these".
+    page = digest("optical flow estimation", fake_settings, n=6)
+    asked = [str(call.messages[-1].content) for call in fake.history]
+    themes = [a for a in asked if "(Theme:" in a]
+    assert any(t.count("<paper ") == 1 for t in themes), [p.papers for p in page.themes]
+    for prompt in themes:
+        one = prompt.count("<paper ") == 1
+        assert ("What does this paper contribute?" in prompt) == one
+        assert ("What do these papers contribute" in prompt) == (not one)
