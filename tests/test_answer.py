@@ -585,6 +585,11 @@ def test_follow_up_is_condensed_with_history(fake_settings: Settings, fake: Fake
 KV_CACHE = "Which papers compress the KV cache, and how much memory do they save?"
 
 
+def ask_after(first: Answer, question: str, settings: Settings) -> Answer:
+    """``question`` asked in the chat right after the answer ``first``."""
+    return ask(question, settings, history=conversation([first]), previous=first)
+
+
 def test_a_follow_up_that_points_back_is_answered_from_the_previous_sources(
     fake_settings: Settings, fake: FakeLLM
 ) -> None:
@@ -593,12 +598,7 @@ def test_a_follow_up_that_points_back_is_answered_from_the_previous_sources(
     shown = {s.paper_id for s in first.sources}
     fake.history.clear()
     fake.enqueue("FastGen needs no retraining [1].")
-    second = ask(
-        "Which of those works without retraining?",
-        fake_settings,
-        history=conversation([first]),
-        previous=first,
-    )
+    second = ask_after(first, "Which of those works without retraining?", fake_settings)
     assert {s.paper_id for s in second.sources} <= shown  # the same papers, re-ranked
     assert not second.abstained
     assert "KV cache" in second.standalone_question  # the topic is in what was asked
@@ -630,12 +630,7 @@ def test_a_follow_up_that_points_back_describes_rather_than_names(
     )
     assert described.relevant and described.uncovered == []  # the model is asked
     fake.enqueue("EMS runs on it [1].")
-    named = ask(
-        "Which of those were tested on a Raspberry Pi?",
-        fake_settings,
-        history=conversation([first]),
-        previous=first,
-    )
+    named = ask_after(first, "Which of those were tested on a Raspberry Pi?", fake_settings)
     assert named.abstained and "'Raspberry Pi'" in " ".join(named.notices)
 
 
@@ -688,9 +683,7 @@ def test_a_short_follow_up_keeps_the_topic_the_rewrite_dropped(
     fake.enqueue("EMS and FastGen compress the KV cache [1] [2].")
     first = ask(KV_CACHE, fake_settings)
     fake.enqueue("Which papers do not require retraining?", "FastGen [1].")  # the topic lost
-    second = ask(
-        "And without retraining?", fake_settings, history=conversation([first]), previous=first
-    )
+    second = ask_after(first, "And without retraining?", fake_settings)
     assert "KV cache" in second.standalone_question
     assert any("KV" in s.title for s in second.sources)
     assert "previous question's topic" in " ".join(second.notices)
