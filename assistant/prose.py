@@ -327,17 +327,10 @@ def name_citations(text: str, papers: Mapping[int, Paper]) -> str:
         sentence = f"{start} {end}".lower()
         named = any(any(c in sentence for c in _called(papers[n])) for n in numbers if n in papers)
         introduces = text[run.end() :].lstrip().startswith(":")  # "are [1]: 1. ..." a list
-        if named and slot and not works and _VERB_NEXT.match(text[run.end() :]):
-            # "[2] introduces Taipan": a chip as the subject; its name follows, so it is called
-            # "the paper" ("The paper [2] introduces Taipan"), never left a bare number.
-            word = "papers" if len(numbers) > 1 else "paper"
-            starts = not head.strip() or re.search(r"[.!?]\s*$", head)
-            out.append(before + ("The" if starts else "the") + f" {word} " + run.group(0))
-            at = run.end()
-            continue
-        if works and named and _VERB_NEXT.match(text[run.end() :]):
-            # "Paper [1] proposes EMS", "The paper by [1] shows that KV cache is 1 bit per
-            # channel": its name follows, so "the paper [1]", never "by" a bare number
+        if named and slot and _VERB_NEXT.match(text[run.end() :]):
+            # A chip as the subject of a sentence that names its paper ("[2] introduces
+            # Taipan", "Paper [1] proposes EMS", "The paper by [1] shows that KV cache is 1 bit
+            # per channel"): "the paper [2]", never a bare number nor "by" one.
             starts = not text[:cut].strip() or re.search(r"[.!?]\s*$", text[:cut])
             word = "papers" if len(numbers) > 1 else "paper"
             out.append(unworded + ("The" if starts else "the") + f" {word} " + run.group(0))
