@@ -55,6 +55,15 @@ _FRAME_TEXT = (
     "two three four five six seven eight nine ten first second third instead rather"
 )
 _FRAME = frozenset(_FRAME_TEXT.split()) | STOPWORDS
+#: What a chat adds around what it asks ("Does the same idea work for video?", "Anything
+#: designed specifically for speech?", "What if I'm free to ..."): no paper says these
+#: (an abstract says what a method does, not that it is "designed" or "meant" for it).
+#: Capitalised inside a question they are part of a name ("Segment Anything 2").
+_CHAT_TEXT = (
+    "anything something everything nothing idea ideas thing things stuff specifically "
+    "particular particularly exactly really actually i'm designed intended meant aimed"
+)
+_CHAT = frozenset(_CHAT_TEXT.split())
 _TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9'.\-]*[A-Za-z0-9])?|[^\sA-Za-z0-9]")
 _WORDS = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 #: Sentences of papers already embedded, by paper id (a question's hits repeat in its check).
@@ -66,9 +75,15 @@ def question_parts(question: str) -> list[str]:
     """The parts a question asks about, in its order, at most ``MAX_PARTS``."""
     parts: list[str] = []
     run: list[str] = []
-    for token in [*_TOKEN.findall(question), "."]:
+    for n, token in enumerate([*_TOKEN.findall(question), "."]):
         word = token.lower().strip("'")
-        if token[0].isalnum() and word not in _FRAME and not word.replace(".", "").isdigit():
+        chat = word in _CHAT and (n == 0 or not token[0].isupper() or word == "i'm")
+        if (
+            token[0].isalnum()
+            and word not in _FRAME
+            and not chat
+            and not word.replace(".", "").isdigit()
+        ):
             run.append(token)
             continue
         if run and any(len(w) > 2 or (len(w) > 1 and w.isupper()) for w in run):

@@ -45,6 +45,15 @@ def test_a_question_is_cut_into_parts_at_its_frame_and_joints() -> None:
     # an aside in brackets gives examples: the theme rule reads the question without it
     kv = "How is the KV cache shrunk (eviction, merging, quantization)?"
     assert main_parts(kv) == ["KV cache shrunk"] and len(question_parts(kv)) == 4
+    # what a chat adds is no part (the answers read "The indexed papers don't cover idea",
+    # "... don't cover Anything designed specifically"), but a name keeps its words
+    assert question_parts("Does the same idea work for video?") == ["video"]
+    assert question_parts("Anything designed specifically for speech?") == ["speech"]
+    assert question_parts("What if I'm free to pretrain?") == ["free", "pretrain"]
+    assert question_parts("How does Segment Anything 2 track objects?") == [
+        "Segment Anything",
+        "track objects",
+    ]
 
 
 def test_words_count_only_close_together_and_ignore_hyphens() -> None:
