@@ -222,8 +222,8 @@ _NOUN_SLOT = re.compile(
 )
 # Words that stand in for the name: "the paper by [1]", "Papers [1] and [2]".
 _WORKS = re.compile(
-    r"\b((?:[Tt]he|[Aa]|[Tt]his|[Oo]ne)\s+)?(?:([Pp]apers?)|[Ww]orks?|[Ss]tud(?:y|ies)|"
-    r"[Aa]rticles?)\s+((?:by|from|of|in)\s+)?$"
+    r"\b(?:(?:[Tt]he|[Aa]|[Tt]his|[Oo]ne)\s+)?(?:[Pp]apers?|[Ww]orks?|[Ss]tud(?:y|ies)|"
+    r"[Aa]rticles?)\s+(?:(?:by|from|of|in)\s+)?$"
 )
 _SENTENCE_BREAK = re.compile(r"[.!?]\s+")
 _VERB_NEXT = re.compile(r"\s+[a-z]+s\b")  # "[2] introduces ...": a verb follows the chip
