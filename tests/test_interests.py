@@ -181,6 +181,19 @@ def test_the_learned_ranker_uses_the_seeds_beside_the_phrases(profile: Settings)
         rank(profile, Interest(name="c", phrases=["x"]), ranker="seeds")
 
 
+def test_an_interest_of_two_phrases_puts_papers_that_say_both_first(profile: Settings) -> None:
+    # Scored by the best phrase alone, the top 3 were continual learning papers with no prompt
+    # or prompt papers with no continual learning; the phrases' mean asks for the interest.
+    interest = Interest(name="cl", phrases=["continual learning", "prompt tuning"])
+    top = rank(profile, interest, k=3).papers
+
+    def says_both(paper: Paper) -> bool:
+        text = paper.text.lower()
+        return "continual" in text and "prompt" in text
+
+    assert all(says_both(r.paper) for r in top), [r.paper.title for r in top]
+
+
 def test_a_week_ranks_only_its_papers(profile: Settings) -> None:
     add_interest(profile, "flow", phrases=["optical flow"])
     week = for_you(profile, "flow", k=50, week="2024-W11")
