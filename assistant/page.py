@@ -66,7 +66,12 @@ THEME_ASK = (
     "What does this paper contribute?",
     "What do these papers contribute, and how do they differ?",
 )
-OVERVIEW_FIELDS = frozenset({"topic", "themes", "sources"})
+OVERVIEW_FIELDS = frozenset({"topic", "themes", "sources", "ask"})
+#: What the overview answers, from one paper and from several.
+OVERVIEW_ASK = (
+    "What is the main contribution of this paper?",
+    "What are the main directions of these papers?",
+)
 
 #: What a digest or weekly stream yields while it runs: progress and the model's text chunks.
 DigestEvent = DigestProgress | str
@@ -238,6 +243,7 @@ def write_page(
             # the themes on the topic only: a near theme's name read as a main direction
             themes="; ".join(t.name for t in themes if page.themes[t.number - 1].on_topic),
             sources=format_sources(shown),
+            ask=OVERVIEW_ASK[len(shown) > 1],  # one paper on the topic is no "these papers"
         )
         text = yield from _generate(llm, prompt, config.overview_tokens, "overview", calls)
         yield "\n\n"

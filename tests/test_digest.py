@@ -252,7 +252,7 @@ def test_undated_papers_are_listed_apart_folded_and_dated_as_added(covered: Dige
     assert ("more paper" in html) == (len(long.papers) > LISTED)
 
 
-def test_a_theme_of_one_paper_is_asked_about_that_paper(
+def test_a_theme_or_overview_of_one_paper_is_asked_about_that_paper(
     fake_settings: Settings, fake: FakeLLM
 ) -> None:
     # "optical flow estimation": SplatFlow is the store's one paper on it, a theme of its own;
@@ -265,3 +265,8 @@ def test_a_theme_of_one_paper_is_asked_about_that_paper(
         one = prompt.count("<paper ") == 1
         assert ("What does this paper contribute?" in prompt) == one
         assert ("What do these papers contribute" in prompt) == (not one)
+    # The overview too: from SplatFlow alone it asked "the main directions of these papers"
+    # and read "The main directions of these papers are multi-frame optical flow [1]".
+    (overview,) = [a for a in asked if "(Digest topic:" in a]
+    assert overview.count("<paper ") == 1
+    assert "What is the main contribution of this paper?" in overview
