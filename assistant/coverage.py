@@ -201,6 +201,20 @@ def missing_names(names: Sequence[str], papers: Sequence[Paper], embedder: Embed
     return exact + [n for n, b in zip(unspelt, best, strict=True) if b < COVER_SIMILARITY]
 
 
+def a_topic(part: str) -> bool:
+    """Whether a part can be said to be missing from the papers: not one word that English
+    only uses as a verb ("tested", "let", "taught", "hiding", "spoofing"), which a question
+    that describes a paper in its own words leaves uncovered ("How do papers let a model
+    learn ...?" opened "The indexed papers don't cover let"). A name, a noun, two words or
+    more can be ("microcontrollers", "EEG", "video generation"). By lemminflect's lexicon."""
+    from lemminflect import getAllLemmas
+
+    if " " in part or made_up(part) or part[:1].isupper():
+        return True
+    readings = set(getAllLemmas(part.lower()))
+    return not readings or not readings <= {"VERB", "AUX"}
+
+
 def parts_said(sentence: str, parts: Sequence[str]) -> list[str]:
     """The parts of the question a sentence states, in the question's words."""
     return [p for p in parts if uses_words(sentence, p)]

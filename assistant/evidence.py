@@ -22,6 +22,7 @@ from typing import NamedTuple
 from assistant.coverage import (
     COVER_SIMILARITY,
     Coverage,
+    a_topic,
     coverage,
     made_up,
     missing_names,
@@ -510,7 +511,7 @@ def gather(
         hits=hits,
         evidence=evidence,
         relevant=relevant,
-        uncovered=[] if relevant and (described or back) else uncovered,
+        uncovered=[] if relevant and (described or back) else [p for p in uncovered if a_topic(p)],
         notices=notices + dropped,
         telemetry=telemetry,
     )
