@@ -513,6 +513,28 @@ def test_a_tapped_row_opens_the_paper_in_view_on_a_phone(fake: Served, browser: 
     assert not page.errors, page.errors
 
 
+def test_an_interest_saved_by_the_cli_is_picked_when_the_tab_opens(
+    fake: Served, browser: Any
+) -> None:
+    # Cron and the app share interests: one added by the CLI after the page loaded was
+    # listed but not picked, and "Rank" said "Save an interest first."
+    from playwright.sync_api import expect
+
+    from assistant.interests import add_interest, profile_path
+
+    profile_path(fake.settings).unlink(missing_ok=True)
+    try:
+        page = open_page(browser, fake.url)
+        add_interest(fake.settings, "flow-cli", phrases=["optical flow estimation"])
+        page.get_by_role("tab", name="For you").click()
+        expect(page.locator("#fy-interest input")).to_have_value("flow-cli", timeout=30_000)
+        page.locator("#fy-go").click()
+        first = page.locator("#fy-ranking .fy-item").first
+        expect(first.locator(".fy-title")).to_contain_text("SplatFlow", timeout=60_000)
+    finally:
+        profile_path(fake.settings).unlink(missing_ok=True)
+
+
 def test_interests_saved_papers_and_a_scoped_chat_in_a_browser(fake: Served, browser: Any) -> None:
     """An interest saved in the For you tab ranks papers with a why line quoted from each
     abstract; a Library paper saved with ☆ lands in the interests file the CLI reads; the

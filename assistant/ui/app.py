@@ -180,7 +180,11 @@ def build_app(
             list_weeks, [for_whom], [weeks], api_name="weeks", concurrency_limit=None
         )
         for_you_item.select(  # interests saved by the CLI or another browser since the load
-            mine.names, None, [mine.interest], concurrency_limit=None, api_visibility="private"
+            mine.names,
+            [mine.interest],
+            [mine.interest],
+            concurrency_limit=None,
+            api_visibility="private",
         )
         # Filled when the tab opens, not at page load: a Dataframe filled while its tab is
         # hidden renders no rows once shown (gradio 6.31). It also picks up new papers.

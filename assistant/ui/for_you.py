@@ -188,7 +188,12 @@ def for_you_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> ForYouTab:
     remove.click(remove_picked, [interest], [interest, ranking, ask], **private)
     ask.click(ask_these, [interest, week, since, until], [tabs, chat.scope], **private)
 
-    def refreshed() -> Any:
-        return gr.Dropdown(choices=interest_names(settings))
+    def refreshed(picked: str | None) -> Any:
+        # One saved by the CLI since the page loaded is picked when none was: "Rank" then
+        # ranks it (it said "Save an interest first." with the only interest unpicked).
+        names = interest_names(settings)
+        return gr.Dropdown(
+            choices=names, value=picked if picked in names else next(iter(names), None)
+        )
 
     return ForYouTab(interest=interest, names=refreshed)
