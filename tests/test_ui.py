@@ -847,3 +847,7 @@ def test_a_list_in_an_answer_stays_a_list() -> None:
     items = ["The methods are [1]:", "1. EMS evicts then merges [1].", "2. FastGen adapts [2]."]
     html = checked_html([SentenceCheck(text=t, citations=[]) for t in items], 0)
     assert html.count("<br>") == 2 and html.index("<br>") < html.index("1. EMS")
+    # The sentence after the list read as part of its last item ("2. Memory^3 These papers
+    # found that ...", this session's demo).
+    after = checked_html([SentenceCheck(text=t, citations=[]) for t in [*items, "Both save."]], 0)
+    assert after.count("<br>") == 3 and after.index("2. FastGen") < after.rindex("<br>")

@@ -83,9 +83,13 @@ def checked_html(sentences: Sequence[SentenceCheck], turn: int | str) -> str:
     """Checked sentences with citation chips; unsupported ones flagged ⚠, uncited ones
     underlined (answers and digest paragraphs alike)."""
     parts: list[str] = []
+    listed = False
     for s in sentences:
-        if parts and _LIST_ITEM.match(s.text):
-            parts.append("<br>")  # a list the model wrote stays a list
+        item = bool(_LIST_ITEM.match(s.text))
+        if parts and (item or listed):
+            # A list the model wrote stays a list, and the prose after it leaves its last item.
+            parts.append("<br>")
+        listed = item
         text = with_citations(s.text, turn)
         if s.note:
             parts.append(f'<span class="note">{text}</span>')
