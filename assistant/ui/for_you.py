@@ -190,10 +190,12 @@ def for_you_tab(settings: Settings, tabs: gr.Tabs, chat: ChatTab) -> ForYouTab:
 
     def refreshed(picked: str | None) -> Any:
         # One saved by the CLI since the page loaded is picked when none was: "Rank" then
-        # ranks it (it said "Save an interest first." with the only interest unpicked).
+        # ranks it (it said "Save an interest first." with the only interest unpicked). The
+        # value is set only then: setting it fires ``fill``, which would empty the edit
+        # fields the user is typing a new interest into.
         names = interest_names(settings)
-        return gr.Dropdown(
-            choices=names, value=picked if picked in names else next(iter(names), None)
-        )
+        if picked in names or not names:
+            return gr.Dropdown(choices=names)
+        return gr.Dropdown(choices=names, value=names[0])
 
     return ForYouTab(interest=interest, names=refreshed)
