@@ -238,12 +238,15 @@ def write_page(
     if use_llm and llm is not None and page.overview_sources:
         yield DigestProgress(stage="overview", message="writing the overview")
         shown = shown_evidence(page, page.overview_sources, page.topic, budget)
+        # the themes on the topic only: a near theme's name read as a main direction
+        on_topic = [t for t in themes if page.themes[t.number - 1].on_topic]
         prompt = load_prompt("digest_overview", OVERVIEW_FIELDS).render(
             topic=page.topic,
-            # the themes on the topic only: a near theme's name read as a main direction
-            themes="; ".join(t.name for t in themes if page.themes[t.number - 1].on_topic),
+            themes="; ".join(t.name for t in on_topic),
             sources=format_sources(shown),
-            ask=OVERVIEW_ASK[len(shown) > 1],  # one paper on the topic is no "these papers"
+            # one paper on the topic is no "these papers"; one theme of 21 (shown by its
+            # first paper) is no "this paper"
+            ask=OVERVIEW_ASK[sum(len(t.papers) for t in on_topic) > 1],
         )
         text = yield from _generate(llm, prompt, config.overview_tokens, "overview", calls)
         yield "\n\n"

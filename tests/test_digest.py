@@ -270,3 +270,14 @@ def test_a_theme_or_overview_of_one_paper_is_asked_about_that_paper(
     (overview,) = [a for a in asked if "(Digest topic:" in a]
     assert overview.count("<paper ") == 1
     assert "What is the main contribution of this paper?" in overview
+    # One theme of many papers is shown by its first paper alone: still "these papers" (a
+    # 28-paper "state space models" digest opened "The main contribution of this paper").
+    fake.history.clear()
+    page = digest("state space models", fake_settings, n=30)
+    (overview,) = [
+        str(c.messages[-1].content)
+        for c in fake.history
+        if "(Digest topic:" in str(c.messages[-1].content)
+    ]
+    assert overview.count("<paper ") == 1 and max(len(t.papers) for t in page.themes) > 1
+    assert "What are the main directions of these papers?" in overview
