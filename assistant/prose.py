@@ -154,10 +154,15 @@ _ORDINALS = [
     "eleventh",
     "twelfth",
 ]
+#: What may follow "the first paper" or "Paper 1" in apposition: ', "Its Title,"', ', EMS,'
+#: (dropped when it names that paper: "EMS [1], EMS, proposes" read twice).
+_APPOSITION = (
+    r"(?P<apposition>,\s*(?:[\"“][^\"“”\n]{3,200}[\"”](?:\s*\[[\d,\s]+\])?,?|[^,\"“\n]{2,120},))?"
+)
 _ORDINAL = re.compile(
     r"\b(?:the\s+)?(" + "|".join(_ORDINALS) + r"|last|final)\s+"
     r"(?:paper|study|work|article|source|excerpt|approach|method|abstract)s?\b"
-    r"(\s*\[[\d,\s]+\])?",
+    r"(\s*\[[\d,\s]+\])?" + _APPOSITION,
     re.IGNORECASE,
 )
 
@@ -179,7 +184,7 @@ def paper_name(paper: Paper, limit: int = 60) -> str:
 #: the model saw it (a chip right after it is the model's repeat, or a slip).
 _NUMBERED = re.compile(
     r"\b(?:[Tt]he\s+)?(?:[Pp]aper|[Ss]ource|[Ee]xcerpt|[Aa]bstract)\s+(?:number\s+|#\s*)?"
-    r"(\d{1,2})\b(?![.,]\d)(\s*\[[\d,\s]+\])?"
+    r"(\d{1,2})\b(?![.,]\d)(\s*\[[\d,\s]+\])?" + _APPOSITION
 )
 
 
@@ -194,12 +199,17 @@ def name_ordinals(text: str, listed: Sequence[tuple[int, Paper]]) -> str:
     def numbered(match: re.Match[str]) -> str:
         paper = by_number.get(int(match.group(1)))
         if paper is None:
-            return match.group(0)
+            apposition = match.group("apposition") or ""
+            return match.group(0).removesuffix(apposition) + name_ordinals(apposition, listed)
+        kept = _kept_apposition(match, paper)
+        kept = kept and name_ordinals(kept, listed)  # ", and the second paper,"
+        if kept is None:  # "Paper 1, "EMS: Evict then Merge," proposes": "EMS [1] proposes"
+            return f"{paper_name(paper)} [{match.group(1)}]"
         rest = _SENTENCE_BREAK.split(match.string[match.end() :], maxsplit=1)[0].lower()
         if any(c in rest for c in _called(paper)):  # "Paper 1 proposes EMS": not "EMS ... EMS"
             the = "The" if match.group(0)[0].isupper() else "the"
-            return f"{the} paper [{match.group(1)}]"
-        return f"{paper_name(paper)} [{match.group(1)}]"
+            return f"{the} paper [{match.group(1)}]{kept}"
+        return f"{paper_name(paper)} [{match.group(1)}]{kept}"
 
     text = _NUMBERED.sub(numbered, text)
 
@@ -209,7 +219,8 @@ def name_ordinals(text: str, listed: Sequence[tuple[int, Paper]]) -> str:
         if index >= len(listed):
             return match.group(0)
         number, paper = listed[index]
-        return f"{paper_name(paper)} [{number}]"
+        kept = name_ordinals(_kept_apposition(match, paper) or "", listed)
+        return f"{paper_name(paper)} [{number}]{kept}"
 
     return _ORDINAL.sub(replace, text)
 
@@ -227,6 +238,16 @@ _WORKS = re.compile(
 )
 _SENTENCE_BREAK = re.compile(r"[.!?]\s+")
 _VERB_NEXT = re.compile(r"\s+[a-z]+s\b")  # "[2] introduces ...": a verb follows the chip
+
+
+def _kept_apposition(match: re.Match[str], paper: Paper) -> str | None:
+    """The apposition after "the first paper" to keep ("" when there is none), or None when
+    it names the paper: its title, or what prose calls it (``_called``), quoted or not."""
+    apposition = match.group("apposition") or ""
+    said = CITATION_GROUP.sub("", apposition).strip(' ,"“”').rstrip(",.?").lower()
+    if said and (paper.title.lower().startswith(said) or said.split(":")[0] in _called(paper)):
+        return None
+    return apposition
 
 
 def _called(paper: Paper) -> list[str]:

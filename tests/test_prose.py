@@ -114,6 +114,20 @@ def test_ordinals_become_names_with_matching_chips() -> None:
     assert name_ordinals("Paper 6 proposes EMS, which merges.", listed) == (
         "The paper [6] proposes EMS, which merges."
     )
+    # its title in apposition ('Refusal Tokens [1], Refusal Tokens, provides', seen in the
+    # demo): said once; another apposition stays, its own ordinals named
+    assert name_ordinals('The first paper, "EMS: Adaptive Evict-then-Merge," evicts.', listed) == (
+        "EMS [6] evicts."
+    )
+    assert name_ordinals("Paper 8, The Principles of Deep Learning Theory, is theory.", listed) == (
+        "“The Principles of Deep Learning Theory” [8] is theory."
+    )
+    assert name_ordinals("The first paper, and the second paper, merge.", listed) == (
+        "EMS [6], and MemoryFormer [7], merge."
+    )
+    assert name_ordinals("Paper 9, and paper 7, merge.", listed) == (
+        "Paper 9, and MemoryFormer [7], merge."
+    )
 
 
 def test_chips_that_stand_for_a_paper_get_its_name() -> None:
