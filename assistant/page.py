@@ -101,6 +101,16 @@ class PageInput:
     week: WeekInfo | None = None
 
 
+def overview_sources(themes: Sequence[ThemeSpec], limit: int) -> list[int]:
+    """The papers the overview is written from: each theme's most central, then each one's
+    next, up to ``limit``. A digest whose one theme holds 28 papers is shown six of them, not
+    its first: the 'state space models' overview described S4 alone."""
+    chosen: list[int] = []
+    for depth in range(limit):
+        chosen += [t.members[depth] for t in themes if depth < len(t.members)]
+    return chosen[:limit]
+
+
 def page_order(hits: Sequence[Hit], themes: list[ThemeSpec]) -> tuple[list[Hit], list[ThemeSpec]]:
     """Hits reordered theme by theme (most central first), so numbers read down the page;
     the themes' member indices are rewritten to the new order."""
@@ -164,6 +174,9 @@ def write_page(
     evidence, dropped = select_evidence(page.hits, page.topic, budget)
     # "left out of the prompt" only means something when there is a prompt.
     notices = list(page.notices) + (dropped if use_llm else [])
+    for spec in page.themes:  # shown the overview's own papers: the overview is its paragraph
+        if set(spec.members[: config.sources_per_theme]) == set(page.overview_sources):
+            spec.write = False
     theme_of = {i: n for n, theme in enumerate(page.themes, start=1) for i in theme.members}
     theme_centrality = {
         i: c for theme in page.themes for i, c in zip(theme.members, theme.centrality, strict=True)

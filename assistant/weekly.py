@@ -52,6 +52,7 @@ from assistant.page import (
     DigestEvent,
     DigestStream,
     PageInput,
+    overview_sources,
     page_order,
     paper_date,
     with_evidence_sentences,
@@ -287,7 +288,7 @@ def _week_steps(
         topic=f"papers of the week {week}",
         hits=ordered,
         themes=themes,
-        overview_sources=[t.members[0] for t in themes if t.write][: config.sources_per_theme],
+        overview_sources=overview_sources([t for t in themes if t.write], config.sources_per_theme),
         notices=notices,
         week=info,
     )

@@ -136,12 +136,17 @@ def test_latest_week_is_the_default(weeks: Settings) -> None:
 
 
 def test_only_the_most_novel_or_largest_themes_get_paragraphs(weeks: Settings) -> None:
-    one = weeks.with_overrides(**{"digest.week_paragraphs": 1})
-    summary = summarize_week(one, "2026-W11")
+    two = weeks.with_overrides(**{"digest.week_paragraphs": 2})
+    summary = summarize_week(two, "2026-W11")
     written = [t for t in summary.themes if t.paragraph]
-    assert len(written) == 1 and written[0].new and written[0].number == 1
-    assert [t.planned for t in summary.themes] == [True] + [False] * (len(summary.themes) - 1)
-    assert [c.stage for c in summary.telemetry.llm_calls] == ["names", "overview", "theme 1"]
+    assert len(written) == 2 and written[0].new and [t.number for t in written] == [1, 2]
+    assert [t.planned for t in summary.themes] == [True] * 2 + [False] * (len(summary.themes) - 2)
+    stages = [c.stage for c in summary.telemetry.llm_calls]
+    assert stages == ["names", "overview", "theme 1", "theme 2"]
+    # One theme written: the overview is drawn from its papers, and is its paragraph.
+    one = summarize_week(weeks.with_overrides(**{"digest.week_paragraphs": 1}), "2026-W11")
+    assert [c.stage for c in one.telemetry.llm_calls] == ["names", "overview"]
+    assert one.overview_sentences and not any(t.planned or t.paragraph for t in one.themes)
 
 
 def test_dry_run_calls_no_model_and_saves_nothing(weeks: Settings) -> None:
