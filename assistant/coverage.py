@@ -22,6 +22,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -66,6 +67,7 @@ _CHAT_TEXT = (
 _CHAT = frozenset(_CHAT_TEXT.split())
 _TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9'.\-]*[A-Za-z0-9])?|[^\sA-Za-z0-9]")
 _WORDS = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_DENIAL = re.compile(r"\b(?:not|no|none|neither|nor|never|without|cannot)\b|n't\b", re.I)
 #: Sentences of papers already embedded, by paper id (a question's hits repeat in its check).
 _CACHE: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
 _CACHE_SIZE = 2048
@@ -152,13 +154,26 @@ class Coverage:
 
     parts: list[str]
     by_part: dict[str, set[str]] = field(default_factory=dict)  # part -> ids of its papers
+    # part -> ids of the papers that cover its topic words, for parts with a verb in them
+    by_topic: dict[str, set[str]] = field(default_factory=dict)
 
     def uncovered(self) -> list[str]:
         """The parts no paper covers."""
         return [p for p in self.parts if not self.by_part.get(p)]
 
+    def missing(self) -> list[str]:
+        """What can be said to be missing: the topic words (``topic_words``) of each uncovered
+        part, where no paper covers them either ("requests phrased" is there when "requests"
+        is; of "taught sonar imaging" only "sonar imaging" is missing; "tested" never is)."""
+        said = [topic_words(p) for p in self.uncovered() if not self.by_topic.get(p)]
+        return list(dict.fromkeys(t for t in said if t))
+
     def covers(self, paper_id: str, part: str) -> bool:
         return paper_id in self.by_part.get(part, set())
+
+    def states(self, paper_id: str, part: str) -> bool:
+        """Whether the paper covers the part or, leaving its verbs aside, its topic words."""
+        return self.covers(paper_id, part) or paper_id in self.by_topic.get(part, set())
 
     def on_question(self, paper_id: str) -> bool:
         """Whether the paper covers a part of the question (any paper, for a question
@@ -166,21 +181,32 @@ class Coverage:
         return not self.parts or any(paper_id in ids for ids in self.by_part.values())
 
 
+def _says(part: str, sentences: Sequence[str], similarity: float, spelt: str) -> bool:
+    """Whether a paper (its ``sentences``, its text ``squash``ed) says a part, whose best
+    similarity to its sentences is ``similarity``."""
+    if not all(squash(n).removesuffix("s") in spelt for n in names_in(part)):
+        return False
+    return similarity >= COVER_SIMILARITY or any(uses_words(t, part) for t in sentences)
+
+
 def coverage(parts: Sequence[str], papers: Sequence[Paper], embedder: Embedder) -> Coverage:
     """Which of ``papers`` cover each of ``parts`` (see the module's docstring)."""
     result = Coverage(parts=list(parts), by_part={p: set() for p in parts})
     if not parts or not papers:
         return result
-    vectors = embedder.embed(list(parts))
+    topics = {p: t for p in parts if (t := topic_words(p)) and t != p}
+    result.by_topic = {p: set() for p in topics}
+    asked = [*parts, *topics.values()]
+    vectors = embedder.embed(asked)
     for paper in papers:
         sentences, sentence_vectors = _sentences(paper, embedder)
-        similar = (vectors @ sentence_vectors.T).max(axis=1)
+        similar = dict(zip(asked, (vectors @ sentence_vectors.T).max(axis=1), strict=True))
         spelt = squash(paper.text)
-        for part, similarity in zip(parts, similar, strict=True):
-            if not all(squash(n).removesuffix("s") in spelt for n in names_in(part)):
-                continue
-            if similarity >= COVER_SIMILARITY or any(uses_words(t, part) for t in sentences):
+        for part in parts:
+            if _says(part, sentences, similar[part], spelt):
                 result.by_part[part].add(paper.id)
+            elif part in topics and _says(topics[part], sentences, similar[topics[part]], spelt):
+                result.by_topic[part].add(paper.id)
     return result
 
 
@@ -201,20 +227,47 @@ def missing_names(names: Sequence[str], papers: Sequence[Paper], embedder: Embed
     return exact + [n for n, b in zip(unspelt, best, strict=True) if b < COVER_SIMILARITY]
 
 
-def a_topic(part: str) -> bool:
-    """Whether a part can be said to be missing from the papers: not one word that English
-    only uses as a verb ("tested", "let", "taught", "hiding", "spoofing"), which a question
-    that describes a paper in its own words leaves uncovered ("How do papers let a model
-    learn ...?" opened "The indexed papers don't cover let"). A name, a noun, two words or
-    more can be ("microcontrollers", "EEG", "video generation"). By lemminflect's lexicon."""
+@lru_cache(maxsize=4096)
+def topic_words(part: str) -> str:
+    """A part without the words English only uses as verbs ("tested", "let", "taught",
+    "phrased"; by lemminflect's lexicon): what a question that describes a paper in its own
+    words can be said to ask about. "requests phrased" is about "requests"; "tested" about
+    nothing. Names and capitalized words always stay ("Let's Verify", "GPT-4o")."""
     from lemminflect import getAllLemmas
 
-    if " " in part or made_up(part) or part[:1].isupper():
-        return True
-    readings = set(getAllLemmas(part.lower()))
-    return not readings or not readings <= {"VERB", "AUX"}
+    def verb(word: str) -> bool:
+        if made_up(word) or word[:1].isupper():
+            return False
+        readings = set(getAllLemmas(word.lower()))
+        return bool(readings) and readings <= {"VERB", "AUX"}
+
+    return " ".join(w for w in part.split() if not verb(w))
+
+
+def a_topic(part: str) -> bool:
+    """Whether a part can be said to be missing from the papers: not verbs alone
+    (``topic_words``), which a question that describes a paper in its own words leaves
+    uncovered ("How do papers let a model learn ...?" opened "The indexed papers don't cover
+    let"). A name, a noun, a noun with a verb can be ("microcontrollers", "EEG", "video
+    generation")."""
+    return bool(topic_words(part))
 
 
 def parts_said(sentence: str, parts: Sequence[str]) -> list[str]:
     """The parts of the question a sentence states, in the question's words."""
     return [p for p in parts if uses_words(sentence, p)]
+
+
+def restates(sentence: str, question: str, names: Sequence[str] = ()) -> bool:
+    """Whether a sentence says nothing but the question's own words of the papers it
+    ``names``: "X [1] was tested on requests phrased in the past tense" answers "Which of
+    those were tested on requests phrased in the past tense?" and claims no more than that X
+    covers what was asked. A denial ("was not tested") says more."""
+    if _DENIAL.search(sentence):
+        return False
+    asked = [_stem(w) for w in _WORDS.findall(question.lower())]
+    asked += [_stem(w) for name in names for w in _WORDS.findall(name.lower())]
+    words = [w for w in _WORDS.findall(sentence.lower()) if w not in _FRAME and w not in _CHAT]
+    return bool(words) and all(
+        any(w.startswith(a) or a.startswith(_stem(w)) for a in asked) for w in words
+    )

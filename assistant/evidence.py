@@ -22,7 +22,6 @@ from typing import NamedTuple
 from assistant.coverage import (
     COVER_SIMILARITY,
     Coverage,
-    a_topic,
     coverage,
     made_up,
     missing_names,
@@ -49,12 +48,13 @@ from assistant.text import STOPWORDS as _STOPWORDS
 CONDENSE_FIELDS = frozenset({"history", "question"})
 
 # Instructions planted in an abstract are dropped from the evidence (and the prompt tells the
-# model to ignore any that remain).
+# model to ignore any that remain). A paper that studies system prompts ("we give Claude 3 Opus
+# a system prompt stating ...") is no instruction: only a new one is.
 _INJECTION = re.compile(
     r"\b(ignore|disregard|forget)\b[^.]{0,40}\b(instructions?|prompts?|rules|the above|"
     r"everything|you were told)\b"
-    r"|\b(system prompt|you are now|reply with|respond with|output only|as the assistant|"
-    r"you must cite)\b"
+    r"|\b((?:new|updated|real) system prompt|you are now|reply with|respond with|output only|"
+    r"as the assistant|you must cite)\b|\bsystem prompt\s*:"
     r"|\b(print|reveal|output|leak|repeat|tell me)\b[^.]{0,40}\b(api[ _-]?keys?|passwords?|"
     r"secrets?|credentials?|environment variables?|system prompt)\b"
     r"|\bcite\b[^.]{0,60}\bin (every|all|each|your) (answers?|responses?|replies)\b",
@@ -278,10 +278,12 @@ def select_evidence(
     ranked: list[tuple[float, int, str]] = []
     for rank, hit in enumerate(hits):
         clean, dropped = abstract_sentences(hit.paper)
-        if dropped or _INJECTION.search(hit.paper.title):
+        if dropped or _INJECTION.search(hit.paper.title):  # the paper stays, not its instructions
+            what = "its title" if not dropped else f"{dropped} sentence{'s' * (dropped > 1)}"
+            were = "were" if dropped > 1 else "was"
             notices.append(
-                f"source [{rank + 1}] contains instruction-like text; "
-                "it was left out of the prompt."
+                f"source [{rank + 1}] contains instruction-like text: {what} {were} left out "
+                "of the prompt, the rest of the paper was shown."
             )
         pools.append(clean)
         penalty = RANK_STEP * rank + (top - hit.similarity)
@@ -474,11 +476,11 @@ def gather(
     uncovered = covered.uncovered() if relevant else []
     if uncovered:
         missing = missing_names(named_terms(turn.query), [h.paper for h in hits], embedder)
-        if len(uncovered) == len(covered.parts) and not says_it_whole(hits) and not back:
-            missing = uncovered
-        if missing:  # nothing asked is covered, or a thing the question names is missing
+        whole = len(uncovered) == len(covered.parts) and not says_it_whole(hits) and not back
+        if whole or missing:  # nothing asked is covered, or a thing the question names is missing
             relevant = False
-            said = ", ".join(f"'{t}'" for t in missing)
+            terms = (covered.missing() if whole else []) or missing
+            said = ", ".join(f"'{t}'" for t in terms) or "what it asks"
             notices.append(f"none of the closest papers covers {said}; they are listed instead.")
     # Two parts or more unmatched: the question describes its subject in other words than the
     # papers ("per-pixel motion ... when parts of the scene become hidden" for occlusion): read
@@ -511,7 +513,7 @@ def gather(
         hits=hits,
         evidence=evidence,
         relevant=relevant,
-        uncovered=[] if relevant and (described or back) else [p for p in uncovered if a_topic(p)],
+        uncovered=covered.missing() if uncovered and not (relevant and (described or back)) else [],
         notices=notices + dropped,
         telemetry=telemetry,
     )

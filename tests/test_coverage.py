@@ -100,6 +100,60 @@ def test_a_sentence_that_restates_the_question_as_a_finding_is_not_supported(
     assert parts_said(echo.text, question_parts(question)) == ["occlusion"]
 
 
+PAST_TENSE = Paper(
+    id="pt1",
+    title="Does Refusal Training in LLMs Generalize to the Past Tense?",
+    abstract="Refusal training is widely used to prevent LLMs from generating harmful, "
+    "undesirable, or illegal outputs. We reveal a curious generalization gap in the current "
+    "refusal training approaches: simply reformulating a harmful request in the past tense "
+    '(e.g., "How to make a Molotov cocktail?" to "How did people make a Molotov cocktail?") is '
+    "often sufficient to jailbreak many state-of-the-art LLMs. We systematically evaluate this "
+    "method on Llama-3 8B, Claude-3.5 Sonnet, GPT-3.5 Turbo, Gemma-2 9B, Phi-3-Mini, GPT-4o "
+    "mini, GPT-4o, and R2D2 models using GPT-3.5 Turbo as a reformulation model.",
+)
+REFUSAL_TOKENS = Paper(
+    id="rt1",
+    title="Refusal Tokens: A Simple Way to Calibrate Refusals in Large Language Models",
+    abstract="A key component of building safe and reliable language models is enabling the "
+    "models to appropriately refuse to follow certain instructions or answer certain "
+    "questions. We may want models to output refusal messages for various categories of user "
+    "queries, for example, ill-posed questions, instructions for committing illegal acts, or "
+    "queries which require information past the model's knowledge horizon.",
+)
+
+
+def test_a_sentence_answering_which_in_the_questions_words_is_supported_by_coverage(
+    embedder: Any,
+) -> None:
+    # The chat's follow-up "Which of those were tested on requests phrased in the past
+    # tense?" got "The paper by [1] tested on requests phrased in the past tense.": 0.39 from
+    # the paper's best sentence, and the whole answer was withheld as unsupported.
+    question = "Which of those were tested on requests phrased in the past tense?"
+    checked = check_text(
+        "The paper by [1] tested on requests phrased in the past tense. "
+        "Refusal Tokens [2] was tested on requests phrased in the past tense. "
+        "The paper by [1] was not tested on requests phrased in the past tense.",
+        _evidence(PAST_TENSE, REFUSAL_TOKENS),
+        embedder,
+        0.45,
+        renumber=False,
+        question=question,
+    )
+    right, wrong, denial = checked.sentences
+    assert right.support is not None and right.support < 0.45  # the fault this test is about
+    assert right.supported is True and right.supported_by == [1] and not right.unstated
+    assert wrong.supported is False and "past tense" in wrong.unstated
+    assert denial.supported is False
+
+
+def test_a_verb_is_no_topic_but_the_words_beside_it_are() -> None:
+    from assistant.coverage import topic_words
+
+    assert topic_words("requests phrased") == "requests"
+    assert topic_words("taught underwater sonar imaging") == "underwater sonar imaging"
+    assert topic_words("tested") == "" and topic_words("Let's Verify") == "Let's Verify"
+
+
 def test_a_supported_sentence_about_nothing_asked_is_marked_off_the_question(
     embedder: Any,
 ) -> None:
@@ -176,6 +230,16 @@ def test_a_verb_left_uncovered_is_not_said_to_be_missing(fake_settings: Settings
     assert gathered.relevant and gathered.uncovered == []
     assert [a_topic(w) for w in ("let", "tested", "hiding", "retraining")] == [False] * 4
     assert all(map(a_topic, ["microcontrollers", "EEG", "spreadsheets", "video generation"]))
+
+
+def test_what_is_said_missing_is_a_parts_topic_not_the_verb_beside_it(embedder: Any) -> None:
+    # The refusal notice and the answer's opening listed uncovered parts verbs and all.
+    parts = ["taught underwater sonar imaging", "tested", "requests phrased"]
+    covered = coverage(parts, [FLOW, PAST_TENSE], embedder)
+    assert covered.uncovered() == parts  # the fault this test is about
+    assert covered.missing() == ["underwater sonar imaging"]
+    assert covered.states(PAST_TENSE.id, "requests phrased")
+    assert not covered.states(FLOW.id, "requests phrased")
 
 
 def test_a_question_about_a_thing_no_paper_names_is_not_answered(
