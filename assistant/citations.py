@@ -307,10 +307,7 @@ def check_text(
         check.unsourced = unsourced_figures(check.text, given)
         if check.unsourced:
             check.supported = False
-        on_question(check, covered, {n: cited[n].id for n in check.citations if n in cited})
-        answers_which(
-            check, covered, {n: cited[n] for n in check.citations if n in cited}, question
-        )
+        on_question(check, covered, {n: cited[n] for n in check.citations if n in cited}, question)
         one = cited.get(check.citations[0]) if len(check.citations) == 1 else None
         # "This paper proposes" -> "EMS proposes"; "we propose" -> "The authors of EMS propose"
         told = third_person(name_subject(check.text, one), one)
@@ -323,36 +320,28 @@ def check_text(
     )
 
 
-def on_question(check: SentenceCheck, covered: Coverage, cited: dict[int, str]) -> None:
+def on_question(
+    check: SentenceCheck, covered: Coverage, cited: dict[int, Paper], question: str
+) -> None:
     """Read a checked sentence against the question's parts (``coverage``): one that states a
     part none of its cited papers covers restates the question as their finding (``unstated``:
-    not supported); a supported one whose papers cover no part is ``off_question``.
-    ``cited`` maps the sentence's citation numbers to paper ids."""
+    not supported); a supported one whose papers cover no part is ``off_question``. One that
+    answers "which papers ..." in the question's own words ("X [1] was tested on requests
+    phrased in the past tense", ``restates``) is supported when every paper it cites covers
+    every part it states: that is its whole claim, read by meaning (its similarity to one
+    abstract sentence, diluted by the question's words, was 0.39 for the paper that does it,
+    and the answer was withheld). ``cited`` maps the sentence's citation numbers to papers."""
     if not cited or not covered.parts:
         return
     plain = CITATION_GROUP.sub("", check.text)
     said = [p for p in parts_said(plain, covered.parts) if a_topic(p)]
-    check.unstated = [p for p in said if not any(covered.states(i, p) for i in cited.values())]
+    ids = [paper.id for paper in cited.values()]
+    check.unstated = [p for p in said if not any(covered.states(i, p) for i in ids)]
     if check.unstated:  # flagged; its papers still support the rest (``supported_by``)
         check.supported = False
     elif check.supported:
-        check.off_question = not any(covered.on_question(i) for i in cited.values())
-
-
-def answers_which(
-    check: SentenceCheck, covered: Coverage, cited: dict[int, Paper], question: str
-) -> None:
-    """Support a sentence that answers "which papers ..." in the question's own words ("X [1]
-    was tested on requests phrased in the past tense", ``restates``) when every paper it
-    cites covers every part it states: that is its whole claim, and ``coverage`` reads it by
-    meaning. Its similarity to any one abstract sentence, diluted by the question's words,
-    was 0.39 for the paper that does it, and the answer was withheld. ``cited`` maps the
-    sentence's citation numbers to papers."""
-    if check.supported or check.unsourced or check.unstated or check.misattributed or not cited:
-        return
-    plain = CITATION_GROUP.sub("", check.text)
-    said = [p for p in parts_said(plain, covered.parts) if a_topic(p)]
-    titles = [paper.title for paper in cited.values()]
-    stated = all(covered.states(paper.id, p) for paper in cited.values() for p in said)
-    if said and stated and restates(plain, question, titles):
-        check.supported, check.supported_by = True, list(cited)
+        check.off_question = not any(covered.on_question(i) for i in ids)
+    elif said and not check.unsourced and not check.misattributed:
+        stated = all(covered.states(i, p) for i in ids for p in said)
+        if stated and restates(plain, question, [paper.title for paper in cited.values()]):
+            check.supported, check.supported_by = True, list(cited)
