@@ -38,6 +38,7 @@ _CODE = re.compile(r"`([^`\n]+)`")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•+]|\d{1,2}[.)])\s+")
 _RULE = re.compile(r"^\s*(?:[-*_]\s*){3,}$")
+_LONE_QUOTE = re.compile(r"[ \t]*\n[ \t]*([\"”’]+)[ \t]*(?=\n|$)")
 
 
 def plain(text: str, *, lists: bool = True) -> str:
@@ -47,6 +48,7 @@ def plain(text: str, *, lists: bool = True) -> str:
     ("1. **EMS**:") goes. Without it list markers stay (an answer may list, and its numbers
     stay with their items)."""
     text = _CODE.sub(r"\1", _ITALIC.sub(r"\2", _BOLD.sub(r"\2", text)))
+    text = _LONE_QUOTE.sub(r"\1", text)  # a title's closing quote on a line of its own
     paragraphs: list[list[str]] = [[]]
     in_list = False
     for line in text.splitlines():
@@ -74,6 +76,11 @@ def plain(text: str, *, lists: bool = True) -> str:
     return "\n\n".join(joined(p) for p in paragraphs if p)
 
 
+def list_item(sentence: str) -> bool:
+    """Whether a sentence of ``split_answer`` is a list item ("1. [1] EMS", "- EMS")."""
+    return bool(_LIST_ITEM.match(sentence))
+
+
 def _closed(item: str) -> str:
     """A list item as a sentence: with a full stop unless it has one."""
     item = item.rstrip(";,")
@@ -87,7 +94,7 @@ def _closed(item: str) -> str:
 # The end of a sentence: its mark and the citations that close it ("... [2]." / "... . [2]"),
 # before the space that starts the next one.
 _SENTENCE_END = re.compile(
-    rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}(?:\s*\[[\d,\s\-–]+\])*(?=\s+[A-Z0-9\"'(*\[-])"
+    rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}[\"”’]?(?:\s*\[[\d,\s\-–]+\])*(?=\s+[A-Z0-9\"'(*\[-])"
 )
 #: A list item's number ("2." or "2)", and a chip right after it) ending a piece the splitter
 #: cut: after nothing, a colon, a semicolon or a citation ("are [1]: 1." / "[2] 2."), not after

@@ -91,6 +91,22 @@ def test_paper_names_are_short_names_or_quoted_titles() -> None:
     assert paper_name(long).endswith("…”") and len(paper_name(long)) < 70
 
 
+def test_a_sentence_ends_after_its_closing_quote() -> None:
+    # A list item ending on a quoted title ('?"') ran into the next item; a title's closing
+    # quote the model put on a line of its own rendered as a line of its own.
+    listed = 'Items: 1. [1] - "Does It Generalize to the Past Tense?" 2. [2] - "Alignment"'
+    assert split_answer(listed) == [
+        "Items:",
+        '1. [1] - "Does It Generalize to the Past Tense?"',
+        '2. [2] - "Alignment"',
+    ]
+    broken = '1. [1] - "Does It Generalize to the Past Tense?\n"\n2. [2] - "Alignment"'
+    assert split_answer(plain(broken, lists=False)) == [
+        '1. [1] - "Does It Generalize to the Past Tense?"',
+        '2. [2] - "Alignment"',
+    ]
+
+
 def test_ordinals_become_names_with_matching_chips() -> None:
     listed = [(6, EMS), (7, MEMORY), (8, THEORY)]
     text = (
