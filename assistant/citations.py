@@ -22,6 +22,7 @@ from assistant.prose import (
     ENUMERATOR,
     chips_after_titles,
     given_figures,
+    list_item,
     name_citations,
     name_ordinals,
     name_subject,
@@ -303,11 +304,15 @@ def check_text(
             sentences[i].attached = [numbering[old]]
     given = given_figures(question, *(paper.text for paper in shown))
     covered = coverage(question_parts(question), list(cited.values()), embedder)
+    intro = ""  # "The papers tested on X include:", said of each item of the list after it
     for check in sentences:
         check.unsourced = unsourced_figures(check.text, given)
         if check.unsourced:
             check.supported = False
-        on_question(check, covered, {n: cited[n] for n in check.citations if n in cited}, question)
+        item = list_item(check.text)
+        intro = intro if item else check.text if check.text.rstrip().endswith(":") else ""
+        mine = {n: cited[n] for n in check.citations if n in cited}
+        on_question(check, covered, mine, question, intro if item else "")
         one = cited.get(check.citations[0]) if len(check.citations) == 1 else None
         # "This paper proposes" -> "EMS proposes"; "we propose" -> "The authors of EMS propose"
         told = third_person(name_subject(check.text, one), one)
@@ -321,7 +326,7 @@ def check_text(
 
 
 def on_question(
-    check: SentenceCheck, covered: Coverage, cited: dict[int, Paper], question: str
+    check: SentenceCheck, covered: Coverage, cited: dict[int, Paper], question: str, intro: str = ""
 ) -> None:
     """Read a checked sentence against the question's parts (``coverage``): one that states a
     part none of its cited papers covers restates the question as their finding (``unstated``:
@@ -330,10 +335,12 @@ def on_question(
     phrased in the past tense", ``restates``) is supported when every paper it cites covers
     every part it states: that is its whole claim, read by meaning (its similarity to one
     abstract sentence, diluted by the question's words, was 0.39 for the paper that does it,
-    and the answer was withheld). ``cited`` maps the sentence's citation numbers to papers."""
+    and the answer was withheld). ``cited`` maps the sentence's citation numbers to papers; a
+    list item is read with the ``intro`` that says what its items are ("... tested on requests
+    phrased in the past tense include:" then "2. [2] Alignment faking" claims it of [2])."""
     if not cited or not covered.parts:
         return
-    plain = CITATION_GROUP.sub("", check.text)
+    plain = CITATION_GROUP.sub("", f"{intro} {check.text}")
     said = [p for p in parts_said(plain, covered.parts) if a_topic(p)]
     ids = [paper.id for paper in cited.values()]
     check.unstated = [p for p in said if not any(covered.states(i, p) for i in ids)]

@@ -146,6 +146,26 @@ def test_a_sentence_answering_which_in_the_questions_words_is_supported_by_cover
     assert denial.supported is False
 
 
+def test_a_list_item_claims_what_its_intro_says(embedder: Any) -> None:
+    # The demo's follow-up listed three papers under "The papers tested on requests phrased in
+    # the past tense include:"; the two that were not were shown supported (by their titles).
+    checked = check_text(
+        "The papers tested on requests phrased in the past tense include:\n"
+        '1. [1] - "Does Refusal Training in LLMs Generalize to the Past Tense?"\n'
+        '2. [2] - "Refusal Tokens"\n'
+        "Rephrasing a harmful request in the past tense is often enough to jailbreak LLMs [1].",
+        _evidence(PAST_TENSE, REFUSAL_TOKENS),
+        embedder,
+        0.45,
+        renumber=False,
+        question="Which of those were tested on requests phrased in the past tense?",
+    )
+    intro, right, wrong, _ = checked.sentences
+    assert intro.supported is None and right.supported is True
+    assert wrong.support is not None and wrong.support >= 0.45  # its title: the fault
+    assert wrong.supported is False and "past tense" in wrong.unstated
+
+
 def test_a_verb_is_no_topic_but_the_words_beside_it_are() -> None:
     from assistant.coverage import topic_words
 
