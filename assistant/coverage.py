@@ -265,9 +265,12 @@ def restates(sentence: str, question: str, names: Sequence[str] = ()) -> bool:
     covers what was asked. A denial ("was not tested") says more."""
     if _DENIAL.search(sentence):
         return False
-    asked = [_stem(w) for w in _WORDS.findall(question.lower())]
-    asked += [_stem(w) for name in names for w in _WORDS.findall(name.lower())]
-    words = [w for w in _WORDS.findall(sentence.lower()) if w not in _FRAME and w not in _CHAT]
+
+    def content(text: str) -> list[str]:
+        return [w for w in _WORDS.findall(text.lower()) if w not in _FRAME and w not in _CHAT]
+
+    asked = [_stem(w) for w in content(" ".join([question, *names]))]
+    words = content(sentence)
     return bool(words) and all(
         any(w.startswith(a) or a.startswith(_stem(w)) for a in asked) for w in words
     )

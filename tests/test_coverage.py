@@ -144,6 +144,11 @@ def test_a_sentence_answering_which_in_the_questions_words_is_supported_by_cover
     assert right.supported is True and right.supported_by == [1] and not right.unstated
     assert wrong.supported is False and "past tense" in wrong.unstated
     assert denial.supported is False
+    # a word the question does not use is a claim of its own ("in" is no prefix of "inference")
+    from assistant.coverage import restates
+
+    assert restates("The paper by tested on requests phrased in the past tense.", question)
+    assert not restates("The paper introduces inference on requests.", question)
 
 
 def test_a_list_item_claims_what_its_intro_says(embedder: Any) -> None:
