@@ -174,9 +174,13 @@ def write_page(
     evidence, dropped = select_evidence(page.hits, page.topic, budget)
     # "left out of the prompt" only means something when there is a prompt.
     notices = list(page.notices) + (dropped if use_llm else [])
-    for spec in page.themes:  # shown the overview's own papers: the overview is its paragraph
+    # A theme shown the overview's own papers has the overview as its paragraph, which gets
+    # a paragraph's length (at 80 tokens a one-theme overview covered one paper of five).
+    overview_tokens = config.overview_tokens
+    for spec in page.themes:
         if set(spec.members[: config.sources_per_theme]) == set(page.overview_sources):
             spec.write = False
+            overview_tokens = max(overview_tokens, config.paragraph_tokens)
     theme_of = {i: n for n, theme in enumerate(page.themes, start=1) for i in theme.members}
     theme_centrality = {
         i: c for theme in page.themes for i, c in zip(theme.members, theme.centrality, strict=True)
@@ -261,7 +265,7 @@ def write_page(
             # first paper) is no "this paper"
             ask=OVERVIEW_ASK[sum(len(t.papers) for t in on_topic) > 1],
         )
-        text = yield from _generate(llm, prompt, config.overview_tokens, "overview", calls)
+        text = yield from _generate(llm, prompt, overview_tokens, "overview", calls)
         yield "\n\n"
         t0 = time.perf_counter()
         checked = _checked(text, shown, embedder, settings, page.topic)
