@@ -94,7 +94,7 @@ def _closed(item: str) -> str:
 # The end of a sentence: its mark and the citations that close it ("... [2]." / "... . [2]"),
 # before the space that starts the next one.
 _SENTENCE_END = re.compile(
-    rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}[\"”’]?(?:\s*\[[\d,\s\-–]+\])*(?=\s+[A-Z0-9\"'(*\[-])"
+    rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}(?:\s*\[[\d,\s\-–]+\])*(?=\s+[A-Z0-9\"'(*\[-])"
 )
 #: A list item's number ("2." or "2)", and a chip right after it) ending a piece the splitter
 #: cut: after nothing, a colon, a semicolon or a citation ("are [1]: 1." / "[2] 2."), not after
