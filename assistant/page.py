@@ -261,8 +261,7 @@ def write_page(
             topic=page.topic,
             themes="; ".join(t.name for t in on_topic),
             sources=format_sources(shown),
-            # one paper on the topic is no "these papers"; one theme of 21 (shown by its
-            # first paper) is no "this paper"
+            # one paper on the topic is no "these papers", however many papers are shown
             ask=OVERVIEW_ASK[sum(len(t.papers) for t in on_topic) > 1],
         )
         text = yield from _generate(llm, prompt, overview_tokens, "overview", calls)

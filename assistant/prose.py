@@ -205,11 +205,9 @@ def name_ordinals(text: str, listed: Sequence[tuple[int, Paper]]) -> str:
 
     def numbered(match: re.Match[str]) -> str:
         paper = by_number.get(int(match.group(1)))
+        kept = _kept_apposition(match, paper, listed)
         if paper is None:
-            apposition = match.group("apposition") or ""
-            return match.group(0).removesuffix(apposition) + name_ordinals(apposition, listed)
-        kept = _kept_apposition(match, paper)
-        kept = kept and name_ordinals(kept, listed)  # ", and the second paper,"
+            return match.group(0).removesuffix(match.group("apposition") or "") + (kept or "")
         if kept is None:  # "Paper 1, "EMS: Evict then Merge," proposes": "EMS [1] proposes"
             return f"{paper_name(paper)} [{match.group(1)}]"
         rest = _SENTENCE_BREAK.split(match.string[match.end() :], maxsplit=1)[0].lower()
@@ -226,8 +224,7 @@ def name_ordinals(text: str, listed: Sequence[tuple[int, Paper]]) -> str:
         if index >= len(listed):
             return match.group(0)
         number, paper = listed[index]
-        kept = name_ordinals(_kept_apposition(match, paper) or "", listed)
-        return f"{paper_name(paper)} [{number}]{kept}"
+        return f"{paper_name(paper)} [{number}]{_kept_apposition(match, paper, listed) or ''}"
 
     return _ORDINAL.sub(replace, text)
 
@@ -247,14 +244,21 @@ _SENTENCE_BREAK = re.compile(r"[.!?]\s+")
 _VERB_NEXT = re.compile(r"\s+[a-z]+s\b")  # "[2] introduces ...": a verb follows the chip
 
 
-def _kept_apposition(match: re.Match[str], paper: Paper) -> str | None:
-    """The apposition after "the first paper" to keep ("" when there is none), or None when
-    it names the paper: its title, or what prose calls it (``_called``), quoted or not."""
+def _kept_apposition(
+    match: re.Match[str], paper: Paper | None, listed: Sequence[tuple[int, Paper]]
+) -> str | None:
+    """The apposition after "the first paper" to keep ("" when there is none), its own
+    ordinals named (", and the second paper,"), or None when it names ``paper``: its title,
+    or what prose calls it (``_called``), quoted or not."""
     apposition = match.group("apposition") or ""
     said = CITATION_GROUP.sub("", apposition).strip(' ,"“”').rstrip(",.?").lower()
-    if said and (paper.title.lower().startswith(said) or said.split(":")[0] in _called(paper)):
+    if (
+        paper is not None
+        and said
+        and (paper.title.lower().startswith(said) or said.split(":")[0] in _called(paper))
+    ):
         return None
-    return apposition
+    return name_ordinals(apposition, listed) if apposition else ""
 
 
 def _called(paper: Paper) -> list[str]:
