@@ -39,6 +39,7 @@ _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•+]|\d{1,2}[.)])\s+")
 _RULE = re.compile(r"^\s*(?:[-*_]\s*){3,}$")
 _LONE_QUOTE = re.compile(r"[ \t]*\n[ \t]*([\"”’]+)[ \t]*(?=\n|$)")
+_QUOTED = re.compile(r'"[ \t]*([^"\n]*?)[ \t]*"')  # '"Past Tense? "' -> '"Past Tense?"'
 
 
 def plain(text: str, *, lists: bool = True) -> str:
@@ -49,6 +50,7 @@ def plain(text: str, *, lists: bool = True) -> str:
     stay with their items)."""
     text = _CODE.sub(r"\1", _ITALIC.sub(r"\2", _BOLD.sub(r"\2", text)))
     text = _LONE_QUOTE.sub(r"\1", text)  # a title's closing quote on a line of its own
+    text = "\n".join(_trimmed_quotes(line) for line in text.split("\n"))
     paragraphs: list[list[str]] = [[]]
     in_list = False
     for line in text.splitlines():
@@ -74,6 +76,15 @@ def plain(text: str, *, lists: bool = True) -> str:
         paragraphs[-1].append(line.strip())
     joined = ("\n" if not lists else " ").join
     return "\n\n".join(joined(p) for p in paragraphs if p)
+
+
+def _trimmed_quotes(line: str) -> str:
+    """A line's straight-quoted spans without spaces inside their quotes: a closing quote
+    after a space ('"Past Tense? "') starts a sentence of its own, and ends the list it is in.
+    Only a line whose quotes pair up: an odd one cannot tell its opening from its closing."""
+    if line.count('"') % 2:
+        return line
+    return _QUOTED.sub(r'"\1"', line)
 
 
 def list_item(sentence: str) -> bool:

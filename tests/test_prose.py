@@ -102,6 +102,10 @@ def test_a_closing_quote_stays_with_its_title() -> None:
         '1. [1] - "Does It Generalize to the Past Tense?"',
         '2. [2] - "Alignment"',
     ]
+    # ... or after a space inside its quotes (the demo's follow-up list, replayed)
+    spaced = '1. [1] - "Does It Generalize to the Past Tense? "\n2. [2] - "Alignment"'
+    assert split_answer(plain(spaced, lists=False)) == split_answer(plain(broken, lists=False))
+    assert plain('He said " and left.') == 'He said " and left.'  # unpaired: left as it is
 
 
 def test_ordinals_become_names_with_matching_chips() -> None:
