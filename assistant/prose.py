@@ -243,7 +243,8 @@ def name_ordinals(text: str, listed: Sequence[tuple[int, Paper]]) -> str:
 # A run of chips read as a noun ("are [1], [2] and [3]"), after a word that asks for one.
 _CHIP_RUN = re.compile(r"\[\d+\](?:(?:\s*,\s*and\s+|\s*,\s*|\s+and\s+|\s+or\s+)\[\d+\])*")
 _NOUN_SLOT = re.compile(
-    r"(?:[.!?:;,]\s+|\b(?:[Ii]n|by|from|of|is|are|was|were|and|or|while|whereas|but|than|"
+    rf"(?:[.!?]{NOT_AFTER_ABBREVIATION}\s+|[:;,]\s+|"
+    r"\b(?:[Ii]n|by|from|of|is|are|was|were|and|or|while|whereas|but|than|"
     r"with|like|as|unlike|include|includes|including|namely|see|both|called|named|titled)\s+)$"
 )
 # Words that stand in for the name: "the paper by [1]", "Papers [1] and [2]".
@@ -348,13 +349,39 @@ def _drop_paper_by(match: re.Match[str], papers: Mapping[int, Paper]) -> str:
     return name + match.group("chip")
 
 
+# "Wang et al. [3]", "the paper by Wang and Li et al. [3]": authors the model may have made up
+# (the prompt shows none).
+_ET_AL = re.compile(
+    r"\b(?P<intro>[Tt]he\s+(?:paper|work|study|article)\s+(?:by|from|of)\s+)?"
+    r"(?P<names>[A-Z][\w'’-]+(?:\s+(?:and|&)\s+[A-Z][\w'’-]+)?)\s+et\s+al\.?,?"
+    r"(?P<chip>\s*\[(?P<n>\d+)\])"
+)
+
+
+def _authors_or_name(match: re.Match[str], papers: Mapping[int, Paper]) -> str:
+    """ "The paper by Wang et al. [3]" stays when a Wang wrote paper 3; else it becomes its
+    name ("M+ [3]"): a made-up author is no way to tell the reader which paper."""
+    paper = papers.get(int(match.group("n")))
+    if paper is None:
+        return match.group(0)
+    surnames = {a.split()[-1].lower() for a in paper.authors if a.split()}
+    if any(n.lower() in surnames for n in re.findall(r"[\w'’-]+", match.group("names"))):
+        return match.group(0)
+    before = match.string[: match.start()]
+    at_start = not before.strip() or re.search(r"[.!?]\s*$", before)
+    name = paper_name(paper)
+    return (name[0].upper() + name[1:] if at_start else name) + match.group("chip")
+
+
 def name_citations(text: str, papers: Mapping[int, Paper]) -> str:
     """Chips that stand for a paper get its name before them: at the start of a sentence,
     after a word that asks for a noun ("by", "in", "is", "and" ...), or in place of "the
-    paper by" ("The paper by [1] shows" -> "MemoryFormer [1] shows"). A chip closing a claim
+    paper by" ("The paper by [1] shows" -> "MemoryFormer [1] shows") or an author the paper
+    does not have ("Wang et al. [1]"). A chip closing a claim
     ("... by 40% [1].") is left alone, as is one whose paper its sentence names. A title
     written out whole is its name first (``name_titles``)."""
     text = name_titles(text, papers.values())
+    text = _ET_AL.sub(lambda m: _authors_or_name(m, papers), text)
     text = _BY_NAME.sub(lambda m: _drop_paper_by(m, papers), text)
     out: list[str] = []
     at = 0

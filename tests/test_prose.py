@@ -202,6 +202,19 @@ def test_chips_that_stand_for_a_paper_get_its_name() -> None:
         assert name_citations(kept, papers) == kept
 
 
+def test_an_author_the_paper_does_not_have_becomes_its_name() -> None:
+    # The demo's follow-up: "The paper by Wang et al. [3] proposes" (no author is shown to the
+    # model) read "The paper by Wang et al. M+ [1] proposes".
+    by_wang = EMS.model_copy(update={"authors": ["Yao Wang", "Li Chen"]})
+    text = "The paper by Wang et al. [1] proposes SCM. Chen et al. [2] remove FC layers."
+    assert name_citations(text, {1: EMS, 2: MEMORY}) == (
+        "EMS [1] proposes SCM. MemoryFormer [2] remove FC layers."
+    )
+    assert name_citations(text, {1: by_wang, 2: MEMORY}) == (
+        "The paper by Wang et al. [1] proposes SCM. MemoryFormer [2] remove FC layers."
+    )
+
+
 def test_a_title_written_out_whole_becomes_the_papers_name() -> None:
     papers = {1: MEMORY, 2: EMS, 3: THEORY}
     assert name_citations(
