@@ -27,6 +27,7 @@ from assistant.prose import (
     name_ordinals,
     name_subject,
     plain,
+    quoted_copy,
     split_answer,
     third_person,
     unsourced_figures,
@@ -314,8 +315,10 @@ def check_text(
         mine = {n: cited[n] for n in check.citations if n in cited}
         on_question(check, covered, mine, question, intro if item else "")
         one = cited.get(check.citations[0]) if len(check.citations) == 1 else None
-        # "This paper proposes" -> "EMS proposes"; "we propose" -> "The authors of EMS propose"
-        told = third_person(name_subject(check.text, one), one)
+        # "This paper proposes" -> "EMS proposes"; "we propose" -> "The authors of EMS propose";
+        # "EMS [1] as LLMs grow, ..." (an abstract's sentence glued on) -> 'EMS [1]: “As ...”'
+        told = quoted_copy(check.text, one)
+        told = told if told != check.text else third_person(name_subject(check.text, one), one)
         if told != check.text:
             text, check.text = text.replace(check.text, told, 1), told
         check.text = name_citations(check.text, cited)

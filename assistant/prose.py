@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from assistant.models import Paper
-from assistant.text import NOT_AFTER_ABBREVIATION
+from assistant.text import NOT_AFTER_ABBREVIATION, split_sentences
 
 #: A citation group: "[1]", "[1, 3]", "[2-4]".
 CITATION_GROUP = re.compile(r"\[(\s*\d+\s*(?:(?:,|-|–)\s*\d+\s*)*)\]")
@@ -522,3 +522,27 @@ def name_subject(sentence: str, paper: Paper | None) -> str:
     if match is None or match.group(0) in ("This", "The", "That"):
         return sentence  # "The results ...": not a paper
     return paper_name(paper) + sentence[match.end() :]
+
+
+#: A sentence's subject and chip, then the rest: 'The paper "SirLLM: ..." [4] as Large ...'.
+_HEAD_CHIP = re.compile(r"^(?P<head>[^\[]{1,200}?\[\d+\])\s+(?P<rest>[^\[\]]+?)\s*$")
+
+
+def quoted_copy(sentence: str, paper: Paper | None) -> str:
+    """A paper's name and chip glued to one of its abstract's sentences copied whole
+    ('The paper "SirLLM ..." [4] as Large Language Models (LLMs) become ..., their ability
+    ... becomes essential.': no verb joins them) reads as that sentence quoted: '... [4]:
+    “As Large Language Models ... becomes essential.”'. A copy that goes on from the name
+    ("EMS [1] merges the evicted tokens ...") is a sentence of its own and is left alone."""
+    match = _HEAD_CHIP.match(sentence)
+    if paper is None or match is None:
+        return sentence
+    rest = match.group("rest")
+    said = " ".join(rest.split()).rstrip(".").lower()
+    if len(said.split()) < 6 or not rest[:1].islower():  # "[1] The occlusion ...": a label
+        return sentence
+    for line in split_sentences(paper.abstract):
+        if line[:1].isupper() and " ".join(line.split()).rstrip(".").lower() == said:
+            return f"{match.group('head')}: “{line}”"
+    return sentence
+

@@ -14,6 +14,7 @@ from assistant.prose import (
     name_ordinals,
     paper_name,
     plain,
+    quoted_copy,
     split_answer,
     unsourced_figures,
     whole,
@@ -319,3 +320,23 @@ def test_a_chip_inside_a_title_moves_after_it() -> None:
         "See KV Cache Compression, But What Must We Give in Return? A Comprehensive Benchmark [3]."
     )
     assert chips_after_titles(closing, [kv]) == closing
+
+
+def test_an_abstract_sentence_glued_to_a_name_reads_as_a_quote() -> None:
+    # The demo's memory question: 'The paper "SirLLM: ..." [4] as Large Language Models (LLMs)
+    # become ...' showed as "SirLLM [4] as Large Language Models ...": no verb, no sense.
+    sirllm = Paper(
+        id="s",
+        title="SirLLM: Streaming Infinite Retentive LLM",
+        abstract="As LLMs become prevalent in many domains, their memory becomes essential. "
+        "SirLLM keeps the key phrases of a long dialogue in memory.",
+    )
+    glued = 'The paper "SirLLM" [4] as LLMs become prevalent in many domains, their memory '
+    assert quoted_copy(glued + "becomes essential.", sirllm) == (
+        'The paper "SirLLM" [4]: “As LLMs become prevalent in many domains, their memory '
+        "becomes essential.”"
+    )
+    went_on = "SirLLM [4] keeps the key phrases of a long dialogue in memory."
+    assert quoted_copy(went_on, sirllm) == went_on  # a verb joins them: a sentence
+    assert quoted_copy(glued + "grows.", sirllm) == glued + "grows."  # no copy: as written
+
