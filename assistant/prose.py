@@ -177,9 +177,17 @@ _ORDINALS = [
 _APPOSITION = (
     r"(?P<apposition>,\s*(?:[\"“][^\"“”\n]{3,200}[\"”](?:\s*\[[\d,\s]+\])?,?|[^,\"“\n]{2,120},))?"
 )
+#: What "the second" does when it stands for a paper ("while the second introduces Taipan");
+#: none a noun too ("the first uses of", "the first studies"), which would read as a paper.
+_PAPER_VERBS = (
+    "introduces|proposes|presents|shows|finds|describes|demonstrates|explores|compares|seeks|"
+    "focuses|develops|provides|offers|investigates|examines|achieves|combines|extends|applies|"
+    "evaluates|argues|suggests|addresses|improves|reduces"
+)
 _ORDINAL = re.compile(
-    r"\b(?:the\s+)?(" + "|".join(_ORDINALS) + r"|last|final)\s+"
+    r"\b(?:(?:the\s+)?(" + "|".join(_ORDINALS) + r"|last|final)\s+"
     r"(?:paper|study|work|article|source|excerpt|approach|method|abstract)s?\b"
+    r"|the\s+(" + "|".join(_ORDINALS) + rf"|last|final)(?=\s+(?:{_PAPER_VERBS})\b))"
     r"(\s*\[[\d,\s]+\])?" + _APPOSITION,
     re.IGNORECASE,
 )
@@ -230,7 +238,7 @@ def name_ordinals(text: str, listed: Sequence[tuple[int, Paper]]) -> str:
     text = _NUMBERED.sub(numbered, text)
 
     def replace(match: re.Match[str]) -> str:
-        word = match.group(1).lower()
+        word = (match.group(1) or match.group(2)).lower()  # "the second paper" / "the second"
         index = len(listed) - 1 if word in ("last", "final") else _ORDINALS.index(word)
         if index >= len(listed):
             return match.group(0)

@@ -120,6 +120,11 @@ def test_ordinals_become_names_with_matching_chips() -> None:
         "is theory; EMS [6] adds merging."
     )
     assert name_ordinals("The fifth paper is missing.", listed) == "The fifth paper is missing."
+    # "the second" alone, doing what a paper does (the demo's digest overview)
+    assert name_ordinals("EMS evicts, while the second introduces FC-free layers.", listed) == (
+        "EMS evicts, while MemoryFormer [7] introduces FC-free layers."
+    )
+    assert name_ordinals("The second stage merges.", listed) == "The second stage merges."
     # the prompt's <paper number="7">, as the model calls it; its chip, ours or a slip, goes
     assert name_ordinals("Paper 7 proposes FC-free layers [6]. Source #8 is theory.", listed) == (
         "MemoryFormer [7] proposes FC-free layers [6]. "
