@@ -141,12 +141,13 @@ def through(text: str, sentences: Sequence[str], n: int) -> str:
 
 
 def whole(text: str) -> str:
-    """``text`` ending on a full sentence. A text the token limit cut mid-sentence is trimmed
-    to its last finished sentence; one with no finished sentence keeps what it has up to its
-    last citation, closed by a full stop (a claim and its source), else ends in "…"."""
+    """``text`` ending on a full sentence (or a list item). A text the token limit cut
+    mid-sentence is trimmed to its last finished sentence; one with no finished sentence
+    keeps what it has up to its last citation, closed by a full stop (a claim and its
+    source), else ends in "…"."""
     text = text.rstrip()
-    if not text or FINISHED.search(text):
-        return text
+    if not text or FINISHED.search(text) or list_item(text.rsplit("\n", 1)[-1]):
+        return text  # a list's last item needs no full stop ("3. [3] LLMs Know More")
     sentences = split_answer(text)
     if len(sentences) >= 2:
         return through(text, sentences, len(sentences) - 1)
@@ -553,4 +554,3 @@ def quoted_copy(sentence: str, paper: Paper | None) -> str:
         if line[:1].isupper() and " ".join(line.split()).rstrip(".").lower() == said:
             return f"{match.group('head')}: “{line}”"
     return sentence
-

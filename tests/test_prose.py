@@ -72,6 +72,10 @@ def test_whole_trims_a_cut_sentence_and_never_cuts() -> None:
     )
     assert whole("Only a fragment without") == "Only a fragment without…"
     assert whole("Done [1].") == "Done [1]."
+    assert (
+        whole("Two:\n1. [1] EMS\n2. [2] LLMs Know More")
+        == "Two:\n1. [1] EMS\n2. [2] LLMs Know More"
+    )
     assert whole("He said “done.”") == "He said “done.”"
     assert split_answer("One [1]. Two [2]") == ["One [1].", "Two [2]"]
     # A chip after the full stop stays with its sentence; one after a list number, its item.
@@ -344,4 +348,3 @@ def test_an_abstract_sentence_glued_to_a_name_reads_as_a_quote() -> None:
     went_on = "SirLLM [4] keeps the key phrases of a long dialogue in memory."
     assert quoted_copy(went_on, sirllm) == went_on  # a verb joins them: a sentence
     assert quoted_copy(glued + "grows.", sirllm) == glued + "grows."  # no copy: as written
-
