@@ -66,7 +66,7 @@ def plain(text: str, *, lists: bool = True) -> str:
         if lists and item and line.rstrip().endswith(":"):
             continue  # "1. **Title**:" heads the sub-items that say it: no sentence of its own
         if lists and item:
-            line = _closed(line[item.end() :].strip())
+            line = _closed(_unlabelled(line[item.end() :].strip()))
             if not in_list and paragraphs[-1] and not FINISHED.search(paragraphs[-1][-1]):
                 paragraphs[-1][-1] = paragraphs[-1][-1].rstrip(":").rstrip() + ":"
             in_list = True
@@ -76,6 +76,28 @@ def plain(text: str, *, lists: bool = True) -> str:
         paragraphs[-1].append(line.strip())
     joined = ("\n" if not lists else " ").join
     return "\n\n".join(joined(p) for p in paragraphs if p)
+
+
+#: A list item's heading before the sentence that says it: "Learning to Customize: This paper".
+_LABEL = re.compile(r"^(?P<label>[^.:\[\]]{2,120}?)\s*[:–—]\s+(?P<rest>.+)$")
+
+
+def _unlabelled(item: str) -> str:
+    """A list item without the heading that only names what its sentence names again
+    ("Taipan: This paper introduces Taipan [2]" or "EMS: EMS evicts [1]" -> the sentence,
+    whose "This paper" the check names). A heading the sentence needs ("EMS: it merges")
+    stays."""
+    match = _LABEL.match(item)
+    if match is None:
+        return item
+    label, rest = match.group("label"), match.group("rest")
+    words = label.lower().strip("\"“”'").split()
+    named_again = rest.lower().lstrip("\"“”'").startswith(" ".join(words[:2]))
+    subject = _PAPER_SUBJECT.match(rest)
+    stands_for = subject is not None and subject.group(0) not in ("This", "The", "That")
+    if (named_again or stands_for) and rest[:1].isupper() and len(words) <= 15:
+        return rest
+    return item
 
 
 def _trimmed_quotes(line: str) -> str:

@@ -55,6 +55,19 @@ def test_plain_removes_markdown_and_makes_a_list_prose() -> None:
         "They differ in their focus:\n\n"
         "This paper explains that ICL is implicit finetuning. It shows the two behave alike."
     )
+    # an item's heading that its sentence names again goes (the demo's digest overview read
+    # 'Learning to Customize ... Context: “Learning to Customize…” [2] introduces'); one the
+    # sentence needs stays
+    text = (
+        "1. **Learning to Customize**: This paper introduces a method [2].\n"
+        "2. **EMS**: EMS evicts tokens [1].\n"
+        "3. **EMS**: it merges [1].\n"
+        "4. Mamba: The results show gains [3]."
+    )
+    assert plain(text) == (
+        "This paper introduces a method [2]. EMS evicts tokens [1]. EMS: it merges [1]. "
+        "Mamba: The results show gains [3]."
+    )
 
 
 def test_plain_keeps_an_answers_list_and_arithmetic() -> None:
