@@ -279,8 +279,9 @@ def check_text(
     (``unsourced``), nor one stating a part of the question its papers do not cover, and a
     supported one whose papers cover no part of the question is marked (``on_question``).
     A sentence whose subject stands for its one cited paper gets the paper's name ("This
-    paper proposes" -> "EMS proposes"), and an abstract's first person is told of its authors
-    ("we propose" -> "The authors of EMS propose"). Last, chips that stand for a paper get
+    paper proposes" -> "EMS proposes"), an abstract's first person is told of its authors
+    ("we propose" -> "The authors of EMS propose"), and an abstract sentence glued after a
+    paper's name reads as its quote (``quoted_copy``). Last, chips that stand for a paper get
     its name ("The paper by [1] shows" -> "MemoryFormer [1] shows"), after the scoring,
     which a name would sway.
     """

@@ -11,7 +11,10 @@ the rest:
                       numbered 4), named, cited
 - ``chips_after_titles`` a chip the model put inside a quoted title moves after it
 - ``name_citations``  a chip standing for a paper ("The paper by [1] shows", "[2] proposes",
-                      "... is [1].") gets the paper's name: "MemoryFormer [1] shows"
+                      "... is [1].", "Wang et al. [1]" when no Wang wrote it) gets the
+                      paper's name: "MemoryFormer [1] shows"
+- ``quoted_copy``     an abstract sentence glued after a name ("SirLLM [4] as LLMs grow,
+                      ...") reads as its quote: 'SirLLM [4]: “As LLMs grow, ...”'
 - ``unsourced_figures`` the figures of a sentence that no shown paper and not the question gives
 
 The citation check (``answer.check_text``) calls these; nothing else rewrites model prose.
