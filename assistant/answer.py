@@ -199,12 +199,14 @@ def build_answer(
     to ``quoted_results`` result sentences of supported sources quoted under it."""
     evidence = gathered.evidence
     question, standalone = gathered.question, gathered.standalone_question
+    draft = raw_text if gathered.relevant else ""
     if is_abstention(raw_text):
         return Answer(
             question=question,
             standalone_question=standalone,
             answer=CANNOT_ANSWER,
             abstained=True,
+            draft=draft,
             sources=[_source(ev.number, ev, cited=False) for ev in evidence],
         )
     asked = question if question == standalone else f"{question}\n{standalone}"
@@ -216,6 +218,7 @@ def build_answer(
         for c in checked.sentences
     ):
         honest = build_answer(gathered, CANNOT_ANSWER, embedder, threshold)
+        honest.draft = draft
         honest.notices.append(
             "the model's draft was withheld: none of its sentences is supported by the papers "
             "it was shown; the closest papers are listed instead."
@@ -278,6 +281,7 @@ def build_answer(
         standalone_question=standalone,
         answer=text,
         abstained=False,
+        draft=draft,
         sentences=sentences,
         citations=citations,
         sources=sources,

@@ -348,6 +348,7 @@ def test_answer_with_valid_and_invalid_citations(fake_settings: Settings, fake: 
     assert not answer.abstained
     assert answer.invalid_citations == 1
     assert "[12]" not in answer.answer
+    assert answer.draft == "".join(chunks) and "[12]" in answer.draft  # as the model wrote it
     (citation,) = answer.citations
     assert citation.number == 1 and citation.title.startswith("SplatFlow")
     assert citation.evidence, "the evidence sentences come along"

@@ -338,7 +338,11 @@ class StockPipeline:
         question = gathered.question
         if is_abstention(text):
             return Answer(
-                question=question, standalone_question=question, answer=text, abstained=True
+                question=question,
+                standalone_question=question,
+                answer=text,
+                abstained=True,
+                draft=text,
             )
         checked = check_text(
             text,
@@ -367,6 +371,7 @@ class StockPipeline:
             standalone_question=question,
             answer=checked.text,
             abstained=False,
+            draft=text,
             sentences=checked.sentences,
             citations=citations,
             invalid_citations=checked.invalid_citations,

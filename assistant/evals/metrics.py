@@ -162,6 +162,7 @@ class AnswerScore(BaseModel):
 
     system: str = Field(description="ours, llamaindex or llamaindex+ours.")
     text: str = Field(description="The answer as checked (invalid citations removed).")
+    draft: str = Field("", description="The model's text before the check (``Answer.draft``).")
     abstained: bool
     sources: list[str] = Field(
         default_factory=list, description="Paper ids shown to the model, in source order."
@@ -231,6 +232,7 @@ class AnswerScore(BaseModel):
         return cls(
             system=system,
             text=answer.answer,
+            draft=answer.draft,
             abstained=answer.abstained,
             sources=list(sources),
             cited=cited,

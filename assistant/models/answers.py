@@ -193,6 +193,11 @@ class Answer(BaseModel):
     standalone_question: str
     answer: str = Field(description="The answer text, citations renumbered.")
     abstained: bool
+    draft: str = Field(
+        "",
+        description="What the model wrote, before the check made it readable and cited "
+        "(empty when the model was not asked): replay it through ``citations.check_text``.",
+    )
     sentences: list[SentenceCheck] = Field(default_factory=list)
     citations: list[Citation] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list)
