@@ -430,7 +430,8 @@ def name_citations(text: str, papers: Mapping[int, Paper]) -> str:
         end = _SENTENCE_BREAK.split(text[run.end() :], maxsplit=1)[0]
         sentence = f"{start} {end}".lower()
         named = any(any(c in sentence for c in _called(papers[n])) for n in numbers if n in papers)
-        introduces = text[run.end() :].lstrip().startswith(":")  # "are [1]: 1. ..." a list
+        # "are [1]: 1. ..." introduces a list; "- Paper [1]: The authors ..." labels an item
+        introduces = text[run.end() :].lstrip().startswith(":") and not works
         if named and slot and _VERB_NEXT.match(text[run.end() :]):
             # A chip as the subject of a sentence that names its paper ("[2] introduces
             # Taipan", "Paper [1] proposes EMS", "The paper by [1] shows that KV cache is 1 bit

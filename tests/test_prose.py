@@ -205,6 +205,12 @@ def test_chips_that_stand_for_a_paper_get_its_name() -> None:
     assert name_citations("It helps. The papers [2] and [1] argue so.", papers) == (
         "It helps. EMS [2] and MemoryFormer [1] argue so."
     )
+    # "Paper [1]:" labelling a list item (a follow-up in the demo) is the paper's name; a
+    # chip after "are" that opens a list is left alone
+    assert name_citations(
+        "Two:\n- Paper [1]: The authors drop FC.\n- Paper [2]: It merges.", papers
+    ) == ("Two:\n- MemoryFormer [1]: The authors drop FC.\n- EMS [2]: It merges.")
+    assert name_citations("The methods are [1]: 1. it", papers) == "The methods are [1]: 1. it"
     # A chip as the subject of a sentence that names its paper is called "the paper".
     assert name_citations("It is fast. [2] introduces EMS, which merges.", papers) == (
         "It is fast. The paper [2] introduces EMS, which merges."
