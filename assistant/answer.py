@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.citations import CANNOT_ANSWER, check_text, is_abstention
 from assistant.compare import asks_for_table, compare
+from assistant.coverage import not_covered_sentence
 from assistant.embed import get_embedder
 from assistant.evidence import abstract_sentences, format_sources, gather, valued_sentences
 from assistant.generate import Generation
@@ -181,10 +182,8 @@ def _source(number: int, ev: Evidence, cited: bool) -> Source:
 def not_covered(gathered: EvidenceSet) -> str:
     """The answer's first sentence when parts of the question are covered by no paper: what
     is missing, and the closest papers (those shown, first two)."""
-    missing = " or ".join(gathered.uncovered)
     closest = [ev.paper.short_name for ev in gathered.evidence[:2]]
-    named = f"; the closest are {' and '.join(closest)}" if closest else ""
-    return f"The indexed papers don't cover {missing}{named}."
+    return not_covered_sentence(gathered.uncovered, closest)
 
 
 def build_answer(

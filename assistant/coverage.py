@@ -210,6 +210,15 @@ def coverage(parts: Sequence[str], papers: Sequence[Paper], embedder: Embedder) 
     return result
 
 
+def not_covered_sentence(missing: Sequence[str], closest: Sequence[str]) -> str:
+    """What a page says first when ``missing`` is covered by no paper: each missing part
+    quoted (a part in the question's words, "sample faster", reads as a quote, not as prose),
+    and the ``closest`` papers by name."""
+    said = " or ".join(f"“{m}”" for m in missing)
+    named = f"; the closest are {' and '.join(closest)}" if closest else ""
+    return f"The indexed papers don't cover {said}{named}."
+
+
 def missing_names(names: Sequence[str], papers: Sequence[Paper], embedder: Embedder) -> list[str]:
     """The things a question names (``evidence.named_terms``) that no paper spells (letters
     and digits, any case, plural or not: "Llama 2" finds LLaMA-2) nor, for a plain word, says

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.coverage import coverage, main_parts, uses_words
+from assistant.coverage import coverage, main_parts, not_covered_sentence, uses_words
 from assistant.llm import LLM, Telemetry
 from assistant.models import Paper
 from assistant.prompts import load_prompt
@@ -249,14 +249,15 @@ def not_on_topic(papers: Sequence[Paper], topic: str) -> str:
     paper says, or that no group of them is about it; and the closest papers."""
     parts = main_parts(topic)
     missing = [p for p in parts if not any(uses_words(paper.text, p) for paper in papers)]
-    closest = " and ".join(paper.short_name for paper in papers[:2])
+    closest = [paper.short_name for paper in papers[:2]]
+    near = "The themes below are near the topic, not on it."
+    if missing and len(parts) < QUESTION_PARTS:
+        return f"{not_covered_sentence(missing, closest)} {near}"
     if len(parts) >= QUESTION_PARTS:
         lead = "No theme of these papers is mostly about the question"
-    elif missing:
-        lead = f"The indexed papers don't cover {' or '.join(missing)}"
     else:
         lead = f"No group of the indexed papers is about “{topic}”"
-    return f"{lead}; the closest are {closest}. The themes below are near the topic, not on it."
+    return f"{lead}; the closest are {' and '.join(closest)}. {near}"
 
 
 # --- names ---------------------------------------------------------------------------------------

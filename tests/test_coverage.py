@@ -234,7 +234,7 @@ def test_a_part_no_paper_covers_is_said_first_and_off_question_papers_are_left_o
     answer = answer_from(gathered, fake_settings).result
     first = answer.sentences[0]
     assert first.note and first.text.startswith(
-        "The indexed papers don't cover underwater sonar imaging; the closest are "
+        "The indexed papers don't cover “underwater sonar imaging”; the closest are "
     )
     assert answer.answer.startswith(first.text) and answer.uncited == 0
     assert states_missing(answer, ["underwater sonar imaging"])

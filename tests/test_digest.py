@@ -102,7 +102,7 @@ def test_a_topic_no_theme_is_about_says_so_first_and_writes_no_paragraph(
     result = digest("diffusion models for video generation", fake_settings)
     assert result.covered and result.themes
     assert result.overview.startswith(
-        "The indexed papers don't cover video generation; the closest"
+        "The indexed papers don't cover “video generation”; the closest"
     )
     assert not any(t.planned or t.paragraph for t in result.themes)
     assert len(fake.history) == 1  # the themes' names; no overview, no paragraph

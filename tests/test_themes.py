@@ -119,7 +119,7 @@ def test_papers_that_say_a_topic_no_theme_is_about_become_its_theme(embedder: Em
     assert not any(t.on_topic for t in marked())
     papers[15] = papers[8]  # none at all: the page says so first
     assert not_on_topic(papers, "optical flow").startswith(
-        "The indexed papers don't cover optical flow; the closest are P0 and P."
+        "The indexed papers don't cover “optical flow”; the closest are P0 and P."
     )
     # each part said by some paper, both by none
     papers[0] = make_paper("Diffusion", "Latent diffusion for text.", "d")
