@@ -73,11 +73,22 @@ _CACHE: OrderedDict[str, tuple[list[str], np.ndarray]] = OrderedDict()
 _CACHE_SIZE = 2048
 
 
+#: Words after which a verb says what the papers do: "papers measure", "methods that cover".
+_PLURAL_SUBJECTS = frozenset(
+    ["papers", "works", "studies", "methods", "approaches", "models", "they"]
+)
+_SINGULAR_SUBJECTS = frozenset(["paper", "work", "study", "method", "approach", "it"])
+
+
 def question_parts(question: str) -> list[str]:
-    """The parts a question asks about, in its order, at most ``MAX_PARTS``."""
+    """The parts a question asks about, in its order, at most ``MAX_PARTS``. A verb that
+    says what the papers do ("How do papers measure hallucination", "papers that cover video
+    generation") is frame, not part: the part is what it acts on ("hallucination")."""
     parts: list[str] = []
     run: list[str] = []
-    for n, token in enumerate([*_TOKEN.findall(question), "."]):
+    tokens = [*_TOKEN.findall(question), "."]
+    start = 0
+    for n, token in enumerate(tokens):
         word = token.lower().strip("'")
         chat = word in _CHAT and (n == 0 or not token[0].isupper() or word == "i'm")
         if (
@@ -86,12 +97,40 @@ def question_parts(question: str) -> list[str]:
             and not chat
             and not word.replace(".", "").isdigit()
         ):
+            start = n if not run else start
             run.append(token)
             continue
+        if run and _acts(tokens[start - 1].lower() if start else "", run):
+            run = run[1:]
         if run and any(len(w) > 2 or (len(w) > 1 and w.isupper()) for w in run):
             parts.append(" ".join(run))
         run = []
     return list(dict.fromkeys(parts))[:MAX_PARTS]
+
+
+def _acts(before: str, run: Sequence[str]) -> bool:
+    """Whether a run opens with a verb whose subject is the papers (``before`` it), followed
+    by a noun it acts on: "[papers] measure hallucination", "[a method that] compresses KV
+    caches". "[papers] sample faster" keeps its verb: "faster" is no thing to be about."""
+    if len(run) < 2 or made_up(run[0]) or run[0][:1].isupper():
+        return False
+    from lemminflect import getAllLemmas
+
+    verb = getAllLemmas(run[0].lower()).get("VERB", ())
+    if not verb:
+        return False
+    base = run[0].lower() in verb
+    if before in _PLURAL_SUBJECTS:
+        agrees = base
+    elif before in _SINGULAR_SUBJECTS:
+        agrees = not base and run[0].lower().endswith("s")
+    else:
+        agrees = before in ("that", "who")
+    following = run[1]
+    noun = (
+        made_up(following) or following[:1].isupper() or "NOUN" in getAllLemmas(following.lower())
+    )
+    return agrees and noun
 
 
 def main_parts(question: str) -> list[str]:

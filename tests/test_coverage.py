@@ -54,6 +54,20 @@ def test_a_question_is_cut_into_parts_at_its_frame_and_joints() -> None:
         "Segment Anything",
         "track objects",
     ]
+    # the verb that says what papers do is frame: the demo answered "How do recent papers
+    # measure hallucination in language models?" from "LLMs Know More ...: On the Intrinsic
+    # Representation of LLM Hallucinations" and opened "The indexed papers don't cover
+    # measure hallucination"
+    assert question_parts("How do recent papers measure hallucination?") == ["hallucination"]
+    assert question_parts("Is there a method that compresses KV caches?") == ["KV caches"]
+    assert question_parts("What papers cover video generation?") == ["video generation"]
+    # ... not one that is the topic itself, or a noun ("model weights", "Which tools")
+    assert question_parts("Which papers make diffusion models sample faster?") == [
+        "diffusion",
+        "sample faster",
+    ]
+    assert question_parts("Do the papers prune model weights?") == ["prune", "weights"]
+    assert question_parts("Which tools help agents?") == ["tools", "agents"]
 
 
 def test_words_count_only_close_together_and_ignore_hyphens() -> None:
