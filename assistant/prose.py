@@ -56,7 +56,9 @@ def plain(text: str, *, lists: bool = True) -> str:
     text = "\n".join(_trimmed_quotes(line) for line in text.split("\n"))
     paragraphs: list[list[str]] = [[]]
     in_list = False
-    for line in text.splitlines():
+    lines = text.splitlines()
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+    for n, line in enumerate(lines):
         if _RULE.match(line) or _HEADING.match(line):
             in_list = False
             paragraphs.append([])  # a heading is dropped: it is no sentence of the prose
@@ -69,7 +71,11 @@ def plain(text: str, *, lists: bool = True) -> str:
         if lists and item and line.rstrip().endswith(":"):
             continue  # "1. **Title**:" heads the sub-items that say it: no sentence of its own
         if lists and item:
-            line = _closed(_unlabelled(line[item.end() :].strip()))
+            line = _unlabelled(line[item.end() :].strip())
+            # the text's last item, open and without its chip, may be cut by the token limit
+            # ("... proposes an Innately Forgetting-Free"): ``whole`` decides, not a full stop
+            cut = n == last and not FINISHED.search(line) and not CITATION_GROUP.search(line[-8:])
+            line = line if cut else _closed(line)
             if not in_list and paragraphs[-1] and not FINISHED.search(paragraphs[-1][-1]):
                 paragraphs[-1][-1] = paragraphs[-1][-1].rstrip(":").rstrip() + ":"
             in_list = True

@@ -90,6 +90,15 @@ def test_whole_trims_a_cut_sentence_and_never_cuts() -> None:
         == "Two:\n1. [1] EMS\n2. [2] LLMs Know More"
     )
     assert whole("He said “done.”") == "He said “done.”"
+    # a digest's list cut in its last item was closed with a full stop, so it never looked
+    # cut ("... proposes an Innately Forgetting-Free."); one ending on its chip is a claim
+    cut = "It has two:\n1. X buffers [1].\n2. Y proposes an Innately Forgetting-Free"
+    assert whole(plain(cut)) == "It has two: X buffers [1]."
+    assert (
+        whole(plain(cut + " Net [2]"))
+        == plain(cut + " Net [2]")
+        == ("It has two: X buffers [1]. Y proposes an Innately Forgetting-Free Net [2].")
+    )
     assert split_answer("One [1]. Two [2]") == ["One [1].", "Two [2]"]
     # A chip after the full stop stays with its sentence; one after a list number, its item.
     assert split_answer("A works. [1] B too [2].") == ["A works. [1]", "B too [2]."]
