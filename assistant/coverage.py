@@ -75,7 +75,7 @@ _CACHE_SIZE = 2048
 
 #: Words after which a verb says what the papers do: "papers measure", "methods that cover".
 _PLURAL_SUBJECTS = frozenset(
-    ["papers", "works", "studies", "methods", "approaches", "models", "they"]
+    ["papers", "works", "studies", "methods", "approaches", "models", "they", "those", "these"]
 )
 _SINGULAR_SUBJECTS = frozenset(["paper", "work", "study", "method", "approach", "it"])
 
@@ -109,10 +109,11 @@ def question_parts(question: str) -> list[str]:
 
 
 def _acts(before: str, run: Sequence[str]) -> bool:
-    """Whether a run opens with a verb whose subject is the papers (``before`` it), followed
-    by a noun it acts on: "[papers] measure hallucination", "[a method that] compresses KV
-    caches". "[papers] sample faster" keeps its verb: "faster" is no thing to be about."""
-    if len(run) < 2 or made_up(run[0]) or run[0][:1].isupper():
+    """Whether a run opens with a verb whose subject is the papers (``before`` it), alone or
+    followed by a noun it acts on: "[papers] measure hallucination", "[a method that]
+    compresses KV caches", "[which of those] need [no retraining]". "[papers] sample faster"
+    keeps its verb: "faster" is no thing to be about."""
+    if made_up(run[0]) or run[0][:1].isupper():
         return False
     from lemminflect import getAllLemmas
 
@@ -126,6 +127,8 @@ def _acts(before: str, run: Sequence[str]) -> bool:
         agrees = not base and run[0].lower().endswith("s")
     else:
         agrees = before in ("that", "who")
+    if len(run) == 1:
+        return agrees
     following = run[1]
     noun = (
         made_up(following) or following[:1].isupper() or "NOUN" in getAllLemmas(following.lower())

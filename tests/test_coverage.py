@@ -61,12 +61,14 @@ def test_a_question_is_cut_into_parts_at_its_frame_and_joints() -> None:
     assert question_parts("How do recent papers measure hallucination?") == ["hallucination"]
     assert question_parts("Is there a method that compresses KV caches?") == ["KV caches"]
     assert question_parts("What papers cover video generation?") == ["video generation"]
+    # ... alone too: the "Which of those works without retraining?" asks one thing
+    assert question_parts("Which of those need no retraining?") == ["retraining"]
     # ... not one that is the topic itself, or a noun ("model weights", "Which tools")
     assert question_parts("Which papers make diffusion models sample faster?") == [
         "diffusion",
         "sample faster",
     ]
-    assert question_parts("Do the papers prune model weights?") == ["prune", "weights"]
+    assert question_parts("Do the papers prune model weights?") == ["weights"]
     assert question_parts("Which tools help agents?") == ["tools", "agents"]
 
 
