@@ -321,6 +321,12 @@ def _called(paper: Paper) -> list[str]:
     return [paper.short_name.lower(), named, " ".join(words[:5]) if len(words) > 5 else named]
 
 
+def _after(before: str, words: str) -> str:
+    """``words`` as written after ``before``: capitalised when they start a sentence."""
+    starts = not before.strip() or re.search(r"[.!?]\s*$", before)
+    return words[0].upper() + words[1:] if starts else words
+
+
 # "The paper titled", "a study called", "the work by": words a title may follow.
 _TITLED = (
     r"(?P<intro>(?:(?:[Tt]he|[Aa]|[Oo]ne)\s+(?:paper|work|study|article)|"
@@ -359,9 +365,7 @@ def name_titles(text: str, papers: Iterable[Paper]) -> str:
         ) -> str:
             if not (match.group("intro") or match.group("label")) and not named:
                 return match.group(0)  # a bare title with no shorter name: it is its name
-            before = match.string[: match.start()]
-            at_start = not before.strip() or re.search(r"[.!?]\s*$", before)
-            named_as = name[0].upper() + name[1:] if at_start else name
+            named_as = _after(match.string[: match.start()], name)
             if match.group("chip"):  # 'Paper [1], titled "Title," shows' -> 'Name [1] shows'
                 return f"{named_as} {match.group('chip')}"
             # '"Title," it says' keeps its comma
@@ -407,10 +411,7 @@ def _authors_or_name(match: re.Match[str], papers: Mapping[int, Paper]) -> str:
     surnames = {a.split()[-1].lower() for a in paper.authors if a.split()}
     if any(n.lower() in surnames for n in re.findall(r"[\w'’-]+", match.group("names"))):
         return match.group(0)
-    before = match.string[: match.start()]
-    at_start = not before.strip() or re.search(r"[.!?]\s*$", before)
-    name = paper_name(paper)
-    return (name[0].upper() + name[1:] if at_start else name) + match.group("chip")
+    return _after(match.string[: match.start()], paper_name(paper)) + match.group("chip")
 
 
 def name_citations(text: str, papers: Mapping[int, Paper]) -> str:
@@ -442,9 +443,8 @@ def name_citations(text: str, papers: Mapping[int, Paper]) -> str:
             # A chip as the subject of a sentence that names its paper ("[2] introduces
             # Taipan", "Paper [1] proposes EMS", "The paper by [1] shows that KV cache is 1 bit
             # per channel"): "the paper [2]", never a bare number nor "by" one.
-            starts = not text[:cut].strip() or re.search(r"[.!?]\s*$", text[:cut])
             word = "papers" if len(numbers) > 1 else "paper"
-            out.append(unworded + ("The" if starts else "the") + f" {word} " + run.group(0))
+            out.append(unworded + _after(text[:cut], f"the {word} ") + run.group(0))
             at = run.end()
             continue
         if not slot or named or introduces or not all(n in papers for n in numbers):
