@@ -258,7 +258,8 @@ def not_covered_sentence(missing: Sequence[str], closest: Sequence[str]) -> str:
     and the ``closest`` papers by name."""
     said = " or ".join(f"“{m}”" for m in missing)
     named = f"; the closest are {' and '.join(closest)}" if closest else ""
-    return f"The indexed papers don't cover {said}{named}."
+    end = "" if named.endswith(("?", "!", ".")) else "."  # "... All There Is?", not "Is?."
+    return f"The indexed papers don't cover {said}{named}{end}"
 
 
 def missing_names(names: Sequence[str], papers: Sequence[Paper], embedder: Embedder) -> list[str]:

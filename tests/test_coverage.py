@@ -291,3 +291,15 @@ def test_a_question_about_a_thing_no_paper_names_is_not_answered(
     gathered = gather("How much memory does Zorblax-7 save in the KV cache?", fake_settings)
     assert not gathered.relevant and gathered.uncovered == ["Zorblax-7"]
     assert any("none of the closest papers covers 'Zorblax-7'" in n for n in gathered.notices)
+
+
+def test_the_not_covered_sentence_quotes_parts_and_ends_once() -> None:
+    from assistant.coverage import not_covered_sentence
+
+    assert not_covered_sentence(["sample faster"], ["EMS", "SirLLM"]) == (
+        "The indexed papers don't cover “sample faster”; the closest are EMS and SirLLM."
+    )
+    # a title that ends in "?" ends the sentence (the core suite read "... All There Is?.")
+    assert not_covered_sentence(["a", "b"], ["Compression Is All There Is?"]) == (
+        "The indexed papers don't cover “a” or “b”; the closest are Compression Is All There Is?"
+    )
