@@ -92,10 +92,11 @@ _LABEL = re.compile(r"^(?P<label>[^.:\[\]]{2,120}?)\s*[:–—]\s+(?P<rest>.+)$"
 
 
 def _unlabelled(item: str) -> str:
-    """A list item without the heading that only names what its sentence names again
-    ("Taipan: This paper introduces Taipan [2]" or "EMS: EMS evicts [1]" -> the sentence,
-    whose "This paper" the check names). A heading the sentence needs ("EMS: it merges")
-    stays."""
+    """A list item without the heading before a sentence that names its own paper
+    ("Taipan: This paper introduces Taipan [2]", "EMS: EMS evicts [1]", 'Rehearsal Buffer:
+    "Learning to Prompt" [1] discusses' -> the sentence, whose "This paper" the check names):
+    an overview reads as prose, not as a list of headings. A heading the sentence needs
+    ("EMS: it merges", "Mamba: The results show") stays."""
     match = _LABEL.match(item)
     if match is None:
         return item
@@ -104,7 +105,8 @@ def _unlabelled(item: str) -> str:
     named_again = rest.lower().lstrip("\"“”'").startswith(" ".join(words[:2]))
     subject = _PAPER_SUBJECT.match(rest)
     stands_for = subject is not None and subject.group(0) not in ("This", "The", "That")
-    if (named_again or stands_for) and rest[:1].isupper() and len(words) <= 15:
+    titled = re.match(r"(?:[\"“][^\"“”]{3,200}[\"”]\s*)?\[\d+\]", rest) is not None
+    if (titled or ((named_again or stands_for) and rest[:1].isupper())) and len(words) <= 15:
         return rest
     return item
 

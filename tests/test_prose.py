@@ -62,11 +62,14 @@ def test_plain_removes_markdown_and_makes_a_list_prose() -> None:
         "1. **Learning to Customize**: This paper introduces a method [2].\n"
         "2. **EMS**: EMS evicts tokens [1].\n"
         "3. **EMS**: it merges [1].\n"
-        "4. Mamba: The results show gains [3]."
+        "4. Mamba: The results show gains [3].\n"
+        '5. **Rehearsal Buffer**: "Learning to Prompt" [4] discusses buffers.\n'
+        "6. **Efficiency**: [5] counts resources."
     )
     assert plain(text) == (
         "This paper introduces a method [2]. EMS evicts tokens [1]. EMS: it merges [1]. "
-        "Mamba: The results show gains [3]."
+        'Mamba: The results show gains [3]. "Learning to Prompt" [4] discusses buffers. '
+        "[5] counts resources."
     )
 
 
