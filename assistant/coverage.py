@@ -51,7 +51,7 @@ _FRAME_TEXT = (
     "several multiple numerous few each every same others more most less least novel "
     "diverse typical common popular standard able across when while whose but yet however "
     "because since though although unless until upon onto out up down off under again once "
-    "very too own nor not now then than ask asks asked mention mentions mentioned discuss "
+    "very too own nor not now then than ask asks asked mention mentions mentioned discuss it "
     "discusses discussed make makes made get gets got take takes taken give given "
     "two three four five six seven eight nine ten first second third instead rather"
 )
@@ -77,7 +77,7 @@ _CACHE_SIZE = 2048
 _PLURAL_SUBJECTS = frozenset(
     ["papers", "works", "studies", "methods", "approaches", "models", "they", "those", "these"]
 )
-_SINGULAR_SUBJECTS = frozenset(["paper", "work", "study", "method", "approach", "it"])
+_SINGULAR_SUBJECTS = frozenset(["paper", "work", "study", "method", "approach"])
 
 
 def question_parts(question: str) -> list[str]:
@@ -117,12 +117,15 @@ def _acts(before: str, run: Sequence[str]) -> bool:
         return False
     from lemminflect import getAllLemmas
 
-    verb = getAllLemmas(run[0].lower()).get("VERB", ())
-    if not verb:
+    readings = getAllLemmas(run[0].lower())
+    verb = readings.get("VERB", ())
+    if not verb or "ADJ" in readings or "ADV" in readings:  # "Is it fast?": no verb
         return False
     base = run[0].lower() in verb
     if before in _PLURAL_SUBJECTS:
         agrees = base
+    elif before == "it":  # "does it need", "it needs"
+        agrees = True
     elif before in _SINGULAR_SUBJECTS:
         agrees = not base and run[0].lower().endswith("s")
     else:

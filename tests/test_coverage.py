@@ -63,6 +63,9 @@ def test_a_question_is_cut_into_parts_at_its_frame_and_joints() -> None:
     assert question_parts("What papers cover video generation?") == ["video generation"]
     # ... alone too: the "Which of those works without retraining?" asks one thing
     assert question_parts("Which of those need no retraining?") == ["retraining"]
+    # "it" is frame, and so is its verb (an opening read "don't cover “it need”"), not "fast"
+    assert question_parts("How many parameters does it need?") == ["parameters"]
+    assert question_parts("Is it fast?") == ["fast"]
     # ... not one that is the topic itself, or a noun ("model weights", "Which tools")
     assert question_parts("Which papers make diffusion models sample faster?") == [
         "diffusion",
