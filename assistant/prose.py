@@ -91,6 +91,12 @@ def plain(text: str, *, lists: bool = True) -> str:
 _LABEL = re.compile(r"^(?P<label>[^.:\[\]]{2,120}?)\s*[:–—]\s+(?P<rest>.+)$")
 
 
+_NAMED_SUBJECT = re.compile(
+    r"(?:[\"“][^\"“”]{3,200}[\"”]\s*)?\[\d+\]|[A-Z][^\s\[\]]*(?:\s+[^\s\[\]]+){0,5}\s*\[\d+\]"
+    r"\s+[a-z]{3,}s\b"  # a verb: "proposes", not "is"
+)
+
+
 def _unlabelled(item: str) -> str:
     """A list item without the heading before a sentence that names its own paper
     ("Taipan: This paper introduces Taipan [2]", "EMS: EMS evicts [1]", 'Rehearsal Buffer:
@@ -105,7 +111,8 @@ def _unlabelled(item: str) -> str:
     named_again = rest.lower().lstrip("\"“”'").startswith(" ".join(words[:2]))
     subject = _PAPER_SUBJECT.match(rest)
     stands_for = subject is not None and subject.group(0) not in ("This", "The", "That")
-    titled = re.match(r"(?:[\"“][^\"“”]{3,200}[\"”]\s*)?\[\d+\]", rest) is not None
+    # "“Title” [1] ...", "[1] ...", "One-Prompt-One-Story [1] proposes ...": its own subject
+    titled = _NAMED_SUBJECT.match(rest) is not None
     if (titled or ((named_again or stands_for) and rest[:1].isupper())) and len(words) <= 15:
         return rest
     return item

@@ -64,12 +64,13 @@ def test_plain_removes_markdown_and_makes_a_list_prose() -> None:
         "3. **EMS**: it merges [1].\n"
         "4. Mamba: The results show gains [3].\n"
         '5. **Rehearsal Buffer**: "Learning to Prompt" [4] discusses buffers.\n'
-        "6. **Efficiency**: [5] counts resources."
+        "6. **Efficiency**: [5] counts resources.\n"
+        "7. **Consistent Frames**: One-Prompt-One-Story [6] proposes a method."
     )
     assert plain(text) == (
         "This paper introduces a method [2]. EMS evicts tokens [1]. EMS: it merges [1]. "
         'Mamba: The results show gains [3]. "Learning to Prompt" [4] discusses buffers. '
-        "[5] counts resources."
+        "[5] counts resources. One-Prompt-One-Story [6] proposes a method."
     )
 
 
