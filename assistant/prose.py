@@ -89,8 +89,7 @@ def plain(text: str, *, lists: bool = True) -> str:
 
 #: A list item's heading before the sentence that says it: "Learning to Customize: This paper".
 _LABEL = re.compile(r"^(?P<label>[^.:\[\]]{2,120}?)\s*[:–—]\s+(?P<rest>.+)$")
-
-
+#: A sentence that opens with its own paper: '"Title" [1] ...', "[1] ...", "Name [1] proposes".
 _NAMED_SUBJECT = re.compile(
     r"(?:[\"“][^\"“”]{3,200}[\"”]\s*)?\[\d+\]|[A-Z][^\s\[\]]*(?:\s+[^\s\[\]]+){0,5}\s*\[\d+\]"
     r"\s+[a-z]{3,}s\b"  # a verb: "proposes", not "is"
@@ -111,7 +110,6 @@ def _unlabelled(item: str) -> str:
     named_again = rest.lower().lstrip("\"“”'").startswith(" ".join(words[:2]))
     subject = _PAPER_SUBJECT.match(rest)
     stands_for = subject is not None and subject.group(0) not in ("This", "The", "That")
-    # "“Title” [1] ...", "[1] ...", "One-Prompt-One-Story [1] proposes ...": its own subject
     titled = _NAMED_SUBJECT.match(rest) is not None
     if (titled or ((named_again or stands_for) and rest[:1].isupper())) and len(words) <= 15:
         return rest
