@@ -268,10 +268,8 @@ def name_ordinals(text: str, listed: Sequence[tuple[int, Paper]]) -> str:
             return match.group(0).removesuffix(match.group("apposition") or "") + (kept or "")
         if kept is None:  # "Paper 1, "EMS: Evict then Merge," proposes": "EMS [1] proposes"
             return f"{paper_name(paper)} [{match.group(1)}]"
-        rest = _SENTENCE_BREAK.split(match.string[match.end() :], maxsplit=1)[0].lower()
-        if any(c in rest for c in _called(paper)):  # "Paper 1 proposes EMS": not "EMS ... EMS"
-            the = "The" if match.group(0)[0].isupper() else "the"
-            return f"{the} paper [{match.group(1)}]{kept}"
+        if _named_after(match, paper):  # "Paper 1 proposes EMS": not "EMS ... EMS"
+            return f"{_the_paper(match, int(match.group(1)))}{kept}"
         return f"{paper_name(paper)} [{match.group(1)}]{kept}"
 
     text = _NUMBERED.sub(numbered, text)
@@ -282,7 +280,10 @@ def name_ordinals(text: str, listed: Sequence[tuple[int, Paper]]) -> str:
         if index >= len(listed):
             return match.group(0)
         number, paper = listed[index]
-        return f"{paper_name(paper)} [{number}]{_kept_apposition(match, paper, listed) or ''}"
+        kept = _kept_apposition(match, paper, listed) or ""
+        if not kept and _named_after(match, paper):  # "the second introduces Taipan"
+            return _the_paper(match, number)
+        return f"{paper_name(paper)} [{number}]{kept}"
 
     return _ORDINAL.sub(replace, text)
 
@@ -301,6 +302,17 @@ _WORKS = re.compile(
 )
 _SENTENCE_BREAK = re.compile(r"[.!?]\s+")
 _VERB_NEXT = re.compile(r"\s+[a-z]+s\b")  # "[2] introduces ...": a verb follows the chip
+
+
+def _named_after(match: re.Match[str], paper: Paper) -> bool:
+    """Whether the rest of the match's sentence names ``paper`` ("Paper 1 proposes EMS")."""
+    rest = _SENTENCE_BREAK.split(match.string[match.end() :], maxsplit=1)[0].lower()
+    return any(c in rest for c in _called(paper))
+
+
+def _the_paper(match: re.Match[str], number: int) -> str:
+    """ "the paper [n]" in place of the match, capitalised as it was."""
+    return f"{'The' if match.group(0)[0].isupper() else 'the'} paper [{number}]"
 
 
 def _kept_apposition(

@@ -155,6 +155,11 @@ def test_ordinals_become_names_with_matching_chips() -> None:
         "EMS evicts, while MemoryFormer [7] introduces FC-free layers."
     )
     assert name_ordinals("The second stage merges.", listed) == "The second stage merges."
+    # ... and not twice where the sentence names it (the demo read "while Taipan [2]
+    # introduces Taipan")
+    assert name_ordinals("It evicts, while the second introduces MemoryFormer.", listed) == (
+        "It evicts, while the paper [7] introduces MemoryFormer."
+    )
     # the prompt's <paper number="7">, as the model calls it; its chip, ours or a slip, goes
     assert name_ordinals("Paper 7 proposes FC-free layers [6]. Source #8 is theory.", listed) == (
         "MemoryFormer [7] proposes FC-free layers [6]. "
