@@ -108,8 +108,7 @@ def _unlabelled(item: str) -> str:
     label, rest = match.group("label"), match.group("rest")
     words = label.lower().strip("\"“”'").split()
     named_again = rest.lower().lstrip("\"“”'").startswith(" ".join(words[:2]))
-    subject = _PAPER_SUBJECT.match(rest)
-    stands_for = subject is not None and subject.group(0) not in ("This", "The", "That")
+    stands_for = _standing_subject(rest) is not None
     titled = _NAMED_SUBJECT.match(rest) is not None
     if (titled or ((named_again or stands_for) and rest[:1].isupper())) and len(words) <= 15:
         return rest
@@ -573,14 +572,21 @@ _PAPER_SUBJECT = re.compile(
 )
 
 
+def _standing_subject(sentence: str) -> re.Match[str] | None:
+    """The sentence's opening words that stand for a paper ("This paper", "It proposes"), or
+    None ("The results ...", a bare "This": not a paper)."""
+    match = _PAPER_SUBJECT.match(sentence)
+    return None if match is None or match.group(0) in ("This", "The", "That") else match
+
+
 def name_subject(sentence: str, paper: Paper | None) -> str:
     """ "This paper proposes X [1]" -> "MemoryFormer proposes X [1]" (``paper``: the one
     paper the sentence cites): a reader sees which paper without opening the source."""
     if paper is None or any(c in sentence.lower() for c in _called(paper)):
         return sentence
-    match = _PAPER_SUBJECT.match(sentence)
-    if match is None or match.group(0) in ("This", "The", "That"):
-        return sentence  # "The results ...": not a paper
+    match = _standing_subject(sentence)
+    if match is None:
+        return sentence
     return paper_name(paper) + sentence[match.end() :]
 
 
