@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.citations import CANNOT_ANSWER, check_text, is_abstention
 from assistant.compare import asks_for_table, compare
-from assistant.coverage import not_covered_sentence
+from assistant.coverage import beyond_previous_sentence, not_covered_sentence
 from assistant.embed import get_embedder
 from assistant.evidence import abstract_sentences, format_sources, gather, valued_sentences
 from assistant.generate import Generation
@@ -179,11 +179,17 @@ def _source(number: int, ev: Evidence, cited: bool) -> Source:
     )
 
 
-def not_covered(gathered: EvidenceSet) -> str:
-    """The answer's first sentence when parts of the question are covered by no paper: what
-    is missing, and the closest papers (those shown, first two)."""
-    closest = [ev.paper.short_name for ev in gathered.evidence[:2]]
-    return not_covered_sentence(gathered.uncovered, closest)
+def opening(gathered: EvidenceSet) -> str | None:
+    """The answer's first sentence, the pipeline's own, where the sources lack what is asked:
+    parts of the question covered by no paper (what is missing, and the closest papers: those
+    shown, first two), or a follow-up's condition that none of the previous answer's papers
+    states."""
+    if gathered.uncovered:
+        closest = [ev.paper.short_name for ev in gathered.evidence[:2]]
+        return not_covered_sentence(gathered.uncovered, closest)
+    if gathered.beyond_previous:
+        return beyond_previous_sentence(gathered.beyond_previous, len(gathered.evidence))
+    return None
 
 
 def build_answer(
@@ -250,8 +256,9 @@ def build_answer(
             )
         text += "\n\n" + QUOTES_HEADING + "\n" + "\n".join(q.text for q in quoted)
         sentences += quoted
-    if gathered.uncovered:  # the model was shown what there is: say first what there is not
-        note = SentenceCheck(text=not_covered(gathered), citations=[], note=True)
+    first = opening(gathered)
+    if first:  # the model was shown what there is: say first what there is not
+        note = SentenceCheck(text=first, citations=[], note=True)
         text = f"{note.text} {text}"
         sentences.insert(0, note)
     citations = []

@@ -265,6 +265,14 @@ def not_covered_sentence(missing: Sequence[str], closest: Sequence[str]) -> str:
     return f"The indexed papers don't cover {said}{named}{end}"
 
 
+def beyond_previous_sentence(condition: str, papers: int) -> str:
+    """What a follow-up's answer says first when none of the previous answer's papers states
+    what it asks (``EvidenceSet.beyond_previous``) and ``papers`` others found for it do."""
+    others = "another indexed paper that does" if papers == 1 else "other indexed papers that do"
+    said = f"None of the previous answer's papers mentions “{condition}”"
+    return f"{said}; this answer is from {others}."
+
+
 def missing_names(names: Sequence[str], papers: Sequence[Paper], embedder: Embedder) -> list[str]:
     """The things a question names (``evidence.named_terms``) that no paper spells (letters
     and digits, any case, plural or not: "Llama 2" finds LLaMA-2) nor, for a plain word, says

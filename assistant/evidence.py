@@ -495,15 +495,25 @@ def gather(
                 f"{left} of the closest papers cover no part of the question; "
                 f"{'it was' if left == 1 else 'they were'} left out."
             )
+    beyond_previous = ""
     if relevant and turn.ids is not None:  # "which of those ...": those that say it
         stating = stating_condition(question, hits, embedder)
         if len(stating) < len(hits):
             left = len(hits) - len(stating)
             (said,) = question_parts(question)
-            notices.append(
-                f"{left} of those papers {'does' if left == 1 else 'do'} not mention "
-                f"'{said}'; {'it was' if left == 1 else 'they were'} left out."
-            )
+            earlier = {h.paper.id for h in hits} & set(turn.ids)
+            if earlier and not any(h.paper.id in earlier for h in stating):  # wider ones only
+                beyond_previous = said
+                notices.append(
+                    f"none of the previous answer's papers mentions '{said}'; answered from "
+                    f"{'the other paper' if len(stating) == 1 else 'the other papers'} found "
+                    "for it."
+                )
+            else:
+                notices.append(
+                    f"{left} of those papers {'does' if left == 1 else 'do'} not mention "
+                    f"'{said}'; {'it was' if left == 1 else 'they were'} left out."
+                )
             hits = stating
     evidence, dropped = select_evidence(hits, standalone, settings.answer.evidence_tokens)
     telemetry.retrieval_ms = elapsed_ms(t0)
@@ -514,6 +524,7 @@ def gather(
         evidence=evidence,
         relevant=relevant,
         uncovered=covered.missing() if uncovered and not (relevant and (described or back)) else [],
+        beyond_previous=beyond_previous,
         notices=notices + dropped,
         telemetry=telemetry,
     )

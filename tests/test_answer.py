@@ -614,6 +614,30 @@ def test_a_follow_up_that_points_back_is_answered_from_the_previous_sources(
     assert "re-training" in prompt and "EMS" not in prompt
 
 
+def test_a_follow_up_answered_from_papers_the_previous_answer_did_not_show_says_so(
+    fake_settings: Settings, fake: FakeLLM
+) -> None:
+    """Seen in the app: "Which of those need no retraining of the model?" after a diffusion
+    question was answered from an LLM paper the wider search found ("... without
+    Retraining"), and read as if it were one of the diffusion papers."""
+    fake.enqueue("Difformer empowers diffusion models on the embedding space for text [4].")
+    first = ask("Which papers make diffusion models sample faster?", fake_settings)
+    assert not first.abstained and "Difformer" in first.citations[0].title
+    shown = {s.paper_id for s in first.sources}
+    fake.enqueue(
+        "It estimates the effects of sample training orders on large language models "
+        "without retraining [1]."
+    )
+    second = ask_after(first, "Which of those need no retraining of the model?", fake_settings)
+    assert not {s.paper_id for s in second.sources} & shown  # none of the earlier ones says it
+    assert second.answer.startswith(
+        "None of the previous answer's papers mentions “retraining”; this answer is from "
+        "another indexed paper that does. It estimates"
+    )
+    assert second.sentences[0].note
+    assert "none of the previous answer's papers mentions 'retraining'" in " ".join(second.notices)
+
+
 def test_a_follow_up_that_points_back_describes_rather_than_names(
     fake_settings: Settings, fake: FakeLLM
 ) -> None:

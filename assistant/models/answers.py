@@ -61,6 +61,12 @@ class EvidenceSet(BaseModel):
         description="Parts of the question no retrieved paper covers (``coverage``); an "
         "answer says so first.",
     )
+    beyond_previous: str = Field(
+        default="",
+        description="What a follow-up that points back asks of the previous answer's papers "
+        "when none of them states it and it is answered from other papers found for it; an "
+        "answer says so first.",
+    )
     notices: list[str] = Field(default_factory=list)
     telemetry: AnswerTelemetry = Field(default_factory=AnswerTelemetry)
     _started: float = PrivateAttr(default_factory=time.perf_counter)
