@@ -80,10 +80,35 @@ _PLURAL_SUBJECTS = frozenset(
 _SINGULAR_SUBJECTS = frozenset(["paper", "work", "study", "method", "approach"])
 
 
+#: What opens a contrast: the words after it, to the end of their clause, are what the question
+#: does not ask about ("Which of those throw tokens away rather than squeezing them?").
+_CONTRAST = re.compile(r"\b(?:rather than|instead of|as opposed to)\s", re.I)
+#: Words that end a contrast's clause, like punctuation.
+_CONTRAST_ENDS = frozenset(["and", "but", "while", "so", "which", "that", "where"])
+
+
 def question_parts(question: str) -> list[str]:
     """The parts a question asks about, in its order, at most ``MAX_PARTS``. A verb that
     says what the papers do ("How do papers measure hallucination", "papers that cover video
-    generation") is frame, not part: the part is what it acts on ("hallucination")."""
+    generation") is frame, not part: the part is what it acts on ("hallucination"). What it
+    sets against them ("rather than autoregressive decoding") is no part either."""
+    return _parts(_without_contrasts(question))
+
+
+def _without_contrasts(question: str) -> str:
+    """``question`` with each contrast ("instead of images") cut to a comma, so that the
+    words before and after it stay apart."""
+    while found := _CONTRAST.search(question):
+        rest = _TOKEN.findall(question[found.end() :])
+        end = next(
+            (n for n, t in enumerate(rest) if not t[0].isalnum() or t.lower() in _CONTRAST_ENDS),
+            len(rest),
+        )
+        question = f"{question[: found.start()]}, {' '.join(rest[end:])}"
+    return question
+
+
+def _parts(question: str) -> list[str]:
     parts: list[str] = []
     run: list[str] = []
     tokens = [*_TOKEN.findall(question), "."]

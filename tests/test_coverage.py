@@ -73,6 +73,14 @@ def test_a_question_is_cut_into_parts_at_its_frame_and_joints() -> None:
     ]
     assert question_parts("Do the papers prune model weights?") == ["weights"]
     assert question_parts("Which tools help agents?") == ["tools", "agents"]
+    # what a question sets against what it asks is no part of it, to the end of its clause
+    assert question_parts(
+        "Any that use a diffusion model rather than autoregressive decoding?"
+    ) == ["diffusion"]
+    assert question_parts("And for Mamba models rather than Transformers?") == ["Mamba"]
+    assert question_parts(
+        "Which papers train word vectors on music instead of sentences and find keys?"
+    ) == ["word vectors", "music", "keys"]
 
 
 def test_words_count_only_close_together_and_ignore_hyphens() -> None:
