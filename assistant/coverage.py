@@ -75,7 +75,18 @@ _CACHE_SIZE = 2048
 
 #: Words after which a verb says what the papers do: "papers measure", "methods that cover".
 _PLURAL_SUBJECTS = frozenset(
-    ["papers", "works", "studies", "methods", "approaches", "models", "they", "those", "these"]
+    [
+        "papers",
+        "works",
+        "studies",
+        "methods",
+        "approaches",
+        "models",
+        "they",
+        "those",
+        "these",
+        "them",
+    ]
 )
 _SINGULAR_SUBJECTS = frozenset(["paper", "work", "study", "method", "approach"])
 
@@ -125,7 +136,8 @@ def _parts(question: str) -> list[str]:
             start = n if not run else start
             run.append(token)
             continue
-        if run and _acts(tokens[start - 1].lower() if start else "", run):
+        before = [t.lower() for t in tokens[max(start - 2, 0) : start]]
+        if run and _acts(before, run, token.lower()):
             run = run[1:]
         if run and any(len(w) > 2 or (len(w) > 1 and w.isupper()) for w in run):
             parts.append(" ".join(run))
@@ -133,21 +145,35 @@ def _parts(question: str) -> list[str]:
     return list(dict.fromkeys(parts))[:MAX_PARTS]
 
 
-def _acts(before: str, run: Sequence[str]) -> bool:
-    """Whether a run opens with a verb whose subject is the papers (``before`` it), alone or
-    followed by a noun it acts on: "[papers] measure hallucination", "[a method that]
-    compresses KV caches", "[which of those] need [no retraining]". "[papers] sample faster"
+#: "[those] were [tested]": a form of "be" between the subject and a past participle.
+_BE = frozenset(["is", "are", "was", "were", "be", "been", "being"])
+#: What a participle's object follows: "tested on speech", "trained with RL".
+_DONE_WITH = frozenset(["on", "in", "with", "for", "by", "to", "at", "from", "using", "via"])
+
+
+def _acts(before: Sequence[str], run: Sequence[str], after: str) -> bool:
+    """Whether a run opens with a verb whose subject is the papers (the words ``before`` it),
+    alone or followed by a noun it acts on: "[papers] measure hallucination", "[a method
+    that] compresses KV caches", "[which of those] need [no retraining]", "[which of those
+    were] tested [on speech]" (a participle alone only before what it was done ``after``
+    with: "[which models are] distilled?" asks about distilling). "[papers] sample faster"
     keeps its verb: "faster" is no thing to be about."""
     if made_up(run[0]) or run[0][:1].isupper():
         return False
-    from lemminflect import getAllLemmas
+    from lemminflect import getAllLemmas, getInflection
 
     readings = getAllLemmas(run[0].lower())
     verb = readings.get("VERB", ())
     if not verb or "ADJ" in readings or "ADV" in readings:  # "Is it fast?": no verb
         return False
     base = run[0].lower() in verb
-    if before in _PLURAL_SUBJECTS:
+    subject, before = (before[-2] if len(before) > 1 else ""), (before[-1] if before else "")
+    participle = run[0].lower() in getInflection(verb[0], "VBN")
+    if before in _BE and participle:
+        agrees = subject in _PLURAL_SUBJECTS | _SINGULAR_SUBJECTS | {"it", "that", "who"}
+        if len(run) == 1:
+            return agrees and after in _DONE_WITH
+    elif before in _PLURAL_SUBJECTS:
         agrees = base
     elif before == "it":  # "does it need", "it needs"
         agrees = True

@@ -73,6 +73,11 @@ def test_a_question_is_cut_into_parts_at_its_frame_and_joints() -> None:
     ]
     assert question_parts("Do the papers prune model weights?") == ["weights"]
     assert question_parts("Which tools help agents?") == ["tools", "agents"]
+    # ... and "were tested on": a participle after "be" whose subject is the papers, when
+    # what it was done on follows; alone it is what is asked
+    assert question_parts("Which of those were tested on spoken audio?") == ["spoken audio"]
+    assert question_parts("Which of them was trained on ImageNet?") == ["ImageNet"]
+    assert question_parts("Which models are distilled?") == ["distilled"]
     # what a question sets against what it asks is no part of it, to the end of its clause
     assert question_parts(
         "Any that use a diffusion model rather than autoregressive decoding?"
