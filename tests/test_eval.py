@@ -467,6 +467,37 @@ def test_fake_llm_run_scores_answers_of_every_system(
     assert "## Answers per system" in report and "## Worst answers: llamaindex" in report
 
 
+def test_a_replay_checks_an_earlier_runs_drafts_again_without_the_model(
+    fake_settings: Settings, fake: FakeLLM, tmp_path: Path
+) -> None:
+    fake.enqueue(*["The first source answers it [1]. More detail [9]."] * 3)
+    first = run_suite(load_suite(QUICK), fake_settings, modes=["hybrid"], limit=3, llm=fake)
+    write_report(first, tmp_path / "first")
+    asked = len(fake.history)
+    assert asked == sum(c.gate_passed is True for c in first.cases) > 0
+
+    kept = load_run(tmp_path / "first")
+    again = run_suite(load_suite(QUICK), fake_settings, modes=["hybrid"], limit=3, replay=kept)
+    assert len(fake.history) == asked  # the model was not asked
+    texts = [[a.text for a in c.answers] for c in again.cases]
+    assert texts == [[a.text for a in c.answers] for c in first.cases]
+    assert again.meta.model == "replay of fake:fake"
+    assert "3 of 3 cases" in again.meta.notes[0]
+
+    # the stored draft is what is checked; a case whose evidence changed since is left out
+    answered = [c for c in kept.cases if c.gate_passed]
+    answered[0].answers[0].draft = "Nothing in the sources says this at all [1]."
+    moved = kept.cases[-1]
+    moved.answers[0].sources = list(reversed(moved.answers[0].sources))
+    again = run_suite(load_suite(QUICK), fake_settings, modes=["hybrid"], limit=3, replay=kept)
+    by_id = {c.id: c for c in again.cases}
+    assert by_id[answered[0].id].answers[0].draft.startswith("Nothing in the sources")
+    assert by_id[moved.id].answers == []
+    assert f"left out, their evidence changed since: {moved.id}" in again.meta.notes[0]
+    with pytest.raises(InputError, match="replay"):
+        run_suite(load_suite(QUICK), fake_settings, no_llm=True, replay=kept)
+
+
 # --- llama-index adapters ------------------------------------------------------------------
 
 

@@ -70,6 +70,13 @@ def _systems() -> tuple[str, ...]:
     help="Answering system: ours, llamaindex (stock pipeline) or llamaindex+ours (stock "
     "CitationQueryEngine on our retriever); repeat for a side-by-side run (default: ours).",
 )
+@click.option(
+    "--replay",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Answer with the model's drafts kept in this earlier run's folder instead of the "
+    "model: today's check and prose on yesterday's model text, in seconds (ours only; a case "
+    "whose evidence changed since is left out).",
+)
 @json_option("Print summary.json instead of the tables.")
 @click.pass_context
 def run(
@@ -81,6 +88,7 @@ def run(
     limit: int | None,
     out: Path | None,
     systems: tuple[str, ...],
+    replay: Path | None,
     as_json: bool,
 ) -> None:
     """Score the suite SUITE (a JSONL file) and write report.md, results.jsonl,
@@ -91,8 +99,9 @@ def run(
       assistant eval run eval/suites/quick.jsonl --no-llm
       assistant eval run eval/suites/core.jsonl --limit 15 --out eval/runs/today
       assistant eval run eval/suites/core.jsonl --limit 15 --system ours --system llamaindex
+      assistant eval run eval/suites/core.jsonl --limit 15 --replay eval/runs/today
     """
-    from assistant.evals.report import write_report
+    from assistant.evals.report import load_run, write_report
     from assistant.evals.runner import EVAL_MODES, CaseResult, run_suite
     from assistant.evals.suite import load_suite
     from assistant.evals.tables import (
@@ -133,6 +142,7 @@ def run(
             system=[s.lower() for s in systems] or ["ours"],
             progress=progress,
             on_case=save,
+            replay=load_run(replay) if replay else None,
         )
     paths = write_report(result, folder)
     partial.unlink(missing_ok=True)
@@ -145,6 +155,7 @@ def run(
         "the scores."
         for m in result.meta.missing_gold
     )
+    notes(result.meta.notes)
     own = {"interests": interests_table, "tables": tables_table}
     own["disagreements"] = disagreements_table
     for key, table in own.items():

@@ -132,6 +132,8 @@ def render_markdown(run: RunResult, summary: dict[str, Any], plots: Sequence[str
         ),
         "",
     ]
+    if m.notes:
+        parts += ["## Notes", "", *(f"- {n}" for n in m.notes), ""]
     if m.missing_gold:
         parts += [
             "## Gold papers not in the store",

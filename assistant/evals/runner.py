@@ -13,6 +13,11 @@
 5. interests: each interest case ranked by the "for you" ranker and its single-signal
    baselines (``assistant.evals.interests``); no question is asked for them.
 
+``replay`` answers without the model: each case's draft from an earlier run (``Answer.draft``)
+is checked again by today's pipeline, for a change to the check or the prose that should
+be measured on real model text in seconds. A case whose evidence is not what that draft was
+written from is left out (it needs the model), and the run's notes say which.
+
 The result records what was measured with what: the settings, the model, the store's
 collection and revision, the suite's hash and the git commit.
 """
@@ -295,6 +300,7 @@ def run_suite(
     llm: LLM | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     on_case: Callable[[CaseResult], None] | None = None,
+    replay: RunResult | None = None,
 ) -> RunResult:
     """Score ``suite`` against the store ``settings`` point at (see the module docstring).
 
@@ -302,7 +308,8 @@ def run_suite(
     (tests pass a fake); ``progress(done, total, scores)`` is called after every case with
     a line of running scores, and ``on_case`` with the finished case (the CLI saves it, so
     an interrupted hour-long run keeps what it measured). Failures of one answer are
-    recorded on its case, not raised.
+    recorded on its case, not raised. ``replay``: an earlier run whose drafts answer the
+    cases instead of the model (see the module docstring).
     """
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -317,6 +324,15 @@ def run_suite(
     digest_fn = _digest_function() if digests else None
     if no_llm:
         systems = []
+    drafts: dict[str, AnswerScore] = {}
+    if replay is not None:
+        if no_llm or digests or systems != ["ours"]:
+            raise InputError(
+                "a replay re-checks our answers only: no --no-llm, --digests or "
+                "other systems with it."
+            )
+        asked = {c.id: c.question for c in replay.cases}
+        drafts = {c.id: a for c in replay.cases for a in c.answers if a.system == "ours"}
 
     store = open_store(settings)
     if store.count() == 0:
@@ -336,12 +352,16 @@ def run_suite(
     resolution = resolve_gold(suite, ids_by_title)
     incomplete = resolution.incomplete
     cases = pick_cases([c for c in suite.cases if c.id not in incomplete], limit)
+    if replay is not None:  # the cases it answered, asked in the same words
+        cases = [c for c in cases if c.id in drafts and asked[c.id] == c.question]
 
     model = None
     pipelines: dict[str, Any] = {}
     if all(c.type in NOT_QUESTIONS for c in cases):  # nothing to ask a model
         systems = []
-    if systems or (digest_fn and not no_llm):
+    if replay is not None:
+        model = f"replay of {replay.meta.model}"
+    elif systems or (digest_fn and not no_llm):
         llm = llm or get_llm(settings)
         model = f"{llm.provider}:{llm.name}"
         for name in systems:
@@ -353,6 +373,7 @@ def run_suite(
     _warm_up(settings, modes, cases)
     embedder = get_embedder(settings)
     results: list[CaseResult] = []
+    changed: list[str] = []  # replayed cases whose evidence is not the draft's
     if progress:
         progress(0, len(cases), "")
     for case in cases:
@@ -378,7 +399,9 @@ def run_suite(
         previous: Answer | None = None
         history: list[Message] = []
         if case.type == "follow_up":  # the earlier turns first, answered as a user would see
-            previous, history = _conversation(case, settings, llm if systems else None)
+            previous, history = _conversation(
+                case, settings, llm if systems and not drafts else None
+            )
         if case.answerable and modes and case.type != "follow_up":
             embedder.embed_one(" ".join(case.question.split()))  # cached for every mode
             # Each case starts at the next mode, so no mode always pays for going first.
@@ -398,7 +421,13 @@ def run_suite(
         result.facts_shown = [f for f in case.answer_facts if fact_found(f, shown)]
         result.best_similarity = max((h.similarity for h in gathered.hits), default=None)
         for name in systems:
-            if name == "ours":
+            if name == "ours" and replay is not None:
+                draft = _replayed(gathered, drafts[case.id], settings)
+                if draft is None:
+                    changed.append(case.id)
+                else:
+                    result.answers.append(_ours(gathered, settings, draft, case, result))
+            elif name == "ours":
                 result.answers.append(_ours(gathered, settings, llm, case, result))
             elif case.type != "follow_up":  # the stock pipelines hold no conversation
                 result.answers.append(_stock(pipelines[name], name, case, result))
@@ -431,6 +460,14 @@ def run_suite(
         missing_gold=resolution.missing,
         skipped=sorted(incomplete),
     )
+    if replay is not None:
+        meta.notes.append(
+            f"the model's drafts of the run of {replay.meta.started} (commit "
+            f"{replay.meta.git_commit}) checked again without the model: "
+            f"{len(cases) - len(changed)} of {len(cases)} cases"
+            + (f"; left out, their evidence changed since: {', '.join(changed)}" if changed else "")
+            + "."
+        )
     titles = {p.id: p.title for p in papers}
     return RunResult(meta=meta, cases=results, titles=_referenced(results, titles))
 
@@ -544,6 +581,19 @@ def _ours(
     except AssistantError as exc:
         return AnswerScore.failed("ours", str(exc), case.answer_facts)
     return _scored("ours", answer, [ev.paper.id for ev in gathered.evidence], case, result)
+
+
+def _replayed(gathered: Any, stored: AnswerScore, settings: Settings) -> LLM | None:
+    """A model that writes ``stored``'s draft again, or None where the draft was written from
+    other evidence (other papers, or the gate said otherwise) and says nothing of today's."""
+    from assistant.llm import FakeLLM
+
+    same = [ev.paper.id for ev in gathered.evidence] == stored.sources
+    if not same or gathered.relevant != bool(stored.draft):
+        return None
+    model = FakeLLM(settings.llm)
+    model.enqueue(stored.draft)
+    return model
 
 
 def _stock(pipeline: Any, name: str, case: Case, result: CaseResult) -> AnswerScore:
