@@ -481,6 +481,10 @@ def test_a_replay_checks_an_earlier_runs_drafts_again_without_the_model(
     assert len(fake.history) == asked  # the model was not asked
     texts = [[a.text for a in c.answers] for c in again.cases]
     assert texts == [[a.text for a in c.answers] for c in first.cases]
+    # timings are the run's that wrote the drafts, not the replay's
+    assert [a.total_s for c in again.cases for a in c.answers] == [
+        a.total_s for c in kept.cases for a in c.answers
+    ]
     assert again.meta.model == "replay of fake:fake"
     assert "3 of 3 cases" in again.meta.notes[0]
 

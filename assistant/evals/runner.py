@@ -425,8 +425,12 @@ def run_suite(
                 draft = _replayed(gathered, drafts[case.id], settings)
                 if draft is None:
                     changed.append(case.id)
-                else:
-                    result.answers.append(_ours(gathered, settings, draft, case, result))
+                else:  # the model's figures are those of the run that wrote the draft
+                    stored = drafts[case.id]
+                    timings = ("ttft_s", "total_s", "prompt_tokens", "completion_tokens")
+                    scored = _ours(gathered, settings, draft, case, result)
+                    scored = scored.model_copy(update={k: getattr(stored, k) for k in timings})
+                    result.answers.append(scored)
             elif name == "ours":
                 result.answers.append(_ours(gathered, settings, llm, case, result))
             elif case.type != "follow_up":  # the stock pipelines hold no conversation
