@@ -53,7 +53,7 @@ _FRAME_TEXT = (
     "because since though although unless until upon onto out up down off under again once "
     "very too own nor not now then than ask asks asked mention mentions mentioned discuss it "
     "discusses discussed make makes made get gets got take takes taken give given "
-    "two three four five six seven eight nine ten first second third instead rather"
+    "two three four five six seven eight nine ten first second third instead rather away back"
 )
 _FRAME = frozenset(_FRAME_TEXT.split()) | STOPWORDS
 #: What a chat adds around what it asks ("Does the same idea work for video?", "Anything
@@ -136,7 +136,8 @@ def _parts(question: str) -> list[str]:
             start = n if not run else start
             run.append(token)
             continue
-        before = [t.lower() for t in tokens[max(start - 2, 0) : start]]
+        before = [t.lower() for t in tokens[max(start - 3, 0) : start]]
+        before = [w for w in before if w not in _BETWEEN] or before  # "those also propose"
         if run and _acts(before, run, token.lower()):
             run = run[1:]
         if run and any(len(w) > 2 or (len(w) > 1 and w.isupper()) for w in run):
@@ -145,6 +146,8 @@ def _parts(question: str) -> list[str]:
     return list(dict.fromkeys(parts))[:MAX_PARTS]
 
 
+#: Words that may stand between the papers and what they do: "which of those also propose".
+_BETWEEN = frozenset(["also", "only", "actually", "really", "still", "even", "just", "all"])
 #: "[those] were [tested]": a form of "be" between the subject and a past participle.
 _BE = frozenset(["is", "are", "was", "were", "be", "been", "being"])
 #: What a participle's object follows: "tested on speech", "trained with RL".

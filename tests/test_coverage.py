@@ -78,6 +78,10 @@ def test_a_question_is_cut_into_parts_at_its_frame_and_joints() -> None:
     assert question_parts("Which of those were tested on spoken audio?") == ["spoken audio"]
     assert question_parts("Which of them was trained on ImageNet?") == ["ImageNet"]
     assert question_parts("Which models are distilled?") == ["distilled"]
+    # ... with "also" between ("Which of these also contribute a benchmark"), and a particle
+    # is no part of its noun (an opening read "don't cover “tokens back”")
+    assert question_parts("Which of these also contribute a benchmark?") == ["benchmark"]
+    assert question_parts("Which papers give evicted tokens back?") == ["evicted tokens"]
     # what a question sets against what it asks is no part of it, to the end of its clause
     assert question_parts(
         "Any that use a diffusion model rather than autoregressive decoding?"
