@@ -53,7 +53,8 @@ _FRAME_TEXT = (
     "because since though although unless until upon onto out up down off under again once "
     "very too own nor not now then than ask asks asked mention mentions mentioned discuss it "
     "discusses discussed make makes made get gets got take takes taken give given "
-    "two three four five six seven eight nine ten first second third instead rather away back"
+    "two three four five six seven eight nine ten first second third instead rather away back "
+    "after before during toward towards among against beyond behind along despite cannot"
 )
 _FRAME = frozenset(_FRAME_TEXT.split()) | STOPWORDS
 #: What a chat adds around what it asks ("Does the same idea work for video?", "Anything

@@ -82,6 +82,9 @@ def test_a_question_is_cut_into_parts_at_its_frame_and_joints() -> None:
     # is no part of its noun (an opening read "don't cover “tokens back”")
     assert question_parts("Which of these also contribute a benchmark?") == ["benchmark"]
     assert question_parts("Which papers give evicted tokens back?") == ["evicted tokens"]
+    # prepositions and "cannot" join parts ("don't cover “after training”", "... data cannot")
+    assert question_parts("Compressing LLaVA after training") == ["Compressing LLaVA", "training"]
+    assert question_parts("when the old data cannot be replayed") == ["old data", "replayed"]
     # what a question sets against what it asks is no part of it, to the end of its clause
     assert question_parts(
         "Any that use a diffusion model rather than autoregressive decoding?"
