@@ -26,6 +26,7 @@ from assistant.prose import (
     name_citations,
     name_ordinals,
     name_subject,
+    noted_background,
     plain,
     quoted_copy,
     split_answer,
@@ -280,10 +281,11 @@ def check_text(
     supported one whose papers cover no part of the question is marked (``on_question``).
     A sentence whose subject stands for its one cited paper gets the paper's name ("This
     paper proposes" -> "EMS proposes"), an abstract's first person is told of its authors
-    ("we propose" -> "The authors of EMS propose"), and an abstract sentence glued after a
-    paper's name reads as its quote (``quoted_copy``). Last, chips that stand for a paper get
-    its name ("The paper by [1] shows" -> "MemoryFormer [1] shows"), after the scoring,
-    which a name would sway.
+    ("we propose" -> "The authors of EMS propose"), an abstract sentence glued after a
+    paper's name reads as its quote (``quoted_copy``), and the background an abstract starts
+    from is what the paper notes, not what it found (``noted_background``). Last, chips
+    that stand for a paper get its name ("The paper by [1] shows" -> "MemoryFormer [1]
+    shows"), after the scoring, which a name would sway.
     """
     by_number = {ev.number: ev for ev in evidence}
     text = whole(plain(raw_text, lists=lists))
@@ -320,6 +322,7 @@ def check_text(
         # "EMS [1] as LLMs grow, ..." (an abstract's sentence glued on) -> 'EMS [1]: “As ...”'
         told = quoted_copy(check.text, one)
         told = told if told != check.text else third_person(name_subject(check.text, one), one)
+        told = noted_background(told, one)  # "D2O found that <its background>": "notes that"
         if told != check.text:
             text, check.text = text.replace(check.text, told, 1), told
         check.text = name_citations(check.text, cited)

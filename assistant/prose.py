@@ -15,6 +15,8 @@ the rest:
                       paper's name: "MemoryFormer [1] shows"
 - ``quoted_copy``     an abstract sentence glued after a name ("SirLLM [4] as LLMs grow,
                       ...") reads as its quote: 'SirLLM [4]: “As LLMs grow, ...”'
+- ``noted_background`` "D2O found that <what its abstract starts from>" -> "D2O notes that
+                      ...": a paper does not find the background it sets out from
 - ``unsourced_figures`` the figures of a sentence that no shown paper and not the question gives
 
 The citation check (``answer.check_text``) calls these; nothing else rewrites model prose.
@@ -26,7 +28,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from assistant.models import Paper
-from assistant.text import NOT_AFTER_ABBREVIATION, split_sentences
+from assistant.text import NOT_AFTER_ABBREVIATION, question_terms, split_sentences
 
 #: A citation group: "[1]", "[1, 3]", "[2-4]".
 CITATION_GROUP = re.compile(r"\[(\s*\d+\s*(?:(?:,|-|–)\s*\d+\s*)*)\]")
@@ -610,4 +612,44 @@ def quoted_copy(sentence: str, paper: Paper | None) -> str:
     for line in split_sentences(paper.abstract):
         if line[:1].isupper() and " ".join(line.split()).rstrip(".").lower() == said:
             return f"{match.group('head')}: “{line}”"
+    return sentence
+
+
+#: A claim that the paper found something: "D2O found that ...", "It shows that ...".
+_FOUND_THAT = re.compile(
+    r"^(?P<head>[^\[\]]{1,160}?(?:\s*\[\d+\])?\s)"
+    r"(?P<verb>found|finds|showed|shows|demonstrated|demonstrates|revealed|reveals|observed|"
+    r"observes|discovered|discovers|reported|reports)\s+that\s+(?P<clause>.+)$"
+)
+#: Where an abstract turns from what it starts from to what the paper does.
+_CONTRIBUTION = re.compile(
+    r"\b(?:we|our|us|this (?:paper|work|study|article)|here)\b|"
+    r"\b(?:propose[sd]?|introduce[sd]?|present(?:s|ed)?)\b",
+    re.IGNORECASE,
+)
+#: Share of a clause's content words one background sentence must hold to be its copy.
+BACKGROUND_COPY = 0.8
+
+
+def _background(paper: Paper) -> list[str]:
+    """The abstract's opening sentences before the first that says what the paper does."""
+    lines = split_sentences(paper.abstract)
+    turn = next((i for i, line in enumerate(lines) if _CONTRIBUTION.search(line)), len(lines))
+    return lines[:turn]
+
+
+def noted_background(sentence: str, paper: Paper | None) -> str:
+    """ "D2O [4] found that efficient inference ... is impeded by the KV cache" where that is
+    the background D2O's abstract opens with (the model copied it as a finding) ->
+    "D2O [4] notes that ...". ``paper``: the one paper the sentence cites."""
+    match = _FOUND_THAT.match(sentence)
+    if paper is None or match is None:
+        return sentence
+    said = question_terms(CITATION_GROUP.sub(" ", match.group("clause")))
+    if len(said) < 4:
+        return sentence
+    for line in _background(paper):
+        if len(said & question_terms(line)) >= BACKGROUND_COPY * len(said):
+            verb = "notes" if match.group("verb").endswith("s") else "noted"
+            return f"{match.group('head')}{verb} that {match.group('clause')}"
     return sentence

@@ -12,6 +12,7 @@ from assistant.prose import (
     given_figures,
     name_citations,
     name_ordinals,
+    noted_background,
     paper_name,
     plain,
     quoted_copy,
@@ -385,3 +386,27 @@ def test_an_abstract_sentence_glued_to_a_name_reads_as_a_quote() -> None:
     went_on = "SirLLM [4] keeps the key phrases of a long dialogue in memory."
     assert quoted_copy(went_on, sirllm) == went_on  # a verb joins them: a sentence
     assert quoted_copy(glued + "grows.", sirllm) == glued + "grows."  # no copy: as written
+
+
+def test_what_an_abstract_starts_from_is_noted_not_found() -> None:
+    # Core's smoke-28 answer: "D2O found that efficient inference in Large Language Models
+    # (LLMs) is impeded by the growing memory demands of key-value (KV) caching ..." -- the
+    # abstract's opening background, told as the paper's finding.
+    d2o = Paper(
+        id="d",
+        title="D2O: Dynamic Discriminative Operations for Efficient Generative Inference",
+        abstract="Efficient inference in Large Language Models (LLMs) is impeded by the growing "
+        "memory demands of key-value (KV) caching, especially for longer sequences. In this "
+        "paper we find that attention density differs between layers. D2O keeps 3x more "
+        "tokens in the same memory.",
+    )
+    copied = (
+        "D2O found that efficient inference in Large Language Models (LLMs) is impeded by the "
+        "growing memory demands of KV caching [4]."
+    )
+    assert noted_background(copied, d2o) == copied.replace("D2O found", "D2O noted")
+    shows = "D2O [4] shows that efficient inference in LLMs is impeded by KV caching memory."
+    assert noted_background(shows, d2o) == shows.replace("shows", "notes")
+    finding = "D2O found that attention density differs between layers of LLMs [4]."
+    assert noted_background(finding, d2o) == finding  # what the paper found, as written
+    assert noted_background(copied, None) == copied  # several papers cited: left alone
