@@ -26,6 +26,7 @@ from assistant.prose import (
     name_citations,
     name_ordinals,
     name_subject,
+    names_before_chips,
     noted_background,
     plain,
     quoted_copy,
@@ -268,7 +269,8 @@ def check_text(
 
     The prose is made readable first (``prose``): markdown removed (``lists``: a list made
     sentences), an unfinished end trimmed, "the fourth paper" named and cited, a chip inside a
-    quoted title moved after it. "Paper N"
+    quoted title moved after it, and a list item's chip after the name that follows it
+    ("1. [1] HR-INR" -> "1. HR-INR [1]"). "Paper N"
     becomes the citation [N] (``cite_paper_mentions``), so the text never names a number
     that renumbering changed. Citations to numbers not in ``evidence``
     are removed and counted; with ``repair`` a sentence that cites nothing gets the shown
@@ -291,6 +293,7 @@ def check_text(
     text = whole(plain(raw_text, lists=lists))
     text = name_ordinals(text, [(ev.number, ev.paper) for ev in evidence])
     text = chips_after_titles(text, [ev.paper for ev in evidence])
+    text = names_before_chips(text, [(ev.number, ev.paper) for ev in evidence])
     text = cite_paper_mentions(text, set(by_number))
     text, _, removed = renumber_citations(text, set(by_number), renumber=False)
     attached: dict[int, int] = {}

@@ -10,6 +10,7 @@ the rest:
 - ``name_ordinals``   "the fourth paper", "Paper 4" -> "EMS [4]": the paper listed fourth (or
                       numbered 4), named, cited
 - ``chips_after_titles`` a chip the model put inside a quoted title moves after it
+- ``names_before_chips`` "1. [1] HR-INR" -> "1. HR-INR [1]": the name first, as elsewhere
 - ``name_citations``  a chip standing for a paper ("The paper by [1] shows", "[2] proposes",
                       "... is [1].", "Wang et al. [1]" when no Wang wrote it) gets the
                       paper's name: "MemoryFormer [1] shows"
@@ -506,6 +507,23 @@ def chips_after_titles(text: str, papers: Sequence[Paper]) -> str:
             end = match.end() + (1 if text[match.end() : match.end() + 1] in '”"’»*' else 0)
             title += text[match.end() : end]  # after the closing quote, if any
             text = f"{text[: match.start()]}{title} {''.join(chips)}{text[end:]}"
+    return text
+
+
+def names_before_chips(text: str, listed: Sequence[tuple[int, Paper]]) -> str:
+    """A list item or clause that opens with a chip and then the paper's name ("1. [1]
+    HR-INR", "include: [2] MoTIF, which ...") reads name first, like the rest of the page:
+    "1. HR-INR [1]". ``listed``: each shown paper with its number."""
+    for number, paper in listed:
+        names = [paper.title, paper.short_name]  # the whole title first: "Name: the rest"
+        for name in dict.fromkeys(names):
+            pattern = re.compile(
+                rf"(?P<lead>^[ \t]*(?:\d{{1,2}}[.)][ \t]+)?|[:;][ \t]+)\[{number}\][ \t]+"
+                rf"[\"“]?{re.escape(name)}[\"”]?(?![\w:-])",
+                re.MULTILINE,
+            )
+            named = f"{paper_name(paper) if name == paper.title else name} [{number}]"
+            text = pattern.sub(r"\g<lead>" + named.replace("\\", "\\\\"), text)
     return text
 
 

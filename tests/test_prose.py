@@ -12,6 +12,7 @@ from assistant.prose import (
     given_figures,
     name_citations,
     name_ordinals,
+    names_before_chips,
     noted_background,
     paper_name,
     plain,
@@ -410,3 +411,16 @@ def test_what_an_abstract_starts_from_is_noted_not_found() -> None:
     finding = "D2O found that attention density differs between layers of LLMs [4]."
     assert noted_background(finding, d2o) == finding  # what the paper found, as written
     assert noted_background(copied, None) == copied  # several papers cited: left alone
+
+
+def test_a_list_item_names_its_paper_before_the_chip() -> None:
+    # Core's smoke-27 answer listed "1. [1] HR-INR" / "2. [2] MoTIF": the page read "1. 1
+    # HR-INR" (the chip is a badge), and every other sentence names first.
+    hr = Paper(id="h", title="HR-INR: Continuous Space-Time Video Super-Resolution", abstract=".")
+    text = "The papers are:\n\n1. [1] HR-INR\n2. [3] The Principles of Deep Learning Theory."
+    assert names_before_chips(text, [(1, hr), (3, THEORY)]) == (
+        "The papers are:\n\n1. HR-INR [1]\n2. “The Principles of Deep Learning Theory” [3]."
+    )
+    # only the paper's own chip, only before its whole name
+    for kept in ("1. [2] HR-INR", "1. [1] HR-INR-2 is another", "Compare [1] HR-INR with it."):
+        assert names_before_chips(kept, [(1, hr)]) == kept
