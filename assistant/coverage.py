@@ -75,20 +75,8 @@ _CACHE_SIZE = 2048
 
 
 #: Words after which a verb says what the papers do: "papers measure", "methods that cover".
-_PLURAL_SUBJECTS = frozenset(
-    [
-        "papers",
-        "works",
-        "studies",
-        "methods",
-        "approaches",
-        "models",
-        "they",
-        "those",
-        "these",
-        "them",
-    ]
-)
+_PLURAL_SUBJECTS = frozenset(["papers", "works", "studies", "methods", "approaches", "models"])
+_PLURAL_SUBJECTS |= {"they", "them", "those", "these"}
 _SINGULAR_SUBJECTS = frozenset(["paper", "work", "study", "method", "approach"])
 
 

@@ -399,9 +399,8 @@ def run_suite(
         previous: Answer | None = None
         history: list[Message] = []
         if case.type == "follow_up":  # the earlier turns first, answered as a user would see
-            previous, history = _conversation(
-                case, settings, llm if systems and not drafts else None
-            )
+            asking = llm if systems and replay is None else None  # a replay asks no model
+            previous, history = _conversation(case, settings, asking)
         if case.answerable and modes and case.type != "follow_up":
             embedder.embed_one(" ".join(case.question.split()))  # cached for every mode
             # Each case starts at the next mode, so no mode always pays for going first.
