@@ -310,9 +310,11 @@ def not_covered_sentence(missing: Sequence[str], closest: Sequence[str]) -> str:
 
 def beyond_previous_sentence(condition: str, papers: int) -> str:
     """What a follow-up's answer says first when none of the previous answer's papers states
-    what it asks (``EvidenceSet.beyond_previous``) and ``papers`` others found for it do."""
+    what it asks (``EvidenceSet.beyond_previous``) and ``papers`` others found for it do.
+    "In those words": the check reads words and sentences, so an earlier paper may say it
+    otherwise (the demo's "tested on code generation?" over a paper with HumanEval results)."""
     others = "another indexed paper that does" if papers == 1 else "other indexed papers that do"
-    said = f"None of the previous answer's papers mentions “{condition}”"
+    said = f"None of the previous answer's papers mentions “{condition}” in those words"
     return f"{said}; this answer is from {others}."
 
 

@@ -631,7 +631,8 @@ def test_a_follow_up_answered_from_papers_the_previous_answer_did_not_show_says_
     second = ask_after(first, "Which of those need no retraining of the model?", fake_settings)
     assert not {s.paper_id for s in second.sources} & shown  # none of the earlier ones says it
     assert second.answer.startswith(
-        "None of the previous answer's papers mentions “retraining”; this answer is from "
+        "None of the previous answer's papers mentions “retraining” in those words; this "
+        "answer is from "
         "another indexed paper that does. It estimates"
     )
     assert second.sentences[0].note
