@@ -113,9 +113,38 @@ def _unlabelled(item: str) -> str:
     named_again = rest.lower().lstrip("\"“”'").startswith(" ".join(words[:2]))
     stands_for = _standing_subject(rest) is not None
     titled = _NAMED_SUBJECT.match(rest) is not None
-    if (titled or ((named_again or stands_for) and rest[:1].isupper())) and len(words) <= 15:
+    if len(words) > 15:
+        return item
+    if titled or ((named_again or stands_for) and rest[:1].isupper()) or _ANOTHER.match(rest):
         return rest
+    pronoun = _LABEL_PRONOUN.match(rest)
+    if pronoun and (pronoun.group("word") in ("These", "They")) == label.endswith("s"):
+        return _sentence_case(label) + rest[pronoun.end() :]  # "Prompt compression involves"
     return item
+
+
+#: A sentence that says what it is about itself: "Another approach is to drop tokens".
+_ANOTHER = re.compile(
+    r"(?:Another|A (?:second|third|further|related)|One more)\s+(?:approach|method|direction|"
+    r"line of work|technique|way|strategy)\b"
+)
+#: A sentence whose subject is its heading: "Prompt Compression: This involves ...", "Linear
+#: Models: These models are ...".
+_LABEL_PRONOUN = re.compile(
+    r"(?P<word>This|It|These|They)(?:\s+(?:approach|method|technique|strategy|direction|"
+    r"approaches|methods|techniques|strategies|models|works))?(?=\s+[a-z])"
+)
+
+
+def _sentence_case(label: str) -> str:
+    """ "Prompt Compression" -> "Prompt compression", "Linear-Time" -> "Linear-time"; names
+    keep their capitals ("KV Cache Quantization" -> "KV cache quantization")."""
+    pieces = re.split(r"(\s+|-)", label.strip("\"“”'*"))
+
+    def lower(piece: str) -> str:
+        return piece.lower() if piece[:1].isupper() and piece[1:].islower() else piece
+
+    return pieces[0] + "".join(lower(p) for p in pieces[1:])
 
 
 def _trimmed_quotes(line: str) -> str:

@@ -74,6 +74,22 @@ def test_plain_removes_markdown_and_makes_a_list_prose() -> None:
         'Mamba: The results show gains [3]. "Learning to Prompt" [4] discusses buffers. '
         "[5] counts resources. One-Prompt-One-Story [6] proposes a method."
     )
+    # ... and one whose sentence stands for it ("Prompt Compression: This involves ...") or
+    # says what it is about itself ("Token Dropping: Another approach is ..."): the demo's
+    # "KV cache compression" overview read as headings
+    text = (
+        "1. **Token Dropping**: Another approach is to drop tokens [3].\n"
+        "2. **Prompt Compression**: This involves compressing the prompt [6].\n"
+        "3. **Linear-Time Sequence Models**: These models process sequences in linear time.\n"
+        "4. **KV Cache Quantization**: It stores keys with fewer bits [2].\n"
+        "5. **Hybrid Architectures**: This combines both [4]."  # "Hybrid ... combines": kept
+    )
+    assert plain(text) == (
+        "Another approach is to drop tokens [3]. Prompt compression involves compressing the "
+        "prompt [6]. Linear-time sequence models process sequences in linear time. KV cache "
+        "quantization stores keys with fewer bits [2]. Hybrid Architectures: This combines "
+        "both [4]."
+    )
 
 
 def test_plain_keeps_an_answers_list_and_arithmetic() -> None:
