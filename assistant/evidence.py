@@ -503,12 +503,7 @@ def gather(
             (said,) = question_parts(question)
             earlier = {h.paper.id for h in hits} & set(turn.ids)
             if earlier and not any(h.paper.id in earlier for h in stating):  # wider ones only
-                beyond_previous = said
-                notices.append(
-                    f"none of the previous answer's papers mentions '{said}'; answered from "
-                    f"{'the other paper' if len(stating) == 1 else 'the other papers'} found "
-                    "for it."
-                )
+                beyond_previous = said  # the answer's first sentence says it (no notice too)
             else:
                 notices.append(
                     f"{left} of those papers {'does' if left == 1 else 'do'} not mention "
