@@ -851,3 +851,16 @@ def test_a_list_in_an_answer_stays_a_list() -> None:
     # found that ...", this session's demo).
     after = checked_html([SentenceCheck(text=t, citations=[]) for t in [*items, "Both save."]], 0)
     assert after.count("<br>") == 3 and after.index("2. FastGen") < after.rindex("<br>")
+
+
+def test_the_line_that_opens_a_list_is_no_uncited_claim() -> None:
+    # The demo's digest overview underlined "The main directions of these papers are:" as
+    # "cites no source"; it says nothing a source should back.
+    from assistant.models import CheckedText, SentenceCheck
+    from assistant.ui.render import checked_html
+
+    intro = SentenceCheck(text="The main directions of these papers are:", citations=[])
+    claim = SentenceCheck(text="Linear models scale well.", citations=[])
+    html = checked_html([intro, claim], 0)
+    assert html.count('class="uncited"') == 1 and "Linear models" in html.split("uncited")[1]
+    assert CheckedText(text="", sentences=[intro, claim]).uncited == 1

@@ -124,6 +124,12 @@ class SentenceCheck(BaseModel):
     )
 
     @property
+    def claims(self) -> bool:
+        """Whether it says something a source should back: not the assistant's own note, nor
+        the line that opens a list ("The main directions of these papers are:")."""
+        return not self.note and not self.text.rstrip().endswith(":")
+
+    @property
     def problem(self) -> str | None:
         """Why the sentence is flagged, in words; None when it is not."""
         if self.supported is not False:
@@ -185,7 +191,7 @@ class CheckedText(BaseModel):
     @property
     def uncited(self) -> int:
         """Sentences that cite no source at all."""
-        return sum(1 for c in self.sentences if not c.citations and not c.note)
+        return sum(1 for c in self.sentences if not c.citations and c.claims)
 
 
 #: The line above the result sentences quoted under an answer (``SentenceCheck.quoted``).

@@ -98,7 +98,7 @@ def checked_html(sentences: Sequence[SentenceCheck], turn: int | str) -> str:
             parts.append(f'<span class="unsupported" title="{flag}">{text} ⚠</span>')
         elif s.off_question:
             parts.append(f'<span class="offq" title="{_OFF_QUESTION}">{text} ◌</span>')
-        elif s.supported is None:
+        elif s.supported is None and s.claims:
             parts.append(
                 f'<span class="uncited" title="This sentence cites no source">{text}</span>'
             )
