@@ -103,8 +103,11 @@ def _unlabelled(item: str) -> str:
     """A list item without the heading before a sentence that names its own paper
     ("Taipan: This paper introduces Taipan [2]", "EMS: EMS evicts [1]", 'Rehearsal Buffer:
     "Learning to Prompt" [1] discusses' -> the sentence, whose "This paper" the check names):
-    an overview reads as prose, not as a list of headings. A heading the sentence needs
-    ("EMS: it merges", "Mamba: The results show") stays."""
+    an overview reads as prose, not as a list of headings. So does one before a sentence
+    that says what it is about ("Token Dropping: Another approach is ..."); one whose
+    sentence's subject stands for it becomes that subject ("Prompt Compression: This involves"
+    -> "Prompt compression involves"). A heading the sentence needs ("EMS: it merges",
+    "Mamba: The results show") stays."""
     match = _LABEL.match(item)
     if match is None:
         return item
