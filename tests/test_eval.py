@@ -134,9 +134,14 @@ def test_answer_score_counts_citations_sentences_facts_and_gold() -> None:
         ),
         SentenceCheck(text="s2", citations=[2], supported=True, supported_by=[2], attached=[2]),
         SentenceCheck(text="s3", citations=[]),
+        # s4: its source supports it, but it restates the question as the paper's finding
+        # (unstated): the page shows ⚠, so it is no supported sentence
+        SentenceCheck(
+            text="s4", citations=[1], supported=False, supported_by=[1], unstated=["drones"]
+        ),
     ]
     answer = _answer(
-        "SplatFlow reaches 1.12 EPE [1][2]. It is fast [1]. More [2]. Nothing else.",
+        "SplatFlow reaches 1.12 EPE [1][2]. It is fast [1]. More [2]. Nothing else. Drones.",
         sentences,
         cited=["g1", "x"],
         invalid=1,
@@ -144,16 +149,16 @@ def test_answer_score_counts_citations_sentences_facts_and_gold() -> None:
     score = AnswerScore.of(
         "ours", answer, sources=["g1", "x", "g2"], gold=["g1", "g2"], facts=["1.12", "2.07"]
     )
-    assert (score.citations_valid, score.citations_invalid) == (3, 1)
-    assert (score.citations_supported, score.citations_attached) == (2, 1)
-    assert (score.sentences, score.sentences_supported) == (4, 2)
+    assert (score.citations_valid, score.citations_invalid) == (4, 1)
+    assert (score.citations_supported, score.citations_attached) == (3, 1)
+    assert (score.sentences, score.sentences_supported) == (5, 2)
     assert score.citations_misattributed == 1
     assert score.gold_coverage == 0.5 and score.source_recall == 1.0
     assert score.facts_found == ["1.12"]
     summary = summarize_answers([("numeric", score)])
-    assert summary["citation_validity"] == 0.75  # 3 of the model's 4 citations
-    assert summary["citation_precision"] == pytest.approx(0.6667, abs=1e-4)  # 2 of 3 valid
-    assert summary["citation_recall"] == 0.5  # 2 of 4 sentences
+    assert summary["citation_validity"] == 0.8  # 4 of the model's 5 citations
+    assert summary["citation_precision"] == 0.75  # 3 of 4 valid
+    assert summary["citation_recall"] == 0.4  # 2 of 5 sentences
     assert summary["gold_coverage"] == 0.5
     assert summary["fact_accuracy"] == 0.5
     assert summary["citations_misattributed"] == 1

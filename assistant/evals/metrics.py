@@ -152,7 +152,7 @@ def citation_counts(sentences: Iterable[SentenceCheck]) -> CitationCounts:
         supported += len(set(own) & set(s.supported_by))
         attached += len(s.attached)
         total += 1
-        with_support += bool(s.supported_by)
+        with_support += bool(s.supported_by) and s.supported is not False  # shown ⚠: not
         misattributed += len(s.misattributed)
     return CitationCounts(valid, supported, attached, total, with_support, misattributed)
 
@@ -180,7 +180,9 @@ class AnswerScore(BaseModel):
         "clearly better (SentenceCheck.misattributed).",
     )
     sentences: int = Field(0, description="Sentences of the answer.")
-    sentences_supported: int = Field(0, description="Sentences with a supporting citation.")
+    sentences_supported: int = Field(
+        0, description="Sentences shown supported: a supporting citation, and not flagged."
+    )
     facts: list[str] = Field(default_factory=list, description="The case's answer_facts.")
     facts_found: list[str] = Field(
         default_factory=list, description="Those the answer states (quoted results included)."
