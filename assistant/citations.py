@@ -290,10 +290,12 @@ def check_text(
     shows"), after the scoring, which a name would sway.
     """
     by_number = {ev.number: ev for ev in evidence}
+    listed = [(ev.number, ev.paper) for ev in evidence]
+    shown = [ev.paper for ev in evidence]
     text = whole(plain(raw_text, lists=lists))
-    text = name_ordinals(text, [(ev.number, ev.paper) for ev in evidence])
-    text = chips_after_titles(text, [ev.paper for ev in evidence])
-    text = names_before_chips(text, [(ev.number, ev.paper) for ev in evidence])
+    text = name_ordinals(text, listed)
+    text = chips_after_titles(text, shown)
+    text = names_before_chips(text, listed)
     text = cite_paper_mentions(text, set(by_number))
     text, _, removed = renumber_citations(text, set(by_number), renumber=False)
     attached: dict[int, int] = {}
@@ -304,7 +306,6 @@ def check_text(
             text = text.replace(parts[i], _cite(parts[i], number), 1)
     text, numbering, _ = renumber_citations(text, set(by_number), renumber=renumber)
     cited = {new: by_number[old].paper for old, new in numbering.items()}
-    shown = [ev.paper for ev in evidence]
     sentences = verify_citations(split_answer(text), cited, embedder, threshold, shown)
     for i, old in attached.items():
         if i < len(sentences) and old in numbering:
