@@ -159,20 +159,20 @@ def _acts(before: Sequence[str], run: Sequence[str], after: str) -> bool:
     if not verb or "ADJ" in readings or "ADV" in readings:  # "Is it fast?": no verb
         return False
     base = run[0].lower() in verb
-    subject, before = (before[-2] if len(before) > 1 else ""), (before[-1] if before else "")
+    subject, last = (before[-2] if len(before) > 1 else ""), (before[-1] if before else "")
     participle = run[0].lower() in getInflection(verb[0], "VBN")
-    if before in _BE and participle:
+    if last in _BE and participle:
         agrees = subject in _PLURAL_SUBJECTS | _SINGULAR_SUBJECTS | {"it", "that", "who"}
         if len(run) == 1:
             return agrees and after in _DONE_WITH
-    elif before in _PLURAL_SUBJECTS:
+    elif last in _PLURAL_SUBJECTS:
         agrees = base
-    elif before == "it":  # "does it need", "it needs"
+    elif last == "it":  # "does it need", "it needs"
         agrees = True
-    elif before in _SINGULAR_SUBJECTS:
+    elif last in _SINGULAR_SUBJECTS:
         agrees = not base and run[0].lower().endswith("s")
     else:
-        agrees = before in ("that", "who")
+        agrees = last in ("that", "who")
     if len(run) == 1:
         return agrees
     following = run[1]
