@@ -421,11 +421,11 @@ def run_suite(
         result.best_similarity = max((h.similarity for h in gathered.hits), default=None)
         for name in systems:
             if name == "ours" and replay is not None:
-                draft = _replayed(gathered, drafts[case.id], settings)
+                stored = drafts[case.id]
+                draft = _replayed(gathered, stored, settings)
                 if draft is None:
                     changed.append(case.id)
                 else:  # the model's figures are those of the run that wrote the draft
-                    stored = drafts[case.id]
                     timings = ("ttft_s", "total_s", "prompt_tokens", "completion_tokens")
                     scored = _ours(gathered, settings, draft, case, result)
                     scored = scored.model_copy(update={k: getattr(stored, k) for k in timings})
