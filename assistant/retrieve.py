@@ -8,10 +8,7 @@ One query runs top to bottom through :meth:`Retriever.search`:
 4. BM25 candidates: ``bm25s`` over title + abstract (English stemmer and stopwords); with a
    filter, only the papers it allows are ranked (a mask over the scores built from filter
    fields kept in the index), so nothing is fetched and dropped;
-5. reciprocal rank fusion (``hybrid``), or one list alone (``dense``, ``bm25``); of the papers
-   fusion returns, the one whose two scores, standardized over each retriever's candidates,
-   sum highest leads (``lead_by_scores``): ranks alone cannot tell a paper both retrievers
-   score far above the rest from one each ranks a little ahead;
+5. reciprocal rank fusion (``hybrid``), or one list alone (``dense``, ``bm25``);
 6. optionally MMR over the fused top, using the stored vectors, so a topic query does not
    return five near-duplicates; one hit per paper, always;
 7. the best-matching abstract sentences of the returned hits, scored with their sentence
@@ -203,42 +200,6 @@ def reciprocal_rank_fusion(
             best[pid] = min(best.get(pid, rank), rank)
     seen = {pid: i for i, pid in enumerate(scores)}
     return sorted(scores.items(), key=lambda item: (-item[1], best[item[0]], seen[item[0]]))
-
-
-def lead_by_scores(
-    fused: Sequence[tuple[str, float]],
-    scored: Sequence[Sequence[tuple[str, float]]],
-    weights: Sequence[float],
-) -> list[tuple[str, float]]:
-    """``fused`` with its first place given to the paper whose scores sum highest: each
-    retriever's ``scored`` candidates standardized (z-scores), times its weight; a paper a
-    retriever did not return counts as its lowest candidate. Every other paper keeps its
-    order, and each place its score, so scores still fall with rank (and a search for k=1
-    finds the same first paper as one for k=10).
-
-    On eval/suites/core.jsonl (weights 0.4 dense, 0.6 BM25, chosen there) hybrid hit@1 went
-    from 0.795 to 0.857; checked on holdout.jsonl 0.733 -> 0.800 and meaning.jsonl 0.886 ->
-    0.914, hit@5 unchanged on all three.
-    """
-    if len(fused) < 2:
-        return list(fused)
-    standard: list[dict[str, float]] = []
-    for candidates in scored:
-        values = np.array([score for _, score in candidates], dtype=np.float64)
-        if not len(values):
-            standard.append({})
-            continue
-        spread = values.std() or 1.0
-        z = (values - values.mean()) / spread
-        standard.append({pid: float(v) for (pid, _), v in zip(candidates, z, strict=True)})
-    floor = [min(z.values(), default=0.0) for z in standard]
-
-    def combined(pid: str) -> float:
-        return sum(w * z.get(pid, f) for w, z, f in zip(weights, standard, floor, strict=True))
-
-    leader = max(fused, key=lambda item: combined(item[0]))[0]  # ties: the first
-    order = [leader, *(pid for pid, _ in fused if pid != leader)]
-    return [(pid, score) for pid, (_, score) in zip(order, fused, strict=True)]
 
 
 def mmr_order(relevance: np.ndarray, vectors: np.ndarray, k: int, lam: float) -> list[int]:
@@ -496,8 +457,6 @@ class Retriever:
         bm25_score = dict(lexical)
         if mode == "hybrid":
             fused = reciprocal_rank_fusion([list(dense_rank), list(bm25_rank)], self.config.rrf_k)
-            weight = self.config.lead_dense_weight
-            fused = lead_by_scores(fused, [dense, lexical], [weight, 1.0 - weight])
         elif mode == "dense":
             fused = dense
         else:

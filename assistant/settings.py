@@ -214,14 +214,6 @@ class RetrievalSettings(SettingsGroup):
         description="Reciprocal rank fusion constant: lower trusts each list's top ranks more. "
         "10, not the customary 60, on eval/suites/core.jsonl: hybrid hit@5 0.874 -> 0.905.",
     )
-    lead_dense_weight: float = Field(
-        0.4,
-        ge=0.0,
-        le=1.0,
-        description="Hybrid: the fused hit whose standardized scores sum highest leads; the "
-        "dense score's weight in that sum (BM25 has the rest). 0.4 on eval/suites/core.jsonl: "
-        "hybrid hit@1 0.795 -> 0.857 (holdout 0.733 -> 0.800).",
-    )
     mmr: bool = Field(False, description="Re-rank with maximal marginal relevance for diversity.")
     mmr_lambda: float = Field(
         0.7, ge=0.0, le=1.0, description="MMR trade-off: 1 = relevance only, 0 = diversity only."

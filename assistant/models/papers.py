@@ -203,9 +203,8 @@ class Hit(BaseModel):
 
     rank: int = Field(description="1-based position in the result list.")
     score: float = Field(
-        description="Fused score: reciprocal rank fusion in hybrid mode (the score of the "
-        "place: the first hit may be one fusion ranked lower, see ``lead_by_scores``), else "
-        "the one retriever's score (cosine similarity for dense, BM25 for bm25)."
+        description="Fused score: reciprocal rank fusion in hybrid mode, else the one "
+        "retriever's score (cosine similarity for dense, BM25 for bm25)."
     )
     paper: Paper
     similarity: float = Field(
