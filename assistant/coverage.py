@@ -126,6 +126,8 @@ def _parts(question: str) -> list[str]:
             run.append(token)
             continue
         before = [t.lower() for t in tokens[max(start - 3, 0) : start]]
+        if run and before[-1:] in (["what"], ["which"]) and run[0].lower() in _ASKED_AMOUNT:
+            run = run[1:]  # "what fraction works best": the answer is a number, no topic
         before = [w for w in before if w not in _BETWEEN] or before  # "those also propose"
         if run and _acts(before, run, token.lower()):
             run = run[1:]
@@ -135,6 +137,11 @@ def _parts(question: str) -> list[str]:
     return list(dict.fromkeys(parts))[:MAX_PARTS]
 
 
+#: After "what" or "which", words that ask for a number rather than name a topic: "what
+#: fraction works best", "by what factor", "at what size" (an abstract gives the number).
+_ASKED_AMOUNT = frozenset(
+    ["fraction", "proportion", "percentage", "factor", "amount", "size", "ratio"]
+)
 #: Words that may stand between the papers and what they do: "which of those also propose".
 _BETWEEN = frozenset(["also", "only", "actually", "really", "still", "even", "just", "all"])
 #: "[those] were [tested]": a form of "be" between the subject and a past participle.

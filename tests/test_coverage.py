@@ -93,6 +93,13 @@ def test_a_question_is_cut_into_parts_at_its_frame_and_joints() -> None:
     assert question_parts(
         "Which papers train word vectors on music instead of sentences and find keys?"
     ) == ["word vectors", "music", "keys"]
+    # "what fraction" asks for a number, not about fractions (core's num-video-hiding-ratio
+    # answer opened "The indexed papers don't cover “fraction”" above its 90% masking ratio)
+    assert question_parts("When masking video patches, what fraction works best?") == [
+        "masking video patches"
+    ]
+    assert question_parts("By what factor is decoding faster?") == ["decoding faster"]
+    assert question_parts("Which masking ratio works best?") == ["masking ratio"]
 
 
 def test_words_count_only_close_together_and_ignore_hyphens() -> None:
