@@ -562,9 +562,9 @@ def names_before_chips(text: str, listed: Sequence[tuple[int, Paper]]) -> str:
 # --- figures -------------------------------------------------------------------------------------
 
 # A figure: a number (with decimals or thousands commas) that is not part of a name (GPT-4,
-# 3D, Llama-3.1) nor a year; the number itself, units and % left off.
+# 3D, Llama-3.1), an exponent (O(N^2)) nor a year; the number itself, units and % left off.
 _FIGURE = re.compile(
-    r"(?<![\w.'’-])(?!(?:19|20)\d\d\b)\d+(?:[.,]\d+)*(?=(?:[xX×kKMBTG]|bit)?(?!\w))"
+    r"(?<![\w.'’^-])(?!(?:19|20)\d\d\b)\d+(?:[.,]\d+)*(?=(?:[xX×kKMBTG]|bit)?(?!\w))"
 )
 ENUMERATOR = re.compile(r"\(\d{1,2}\)|^\s*\d{1,2}[.)](?=\s)", re.MULTILINE)  # (1), "1. item"
 _COUNTED = re.compile(r"\b(\d{1,2})\s+(?:of\s+the\s+)?(?:papers?|studies|works?|methods?|sources?)")

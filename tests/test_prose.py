@@ -9,6 +9,7 @@ from __future__ import annotations
 from assistant.models import Paper
 from assistant.prose import (
     chips_after_titles,
+    figures,
     given_figures,
     name_citations,
     name_ordinals,
@@ -368,6 +369,9 @@ def test_figures_no_source_gives_are_found() -> None:
     assert unsourced_figures("At 512 px it is fast.", asked) == []
     assert unsourced_figures("3 papers study it [1][2][3].", given) == []
     assert unsourced_figures("2. [1] It reaches 84.0% (1) on it.", given) == []  # list, (1)
+    # an exponent is notation, no result: core's num-dilated-scan-backbone answer quoted
+    # "... escalate computational demands O(N^2)" under "Reported in the papers"
+    assert figures("Transformers escalate computational demands O(N^2) at 10^6 tokens.") == {"10"}
 
 
 def test_a_chip_inside_a_title_moves_after_it() -> None:
