@@ -15,7 +15,8 @@ the rest:
                       "... is [1].", "Wang et al. [1]" when no Wang wrote it) gets the
                       paper's name: "MemoryFormer [1] shows"
 - ``quoted_copy``     an abstract sentence glued after a name ("SirLLM [4] as LLMs grow,
-                      ...") reads as its quote: 'SirLLM [4]: “As LLMs grow, ...”'
+                      ...") reads as its quote: 'SirLLM [4]: “As LLMs grow, ...”'; one
+                      glued on after ", which" is cut
 - ``noted_background`` "D2O found that <what its abstract starts from>" -> "D2O notes that
                       ...": a paper does not find the background it sets out from
 - ``unsourced_figures`` the figures of a sentence that no shown paper and not the question gives
@@ -651,18 +652,39 @@ def quoted_copy(sentence: str, paper: Paper | None) -> str:
     ('The paper "SirLLM ..." [4] as Large Language Models (LLMs) become ..., their ability
     ... becomes essential.': no verb joins them) reads as that sentence quoted: '... [4]:
     “As Large Language Models ... becomes essential.”'. A copy that goes on from the name
-    ("EMS [1] merges the evicted tokens ...") is a sentence of its own and is left alone."""
+    ("EMS [1] merges the evicted tokens ...") is a sentence of its own and is left alone.
+    A copy glued on after ", which" ("SirLLM [3] proposes the Streaming Infinite Retentive
+    LLM, which as Large Language Models (LLMs) become ... essential.", the demo's memory
+    follow-up) says nothing of the paper and no verb joins it: it is cut there."""
+    if paper is None:
+        return sentence
+    lines = [line for line in split_sentences(paper.abstract) if line[:1].isupper()]
+    which = _WHICH_COPY.search(sentence)
+    if which and _copied(which.group("copy"), lines):  # nothing of the paper's own: cut
+        return f"{sentence[: which.start()]}{which.group('chips')}."
     match = _HEAD_CHIP.match(sentence)
-    if paper is None or match is None:
+    if match is None:
         return sentence
     rest = match.group("rest")
-    said = " ".join(rest.split()).rstrip(".").lower()
-    if len(said.split()) < 6 or not rest[:1].islower():  # "[1] The occlusion ...": a label
+    if not rest[:1].islower():  # "[1] The occlusion ...": a label
         return sentence
-    for line in split_sentences(paper.abstract):
-        if line[:1].isupper() and " ".join(line.split()).rstrip(".").lower() == said:
-            return f"{match.group('head')}: “{line}”"
-    return sentence
+    line = _copied(rest, lines)
+    return f"{match.group('head')}: “{line}”" if line else sentence
+
+
+#: ", which <words>" closing a sentence, with the chips after them.
+_WHICH_COPY = re.compile(r",\s+which\s+(?P<copy>[a-z][^\[\]]+?)(?P<chips>(?:\s*\[\d+\])*)\s*\.?$")
+
+
+def _copied(words: str, lines: Sequence[str]) -> str | None:
+    """The abstract sentence (of ``lines``) that ``words`` copy whole, case aside; none for
+    fewer than six words."""
+    said = " ".join(words.split()).rstrip(".").lower()
+    if len(said.split()) < 6:
+        return None
+    return next(
+        (line for line in lines if " ".join(line.split()).rstrip(".").lower() == said), None
+    )
 
 
 #: A claim that the paper found something: "D2O found that ...", "It shows that ...".

@@ -407,6 +407,22 @@ def test_an_abstract_sentence_glued_to_a_name_reads_as_a_quote() -> None:
     went_on = "SirLLM [4] keeps the key phrases of a long dialogue in memory."
     assert quoted_copy(went_on, sirllm) == went_on  # a verb joins them: a sentence
     assert quoted_copy(glued + "grows.", sirllm) == glued + "grows."  # no copy: as written
+    # ... and after ", which" (the demo's memory follow-up: "SirLLM [3] proposes the
+    # Streaming Infinite Retentive LLM, which as Large Language Models ... essential.")
+    which = "SirLLM [3] keeps key phrases, which as LLMs become prevalent in many domains, "
+    assert quoted_copy(which + "their memory becomes essential.", sirllm) == (
+        "SirLLM [3] keeps key phrases."
+    )
+    assert (
+        quoted_copy(
+            "SirLLM keeps key phrases, which as LLMs become prevalent in many domains, their "
+            "memory becomes essential [3].",
+            sirllm,
+        )
+        == "SirLLM keeps key phrases [3]."
+    )
+    own = "SirLLM [3] keeps key phrases, which lets it hold a long dialogue in its memory."
+    assert quoted_copy(own, sirllm) == own  # the paper's own words after "which": kept
 
 
 def test_what_an_abstract_starts_from_is_noted_not_found() -> None:
