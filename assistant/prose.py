@@ -645,6 +645,8 @@ def name_subject(sentence: str, paper: Paper | None) -> str:
 
 #: A sentence's subject and chip, then the rest: 'The paper "SirLLM: ..." [4] as Large ...'.
 _HEAD_CHIP = re.compile(r"^(?P<head>[^\[]{1,200}?\[\d+\])\s+(?P<rest>[^\[\]]+?)\s*$")
+#: ", which <words>" closing a sentence, with the chips after them.
+_WHICH_COPY = re.compile(r",\s+which\s+(?P<copy>[a-z][^\[\]]+?)(?P<chips>(?:\s*\[\d+\])*)\s*\.?$")
 
 
 def quoted_copy(sentence: str, paper: Paper | None) -> str:
@@ -658,9 +660,8 @@ def quoted_copy(sentence: str, paper: Paper | None) -> str:
     follow-up) says nothing of the paper and no verb joins it: it is cut there."""
     if paper is None:
         return sentence
-    lines = [line for line in split_sentences(paper.abstract) if line[:1].isupper()]
     which = _WHICH_COPY.search(sentence)
-    if which and _copied(which.group("copy"), lines):  # nothing of the paper's own: cut
+    if which and _copied(which.group("copy"), paper):  # nothing of the paper's own: cut
         return f"{sentence[: which.start()]}{which.group('chips')}."
     match = _HEAD_CHIP.match(sentence)
     if match is None:
@@ -668,22 +669,23 @@ def quoted_copy(sentence: str, paper: Paper | None) -> str:
     rest = match.group("rest")
     if not rest[:1].islower():  # "[1] The occlusion ...": a label
         return sentence
-    line = _copied(rest, lines)
+    line = _copied(rest, paper)
     return f"{match.group('head')}: “{line}”" if line else sentence
 
 
-#: ", which <words>" closing a sentence, with the chips after them.
-_WHICH_COPY = re.compile(r",\s+which\s+(?P<copy>[a-z][^\[\]]+?)(?P<chips>(?:\s*\[\d+\])*)\s*\.?$")
-
-
-def _copied(words: str, lines: Sequence[str]) -> str | None:
-    """The abstract sentence (of ``lines``) that ``words`` copy whole, case aside; none for
-    fewer than six words."""
+def _copied(words: str, paper: Paper) -> str | None:
+    """The sentence of ``paper``'s abstract that ``words`` copy whole, case aside; none for
+    fewer than six words (the abstract is split only when there are six)."""
     said = " ".join(words.split()).rstrip(".").lower()
     if len(said.split()) < 6:
         return None
     return next(
-        (line for line in lines if " ".join(line.split()).rstrip(".").lower() == said), None
+        (
+            line
+            for line in split_sentences(paper.abstract)
+            if line[:1].isupper() and " ".join(line.split()).rstrip(".").lower() == said
+        ),
+        None,
     )
 
 
