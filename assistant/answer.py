@@ -20,7 +20,6 @@ nothing above the stages parses citations or builds prompts.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -137,17 +136,12 @@ def compared(answer: Answer, gathered: EvidenceSet) -> Comparison:
 # --- 8. quote ----------------------------------------------------------------------------------
 
 
-#: An abstract sentence cut at an inline list number ("... limitations: 1." / "... less
-#: critical in medical applications; and 2."): the item's number ends it, so it is no quote.
-_CUT_AT_ITEM = re.compile(r"(?:\band|[:;])\s+\d{1,2}\.$")
-
-
 def reported_results(
     prose: str, cited: Sequence[Evidence], hits: Sequence[Hit], question: str, limit: int
 ) -> list[tuple[Evidence, str]]:
     """For the papers the prose cites (``cited``, first cited first), the abstract sentence
-    that reports figures the prose does not state (a whole one: ``_CUT_AT_ITEM``), the one
-    best for the question (``sentence_value``), at most one a paper and ``limit`` in all."""
+    that reports figures the prose does not state, the one best for the question
+    (``sentence_value``), at most one a paper and ``limit`` in all."""
     terms = question_terms(question)
     stated = figures(prose)
     by_id = {hit.paper.id: hit for hit in hits}
@@ -157,9 +151,7 @@ def reported_results(
             break
         hit = by_id.get(ev.paper.id)
         sentences = [
-            t
-            for t in abstract_sentences(ev.paper)[0]
-            if figures(t) - stated and len(t) <= 400 and not _CUT_AT_ITEM.search(t)
+            t for t in abstract_sentences(ev.paper)[0] if figures(t) - stated and len(t) <= 400
         ]
         if hit is None or not sentences:
             continue

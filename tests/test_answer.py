@@ -273,19 +273,15 @@ def test_the_result_the_prose_leaves_out_is_quoted() -> None:
     # Figures the prose states already are not quoted again; years, names, "(1)" are no figures.
     stated = "FlowMix cuts the error by 19.4% at 30 fps in 2 days [1]. Tiny: 71.2 EPE, 3x [2]."
     assert reported_results(stated, cited, [flow, other], question, 2) == []
-    # An abstract that numbers its points inline is cut at them ("... applications; and 2."
-    # under RadRotator in the demo's diffusion answer): such a piece is no quote.
-    listed = paper(
-        "RadRotator",
+    # An abstract that numbers its points inline ("... applications; and 2." ended a quote
+    # under RadRotator in the demo's diffusion answer) is quoted whole, never cut at them.
+    text = (
         "We addressed two limitations: 1. We use diffusion for 3 views, slower at inference; "
-        "and 2. We replace Cycle-GAN with a histogram transform on 12 datasets.",
-        "c",
+        "and 2. We replace Cycle-GAN with a histogram transform on 12 datasets."
     )
-    rad = _hit(listed, [])
+    rad = _hit(paper("RadRotator", text, "c"), [])
     ev = [Evidence(number=1, paper=rad.paper, sentences=[], similarity=0.6)]
-    assert [q for _, q in reported_results("It rotates [1].", ev, [rad], "How?", 1)] == [
-        "We replace Cycle-GAN with a histogram transform on 12 datasets."
-    ]
+    assert [q for _, q in reported_results("It rotates [1].", ev, [rad], "How?", 1)] == [text]
 
 
 def test_quoted_results_are_marked_and_kept_apart(fake_settings: Settings, fake: FakeLLM) -> None:

@@ -29,3 +29,14 @@ def test_abbreviations_do_not_end_a_sentence() -> None:
         "Results hold.",
         "See Fig. 2 too.",
     ]
+
+
+def test_inline_list_numbers_do_not_end_a_sentence() -> None:
+    # RadRotator's abstract numbers its points inline; a number after a word ends a sentence.
+    text = "Two limits: 1. We use A; and 2. We use B. It equals 1. We test on GPT-4. It works."
+    assert split_sentences(text) == [
+        "Two limits: 1. We use A; and 2. We use B.",
+        "It equals 1.",
+        "We test on GPT-4.",
+        "It works.",
+    ]
