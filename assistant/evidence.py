@@ -348,16 +348,20 @@ FOLLOW_UP_RRF_K = 60
 _COMPARES = re.compile(r"\b(?:most|least|best|worst|more|less|fewer|\w{3,}est|\w+er than)\b", re.I)
 
 
-def stating_condition(question: str, hits: Sequence[Hit], embedder: Embedder) -> list[Hit]:
+def stating_condition(
+    question: str, hits: Sequence[Hit], embedder: Embedder
+) -> tuple[list[Hit], str]:
     """For a follow-up that points back and adds one condition ("Which of those works without
-    retraining?"): the earlier sources that state it, when some do and some do not. All of
-    them when none or all do, when it compares, or when it has several parts (most of which
-    are then verbs, "argue", "report", that say nothing about which paper is meant)."""
+    retraining?"): the earlier sources that state it, when some do and some do not, and the
+    condition. All of them (and no condition) when none or all do, when it compares, or when
+    it has several parts (most of which are then verbs, "argue", "report", that say nothing
+    about which paper is meant)."""
     parts = question_parts(question)
     if len(parts) != 1 or _COMPARES.search(question):
-        return list(hits)
+        return list(hits), ""
     own = coverage(parts, [h.paper for h in hits], embedder)
-    return [h for h in hits if own.covers(h.paper.id, parts[0])] or list(hits)
+    stating = [h for h in hits if own.covers(h.paper.id, parts[0])]
+    return (stating, parts[0]) if stating else (list(hits), "")
 
 
 def with_wider(earlier: Sequence[Hit], wider: Sequence[Hit], k: int) -> list[Hit]:
@@ -497,10 +501,9 @@ def gather(
             )
     beyond_previous = ""
     if relevant and turn.ids is not None:  # "which of those ...": those that say it
-        stating = stating_condition(question, hits, embedder)
+        stating, said = stating_condition(question, hits, embedder)
         if len(stating) < len(hits):
             left = len(hits) - len(stating)
-            (said,) = question_parts(question)
             earlier = {h.paper.id for h in hits} & set(turn.ids)
             if earlier and not any(h.paper.id in earlier for h in stating):  # wider ones only
                 beyond_previous = said  # the answer's first sentence says it (no notice too)

@@ -100,6 +100,19 @@ _NAMED_SUBJECT = re.compile(
 )
 
 
+#: A sentence that says what it is about itself: "Another approach is to drop tokens".
+_ANOTHER = re.compile(
+    r"(?:Another|A (?:second|third|further|related)|One more)\s+(?:approach|method|direction|"
+    r"line of work|technique|way|strategy)\b"
+)
+#: A sentence whose subject is its heading: "Prompt Compression: This involves ...", "Linear
+#: Models: These models are ...".
+_LABEL_PRONOUN = re.compile(
+    r"(?P<word>This|It|These|They)(?:\s+(?:approach|method|technique|strategy|direction|"
+    r"approaches|methods|techniques|strategies|models|works))?(?=\s+[a-z])"
+)
+
+
 def _unlabelled(item: str) -> str:
     """A list item without the heading before a sentence that names its own paper
     ("Taipan: This paper introduces Taipan [2]", "EMS: EMS evicts [1]", 'Rehearsal Buffer:
@@ -125,19 +138,6 @@ def _unlabelled(item: str) -> str:
     if pronoun and (pronoun.group("word") in ("These", "They")) == label.endswith("s"):
         return _sentence_case(label) + rest[pronoun.end() :]  # "Prompt compression involves"
     return item
-
-
-#: A sentence that says what it is about itself: "Another approach is to drop tokens".
-_ANOTHER = re.compile(
-    r"(?:Another|A (?:second|third|further|related)|One more)\s+(?:approach|method|direction|"
-    r"line of work|technique|way|strategy)\b"
-)
-#: A sentence whose subject is its heading: "Prompt Compression: This involves ...", "Linear
-#: Models: These models are ...".
-_LABEL_PRONOUN = re.compile(
-    r"(?P<word>This|It|These|They)(?:\s+(?:approach|method|technique|strategy|direction|"
-    r"approaches|methods|techniques|strategies|models|works))?(?=\s+[a-z])"
-)
 
 
 def _sentence_case(label: str) -> str:
@@ -697,7 +697,7 @@ _FOUND_THAT = re.compile(
 )
 #: Where an abstract turns from what it starts from to what the paper does.
 _CONTRIBUTION = re.compile(
-    r"\b(?:we|our|us|this (?:paper|work|study|article)|here)\b|"
+    rf"{_WE_WORD.pattern}|\b(?:this (?:paper|work|study|article)|here)\b|"
     r"\b(?:propose[sd]?|introduce[sd]?|present(?:s|ed)?)\b",
     re.IGNORECASE,
 )
