@@ -409,7 +409,8 @@ def name_titles(text: str, papers: Iterable[Paper]) -> str:
             title = rf"(?(intro)(?:{title}|{short})|{title})"
         pattern = re.compile(
             rf"{_TITLED}[“\"'*]*{title}(?:(?P<punct>[,.;:])(?=[”\"'*]))?[”\"'*]*"
-            rf"(?:(?P<comma>,(?=\s))|(?P<label>\s*[-–—:]\s+{_THIS_PAPER}))?",
+            rf"(?:(?P<comma>,(?=\s))|(?P<label>\s*[-–—:]\s+{_THIS_PAPER})|"
+            r"(?P<by>\s+(?:by|from)(?=\s*\[\d+\])))?",
             re.IGNORECASE,
         )
         name = paper_name(paper)
@@ -417,9 +418,12 @@ def name_titles(text: str, papers: Iterable[Paper]) -> str:
         def replace(
             match: re.Match[str], name: str = name, named: bool = paper.short_name != paper.title
         ) -> str:
-            if not (match.group("intro") or match.group("label")) and not named:
+            introduced = match.group("intro") or match.group("label") or match.group("by")
+            if not introduced and not named:
                 return match.group(0)  # a bare title with no shorter name: it is its name
             named_as = _after(match.string[: match.start()], name)
+            if match.group("by"):  # 'The paper "Title" by [1] reports' -> 'Name [1] reports'
+                return named_as + (match.group("punct") or "")
             if match.group("chip"):  # 'Paper [1], titled "Title," shows' -> 'Name [1] shows'
                 return f"{named_as} {match.group('chip')}"
             # '"Title," it says' keeps its comma
@@ -545,13 +549,15 @@ def chips_after_titles(text: str, papers: Sequence[Paper]) -> str:
 
 def names_before_chips(text: str, listed: Sequence[tuple[int, Paper]]) -> str:
     """A list item or clause that opens with a chip and then the paper's name ("1. [1]
-    HR-INR", "include: [2] MoTIF, which ...") reads name first, like the rest of the page:
-    "1. HR-INR [1]". ``listed``: each shown paper with its number."""
+    HR-INR", "include: [2] MoTIF, which ...", "The fastest is [1] EfficientVMamba") reads
+    name first, like the rest of the page: "1. HR-INR [1]". ``listed``: each shown paper with
+    its number."""
     for number, paper in listed:
         names = [paper.title, paper.short_name]  # the whole title first: "Name: the rest"
         for name in dict.fromkeys(names):
             pattern = re.compile(
-                rf"(?P<lead>^[ \t]*(?:\d{{1,2}}[.)][ \t]+)?|[:;][ \t]+)\[{number}\][ \t]+"
+                rf"(?P<lead>^[ \t]*(?:\d{{1,2}}[.)][ \t]+)?|[:;][ \t]+|\b(?:is|are|was|were)[ \t]+)"
+                rf"\[{number}\][ \t]+"
                 rf"[\"“]?{re.escape(name)}[\"”]?(?![\w:-])",
                 re.MULTILINE,
             )

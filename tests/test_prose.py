@@ -288,6 +288,14 @@ def test_a_title_written_out_whole_becomes_the_papers_name() -> None:
         'Compression" [2] proposes a merge.',
         papers,
     ) == ("EMS [2] proposes a merge.")
+    # The demo's INR answer: 'The paper "<title>" by [1] reports' read '“<title>…” by the
+    # paper [1] reports'; the chip after "by" is the one of the title before it.
+    by = f'The paper "{EMS.title}" by [2] reports 3x.'
+    assert name_citations(by, papers) == "EMS [2] reports 3x."
+    bare = '"The Principles of Deep Learning Theory" by [3] develops RG flow.'
+    assert name_citations(bare, papers) == (
+        "“The Principles of Deep Learning Theory” [3] develops RG flow."
+    )
     assert name_citations(
         "The paper by MemoryFormer: Minimize Transformer Computation by Removing FC Layers "
         "removes FC layers [1].",
@@ -456,6 +464,10 @@ def test_a_list_item_names_its_paper_before_the_chip() -> None:
     text = "The papers are:\n\n1. [1] HR-INR\n2. [3] The Principles of Deep Learning Theory."
     assert names_before_chips(text, [(1, hr), (3, THEORY)]) == (
         "The papers are:\n\n1. HR-INR [1]\n2. “The Principles of Deep Learning Theory” [3]."
+    )
+    # after "is": the demo's "The fastest paper among the given options is [1] EfficientVMamba."
+    assert names_before_chips("The fastest is [1] HR-INR.", [(1, hr)]) == (
+        "The fastest is HR-INR [1]."
     )
     # only the paper's own chip, only before its whole name
     for kept in ("1. [2] HR-INR", "1. [1] HR-INR-2 is another", "Compare [1] HR-INR with it."):
