@@ -35,7 +35,7 @@ from assistant.prose import (
     unsourced_figures,
     whole,
 )
-from assistant.text import split_sentences
+from assistant.text import split_sentences, spoken_list
 
 if TYPE_CHECKING:
     from assistant.embed import Embedder
@@ -86,7 +86,7 @@ def cite_paper_mentions(text: str, valid: set[int]) -> str:
         if not set(numbers) <= valid:
             return match.group(0)
         cites = [f"[{n}]" for n in numbers]
-        said = cites[0] if len(cites) == 1 else ", ".join(cites[:-1]) + " and " + cites[-1]
+        said = spoken_list(cites)
         after = [n for n in cited_numbers(match.group(2)) if n not in numbers]
         return said + "".join(f"[{n}]" for n in after)
 

@@ -55,6 +55,7 @@ from assistant.retrieve import best_sentences
 from assistant.settings import Settings
 from assistant.store import open_store
 from assistant.streams import ResultStream
+from assistant.text import spoken_list
 from assistant.themes import ThemeSpec, ask_names, keyword_name
 
 if TYPE_CHECKING:
@@ -238,15 +239,15 @@ def write_page(
             cohesion=t.cohesion,
             novelty=t.novelty,
             new=t.new,
+            near=None if t.on_topic else t.near,
         )
         for n, t in enumerate(page.themes, start=1)
     ]
-    for n, spec in enumerate(page.themes, start=1):
-        if not spec.on_topic:
-            notices.append(
-                f"theme {n} ({themes[n - 1].name}): {spec.near}; near the topic, not on it: "
-                "listed without a paragraph."
-            )
+    near = [t.number for t in themes if t.near]
+    if near:  # each says why under its heading; one line here, not one per theme
+        listed = spoken_list([str(n) for n in near])
+        which = f"theme {listed} is" if len(near) == 1 else f"themes {listed} are"
+        notices.append(f"{which} near the topic, not on it: listed without a paragraph.")
     check_s = 0.0
     invalid = 0
 

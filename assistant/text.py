@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 
 #: Characters that must not reach a terminal, a page or a prompt: C0 and C1 controls other
 #: than tab and newline (terminal escapes, bells, NULs, carriage returns), and the bidi
@@ -30,6 +31,11 @@ NOT_AFTER_ITEM_NUMBER = "".join(
 _SENTENCE_END = re.compile(
     rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}{NOT_AFTER_ITEM_NUMBER}\s+(?=[A-Z0-9\"'(\[])"
 )
+
+
+def spoken_list(items: Sequence[str]) -> str:
+    """Items as a sentence lists them: "a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def one_line(text: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Generator
+from html import escape
 
 import pytest
 from click.testing import CliRunner
@@ -17,6 +18,7 @@ from assistant.llm import FakeLLM
 from assistant.models import Digest, DigestProgress
 from assistant.render.page import digest_html, digest_markdown, render
 from assistant.settings import Settings
+from assistant.text import spoken_list
 
 TOPIC = "diffusion models for image generation"
 OFF_TOPIC = "sourdough bread recipes with a rye starter"
@@ -106,7 +108,7 @@ def test_a_topic_no_theme_is_about_says_so_first_and_writes_no_paragraph(
     )
     assert not any(t.planned or t.paragraph for t in result.themes)
     assert len(fake.history) == 1  # the themes' names; no overview, no paragraph
-    assert "near the topic, not on it" in digest_markdown(result)
+    assert "Near the topic, not on it (none of its" in digest_markdown(result)
 
 
 def test_without_llm_themes_are_named_by_keywords(fake_settings: Settings, fake: FakeLLM) -> None:
@@ -183,13 +185,20 @@ def test_a_theme_near_the_topic_is_not_written_up_as_on_it(
     # Diffusion for language and speech sits near "diffusion models for text-to-image
     # generation" in the embedding space; none of those papers is about text-to-image.
     covered = digest("diffusion models for text-to-image generation", fake_settings, n=16)
-    said = [n for n in covered.notices if "near the topic, not on it" in n]
-    off = [t for t in covered.themes if any(n.startswith(f"theme {t.number} ") for n in said)]
+    off = [t for t in covered.themes if t.near]
     assert off and all(t.paragraph is None and not t.planned for t in off)
     titles = [p.title for t in off for p in t.papers]
     assert any("Language Generation" in title for title in titles), titles
     assert not any("Text-to-Image" in title for title in titles), titles
-    assert len(said) == len(off) and "text-to-image" in said[0]
+    assert all("text-to-image" in t.near for t in off)  # why, under each one's heading
+    numbers = spoken_list([str(t.number) for t in off])  # one notice says which, not one each
+    which = f"theme {numbers} is" if len(off) == 1 else f"themes {numbers} are"
+    (said,) = [n for n in covered.notices if "near the topic, not on it" in n]
+    assert said == f"{which} near the topic, not on it: listed without a paragraph."
+    assert not any(n.startswith("theme ") and "(" in n for n in covered.notices)
+    html = digest_html(covered)
+    for theme in off:
+        assert f'<p class="note">Near the topic, not on it ({escape(theme.near)})' in html
     assert covered.overview_sentences  # the overview draws on the themes on the topic
     overview_prompt = str(fake.history[1].messages)  # after the names
     assert "text-to-image" in overview_prompt.lower()

@@ -59,6 +59,11 @@ class DigestTheme(BaseModel):
         "in the earlier weeks (None when there are no earlier weeks).",
     )
     new: bool = Field(False, description="Weekly only: far from everything in earlier weeks.")
+    near: str | None = Field(
+        None,
+        description="Topic digests: why the theme is near the topic, not on it, and so listed "
+        "without a paragraph ('none of its 9 papers say “speculative decoding”'); None: on it.",
+    )
 
 
 class LLMCall(BaseModel):

@@ -133,6 +133,8 @@ def digest_markdown(digest: Digest) -> str:
     lines += ["## Themes", ""]
     for theme in digest.themes:
         lines += [f"### {theme.number}. {theme.name}{theme_tag(theme)}", ""]
+        if theme.near:
+            lines += [f"*{near_note(theme.near)}*", ""]
         if theme.paragraph:
             lines += [_md_sentences(theme.sentences, theme.paragraph), ""]
         lines += [f"- [{p.number}] {p.title}" for p in theme.papers]
@@ -188,6 +190,11 @@ def _table(digest: Digest, papers: list[DigestPaper], to_text: Callable[..., str
 def _number(digest: Digest, paper_id: str) -> int | None:
     """A paper's number on the page."""
     return next((c.number for c in digest.citations if c.paper_id == paper_id), None)
+
+
+def near_note(near: str) -> str:
+    """What a theme near the topic, not on it, says under its heading (``DigestTheme.near``)."""
+    return f"Near the topic, not on it ({near}): listed without a paragraph."
 
 
 def theme_tag(theme: DigestTheme) -> str:
@@ -304,6 +311,8 @@ def digest_html(digest: Digest) -> str:
             else ""
         )
         out.append(f'<h3 id="theme-{theme.number}">{theme.number}. {_e(theme.name)}{tag}</h3>')
+        if theme.near:
+            out.append(f'<p class="note">{_e(near_note(theme.near))}</p>')
         if theme.paragraph:
             out.append(f"<p>{_html_sentences(theme.sentences, theme.paragraph, numbers)}</p>")
         items = [

@@ -13,6 +13,7 @@ from assistant.models.interests import ForYou
 from assistant.render.compare import comparison_html, disagreements_html, left_out_note
 from assistant.render.page import (
     LISTED,
+    near_note,
     page_comparison,
     page_dates,
     shown_date,
@@ -83,6 +84,8 @@ def digest_view_html(digest: Digest | None) -> str:
         if theme.new:
             out.append(f' <span class="mark ok">{escape(theme_tag(theme).strip(" —"))}</span>')
         out.append("</h3>")
+        if theme.near:
+            out.append(f'<p class="dg-near">{escape(near_note(theme.near))}</p>')
         if theme.sentences:
             out.append(f"<p>{checked_html(theme.sentences, turn)}</p>")
         elif theme.paragraph:
