@@ -225,6 +225,30 @@ def test_a_claim_credited_to_the_wrong_shown_paper_is_flagged(embedder: Any) -> 
     assert alone.supported and alone.misattributed == []
 
 
+def test_a_figure_from_another_shown_paper_is_a_misattribution(embedder: Any) -> None:
+    # The demo's INR answer credited NIRVANA's PSNR (shown as source 2) to source 1.
+    inr = paper(
+        "Modality-Agnostic Variational Compression of Implicit Neural Representations",
+        "We introduce a modality-agnostic neural compression algorithm based on an implicit "
+        "neural representation. It outperforms JPEG 2000, MP3 and HEVC.",
+        "a",
+    )
+    nirvana = paper(
+        "NIRVANA: Neural Implicit Representations of Videos",
+        "NIRVANA improves encoding quality from 37.36 to 37.70 (in terms of PSNR) and the "
+        "encoding speed by 12X.",
+        "b",
+    )
+    sentence = "The compression algorithm improves quality to 37.70 PSNR and speed by 12X [1]."
+    (moved,) = verify_citations([sentence], {1: inr}, embedder, 0.45, shown=[inr, nirvana])
+    assert moved.supported is False and moved.misattributed == [1] and moved.supported_by == []
+    assert moved.problem == "another paper shown supports this better than [1]"
+    # a figure no shown paper gives is no misattribution (the unsourced check says it)
+    made_up = sentence.replace("37.70", "41.5")
+    (alone,) = verify_citations([made_up], {1: inr}, embedder, 0.45, shown=[inr, nirvana])
+    assert alone.supported is False and alone.misattributed == []
+
+
 def test_evidence_is_chosen_within_a_token_budget_for_the_facts() -> None:
     long_abstract = (
         "Video understanding is an important and long-studied problem in computer vision. "
