@@ -175,8 +175,9 @@ def verify_citations(
     alone supports it enough to be cited (``supported_by``): crediting one paper's finding
     to two papers leaves the second citation unsupported. So does crediting it to the wrong
     paper: a cited paper is ``misattributed`` when one of the ``shown`` papers that the
-    sentence does not cite supports it clearly better (``MISATTRIBUTION_MARGIN``), or gives
-    the figures it states that no cited paper gives (``_figures_elsewhere``).
+    sentence does not cite supports it clearly better (``MISATTRIBUTION_MARGIN``), whether
+    or not the cited one supports it at all, or gives the figures it states that no cited
+    paper gives (``_figures_elsewhere``).
     """
     scorer = SupportScorer(embedder, threshold)
     checks: list[SentenceCheck] = []
@@ -188,12 +189,10 @@ def verify_citations(
             score, together = scorer.score(plain, [cited_papers[n] for n in numbers])
             alone = {n: scorer.score(plain, [cited_papers[n]])[0] for n in numbers}
             check.support = score
-            check.supported_by = [n for n in numbers if alone[n] >= threshold]
-            if check.supported_by:
-                mine = {n: cited_papers[n] for n in numbers}
-                wrong = _misattributed(plain, mine, alone, shown, scorer)
-                check.misattributed = [n for n in check.supported_by if n in wrong]
-                check.supported_by = [n for n in check.supported_by if n not in wrong]
+            mine = {n: cited_papers[n] for n in numbers}
+            wrong = _misattributed(plain, mine, alone, shown, scorer)
+            check.misattributed = [n for n in numbers if n in wrong]
+            check.supported_by = [n for n in numbers if alone[n] >= threshold and n not in wrong]
             check.supported = together and len(check.supported_by) == len(numbers)
             if not check.supported and _figures_elsewhere(plain, numbers, cited_papers, shown):
                 check.misattributed = numbers

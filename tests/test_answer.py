@@ -223,6 +223,12 @@ def test_a_claim_credited_to_the_wrong_shown_paper_is_flagged(embedder: Any) -> 
     # without the other shown papers there is nothing to compare with
     (alone,) = verify_citations([f"Transformers {claim} [1]."], {1: gd}, embedder, 0.45)
     assert alone.supported and alone.misattributed == []
+    # A cited paper that does not support the claim at all, beside the shown one that does:
+    # the demo's memory follow-up credited SCM's modules to M+ (the model kept the first
+    # turn's numbers). Flagged as the wrong paper, not only as unsupported.
+    kv = paper("KV Cache Tricks", "We quantize the key-value cache of LLMs to 2 bits.", "c")
+    (far,) = verify_citations([f"Transformers {claim} [1]."], {1: kv}, embedder, 0.45, [kv, two])
+    assert far.supported is False and far.misattributed == [1] and far.supported_by == []
 
 
 def test_a_figure_from_another_shown_paper_is_a_misattribution(embedder: Any) -> None:
@@ -244,7 +250,7 @@ def test_a_figure_from_another_shown_paper_is_a_misattribution(embedder: Any) ->
     assert moved.supported is False and moved.misattributed == [1] and moved.supported_by == []
     assert moved.problem == "another paper shown supports this better than [1]"
     # a figure no shown paper gives is no misattribution (the unsourced check says it)
-    made_up = sentence.replace("37.70", "41.5")
+    made_up = "The algorithm outperforms JPEG 2000, MP3 and HEVC by 41.5% [1]."
     (alone,) = verify_citations([made_up], {1: inr}, embedder, 0.45, shown=[inr, nirvana])
     assert alone.supported is False and alone.misattributed == []
 
