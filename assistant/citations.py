@@ -211,8 +211,8 @@ def _figures_elsewhere(
     stated = {float(f) for f in figures(sentence)} - given_figures(*(p.text for p in mine))
     if not stated:
         return False
-    others = [p for p in shown if p.id not in {m.id for m in mine}]
-    return any(stated <= given_figures(p.text) for p in others)
+    ids = {p.id for p in mine}
+    return any(stated <= given_figures(p.text) for p in shown if p.id not in ids)
 
 
 def _misattributed(

@@ -25,9 +25,7 @@ NOT_AFTER_ABBREVIATION = "".join(
 #: Lookbehinds that keep an inline list number ("two limitations: 1. We use ...; and 2. We
 #: replace ...") from ending a sentence: a number after a colon, a semicolon or "and" opens
 #: an item ("approximately equal to 1." and "than GPT-4." still end theirs).
-NOT_AFTER_ITEM_NUMBER = "".join(
-    rf"(?<!{lead} {n}\.)" for lead in (":", ";", r"\band") for n in range(1, 10)
-)
+NOT_AFTER_ITEM_NUMBER = "".join(rf"(?<!{lead} [1-9]\.)" for lead in (":", ";", r"\band"))
 _SENTENCE_END = re.compile(
     rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}{NOT_AFTER_ITEM_NUMBER}\s+(?=[A-Z0-9\"'(\[])"
 )
