@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.text import STOPWORDS, split_sentences, squash
+from assistant.text import STOPWORDS, split_sentences, spoken_list, squash
 
 if TYPE_CHECKING:
     from assistant.embed import Embedder
@@ -310,7 +310,7 @@ def not_covered_sentence(missing: Sequence[str], closest: Sequence[str]) -> str:
     quoted (a part in the question's words, "sample faster", reads as a quote, not as prose),
     and the ``closest`` papers by name."""
     said = " or ".join(f"“{m}”" for m in missing)
-    named = f"; the closest are {' and '.join(closest)}" if closest else ""
+    named = f"; the closest are {spoken_list(closest)}" if closest else ""
     end = "" if named.endswith(("?", "!", ".")) else "."  # "... All There Is?", not "Is?."
     return f"The indexed papers don't cover {said}{named}{end}"
 
