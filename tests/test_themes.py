@@ -84,13 +84,38 @@ def test_a_theme_is_on_the_topic_when_a_quarter_of_its_papers_say_it(embedder: E
         make_paper(f"Far {i}", apart if i == 0 else "Other work.", f"f{i}") for i in range(5)
     ]
     near, on = _spec(list(range(6, 11))), _spec(list(range(6)))
-    themes = mark_off_topic([near, on], papers, _blobs([11]), "state space models", embedder)
-    assert themes == [on, near]  # the theme on the topic first
-    assert (on.on_topic, on.write, on.saying) == (True, True, 2)  # 2 of 6: at least a quarter
+    vectors = _blobs([6, 5])
+    themes = mark_off_topic([near, on], papers, vectors, "state space models", embedder)
+    # the theme on the topic first (2 of 6 say it: at least a quarter), holding only them: its
+    # 4 papers that do not cover the topic are listed apart, not written up as about it
+    on, near, left = themes  # near themes by size
+    assert sorted(on.members) == [0, 1] and (on.on_topic, on.write, on.saying) == (True, True, 2)
+    assert sorted(left.members) == [2, 3, 4, 5] and not (left.on_topic or left.write)
+    assert left.near == "none of its 4 papers say “state space”"
     # its words used far apart ("state ... latent space") do not say it; one paper using them
     # anywhere was enough for the rule before
+    assert sorted(near.members) == list(range(6, 11))
     assert (near.on_topic, near.write, near.saying) == (False, False, 0)
     assert near.near == "none of its 5 papers say “state space”"
+    # a theme whose papers all cover the topic is left whole
+    papers[2:6] = [make_paper(f"On {i}", said, str(i)) for i in range(2, 6)]
+    on, near = mark_off_topic(
+        [_spec(list(range(6))), _spec(list(range(6, 11)))],
+        papers,
+        vectors,
+        "state space models",
+        embedder,
+    )
+    assert sorted(on.members) == list(range(6)) and on.on_topic and not near.on_topic
+    papers[5] = make_paper("On 5", "Unrelated words.", "5")  # one leaves: a theme of one
+    on, near, left = mark_off_topic(
+        [_spec(list(range(6))), _spec(list(range(6, 11)))],
+        papers,
+        vectors,
+        "state space models",
+        embedder,
+    )
+    assert left.members == [5] and left.near == "its one paper does not say “state space”"
 
 
 def test_papers_that_say_a_topic_no_theme_is_about_become_its_theme(embedder: Embedder) -> None:
