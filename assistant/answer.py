@@ -216,17 +216,12 @@ def build_answer(
         )
     asked = question if question == standalone else f"{question}\n{standalone}"
     checked = check_text(raw_text, evidence, embedder, threshold, question=asked)
-    # Withheld when no sentence is supported; one that restates a part of the question its
-    # papers do not state is shown flagged, not withheld (the part check is by meaning, weaker).
-    if checked.sentences and not any(
-        c.supported or (c.unstated and c.supported_by and not c.unsourced)
-        for c in checked.sentences
-    ):
+    if checked.withheld:
         honest = build_answer(gathered, CANNOT_ANSWER, embedder, threshold)
         honest.draft = draft
         honest.notices.append(
-            "the model's draft was withheld: none of its sentences is supported by the papers "
-            "it was shown; the closest papers are listed instead."
+            f"the model's draft was withheld: {checked.WITHHELD}; the closest papers are listed "
+            "instead."
         )
         return honest
     by_number = {ev.number: ev for ev in evidence}

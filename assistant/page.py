@@ -272,6 +272,11 @@ def write_page(
         check_s += time.perf_counter() - t0
         if checked is None:
             notices.append("the model wrote no overview; the themes are listed instead.")
+        elif checked.withheld:
+            notices.append(
+                f"the model's overview was withheld: {checked.WITHHELD}; the themes are listed "
+                "instead."
+            )
         else:
             overview, overview_sentences = checked.text, checked.sentences
             invalid += checked.invalid_citations
@@ -305,8 +310,11 @@ def write_page(
         if checked is None:
             notices.append(f"the model wrote nothing for theme {n} ({theme.name}); listed only.")
             continue
-        if checked.sentences and checked.uncited == len(checked.sentences):
-            notices.append(f"the paragraph of theme {n} ({theme.name}) cites no paper.")
+        if checked.withheld:
+            notices.append(
+                f"the paragraph of theme {n} ({theme.name}) was withheld: {checked.WITHHELD}."
+            )
+            continue
         theme.paragraph = checked.text
         theme.sentences = checked.sentences
         theme.invalid_citations = checked.invalid_citations

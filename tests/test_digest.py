@@ -15,10 +15,10 @@ from assistant.cli import cli
 from assistant.digest import digest, digest_stream
 from assistant.errors import InputError
 from assistant.llm import FakeLLM
-from assistant.models import Digest, DigestProgress
+from assistant.models import Digest, DigestProgress, Paper
 from assistant.render.page import digest_html, digest_markdown, render
 from assistant.settings import Settings
-from assistant.text import spoken_list
+from assistant.text import split_sentences, spoken_list
 
 TOPIC = "diffusion models for image generation"
 OFF_TOPIC = "sourdough bread recipes with a rye starter"
@@ -26,13 +26,19 @@ OFF_TOPIC = "sourdough bread recipes with a rye starter"
 
 @pytest.fixture
 def covered(fake_settings: Settings, fake: FakeLLM) -> Digest:
-    """A 16-paper digest whose model replies are scripted: names, overview, paragraphs."""
+    """A 16-paper digest whose model replies are scripted: names, overview, paragraphs (each
+    with a sentence of paper 1's abstract, which the check accepts)."""
+    said = first_sentence(digest(TOPIC, fake_settings, n=16, use_llm=False).paper(1).paper)
     fake.enqueue(
         "1. Text-to-image diffusion\n2. Other image generators\n3. Third group\n4. Fourth",
-        "Diffusion models dominate text-to-image generation [1]. A made-up claim [99].",
-        "The first theme's central paper generates images [1]. This cites nothing given [40].",
+        f"{said} [1]. A made-up claim [99].",
+        f"{said} [1]. This cites nothing given [40].",
     )  # later themes get the fake's echo of their prompt, which cites the numbers shown
     return digest(TOPIC, fake_settings, n=16)
+
+
+def first_sentence(paper: Paper) -> str:
+    return split_sentences(paper.abstract)[0].rstrip(".")
 
 
 # --- the digest --------------------------------------------------------------------------------
@@ -210,22 +216,43 @@ def test_a_theme_near_the_topic_is_not_written_up_as_on_it(
 def test_digest_prose_is_finished_plain_and_names_papers(
     fake_settings: Settings, fake: FakeLLM
 ) -> None:
+    said = first_sentence(digest(TOPIC, fake_settings, n=16, use_llm=False).paper(1).paper)
     fake.enqueue(
         "1. Text-to-image diffusion\n2. Other\n3. Third",
-        "The main directions are:\n1. **Consistent** characters [1]\n2. *Personal* styles [1]\n"
+        f"The main directions are:\n1. **Consistent** characters [1]\n2. *{said}* [1]\n"
         "Both steer the sampler by using structured",
-        "The second paper generates images [1]. The first paper steers [1]. It scales by",
+        f"The second paper generates images [1]. {said} [1]. The first paper steers [1]. It",
     )
     page = digest(TOPIC, fake_settings, n=16)
     first = page.themes[0]
-    assert "**" not in page.overview and "*Personal*" not in page.overview
+    assert "*" not in page.overview
     assert page.overview.startswith("The main directions are: Consistent characters [1].")
-    assert page.overview.endswith("Personal styles [1].")  # the cut sentence trimmed
+    assert page.overview.endswith(f"{said} [1].")  # the cut sentence trimmed
     paragraph = first.paragraph or ""
     assert paragraph.endswith("steers [1].") and "second paper" not in paragraph
     second = page.paper(2)
     assert paragraph.startswith(f"{second.paper.short_name} [2] generates images [1].")
     assert second.cited
+
+
+def test_a_paragraph_the_check_accepts_no_sentence_of_is_withheld(
+    fake_settings: Settings, fake: FakeLLM
+) -> None:
+    # the local model's 'KV cache compression' overview was a list of labels, each a chip
+    # ("**Prompt Compression**: [2]"): shown as six bare paper names, each flagged
+    fake.enqueue(
+        "1. Text-to-image diffusion\n2. Other\n3. Third\n4. Fourth",
+        "The main directions are:\n1. **Prompt compression**: [1]\n2. **Hybrids**: [2]",
+        "Sourdough bread needs a rye starter [1].",
+    )
+    page = digest(TOPIC, fake_settings, n=16)
+    assert page.overview.startswith("16 papers in ") and not page.overview_sentences
+    first = page.themes[0]
+    assert first.planned and first.paragraph is None and not first.sentences
+    withheld = f"the paragraph of theme 1 ({first.name}) was withheld: none of its sentences "
+    assert withheld + "is supported by the papers it was shown." in page.notices
+    assert any(n.startswith("the model's overview was withheld: none of") for n in page.notices)
+    assert "Prompt compression" not in digest_markdown(page)
 
 
 def test_progress_and_notices_with_markup_characters_print_as_text(

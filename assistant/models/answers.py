@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import ClassVar
 
 from pydantic import BaseModel, Field, PrivateAttr
 
@@ -192,6 +193,19 @@ class CheckedText(BaseModel):
     def uncited(self) -> int:
         """Sentences that cite no source at all."""
         return sum(1 for c in self.sentences if not c.citations and c.claims)
+
+    #: Why a withheld text is not shown, for its notice.
+    WITHHELD: ClassVar[str] = "none of its sentences is supported by the papers it was shown"
+
+    @property
+    def withheld(self) -> bool:
+        """Whether the text is not shown: it has sentences and none is supported (one that
+        restates a part of the question its papers do not state counts when a paper supports
+        it: that part check is by meaning, weaker, so such a sentence is shown flagged)."""
+        return bool(self.sentences) and not any(
+            c.supported or (c.unstated and c.supported_by and not c.unsourced)
+            for c in self.sentences
+        )
 
 
 #: The line above the result sentences quoted under an answer (``SentenceCheck.quoted``).
