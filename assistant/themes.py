@@ -355,4 +355,21 @@ def ask_names(
     prompt = load_prompt("digest_names", NAMES_FIELDS).render(topic=topic, groups=text)
     # Not streamed: names are not prose for the reader; they appear in the next events.
     named = llm.complete(prompt, max_tokens=max_tokens)
-    return parse_names(named.text, len(groups)), named.telemetry
+    names = parse_names(named.text, len(groups))
+    return {
+        n: name for n, name in names.items() if _named_from(name, groups[n - 1][:8])
+    }, named.telemetry
+
+
+def _named_from(name: str, titles: Sequence[str]) -> bool:
+    """Whether a name says what its group's titles say: half its words are theirs. The local
+    model named an in-context learning theme "Multi-frame optical flow" (the prompt's example
+    then), a group of compression papers after a title of another group's ("Long Context
+    Capable Approaches"), a ninth theme "Lat" (its tokens ran out)."""
+
+    def stem(word: str) -> str:
+        return word[:-1] if word.endswith("s") and len(word) > 3 else word
+
+    words = {stem(w) for w in _terms(name)}
+    theirs = {stem(w) for title in titles for w in _terms(title)}
+    return 2 * len(words & theirs) >= len(words) > 0

@@ -60,6 +60,20 @@ def test_the_model_names_themes_from_their_titles() -> None:
     assert "Group 2:\n- Diffusion paper" in prompt and call.max_tokens == 40
 
 
+def test_a_name_its_group_does_not_say_is_left_to_keywords() -> None:
+    # the local model's names for an in-context learning digest: the prompt's example, a
+    # word cut short when its tokens ran out; a name half of whose words its titles use stays
+    llm = FakeLLM(LLMSettings(provider="fake"))
+    llm.enqueue("1. Multi-frame optical flow\n2. Lat\n3. Speculative image decoding")
+    titles = [
+        ["Why Can GPT Learn In-Context?", "In-context Learning and Gradient Descent Revisited"],
+        ["Latent Diffusion for Language Generation"],
+        ["Continuous Speculative Decoding for Autoregressive Image Generation"],
+    ]
+    names, _ = ask_names(llm, "in-context learning", titles, max_tokens=40)
+    assert names == {3: "Speculative image decoding"}
+
+
 def test_keyword_names_use_the_words_a_theme_shares_and_others_lack() -> None:
     flow = [Paper(id=f"f{i}", title=f"Optical flow estimation {i}", abstract="") for i in range(3)]
     other = [Paper(id="d", title="Diffusion image synthesis", abstract="")]
