@@ -614,8 +614,18 @@ def third_person(sentence: str, paper: Paper | None) -> str:
         return sentence
     lead = f"The authors of {paper_name(paper)}" if paper is not None else "The authors"
     text = _WE_LEAD.sub(lead, sentence, count=1)
+    # a "We" of the paper's own title stays ("KV Cache Compression, But What Must We Give in
+    # Return?" read "... Must the authors Give ...")
+    names = [paper.title, paper_name(paper).strip("“”…")] if paper else []
+    titled = [
+        m.span()
+        for name in names
+        for m in re.finditer(r"\s+".join(map(re.escape, name.split())), text, re.IGNORECASE)
+    ]
 
     def swap(match: re.Match[str]) -> str:
+        if any(start <= match.start() < end for start, end in titled):
+            return match.group(0)
         said = _WE[match.group(0).lower()]
         if said == "the authors'" and "authors" in text[: match.start()].lower():
             said = "their"  # "The authors show that their models", not "... the authors' models"

@@ -19,6 +19,7 @@ from assistant.prose import (
     plain,
     quoted_copy,
     split_answer,
+    third_person,
     unsourced_figures,
     whole,
 )
@@ -472,3 +473,14 @@ def test_a_list_item_names_its_paper_before_the_chip() -> None:
     # only the paper's own chip, only before its whole name
     for kept in ("1. [2] HR-INR", "1. [1] HR-INR-2 is another", "Compare [1] HR-INR with it."):
         assert names_before_chips(kept, [(1, hr)]) == kept
+
+
+def test_a_we_of_the_cited_papers_own_title_stays() -> None:
+    kv = paper("KV Cache Compression, But What Must We Give in Return? A Benchmark", 6)
+    said = "KV Cache Compression, But What Must We Give in Return? A Benchmark shows we lose."
+    assert third_person(said, kv) == (
+        "KV Cache Compression, But What Must We Give in Return? A Benchmark shows the authors lose."
+    )
+    assert third_person("In this paper, we propose it [6].", kv) == (
+        "The authors of “KV Cache Compression, But What Must We Give in Return?” propose it [6]."
+    )
