@@ -617,10 +617,13 @@ def third_person(sentence: str, paper: Paper | None) -> str:
     # a "We" of the paper's own title stays ("KV Cache Compression, But What Must We Give in
     # Return?" read "... Must the authors Give ...")
     names = [paper.title, paper_name(paper).strip("“”…")] if paper else []
+    chip_or_space = r"(?:\s*\[[\d,\s]+\])?\s+"  # "... Give in Return [1]? A ..."
     titled = [
         m.span()
         for name in names
-        for m in re.finditer(r"\s+".join(map(re.escape, name.split())), text, re.IGNORECASE)
+        for m in re.finditer(
+            chip_or_space.join(map(re.escape, name.rstrip("?.:!").split())), text, re.I
+        )
     ]
 
     def swap(match: re.Match[str]) -> str:

@@ -481,6 +481,10 @@ def test_a_we_of_the_cited_papers_own_title_stays() -> None:
     assert third_person(said, kv) == (
         "KV Cache Compression, But What Must We Give in Return? A Benchmark shows the authors lose."
     )
+    said = "KV Cache Compression, But What Must We Give in Return [6]? A Benchmark: we lose."
+    assert third_person(said, kv).endswith(
+        "Must We Give in Return [6]? A Benchmark: the authors lose."
+    )
     assert third_person("In this paper, we propose it [6].", kv) == (
         "The authors of “KV Cache Compression, But What Must We Give in Return?” propose it [6]."
     )
