@@ -21,6 +21,7 @@ goes through ``generate.Generation`` like an answer's (``_generate``, ``_checked
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
@@ -47,10 +48,12 @@ from assistant.models import (
     LLMCall,
     Paper,
     SearchFilters,
+    SentenceCheck,
     ThemePaper,
     WeekInfo,
 )
 from assistant.prompts import load_prompt
+from assistant.prose import unnamed
 from assistant.retrieve import best_sentences
 from assistant.settings import Settings
 from assistant.store import open_store
@@ -71,7 +74,9 @@ OVERVIEW_FIELDS = frozenset({"topic", "themes", "sources", "ask"})
 #: What the overview answers, from one paper and from several.
 OVERVIEW_ASK = (
     "What is the main contribution of this paper?",
-    "What are the main directions of these papers?",
+    # "What are the main directions ...?" drew a list of titles from the local model ("The
+    # main directions of these papers are: Resona [20]. ..."), 4 of 8 topics; this, prose
+    "What do these papers do, and how do their approaches differ?",
 )
 
 #: What a digest or weekly stream yields while it runs: progress and the model's text chunks.
@@ -406,9 +411,35 @@ def _checked(
     if not text.strip() or is_abstention(text):
         return None
     threshold = settings.answer.support_threshold
-    return check_text(
+    checked = check_text(
         text, evidence, embedder, threshold, renumber=False, question=topic, lists=True
     )
+    return _saying(checked, {ev.number: ev.paper for ev in evidence})
+
+
+def _saying(checked: CheckedText, papers: dict[int, Paper]) -> CheckedText:
+    """A paragraph without the sentences that say nothing of their papers: a bare name (the
+    local model's overview of 'in-context learning' was a list of titles, made prose:
+    "Resona [20]. Learning to Retrieve ... [21]. ... Resona [20]."), a sentence said before,
+    and an opening line ("The main directions are:") nothing is left after. A paragraph that
+    keeps no claim is withheld (``CheckedText.withheld``: it has sentences, none supported)."""
+    kept: list[SentenceCheck] = []
+    for sentence in checked.sentences:
+        cited = {n: papers[n] for n in sentence.citations if n in papers}
+        rest = unnamed(sentence.text, cited).rpartition(":")[2]  # after "The ... are:"
+        bare = cited and not re.search(r"[^\W\d_]{2}", rest)
+        said = any(k.text.casefold() == sentence.text.casefold() for k in kept)
+        if not (bare or said):
+            kept.append(sentence)
+    if len(kept) == len(checked.sentences):
+        return checked
+    while kept and not kept[-1].claims:  # an opening line with nothing after it
+        kept.pop()
+    if not kept:  # nothing but names: none of it supports anything
+        said_nothing = {"supported": False, "supported_by": []}
+        kept = [s.model_copy(update=said_nothing) for s in checked.sentences]
+    text = " ".join(s.text for s in kept)
+    return checked.model_copy(update={"text": text, "sentences": kept})
 
 
 # --- paper lines ---------------------------------------------------------------------------------

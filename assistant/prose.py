@@ -20,8 +20,11 @@ the rest:
 - ``noted_background`` "D2O found that <what its abstract starts from>" -> "D2O notes that
                       ...": a paper does not find the background it sets out from
 - ``unsourced_figures`` the figures of a sentence that no shown paper and not the question gives
+- ``unnamed``         a sentence without its cited papers' names and chips: what it claims
+                      ("EMS [3]." claims nothing: a list of titles made prose)
 
-The citation check (``answer.check_text``) calls these; nothing else rewrites model prose.
+The citation check (``citations.check_text``) calls these, and a digest page drops what
+``unnamed`` leaves nothing of; nothing else rewrites model prose.
 """
 
 from __future__ import annotations
@@ -278,6 +281,24 @@ def paper_name(paper: Paper, limit: int = 60) -> str:
     if len(title) > limit:
         title = title[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
     return f"“{title}”"
+
+
+def unnamed(sentence: str, cited: Mapping[int, Paper]) -> str:
+    """``sentence`` without the names of the papers it cites (``cited``: number -> paper)
+    and without chips: what it says of them. Taken out: a paper's title, its quoted name
+    (``paper_name``), and its short name where it is one word ("EMS") or stands before the
+    paper's own chip ("Harnessing Negative Signals [2]"); a short name that is also a phrase
+    of the sentence ("... for continual learning") stays."""
+    for number, paper in cited.items():
+        title = " ".join(paper.title.split()).rstrip(".")
+        forms = {title: "", paper_name(paper): ""}
+        short = paper.short_name
+        if short != paper.title:
+            forms[short] = "" if " " not in short else rf"(?=\s*\[[\d,\s]*\b{number}\b)"
+        for form, after in sorted(forms.items(), key=lambda f: -len(f[0])):
+            words = r"\s+".join(re.escape(w) for w in form.split())
+            sentence = re.sub(rf"(?<![\w-]){words}(?![\w-]){after}", " ", sentence, flags=re.I)
+    return " ".join(CITATION_GROUP.sub(" ", sentence).split())
 
 
 #: "Paper 1", "source #2", "the paper number 3": the prompt's ``<paper number="1">``, named as

@@ -255,6 +255,26 @@ def test_a_paragraph_the_check_accepts_no_sentence_of_is_withheld(
     assert "Prompt compression" not in digest_markdown(page)
 
 
+def test_a_paragraph_keeps_only_sentences_that_say_something_of_their_papers(
+    fake_settings: Settings, fake: FakeLLM
+) -> None:
+    # the local model's 'in-context learning' overview: a list of titles, one said twice
+    shown = digest(TOPIC, fake_settings, n=16, use_llm=False)
+    one, two = shown.paper(1).paper, shown.paper(2).paper
+    said = first_sentence(one)
+    fake.enqueue(
+        "1. Text-to-image diffusion\n2. Other\n3. Third\n4. Fourth",
+        f"The main directions are:\n1. {one.title} [1]\n2. {two.title} [2]\n3. {one.title} [1]",
+        f"{one.title} [1]. {said} [1]. {said} [1].",
+    )
+    page = digest(TOPIC, fake_settings, n=16)
+    assert page.overview.startswith("16 papers in ") and not page.overview_sentences
+    assert any(n.startswith("the model's overview was withheld") for n in page.notices)
+    first = page.themes[0]
+    assert [s.text for s in first.sentences] == [f"{said} [1]."]
+    assert first.paragraph == f"{said} [1]."
+
+
 def test_progress_and_notices_with_markup_characters_print_as_text(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -320,4 +340,4 @@ def test_a_theme_or_overview_of_one_paper_is_asked_about_that_paper(
     asked = [str(call.messages[-1].content) for call in fake.history]
     (overview,) = [a for a in asked if "(Digest topic:" in a]
     assert overview.count("<paper ") == 6 and max(len(t.papers) for t in page.themes) > 6
-    assert "What are the main directions of these papers?" in overview
+    assert "What do these papers do, and how do their approaches differ?" in overview

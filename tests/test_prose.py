@@ -20,6 +20,7 @@ from assistant.prose import (
     quoted_copy,
     split_answer,
     third_person,
+    unnamed,
     unsourced_figures,
     whole,
 )
@@ -473,6 +474,23 @@ def test_a_list_item_names_its_paper_before_the_chip() -> None:
     # only the paper's own chip, only before its whole name
     for kept in ("1. [2] HR-INR", "1. [1] HR-INR-2 is another", "Compare [1] HR-INR with it."):
         assert names_before_chips(kept, [(1, hr)]) == kept
+
+
+def test_what_a_sentence_says_of_its_papers_is_it_without_their_names() -> None:
+    icl = paper("Why Can GPT Learn In-Context? Language Models Implicitly Perform GD", 4)
+    continual = paper("Continual Learning: Applications and the Road Forward", 5)
+    sentence = "“Why Can GPT Learn In-Context?” [4] aligns frames by splatting, unlike EMS [1]."
+    assert unnamed(sentence, {4: icl, 1: EMS}) == "aligns frames by splatting, unlike ."
+    # a name of several words goes where it stands for the paper, before its own chip
+    assert unnamed("MemoryFormer [2] drops FC layers [3].", {2: MEMORY, 3: THEORY}) == (
+        "drops FC layers ."
+    )
+    said = "Replay helps continual learning [5]; Continual Learning [5] surveys it."
+    assert unnamed(said, {5: continual}) == "Replay helps ; surveys it."
+    assert unnamed("Replay helps continual learning [1].", {5: continual, 1: EMS}) == (
+        "Replay helps continual learning ."  # another paper's chip: a phrase of the claim
+    )
+    assert unnamed("The principles of deep learning theory [3].", {3: THEORY}) == "."
 
 
 def test_a_we_of_the_cited_papers_own_title_stays() -> None:
