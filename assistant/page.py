@@ -74,8 +74,8 @@ OVERVIEW_FIELDS = frozenset({"topic", "themes", "sources", "ask"})
 #: What the overview answers, from one paper and from several.
 OVERVIEW_ASK = (
     "What is the main contribution of this paper?",
-    # "What are the main directions ...?" drew a list of titles from the local model ("The
-    # main directions of these papers are: Resona [20]. ..."), 4 of 8 topics; this, prose
+    # "What are the main directions of these papers?" drew "The main directions of these
+    # papers are:" and, for 3 of 9 topics, a list of titles from the local model; this, prose
     "What do these papers do, and how do their approaches differ?",
 )
 

@@ -283,6 +283,12 @@ def paper_name(paper: Paper, limit: int = 60) -> str:
     return f"“{title}”"
 
 
+def _spelt(words: Sequence[str], between: str = r"\s+") -> str:
+    """A pattern for ``words`` in order, each as written (escaped), ``between`` each two
+    (any white space; a chip too, where a name's words may hold one)."""
+    return between.join(re.escape(w) for w in words)
+
+
 def unnamed(sentence: str, cited: Mapping[int, Paper]) -> str:
     """``sentence`` without the names of the papers it cites (``cited``: number -> paper)
     and without chips: what it says of them. Taken out: a paper's title, its quoted name
@@ -296,7 +302,7 @@ def unnamed(sentence: str, cited: Mapping[int, Paper]) -> str:
         if short != paper.title:
             forms[short] = "" if " " not in short else rf"(?=\s*\[[\d,\s]*\b{number}\b)"
         for form, after in sorted(forms.items(), key=lambda f: -len(f[0])):
-            words = r"\s+".join(re.escape(w) for w in form.split())
+            words = _spelt(form.split())
             sentence = re.sub(rf"(?<![\w-]){words}(?![\w-]){after}", " ", sentence, flags=re.I)
     return " ".join(CITATION_GROUP.sub(" ", sentence).split())
 
@@ -424,9 +430,9 @@ def name_titles(text: str, papers: Iterable[Paper]) -> str:
         words = paper.title.rstrip(".").split()
         if len(words) < 3:
             continue
-        title = r"\s+".join(re.escape(w) for w in words) + rf"(?![\w-]|:\s*(?!{_THIS_PAPER})\w)"
+        title = _spelt(words) + rf"(?![\w-]|:\s*(?!{_THIS_PAPER})\w)"
         if paper.short_name != paper.title:  # after "the paper by", its short name too
-            short = r"\s+".join(re.escape(w) for w in paper.short_name.split()) + r"(?![\w:-])"
+            short = _spelt(paper.short_name.split()) + r"(?![\w:-])"
             title = rf"(?(intro)(?:{title}|{short})|{title})"
         pattern = re.compile(
             rf"{_TITLED}[“\"'*]*{title}(?:(?P<punct>[,.;:])(?=[”\"'*]))?[”\"'*]*"
@@ -642,9 +648,7 @@ def third_person(sentence: str, paper: Paper | None) -> str:
     titled = [
         m.span()
         for name in names
-        for m in re.finditer(
-            chip_or_space.join(map(re.escape, name.rstrip("?.:!").split())), text, re.I
-        )
+        for m in re.finditer(_spelt(name.rstrip("?.:!").split(), chip_or_space), text, re.I)
     ]
 
     def swap(match: re.Match[str]) -> str:
