@@ -24,6 +24,7 @@ from assistant.coverage import (
     Coverage,
     coverage,
     made_up,
+    main_parts,
     missing_names,
     question_parts,
 )
@@ -195,15 +196,31 @@ class TopicHits(NamedTuple):
     covered: bool
 
 
+#: How many of a topic's best hits may say it for the store to cover it: "jailbreak attacks"
+#: is 0.349 from "Visual Adversarial Examples Jailbreak Large Language Models" (the gate is
+#: 0.35), and the past-tense jailbreak paper says it.
+TOPIC_SAID_BY = 3
+
+
+def _said(topic: str, papers: Sequence[Paper], embedder: Embedder) -> bool:
+    """Whether one of ``papers`` says every main part of ``topic``."""
+    parts = main_parts(topic)
+    found = coverage(parts, papers, embedder)
+    return bool(parts) and any(all(found.covers(p.id, part) for part in parts) for p in papers)
+
+
 def topic_hits(
     settings: Settings, topic: str, n: int, filters: SearchFilters, min_similarity: float
 ) -> TopicHits:
     """Hybrid search with MMR for ``n`` papers on ``topic``, gated like a question
-    (``answer.min_relevance``); hits less similar than ``min_similarity`` are left out, said
-    in a notice."""
+    (``answer.min_relevance``) unless one of the best ``TOPIC_SAID_BY`` hits says the whole
+    topic (``coverage``: in words or in meaning); hits less similar than ``min_similarity``
+    are left out, said in a notice."""
     result = search(settings, topic, k=n, mode="hybrid", filters=filters, mmr=True, sentences=False)
     notices = list(result.notices)
-    if not is_relevant(result.hits, settings.answer.min_relevance):
+    if not is_relevant(result.hits, settings.answer.min_relevance) and not _said(
+        topic, [h.paper for h in result.hits[:TOPIC_SAID_BY]], get_embedder(settings)
+    ):
         closest = ", ".join(f"“{h.paper.title}”" for h in result.hits[:3])
         if closest:
             notices.append(f"closest papers, not similar enough to the topic: {closest}.")

@@ -14,9 +14,11 @@ from assistant.citations import CANNOT_ANSWER
 from assistant.cli import cli
 from assistant.digest import digest, digest_stream
 from assistant.errors import InputError
+from assistant.evidence import is_relevant, topic_hits
 from assistant.llm import FakeLLM
-from assistant.models import Digest, DigestProgress, Paper
+from assistant.models import Digest, DigestProgress, Paper, SearchFilters
 from assistant.render.page import digest_html, digest_markdown, render
+from assistant.retrieve import search
 from assistant.settings import Settings
 from assistant.text import split_sentences, spoken_list
 
@@ -99,6 +101,18 @@ def test_uncovered_topic_is_not_covered_and_calls_no_model(
     assert result.themes == [] and result.citations == []
     assert fake.history == []
     assert CANNOT_ANSWER in digest_markdown(result)
+
+
+def test_a_topic_a_best_paper_says_is_covered_below_the_similarity_gate(
+    fake_settings: Settings,
+) -> None:
+    # "jailbreak attacks": the best paper is 0.349 from it (the gate is 0.35); the past-tense
+    # jailbreak paper says it. A topic the digest refused while naming two papers on it.
+    found = search(fake_settings, "jailbreak attacks", k=30, mode="hybrid", mmr=True)
+    assert not is_relevant(found.hits, fake_settings.answer.min_relevance)
+    hits = topic_hits(fake_settings, "jailbreak attacks", 30, SearchFilters(), 0.2)
+    assert hits.covered and any("Past Tense" in h.paper.title for h in hits.hits)
+    assert not topic_hits(fake_settings, OFF_TOPIC, 30, SearchFilters(), 0.2).covered
 
 
 def test_a_topic_no_theme_is_about_says_so_first_and_writes_no_paragraph(
