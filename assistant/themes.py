@@ -198,10 +198,11 @@ def mark_off_topic(
     is, the papers that say it (even one) and rank in the better half of the page are taken
     out into a theme of their own: a covered topic's few papers are not lost in themes about
     other things. When one is, its papers that do not cover the topic (``coverage``, in words
-    or in meaning, the answers' rule) leave it for a near theme of their own: the paragraph
-    about the topic is not written from them (``eval/theme_rule.py``: of the papers labelled
-    near in themes labelled on, 18 of 27 leave, and 5 of 82 labelled on). A question's themes
-    are judged by rank and coverage (``QUESTION_PARTS``)."""
+    or in meaning, the answers' rule) leave it, all such papers of the page for one near theme
+    (one theme more at most): the paragraph about the topic is not written from them
+    (``eval/theme_rule.py``: of the papers labelled near in themes labelled on, 18 of 27
+    leave, and 5 of 82 labelled on). A question's themes are judged by rank and coverage
+    (``QUESTION_PARTS``)."""
     parts = main_parts(topic)
     if len(parts) >= QUESTION_PARTS:
         best = math.ceil(BEST_RANKED * len(papers))
@@ -244,15 +245,15 @@ def mark_off_topic(
     ):
         labels[taken] = 0
         regroup = True
-    else:  # a theme on the topic keeps only its papers about it; the rest are near themes
+    else:  # a theme on the topic keeps only its papers about it; the rest, one near theme
         covered = coverage(parts, papers, embedder)
         about = {i for i, p in enumerate(papers) if all(covered.covers(p.id, x) for x in parts)}
-        for n, theme in enumerate(themes, start=1):
+        for theme in themes:
             if len(saying & set(theme.members)) < ON_TOPIC_SHARE * len(theme.members):
                 continue
             leaving = [i for i in theme.members if i not in about]
             if leaving and len(leaving) < len(theme.members):
-                labels[leaving] = len(themes) + n
+                labels[leaving] = len(themes) + 1  # one theme more at most
                 regroup = True
     if regroup:
         themes = group_themes(vectors, labels)

@@ -132,6 +132,17 @@ def test_a_theme_is_on_the_topic_when_a_quarter_of_its_papers_say_it(embedder: E
     assert left.members == [5] and left.near == "its one paper does not say “state space”"
 
 
+def test_the_papers_leaving_themes_on_the_topic_make_one_near_theme(embedder: Embedder) -> None:
+    said = "We propose a selective state space model for long sequences."
+    papers = [
+        make_paper(f"P{i}", said if i in (0, 1, 4, 5) else "Other.", str(i)) for i in range(8)
+    ]
+    themes = [_spec([0, 1, 2, 3]), _spec([4, 5, 6, 7])]
+    marked = mark_off_topic(themes, papers, _blobs([4, 4]), "state space models", embedder)
+    assert [sorted(t.members) for t in marked] == [[0, 1], [4, 5], [2, 3, 6, 7]]
+    assert [t.on_topic for t in marked] == [True, True, False]
+
+
 def test_papers_that_say_a_topic_no_theme_is_about_become_its_theme(embedder: Embedder) -> None:
     # 3 of 20 papers (in the search's order) say the topic, spread over two themes of 10:
     # neither is a quarter on it; those in the better half of the page become its theme
