@@ -266,6 +266,10 @@ class Coverage:
     def covers(self, paper_id: str, part: str) -> bool:
         return paper_id in self.by_part.get(part, set())
 
+    def covers_all(self, paper_id: str) -> bool:
+        """Whether the paper covers every part (any paper, for a question without parts)."""
+        return all(self.covers(paper_id, part) for part in self.parts)
+
     def states(self, paper_id: str, part: str) -> bool:
         """Whether the paper covers the part or, leaving its verbs aside, its topic words."""
         return self.covers(paper_id, part) or paper_id in self.by_topic.get(part, set())

@@ -206,7 +206,7 @@ def _said(topic: str, papers: Sequence[Paper], embedder: Embedder) -> bool:
     """Whether one of ``papers`` says every main part of ``topic``."""
     parts = main_parts(topic)
     found = coverage(parts, papers, embedder)
-    return bool(parts) and any(all(found.covers(p.id, part) for part in parts) for p in papers)
+    return bool(parts) and any(found.covers_all(p.id) for p in papers)
 
 
 def topic_hits(

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from assistant.embed import Embedder
 
 NAMES_FIELDS = frozenset({"topic", "groups"})
+#: How many of a theme's titles (most central first) the model names it from.
+NAMED_FROM = 8
 
 # --- clustering ----------------------------------------------------------------------------------
 
@@ -246,12 +248,10 @@ def mark_off_topic(
         labels[taken] = 0
         regroup = True
     else:  # a theme on the topic keeps only its papers about it; the rest, one near theme
-        covered = coverage(parts, papers, embedder)
-        about = {i for i, p in enumerate(papers) if all(covered.covers(p.id, x) for x in parts)}
-        for theme in themes:
-            if len(saying & set(theme.members)) < ON_TOPIC_SHARE * len(theme.members):
-                continue
-            leaving = [i for i in theme.members if i not in about]
+        on = [t for t in themes if len(saying & set(t.members)) >= ON_TOPIC_SHARE * len(t.members)]
+        covered = coverage(parts, [papers[i] for t in on for i in t.members], embedder)
+        for theme in on:
+            leaving = [i for i in theme.members if not covered.covers_all(papers[i].id)]
             if leaving and len(leaving) < len(theme.members):
                 labels[leaving] = len(themes) + 1  # one theme more at most
                 regroup = True
@@ -350,7 +350,7 @@ def ask_names(
     each theme, most central first): theme number (1-based) -> name, and the call's telemetry.
     Themes it left unnamed, or named oddly, are missing from the dict."""
     text = "\n\n".join(
-        f"Group {n}:\n" + "\n".join(f"- {title}" for title in titles[:8])
+        f"Group {n}:\n" + "\n".join(f"- {title}" for title in titles[:NAMED_FROM])
         for n, titles in enumerate(groups, start=1)
     )
     prompt = load_prompt("digest_names", NAMES_FIELDS).render(topic=topic, groups=text)
@@ -358,7 +358,7 @@ def ask_names(
     named = llm.complete(prompt, max_tokens=max_tokens)
     names = parse_names(named.text, len(groups))
     return {
-        n: name for n, name in names.items() if _named_from(name, groups[n - 1][:8])
+        n: name for n, name in names.items() if _named_from(name, groups[n - 1][:NAMED_FROM])
     }, named.telemetry
 
 

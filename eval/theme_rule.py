@@ -65,7 +65,7 @@ def main() -> None:
     def covers(topic: str, paper: Paper) -> bool:
         parts = main_parts(topic)
         found = coverage(parts, [paper], embedder)
-        return all(found.covers(paper.id, part) for part in parts)
+        return found.covers_all(paper.id)
 
     def says(topic: str, paper: Paper) -> bool:
         return says_topic(paper, main_parts(topic))
