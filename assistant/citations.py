@@ -310,6 +310,7 @@ def check_text(
     by_number = {ev.number: ev for ev in evidence}
     listed = [(ev.number, ev.paper) for ev in evidence]
     shown = [ev.paper for ev in evidence]
+    titles = [paper.title for paper in shown]
     text = whole(plain(raw_text, lists=lists))
     text = name_ordinals(text, listed)
     text = chips_after_titles(text, shown)
@@ -318,13 +319,13 @@ def check_text(
     text, _, removed = renumber_citations(text, set(by_number), renumber=False)
     attached: dict[int, int] = {}
     if repair:
-        parts = split_answer(text)
+        parts = split_answer(text, titles)
         attached = repair_citations(parts, evidence, embedder, threshold)
         for i, number in attached.items():
             text = text.replace(parts[i], _cite(parts[i], number), 1)
     text, numbering, _ = renumber_citations(text, set(by_number), renumber=renumber)
     cited = {new: by_number[old].paper for old, new in numbering.items()}
-    sentences = verify_citations(split_answer(text), cited, embedder, threshold, shown)
+    sentences = verify_citations(split_answer(text, titles), cited, embedder, threshold, shown)
     for i, old in attached.items():
         if i < len(sentences) and old in numbering:
             sentences[i].attached = [numbering[old]]

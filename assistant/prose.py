@@ -189,13 +189,44 @@ _SENTENCE_END = re.compile(
 _LIST_NUMBER = re.compile(r"(?:^\s*|(?<=[:;\]])\s+)(\d{1,2}[.)](?:\s*\[[\d,\s]+\])*)$")
 
 
-def split_answer(text: str) -> list[str]:
+#: A sentence mark inside a title, and the word after it: "Give in Return? A Comprehensive".
+_TITLE_BREAK = re.compile(r"([.!?])\s+(?=\S)")
+_CHIPS = r"(?:\s*\[[\d,\s]+\])*"
+
+
+def title_breaks(titles: Sequence[str]) -> list[re.Pattern[str]]:
+    """For each sentence mark inside a title ("KV Cache Compression, But What Must We Give in
+    Return? A Comprehensive Benchmark ..."), a pattern for it in prose with up to two words
+    on each side, a chip allowed before or after the mark: ``split_answer`` does not end a
+    sentence there."""
+    patterns = []
+    for title in titles:
+        for mark in _TITLE_BREAK.finditer(title):
+            before = title[: mark.start()].split()[-2:]
+            after = title[mark.end() :].split()[:2]
+            if not before or not after:
+                continue
+            words = r"\s+".join(map(re.escape, before))
+            pattern = rf"{words}{_CHIPS}{re.escape(mark.group(1))}{_CHIPS}\s+"
+            pattern += r"\s+".join(map(re.escape, after))
+            patterns.append(re.compile(pattern, re.IGNORECASE))
+    return patterns
+
+
+def split_answer(text: str, titles: Sequence[str] = ()) -> list[str]:
     """Sentences of model prose, each keeping the citations that close it, each a slice of
     ``text`` (so a check can find it there); a list item's number stays with its item
-    ("1. [1] EMS ..."), never a sentence of its own."""
+    ("1. [1] EMS ..."), never a sentence of its own; none ends at a "?" inside one of
+    ``titles`` (the shown papers': "What Must We Give in Return? A Comprehensive ...")."""
+    inside = title_breaks(titles)
     out: list[str] = []
     for paragraph in text.split("\n"):
-        ends = [m.end() for m in _SENTENCE_END.finditer(paragraph)] + [len(paragraph)]
+        spans = [m.span() for pattern in inside for m in pattern.finditer(paragraph)]
+        ends = [
+            m.end()
+            for m in _SENTENCE_END.finditer(paragraph)
+            if not any(a < m.end() < b for a, b in spans)
+        ] + [len(paragraph)]
         start = 0
         for end in ends:
             piece = paragraph[start:end]

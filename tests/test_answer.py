@@ -484,6 +484,22 @@ def test_check_text_works_on_any_numbered_evidence(embedder: Any) -> None:
     assert renumbered.text.startswith("KVQuant stores the KV cache in 3 bits [1].")
 
 
+def test_check_text_keeps_a_title_with_a_question_mark_whole(embedder: Any) -> None:
+    """A shown paper's title with a "?" inside is one sentence's words, not two sentences,
+    and the check gives its second half no chip of its own."""
+    kv = paper(
+        "KV Cache Compression, But What Must We Give in Return? A Comprehensive Benchmark",
+        "We benchmark ten KV cache compression methods on long-context tasks and find that "
+        "every method loses accuracy on some of them.",
+        "kv",
+    )
+    evidence = [Evidence(number=1, paper=kv, sentences=[kv.abstract], similarity=0.6)]
+    text = f"{kv.title} benchmarks ten KV cache compression methods on long-context tasks."
+    checked = check_text(text, evidence, embedder, 0.45)
+    assert len(checked.sentences) == 1
+    assert "Return [1]?" not in checked.text and "Return?" in checked.text
+
+
 def test_conversation_records_the_standalone_question() -> None:
     done = Answer(
         question="and occlusion?",

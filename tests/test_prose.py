@@ -400,6 +400,23 @@ def test_a_chip_inside_a_title_moves_after_it() -> None:
     assert chips_after_titles(closing, [kv]) == closing
 
 
+def test_a_sentence_does_not_end_inside_a_title() -> None:
+    # The demo's KV cache digest showed "But What Must We Give in Return [1]? A Comprehensive
+    # ...": the split ended a sentence at the title's "?", and the fragment was given a chip.
+    title = "KV Cache Compression, But What Must We Give in Return? A Comprehensive Benchmark"
+    text = f"{title} - This paper provides a benchmark. It finds costs [1]."
+    assert split_answer(text)[0].endswith("Return?")  # without the titles: cut
+    assert split_answer(text, [title]) == [
+        f"{title} - This paper provides a benchmark.",
+        "It finds costs [1].",
+    ]
+    chipped = "See What Must We Give in Return [2]? A Comprehensive Benchmark. It costs [2]."
+    assert len(split_answer(chipped, [title])) == 2
+    # the same words as a question of the prose's own still end it
+    own = "What must we give in return? Accuracy, say the papers [1]."
+    assert len(split_answer(own, [title])) == 2
+
+
 def test_an_abstract_sentence_glued_to_a_name_reads_as_a_quote() -> None:
     # The demo's memory question: 'The paper "SirLLM: ..." [4] as Large Language Models (LLMs)
     # become ...' showed as "SirLLM [4] as Large Language Models ...": no verb, no sense.
