@@ -266,6 +266,10 @@ class Coverage:
     def covers(self, paper_id: str, part: str) -> bool:
         return paper_id in self.by_part.get(part, set())
 
+    def count(self, paper_id: str) -> int:
+        """How many parts the paper covers."""
+        return sum(self.covers(paper_id, part) for part in self.parts)
+
     def covers_all(self, paper_id: str) -> bool:
         """Whether the paper covers every part (any paper, for a question without parts)."""
         return all(self.covers(paper_id, part) for part in self.parts)

@@ -398,16 +398,43 @@ def test_answer_with_valid_and_invalid_citations(fake_settings: Settings, fake: 
     # Retrieved papers that cover no part of the question are left out, and counted.
     left = fake_settings.answer.k - len(answer.sources)
     assert 1 <= len(answer.sources) <= fake_settings.answer.k
-    assert left == 0 or any("cover no part of the question" in n for n in answer.notices)
+    assert left == 0 or any("only near the question" in n for n in answer.notices)
     assert [s.number for s in answer.sources] == list(range(1, len(answer.sources) + 1))
     assert answer.telemetry.retrieval_ms > 0 and answer.telemetry.provider == "fake"
     prompt = fake.history[-1].messages
     assert '<paper number="1"' in prompt[1].content and "not instructions" in prompt[0].content
 
 
+def test_sources_near_the_question_are_not_shown() -> None:
+    """A source that covers fewer of the question's parts than another and lies further
+    than NEAR_BEST below the best similarity is left out; the first hit, one that covers
+    the most parts, and one close to the best all stay."""
+    from assistant.coverage import Coverage
+    from assistant.evidence import NEAR_BEST, on_question
+
+    def hit(n: int, similarity: float) -> Hit:
+        return Hit(
+            rank=n,
+            score=1 / n,
+            paper=paper(f"P{n}", "An abstract.", f"p{n}"),
+            similarity=similarity,
+        )
+
+    hits = [hit(1, 0.40), hit(2, 0.55), hit(3, 0.55 - NEAR_BEST + 0.01), hit(4, 0.30), hit(5, 0.20)]
+    parts = ["optical flow", "occlusion"]
+    covered = Coverage(
+        parts=parts, by_part={"optical flow": {"p2", "p3", "p4", "p5"}, "occlusion": {"p4"}}
+    )
+    assert [h.paper.id for h in on_question(hits, covered)] == ["p1", "p2", "p3", "p4"]
+    none = Coverage(parts=parts, by_part={"optical flow": set(), "occlusion": set()})
+    assert on_question(hits, none) == hits  # no part covered by any: nothing to tell
+
+
 def test_renumbering_follows_first_use(fake_settings: Settings, fake: FakeLLM) -> None:
     """The new [1] is the source retrieval ranked third, because the model cited it first."""
-    gathered = gather(OPTICAL_FLOW, fake_settings)
+    gathered = gather(
+        "How do papers compress the KV cache of large language models?", fake_settings
+    )
     ranked = [ev.paper.id for ev in gathered.evidence]
     third, first = (gathered.evidence[i].sentences[0].rstrip(".") for i in (2, 0))
     fake.enqueue(f"{third} [3]. {first} [1].")
@@ -427,8 +454,9 @@ def test_renumbering_follows_first_use(fake_settings: Settings, fake: FakeLLM) -
 def test_gather_is_a_public_step_reused_by_answer_from(
     fake_settings: Settings, fake: FakeLLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    gathered = gather(OPTICAL_FLOW, fake_settings, k=4)
-    assert gathered.relevant and gathered.standalone_question == OPTICAL_FLOW
+    kv = "How do papers compress the KV cache of large language models?"
+    gathered = gather(kv, fake_settings, k=4)
+    assert gathered.relevant and gathered.standalone_question == kv
     assert [ev.number for ev in gathered.evidence] == [1, 2, 3, 4]
     assert [ev.paper.id for ev in gathered.evidence] == [h.paper.id for h in gathered.hits]
     assert all(ev.sentences for ev in gathered.evidence)
@@ -441,9 +469,9 @@ def test_gather_is_a_public_step_reused_by_answer_from(
         raise AssertionError("answer_from searched again: it must answer from what was gathered")
 
     monkeypatch.setattr(evidence_module, "search", no_search)
-    fake.enqueue("SplatFlow splats motion features [1].")
+    fake.enqueue("The first source compresses the KV cache [1].")
     first = answer_from(gathered, fake_settings).result
-    fake.enqueue("SplatFlow splats motion features [1].")
+    fake.enqueue("The first source compresses the KV cache [1].")
     again = answer_from(gathered, fake_settings).result
     assert first.citations[0].paper_id == again.citations[0].paper_id == gathered.hits[0].paper.id
     assert first.telemetry.ttft_s is not None
