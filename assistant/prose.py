@@ -382,7 +382,7 @@ def name_ordinals(text: str, listed: Sequence[tuple[int, Paper]]) -> str:
 
 
 # A run of chips read as a noun ("are [1], [2] and [3]"), after a word that asks for one.
-_CHIP_RUN = re.compile(r"\[\d+\](?:(?:\s*,\s*and\s+|\s*,\s*|\s+and\s+|\s+or\s+)\[\d+\])*")
+_CHIP_RUN = re.compile(r"\[\d+\](?:(?:\s*,\s*and\s+|\s*,\s*|\s+and\s+|\s+or\s+|[ \t]*)\[\d+\])*")
 _NOUN_SLOT = re.compile(
     rf"(?:[.!?]{NOT_AFTER_ABBREVIATION}\s+|[:;,]\s+|"
     r"\b(?:[Ii]n|by|from|of|is|are|was|were|and|or|while|whereas|but|than|"
@@ -568,11 +568,15 @@ def name_citations(text: str, papers: Mapping[int, Paper]) -> str:
             at = run.end()
             continue
         pieces = []
-        for piece in re.split(r"(\[\d+\])", run.group(0)):
+        split = re.split(r"(\[\d+\])", run.group(0))
+        gaps = [i for i, piece in enumerate(split) if i % 2 == 0 and 0 < i < len(split) - 1]
+        for i, piece in enumerate(split):
             number = re.fullmatch(r"\[(\d+)\]", piece)
-            pieces.append(
-                f"{paper_name(papers[int(number.group(1))])} {piece}" if number else piece
-            )
+            if number:
+                piece = f"{paper_name(papers[int(number.group(1))])} {piece}"
+            elif i in gaps and not piece.strip():  # "1. [1] [2]": "HR-INR [1] and MoTIF [2]"
+                piece = " and " if i == gaps[-1] else ", "
+            pieces.append(piece)
         out.append(unworded + "".join(pieces))  # the words that stood in for the name go
         at = run.end()
     out.append(text[at:])

@@ -244,6 +244,14 @@ def test_chips_that_stand_for_a_paper_get_its_name() -> None:
     assert name_citations("It helps. The papers [2] and [1] argue so.", papers) == (
         "It helps. EMS [2] and MemoryFormer [1] argue so."
     )
+    # chips side by side, as a list item (core's smoke-27 showed "1. HR-INR [1] [2]")
+    assert name_citations("They are:\n\n1. [1] [2]\n\nBoth work.", papers) == (
+        "They are:\n\n1. MemoryFormer [1] and EMS [2]\n\nBoth work."
+    )
+    assert name_citations("Methods include [1][2][3].", papers) == (
+        f"Methods include MemoryFormer [1], EMS [2] and {paper_name(THEORY)} [3]."
+    )
+    assert name_citations("It saves 40% [1] [2].", papers) == "It saves 40% [1] [2]."
     # "Paper [1]:" labelling a list item (a follow-up in the demo) is the paper's name; a
     # chip after "are" that opens a list is left alone
     assert name_citations(
