@@ -521,9 +521,11 @@ def gather(
     # Two parts or more unmatched: the question describes its subject in other words than the
     # papers ("per-pixel motion ... when parts of the scene become hidden" for occlusion): read
     # as a whole, its parts say nothing reliable about what is missing. Which sources are on
-    # it is relative (``on_question``): the best still covers the most.
+    # it is relative (``on_question``): the best still covers the most. The caller's own
+    # papers all stay, and so do those a follow-up points back to: what it asks picks among
+    # them (``stating_condition``), far as they may be from the topic and the question together.
     described = len(uncovered) >= 2
-    if relevant and ids is None:  # the caller's own papers all stay
+    if relevant and ids is None and turn.ids is None:
         before = len(hits)
         hits = on_question(hits, covered)
         if len(hits) < before:

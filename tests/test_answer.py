@@ -697,6 +697,27 @@ def test_a_follow_up_that_points_back_is_answered_from_the_previous_sources(
     assert "re-training" in prompt and "EMS" not in prompt
 
 
+def test_a_follow_up_that_points_back_keeps_the_sources_far_from_its_topic(
+    fake_settings: Settings, fake: FakeLLM
+) -> None:
+    """Follow-up dev's fu-14: the paper that answers "Do any of them show a model behaving
+    differently when it believes it is being trained?" is far from the refusal topic that
+    the follow-up is searched with; the near-the-question cut must not drop it."""
+    fake.enqueue("Refusal training is probed [1].")
+    first = ask(
+        "Which papers probe how safety-trained LLMs decide whether to refuse harmful requests?",
+        fake_settings,
+    )
+    turn = gather(
+        "Do any of them show a model behaving differently when it believes it is being trained?",
+        fake_settings,
+        history=conversation([first]),
+        previous=first,
+    )
+    assert any(h.paper.title.startswith("Alignment faking") for h in turn.hits)
+    assert not any("only near the question" in n for n in turn.notices)
+
+
 def test_a_follow_up_answered_from_papers_the_previous_answer_did_not_show_says_so(
     fake_settings: Settings, fake: FakeLLM
 ) -> None:
