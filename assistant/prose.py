@@ -183,15 +183,16 @@ def _closed(item: str) -> str:
 _SENTENCE_END = re.compile(
     rf"(?<=[.!?]){NOT_AFTER_ABBREVIATION}(?:\s*\[[\d,\s\-–]+\])*(?=\s+[A-Z0-9\"'(*\[-])"
 )
+#: Chips in a row, none or more ("[1]", " [2, 3] [4]").
+_CHIPS = r"(?:\s*\[[\d,\s]+\])*"
 #: A list item's number ("2." or "2)", and a chip right after it) ending a piece the splitter
 #: cut: after nothing, a colon, a semicolon or a citation ("are [1]: 1." / "[2] 2."), not after
 #: a word ("improves by 2."). It belongs to the next sentence, its item.
-_LIST_NUMBER = re.compile(r"(?:^\s*|(?<=[:;\]])\s+)(\d{1,2}[.)](?:\s*\[[\d,\s]+\])*)$")
+_LIST_NUMBER = re.compile(rf"(?:^\s*|(?<=[:;\]])\s+)(\d{{1,2}}[.)]{_CHIPS})$")
 
 
 #: A sentence mark inside a title, and the word after it: "Give in Return? A Comprehensive".
 _TITLE_BREAK = re.compile(r"([.!?])\s+(?=\S)")
-_CHIPS = r"(?:\s*\[[\d,\s]+\])*"
 
 
 def title_breaks(titles: Sequence[str]) -> list[re.Pattern[str]]:
