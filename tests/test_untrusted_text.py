@@ -171,13 +171,16 @@ def hostile_answer(injection_settings: Settings) -> Answer:
     )
     settings = injection_settings.with_overrides(**{"answer.min_relevance": -1.0})
     answer = ask("KV Caches <script>alert(5)</script>", settings, llm=fake, k=12)
-    hostile = [c for c in answer.citations if c.title in HOSTILE_TITLES.values()]
-    if not hostile:  # make sure the hostile titles are among the references
-        extra = [p for p in injection_papers() if p.title in HOSTILE_TITLES.values()]
-        answer.citations += [
-            c.model_copy(update={"number": len(answer.citations) + i, "title": p.title, "paper": p})
-            for i, (c, p) in enumerate(zip([answer.citations[0]] * 3, extra, strict=False), 1)
-        ]
+    # Make sure every hostile title is among the references: the answer shows only the
+    # sources on the question, and a hostile one may be left out as only near it.
+    cited = {c.title for c in answer.citations}
+    extra = [p for p in injection_papers() if p.title in HOSTILE_TITLES.values()]
+    extra = [p for p in extra if p.title not in cited]
+    answer.citations += [
+        c.model_copy(update={"number": len(answer.citations) + i, "title": p.title, "paper": p})
+        for i, (c, p) in enumerate(zip([answer.citations[0]] * 3, extra, strict=False), 1)
+    ]
+    assert set(HOSTILE_TITLES.values()) <= {c.title for c in answer.citations}
     return answer
 
 
