@@ -405,15 +405,13 @@ def on_question(hits: Sequence[Hit], covered: Coverage) -> list[Hit]:
     ``NEAR_BEST`` of the best hit's similarity. A source that covers fewer parts and matches
     less well is near the question, not on it: shown, the model describes it anyway ("In
     comparison, [3] presents ..." under a question about one optical flow method)."""
-    most = max((covered.count(h.paper.id) for h in hits), default=0)
+    counts = [covered.count(h.paper.id) for h in hits]
+    most = max(counts, default=0)
     best = max((h.similarity for h in hits), default=0.0)
     return [
         h
-        for i, h in enumerate(hits)
-        if i == 0
-        or covered.count(h.paper.id) == most
-        or h.similarity >= best - NEAR_BEST
-        or says_it_whole([h])
+        for i, (h, n) in enumerate(zip(hits, counts, strict=True))
+        if i == 0 or n == most or h.similarity >= best - NEAR_BEST or says_it_whole([h])
     ]
 
 

@@ -212,8 +212,7 @@ def mark_off_topic(
         answering = {
             i
             for i, paper in enumerate(papers)
-            if sum(covered.covers(paper.id, part) for part in parts)
-            >= QUESTION_COVERED * len(parts)
+            if covered.count(paper.id) >= QUESTION_COVERED * len(parts)
         }
         for theme in themes:
             theme.saying = sum(i < best for i in theme.members)
