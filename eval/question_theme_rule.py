@@ -37,7 +37,9 @@ def main() -> None:
     for topic in dict.fromkeys(r["topic"] for r in rows):
         page = digest(topic, settings, use_llm=False)
         for theme in page.themes:
-            written[topic + "|" + "|".join(p.title for p in theme.papers)] = theme.planned
+            # On the question: a paragraph of its own, or the overview when it is shown
+            # exactly the overview's papers (``planned`` is then False).
+            written[topic + "|" + "|".join(p.title for p in theme.papers)] = theme.near is None
     for split in ("dev", "check"):
         chosen = [r for r in rows if r["split"] == split]
         tally = {"on": [0, 0], "near": [0, 0]}
