@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.coverage import Coverage, a_topic, coverage, parts_said, question_parts, restates
+from assistant.coverage import (
+    AFFIRMED_SIMILARITY,
+    Coverage,
+    a_topic,
+    coverage,
+    parts_said,
+    question_parts,
+    restates,
+)
 from assistant.models import CheckedText, Evidence, Paper, SentenceCheck
 from assistant.prose import (
     CITATION_GROUP,
@@ -46,6 +54,8 @@ CANNOT_ANSWER = "The indexed papers don't cover this question."
 
 _NO_ANSWER_HINTS = ("don't cover", "do not cover", "not found in the indexed", "cannot answer")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+#: An answer's verdict on a yes/no question: "Yes, X [1] ..." (``AFFIRMED_SIMILARITY``).
+_AFFIRMATION = re.compile(r"\W*yes\b", re.IGNORECASE)
 #: How much more support than ``support_threshold`` a citation the checker adds must have.
 REPAIR_MARGIN = 0.1
 #: A citation credits its paper with another's claim when a shown paper the sentence does not
@@ -331,6 +341,15 @@ def check_text(
             sentences[i].attached = [numbering[old]]
     given = given_figures(question, *(paper.text for paper in shown))
     covered = coverage(question_parts(question), list(cited.values()), embedder)
+    # "Yes, ..." states that its papers say what was asked: in so many words, not their topic's.
+    affirmed = (
+        Coverage(
+            covered.parts,
+            coverage(covered.parts, list(cited.values()), embedder, AFFIRMED_SIMILARITY).by_part,
+        )
+        if any(_AFFIRMATION.match(check.text) for check in sentences)
+        else None
+    )
     intro = ""  # "The papers tested on X include:", said of each item of the list after it
     for check in sentences:
         check.unsourced = unsourced_figures(check.text, given)
@@ -339,7 +358,8 @@ def check_text(
         item = list_item(check.text)
         intro = intro if item else check.text if check.text.rstrip().endswith(":") else ""
         mine = {n: cited[n] for n in check.citations if n in cited}
-        on_question(check, covered, mine, question, intro if item else "")
+        said_yes = affirmed if _AFFIRMATION.match(check.text) else None
+        on_question(check, said_yes or covered, mine, question, intro if item else "")
         one = cited.get(check.citations[0]) if len(check.citations) == 1 else None
         # "This paper proposes" -> "EMS proposes"; "we propose" -> "The authors of EMS propose";
         # "EMS [1] as LLMs grow, ..." (an abstract's sentence glued on) -> 'EMS [1]: “As ...”'

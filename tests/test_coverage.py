@@ -197,6 +197,41 @@ def test_a_sentence_answering_which_in_the_questions_words_is_supported_by_cover
     assert not restates("The paper introduces inference on requests.", question)
 
 
+LINA = Paper(
+    id="lina",
+    title="Lina-Speech: Gated Linear Attention is a Fast and Parameter-Efficient Learner for "
+    "text-to-speech synthesis",
+    abstract="By framing voice cloning as a prompt continuation task, these models excel at "
+    "cloning voices from short audio samples. In this work, we introduce Lina-Speech, a model "
+    "that replaces traditional self-attention mechanisms with emerging recurrent architectures "
+    "like Gated Linear Attention (GLA). Building on the success of initial-state tuning on "
+    "RWKV, we extend this technique to voice cloning, enabling the use of multiple speech "
+    "samples and full utilization of the context window in synthesis.",
+)
+
+
+def test_a_yes_needs_its_paper_to_say_what_was_asked(embedder: Any) -> None:
+    # Partial dev's "Has the gated-linear-attention text-to-speech approach been shown to work
+    # for singing voice synthesis?" got "Yes, ... singing voice synthesis [1]", shown
+    # supported: "voice cloning" is near enough to "singing voice synthesis" to cover it
+    # (COVER_SIMILARITY), but the paper never mentions singing.
+    def check(text: str, question: str) -> Any:
+        checked = check_text(
+            text, _evidence(LINA), embedder, 0.45, renumber=False, question=question
+        )
+        return checked.sentences[0]
+
+    singing = (
+        "Has the gated-linear-attention approach been shown to work for singing voice synthesis?"
+    )
+    said = "Lina-Speech has been shown to work for singing voice synthesis [1]."
+    yes = check("Yes, " + said[0].lower() + said[1:], singing)
+    assert yes.supported is False and yes.unstated == ["singing voice synthesis"]
+    cloning = "Has the gated-linear-attention approach been used for voice cloning?"
+    right = check("Yes, Lina-Speech [1] extends initial-state tuning to voice cloning.", cloning)
+    assert right.supported is True and not right.unstated
+
+
 def test_a_list_item_claims_what_its_intro_says(embedder: Any) -> None:
     # The demo's follow-up listed three papers under "The papers tested on requests phrased in
     # the past tense include:"; the two that were not were shown supported (by their titles).
