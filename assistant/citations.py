@@ -341,12 +341,8 @@ def check_text(
             sentences[i].attached = [numbering[old]]
     given = given_figures(question, *(paper.text for paper in shown))
     covered = coverage(question_parts(question), list(cited.values()), embedder)
-    # "Yes, ..." states that its papers say what was asked: in so many words, not their topic's.
-    affirmed = (
-        Coverage(
-            covered.parts,
-            coverage(covered.parts, list(cited.values()), embedder, AFFIRMED_SIMILARITY).by_part,
-        )
+    affirmed = (  # read only when a sentence says "Yes"
+        coverage(covered.parts, list(cited.values()), embedder, AFFIRMED_SIMILARITY)
         if any(_AFFIRMATION.match(check.text) for check in sentences)
         else None
     )
@@ -358,8 +354,7 @@ def check_text(
         item = list_item(check.text)
         intro = intro if item else check.text if check.text.rstrip().endswith(":") else ""
         mine = {n: cited[n] for n in check.citations if n in cited}
-        said_yes = affirmed if _AFFIRMATION.match(check.text) else None
-        on_question(check, said_yes or covered, mine, question, intro if item else "")
+        on_question(check, covered, mine, question, intro if item else "", affirmed)
         one = cited.get(check.citations[0]) if len(check.citations) == 1 else None
         # "This paper proposes" -> "EMS proposes"; "we propose" -> "The authors of EMS propose";
         # "EMS [1] as LLMs grow, ..." (an abstract's sentence glued on) -> 'EMS [1]: “As ...”'
@@ -376,7 +371,12 @@ def check_text(
 
 
 def on_question(
-    check: SentenceCheck, covered: Coverage, cited: dict[int, Paper], question: str, intro: str = ""
+    check: SentenceCheck,
+    covered: Coverage,
+    cited: dict[int, Paper],
+    question: str,
+    intro: str = "",
+    affirmed: Coverage | None = None,
 ) -> None:
     """Read a checked sentence against the question's parts (``coverage``): one that states a
     part none of its cited papers covers restates the question as their finding (``unstated``:
@@ -387,13 +387,18 @@ def on_question(
     abstract sentence, diluted by the question's words, was 0.39 for the paper that does it,
     and the answer was withheld). ``cited`` maps the sentence's citation numbers to papers; a
     list item is read with the ``intro`` that says what its items are ("... tested on requests
-    phrased in the past tense include:" then "2. [2] Alignment faking" claims it of [2])."""
+    phrased in the past tense include:" then "2. [2] Alignment faking" claims it of [2]).
+    A "Yes, ..." says its papers state what was asked, so it is held to ``affirmed`` too
+    (coverage at ``AFFIRMED_SIMILARITY``): each part it states in so many words, not only
+    near them, nor only its topic words."""
     if not cited or not covered.parts:
         return
     plain = CITATION_GROUP.sub("", f"{intro} {check.text}")
     said = [p for p in parts_said(plain, covered.parts) if a_topic(p)]
     ids = [paper.id for paper in cited.values()]
     check.unstated = [p for p in said if not any(covered.states(i, p) for i in ids)]
+    if not check.unstated and affirmed is not None and _AFFIRMATION.match(check.text):
+        check.unstated = [p for p in said if not any(affirmed.covers(i, p) for i in ids)]
     if check.unstated:  # flagged; its papers still support the rest (``supported_by``)
         check.supported = False
     elif check.supported:
