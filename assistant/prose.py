@@ -462,7 +462,10 @@ def name_titles(text: str, papers: Iterable[Paper]) -> str:
         words = paper.title.rstrip(".").split()
         if len(words) < 3:
             continue
-        title = _spelt(words) + rf"(?![\w-]|:\s*(?!{_THIS_PAPER})\w)"
+        # its closing "?" or "!" may be left off ("... Compression Is All There Is [2]")
+        asks = words[-1][-1] in "?!"
+        words[-1] = words[-1].rstrip("?!") if asks else words[-1]
+        title = _spelt(words) + ("[?!]?" if asks else "") + rf"(?![\w-]|:\s*(?!{_THIS_PAPER})\w)"
         if paper.short_name != paper.title:  # after "the paper by", its short name too
             short = _spelt(paper.short_name.split()) + r"(?![\w:-])"
             title = rf"(?(intro)(?:{title}|{short})|{title})"

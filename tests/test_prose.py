@@ -311,6 +311,12 @@ def test_a_title_written_out_whole_becomes_the_papers_name() -> None:
         "removes FC layers [1].",
         papers,
     ) == ("MemoryFormer removes FC layers [1].")
+    # core's smoke-03: the model left off the title's closing "?" after "The paper by"
+    asks = Paper(id="wb", title="White-Box Transformers: Compression Is All There Is?", abstract="")
+    assert name_citations(
+        "The paper by White-Box Transformers: Compression Is All There Is [4] expands it.",
+        {**papers, 4: asks},
+    ) == ("White-Box Transformers [4] expands it.")
     assert name_citations(
         "It is theory. The study called “The Principles of Deep Learning Theory” [3] uses RG.",
         papers,
