@@ -559,7 +559,9 @@ def name_citations(text: str, papers: Mapping[int, Paper]) -> str:
         named = any(any(c in sentence for c in _called(papers[n])) for n in numbers if n in papers)
         # "are [1]: 1. ..." introduces a list; "- Paper [1]: The authors ..." labels an item
         introduces = text[run.end() :].lstrip().startswith(":") and not works
-        if named and slot and _VERB_NEXT.match(text[run.end() :]):
+        # "[5] and [6] explore ...": opening the sentence, before a word, the chips are its subject
+        opens = not start.strip() and re.match(r"\s+[a-z]", text[run.end() :]) is not None
+        if named and slot and (opens or _VERB_NEXT.match(text[run.end() :])):
             # A chip as the subject of a sentence that names its paper ("[2] introduces
             # Taipan", "Paper [1] proposes EMS", "The paper by [1] shows that KV cache is 1 bit
             # per channel"): "the paper [2]", never a bare number nor "by" one.

@@ -238,6 +238,12 @@ def test_chips_that_stand_for_a_paper_get_its_name() -> None:
     assert name_citations("Methods include [1] and [2].", papers) == (
         "Methods include MemoryFormer [1] and EMS [2]."
     )
+    # chips opening a sentence that names a paper, before a plural verb (the demo's state
+    # space digest read "5 and 6 explore the performance of structured state space models
+    # for in-context reinforcement learning")
+    assert name_citations("It works. [1] and [2] explore EMS merging.", papers) == (
+        "It works. The papers [1] and [2] explore EMS merging."
+    )
     assert name_citations("As described in papers [1] and [2], both work.", papers) == (
         "As described in MemoryFormer [1] and EMS [2], both work."
     )
