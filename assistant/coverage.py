@@ -219,18 +219,23 @@ def _stem(word: str) -> str:
     return key if len(key) <= 4 else key[: max(4, len(key) - 3)]
 
 
+def _forms(word: str) -> tuple[str, ...]:
+    """A word as ``uses_words`` reads it: whole, without hyphens ("re-training" is
+    "retraining"), and each piece ("State-Space" says "state" and "space")."""
+    return (word, word.replace("-", ""), *word.split("-"))
+
+
 def uses_words(text: str, part: str) -> bool:
-    """Whether ``text`` uses every word of ``part`` (by word start, hyphens ignored), close
-    together: each within twice the part's length of the first ("video ... generation" twenty words
-    apart is not "video generation")."""
+    """Whether ``text`` uses every word of ``part`` (by word start, hyphens ignored or split
+    at), close together: each within twice the part's length of the first ("video ...
+    generation" twenty words apart is not "video generation")."""
     stems = [_stem(p) for p in part.split()]
     found = _WORDS.findall(text.lower())
     if not stems or not found:
         return False
     width = 2 * len(stems)
     where = [
-        {i for i, w in enumerate(found) if w.startswith(s) or w.replace("-", "").startswith(s)}
-        for s in stems
+        {i for i, w in enumerate(found) if any(f.startswith(s) for f in _forms(w))} for s in stems
     ]
     if any(not places for places in where):
         return False

@@ -104,6 +104,8 @@ def test_a_question_is_cut_into_parts_at_its_frame_and_joints() -> None:
 
 def test_words_count_only_close_together_and_ignore_hyphens() -> None:
     assert uses_words("deployed without re-training", "retraining")
+    # the demo's state space digest said LOCOST "does not say 'state space'"
+    assert uses_words("LOCOST: State-Space Models for Long Document Summarization", "state space")
     assert uses_words("occlusions are handled", "occlusion")
     assert uses_words("generation of video clips", "video generation")
     far = "video is one modality among many that diffusion models now cover in generation"
