@@ -234,9 +234,8 @@ def uses_words(text: str, part: str) -> bool:
     if not stems or not found:
         return False
     width = 2 * len(stems)
-    where = [
-        {i for i, w in enumerate(found) if any(f.startswith(s) for f in _forms(w))} for s in stems
-    ]
+    forms = [_forms(w) for w in found]
+    where = [{i for i, f in enumerate(forms) if any(x.startswith(s) for x in f)} for s in stems]
     if any(not places for places in where):
         return False
     return any(all(any(abs(j - i) < width for j in places) for places in where) for i in where[0])
