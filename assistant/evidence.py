@@ -397,21 +397,33 @@ def with_wider(earlier: Sequence[Hit], wider: Sequence[Hit], k: int) -> list[Hit
 #: questions this leaves out 139 of the 397 retrieved papers that neither the suite nor a
 #: reviewer accepts (eval/source_labels.jsonl), and 1 of the 163 they do.
 NEAR_BEST = 0.15
+#: ... and how far one may lie that covers far fewer parts: none while another source covers
+#: some, or ``PARTS_SHORT`` fewer than the source covering the most. Chosen on core's
+#: answerable questions (eval/source_rule.py): it leaves out 60 more of the papers the suite
+#: and the labels do not accept, and none that they do.
+FEW_PARTS_NEAR_BEST = 0.08
+PARTS_SHORT = 3
 
 
 def on_question(hits: Sequence[Hit], covered: Coverage) -> list[Hit]:
     """The hits about the question: the first, those that cover as many of its parts as any
     hit does, those that say it as a whole (``says_it_whole``), and those within
-    ``NEAR_BEST`` of the best hit's similarity. A source that covers fewer parts and matches
-    less well is near the question, not on it: shown, the model describes it anyway ("In
-    comparison, [3] presents ..." under a question about one optical flow method)."""
+    ``NEAR_BEST`` of the best hit's similarity (``FEW_PARTS_NEAR_BEST`` for one that covers
+    far fewer parts than another). A source that covers fewer parts and matches less well
+    is near the question, not on it: shown, the model describes it anyway ("In comparison,
+    [3] presents ..." under a question about one optical flow method)."""
     counts = [covered.count(h.paper.id) for h in hits]
     most = max(counts, default=0)
     best = max((h.similarity for h in hits), default=0.0)
+
+    def near(h: Hit, n: int) -> bool:
+        short = (most > 0 and n == 0) or n <= most - PARTS_SHORT
+        return h.similarity >= best - (FEW_PARTS_NEAR_BEST if short else NEAR_BEST)
+
     return [
         h
         for i, (h, n) in enumerate(zip(hits, counts, strict=True))
-        if i == 0 or n == most or h.similarity >= best - NEAR_BEST or says_it_whole([h])
+        if i == 0 or n == most or near(h, n) or says_it_whole([h])
     ]
 
 
