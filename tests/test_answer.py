@@ -582,6 +582,23 @@ def test_an_answer_nothing_supports_is_withheld(fake_settings: Settings, fake: F
     assert answer.sources, "the closest papers are listed instead"
 
 
+def test_a_sentence_one_of_its_papers_supports_is_shown_flagged_not_withheld() -> None:
+    """num-video-hiding-ratio's one sentence credited [2] with [1]'s 75%: [1] supports it on
+    its own, [2] does not. It is shown flagged; the answer is not withheld as if no paper
+    said anything. A figure no paper gives still withholds it."""
+    from assistant.models import CheckedText, SentenceCheck
+
+    said = "MAE [1] found 90% works best for video, while NIRVANA [2] found 75%."
+    half = SentenceCheck(
+        text=said, citations=[1, 2], support=0.7, supported=False, supported_by=[1]
+    )
+    assert not CheckedText(text=said, sentences=[half]).withheld
+    made_up = half.model_copy(update={"unsourced": ["75%"]})
+    assert CheckedText(text=said, sentences=[made_up]).withheld
+    nobody = half.model_copy(update={"supported_by": []})
+    assert CheckedText(text=said, sentences=[nobody]).withheld
+
+
 def test_a_named_thing_no_source_mentions_is_not_sent_to_the_model(
     fake_settings: Settings, fake: FakeLLM
 ) -> None:

@@ -199,12 +199,13 @@ class CheckedText(BaseModel):
 
     @property
     def withheld(self) -> bool:
-        """Whether the text is not shown: it has sentences and none is supported (one that
-        restates a part of the question its papers do not state counts when a paper supports
-        it: that part check is by meaning, weaker, so such a sentence is shown flagged)."""
+        """Whether the text is not shown: it has sentences and none is supported, not even by
+        one of the papers it cites. A sentence that one cited paper supports counts, shown
+        flagged: it credits another paper too ("[1] found 90%, while [2] found 75%" where
+        [1] gives both), or restates a part of the question its papers do not state (that
+        check is by meaning, weaker). One stating a figure no paper gives never counts."""
         return bool(self.sentences) and not any(
-            c.supported or (c.unstated and c.supported_by and not c.unsourced)
-            for c in self.sentences
+            c.supported or (c.supported_by and not c.unsourced) for c in self.sentences
         )
 
 
