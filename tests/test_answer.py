@@ -405,6 +405,13 @@ def test_answer_with_valid_and_invalid_citations(fake_settings: Settings, fake: 
     assert '<paper number="1"' in prompt[1].content and "not instructions" in prompt[0].content
 
 
+def _ranked(n: int, similarity: float) -> Hit:
+    """The n-th hit of a search, at ``similarity`` to the question."""
+    return Hit(
+        rank=n, score=1 / n, paper=paper(f"P{n}", "An abstract.", f"p{n}"), similarity=similarity
+    )
+
+
 def test_sources_near_the_question_are_not_shown() -> None:
     """A source that covers fewer of the question's parts than another and lies further
     than NEAR_BEST below the best similarity is left out; the first hit, one that covers
@@ -412,15 +419,13 @@ def test_sources_near_the_question_are_not_shown() -> None:
     from assistant.coverage import Coverage
     from assistant.evidence import NEAR_BEST, on_question
 
-    def hit(n: int, similarity: float) -> Hit:
-        return Hit(
-            rank=n,
-            score=1 / n,
-            paper=paper(f"P{n}", "An abstract.", f"p{n}"),
-            similarity=similarity,
-        )
-
-    hits = [hit(1, 0.40), hit(2, 0.55), hit(3, 0.55 - NEAR_BEST + 0.01), hit(4, 0.30), hit(5, 0.20)]
+    hits = [
+        _ranked(1, 0.40),
+        _ranked(2, 0.55),
+        _ranked(3, 0.55 - NEAR_BEST + 0.01),
+        _ranked(4, 0.30),
+        _ranked(5, 0.20),
+    ]
     parts = ["optical flow", "occlusion"]
     covered = Coverage(
         parts=parts, by_part={"optical flow": {"p2", "p3", "p4", "p5"}, "occlusion": {"p4"}}
@@ -428,6 +433,26 @@ def test_sources_near_the_question_are_not_shown() -> None:
     assert [h.paper.id for h in on_question(hits, covered)] == ["p1", "p2", "p3", "p4"]
     none = Coverage(parts=parts, by_part={"optical flow": set(), "occlusion": set()})
     assert on_question(hits, none) == hits  # no part covered by any: nothing to tell
+
+
+def test_a_source_covering_far_fewer_parts_must_be_closer_to_the_best() -> None:
+    """A source that covers none of the question's parts while another covers some, or
+    PARTS_SHORT fewer than the best-covering one, is shown only within FEW_PARTS_NEAR_BEST
+    of the best similarity (core's smoke-01 showed a keypoint learning paper, 0.115 below the
+    best, under a question about occlusion-aware optical flow: the answer described it "in
+    comparison"). One a part or two short keeps the wider NEAR_BEST."""
+    from assistant.coverage import Coverage
+    from assistant.evidence import FEW_PARTS_NEAR_BEST, NEAR_BEST, PARTS_SHORT, on_question
+
+    far = 0.5 - (FEW_PARTS_NEAR_BEST + NEAR_BEST) / 2  # between the two margins below 0.5
+    close = 0.5 - FEW_PARTS_NEAR_BEST + 0.01
+    hits = [_ranked(1, 0.5), _ranked(2, far), _ranked(3, far), _ranked(4, far), _ranked(5, close)]
+    parts = [f"part {n}" for n in range(PARTS_SHORT + 1)]
+    by_part = {part: {"p1"} for part in parts}
+    by_part["part 0"] |= {"p3", "p4"}  # p3 covers 1 part: PARTS_SHORT fewer than p1
+    by_part["part 1"] |= {"p4"}  # p4: PARTS_SHORT - 1 fewer
+    covered = Coverage(parts=parts, by_part=by_part)
+    assert [h.paper.id for h in on_question(hits, covered)] == ["p1", "p4", "p5"]
 
 
 def test_renumbering_follows_first_use(fake_settings: Settings, fake: FakeLLM) -> None:
@@ -977,31 +1002,3 @@ def test_a_list_whose_items_open_with_their_chip_is_checked(
     assert all(s.text in answer.answer for s in answer.prose)  # each a slice of the text
     # Each item keeps its number and chip, and says which paper it is.
     assert any(s.text.startswith("1. SplatFlow [1] ") for s in answer.prose), answer.answer
-
-
-def test_a_source_covering_far_fewer_parts_must_be_closer_to_the_best() -> None:
-    """A source that covers none of the question's parts while another covers some, or
-    PARTS_SHORT fewer than the best-covering one, is shown only within FEW_PARTS_NEAR_BEST
-    of the best similarity (core's smoke-01 showed a keypoint learning paper, 0.115 below the
-    best, under a question about occlusion-aware optical flow: the answer described it "in
-    comparison"). One a part or two short keeps the wider NEAR_BEST."""
-    from assistant.coverage import Coverage
-    from assistant.evidence import FEW_PARTS_NEAR_BEST, NEAR_BEST, PARTS_SHORT, on_question
-
-    def hit(n: int, similarity: float) -> Hit:
-        return Hit(
-            rank=n,
-            score=1 / n,
-            paper=paper(f"P{n}", "An abstract.", f"p{n}"),
-            similarity=similarity,
-        )
-
-    far = 0.5 - (FEW_PARTS_NEAR_BEST + NEAR_BEST) / 2  # between the two margins below 0.5
-    close = 0.5 - FEW_PARTS_NEAR_BEST + 0.01
-    hits = [hit(1, 0.5), hit(2, far), hit(3, far), hit(4, far), hit(5, close)]
-    parts = [f"part {n}" for n in range(PARTS_SHORT + 1)]
-    by_part = {part: {"p1"} for part in parts}
-    by_part["part 0"] |= {"p3", "p4"}  # p3 covers 1 part: PARTS_SHORT fewer than p1
-    by_part["part 1"] |= {"p4"}  # p4: PARTS_SHORT - 1 fewer
-    covered = Coverage(parts=parts, by_part=by_part)
-    assert [h.paper.id for h in on_question(hits, covered)] == ["p1", "p4", "p5"]
