@@ -66,11 +66,14 @@ _FRAME_TEXT = (
 _FRAME = frozenset(_FRAME_TEXT.split()) | STOPWORDS
 #: What a chat adds around what it asks ("Does the same idea work for video?", "Anything
 #: designed specifically for speech?", "What if I'm free to ..."): no paper says these
-#: (an abstract says what a method does, not that it is "designed" or "meant" for it).
+#: (an abstract says what a method does, not that it is "designed" or "meant" for it), nor
+#: the person a question says a method serves ("sound like a particular person", "what
+#: people use"): an abstract names the role (speaker, user, annotator).
 #: Capitalised inside a question they are part of a name ("Segment Anything 2").
 _CHAT_TEXT = (
     "anything something everything nothing idea ideas thing things stuff specifically "
-    "particular particularly exactly really actually i'm designed intended meant aimed"
+    "particular particularly exactly really actually i'm designed intended meant aimed "
+    "person persons people"
 )
 _CHAT = frozenset(_CHAT_TEXT.split())
 _TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9'.\-]*[A-Za-z0-9])?|[^\sA-Za-z0-9]")

@@ -50,6 +50,10 @@ def test_a_question_is_cut_into_parts_at_its_frame_and_joints() -> None:
     assert question_parts("Does the same idea work for video?") == ["video"]
     assert question_parts("Anything designed specifically for speech?") == ["speech"]
     assert question_parts("What if I'm free to pretrain?") == ["free", "pretrain"]
+    # nor the person a method serves (the demo opened "The indexed papers don't cover
+    # “person”; the closest are Lina-Speech ...", a voice-cloning paper)
+    voice = "Which papers make speech sound like a particular person from a few seconds of voice?"
+    assert question_parts(voice) == ["speech sound", "seconds", "voice"]
     assert question_parts("How does Segment Anything 2 track objects?") == [
         "Segment Anything",
         "track objects",
