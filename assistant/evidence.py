@@ -394,7 +394,7 @@ def with_wider(earlier: Sequence[Hit], wider: Sequence[Hit], k: int) -> list[Hit
 
 #: How far below the best hit's similarity to the question a source may lie and still be
 #: shown when another source covers more of the question's parts. On core's answerable
-#: questions this leaves out 139 of the 397 retrieved papers that neither the suite nor a
+#: questions this leaves out 138 of the 397 retrieved papers that neither the suite nor a
 #: reviewer accepts (eval/source_labels.jsonl), and 1 of the 163 they do.
 NEAR_BEST = 0.15
 #: ... and how far one may lie that covers far fewer parts: none while another source covers

@@ -396,6 +396,7 @@ _WORKS = re.compile(
 )
 _SENTENCE_BREAK = re.compile(r"[.!?]\s+")
 _VERB_NEXT = re.compile(r"\s+[a-z]+s\b")  # "[2] introduces ...": a verb follows the chip
+_WORD_NEXT = re.compile(r"\s+[a-z]")  # "[5] and [6] explore ...": any lowercase word follows
 
 
 def _named_after(match: re.Match[str], paper: Paper) -> bool:
@@ -554,14 +555,15 @@ def name_citations(text: str, papers: Mapping[int, Paper]) -> str:
         unworded = text[at:cut] if cut >= at else ""  # before, without "the paper by"
         slot = works or not head.strip() or _NOUN_SLOT.search(head[-60:])
         start = _SENTENCE_BREAK.split(head)[-1]
-        end = _SENTENCE_BREAK.split(text[run.end() :], maxsplit=1)[0]
+        after = text[run.end() :]
+        end = _SENTENCE_BREAK.split(after, maxsplit=1)[0]
         sentence = f"{start} {end}".lower()
         named = any(any(c in sentence for c in _called(papers[n])) for n in numbers if n in papers)
         # "are [1]: 1. ..." introduces a list; "- Paper [1]: The authors ..." labels an item
-        introduces = text[run.end() :].lstrip().startswith(":") and not works
+        introduces = after.lstrip().startswith(":") and not works
         # "[5] and [6] explore ...": opening the sentence, before a word, the chips are its subject
-        opens = not start.strip() and re.match(r"\s+[a-z]", text[run.end() :]) is not None
-        if named and slot and (opens or _VERB_NEXT.match(text[run.end() :])):
+        opens = not start.strip() and _WORD_NEXT.match(after) is not None
+        if named and slot and (opens or _VERB_NEXT.match(after)):
             # A chip as the subject of a sentence that names its paper ("[2] introduces
             # Taipan", "Paper [1] proposes EMS", "The paper by [1] shows that KV cache is 1 bit
             # per channel"): "the paper [2]", never a bare number nor "by" one.
