@@ -65,15 +65,16 @@ if TYPE_CHECKING:
     from assistant.embed import Embedder
 
 THEME_FIELDS = frozenset({"topic", "theme", "sources", "ask"})
-#: What a theme paragraph answers, for one paper and for several.
+#: What a theme paragraph answers, for one paper (named: "this paper" was echoed as "The main
+#: contribution of this paper is ..." under an overview that names no paper) and for several.
 THEME_ASK = (
-    "What does this paper contribute?",
+    "What does {name} contribute?",
     "What do these papers contribute, and how do they differ?",
 )
 OVERVIEW_FIELDS = frozenset({"topic", "themes", "sources", "ask"})
 #: What the overview answers, from one paper and from several.
 OVERVIEW_ASK = (
-    "What is the main contribution of this paper?",
+    "What is the main contribution of {name}?",
     # "What are the main directions of these papers?" drew "The main directions of these
     # papers are:" and, for 3 of 9 topics, a list of titles from the local model; this, prose
     "What do these papers do, and how do their approaches differ?",
@@ -268,7 +269,7 @@ def write_page(
             themes="; ".join(t.name for t in on_topic),
             sources=format_sources(shown),
             # one paper on the topic is no "these papers", however many papers are shown
-            ask=OVERVIEW_ASK[sum(len(t.papers) for t in on_topic) > 1],
+            ask=_ask(OVERVIEW_ASK, [papers[p.number - 1] for t in on_topic for p in t.papers]),
         )
         text = yield from _generate(llm, prompt, overview_tokens, "overview", calls)
         yield "\n\n"
@@ -305,7 +306,7 @@ def write_page(
             topic=page.topic,
             theme=theme.name,
             sources=format_sources(shown),
-            ask=THEME_ASK[len(shown) > 1],  # a theme of one paper is not "these papers"
+            ask=_ask(THEME_ASK, [ev.paper for ev in shown]),  # one paper is not "these papers"
         )
         text = yield from _generate(llm, prompt, config.paragraph_tokens, f"theme {n}", calls)
         yield "\n\n"
@@ -356,6 +357,11 @@ def write_page(
         used_llm=use_llm,
         telemetry=telemetry,
     )
+
+
+def _ask(asks: tuple[str, str], papers: Sequence[Paper]) -> str:
+    """The question a paragraph answers: of the one paper, by its name, or of several."""
+    return asks[0].format(name=papers[0].short_name) if len(papers) == 1 else asks[1]
 
 
 def shown_evidence(

@@ -336,13 +336,14 @@ def test_a_theme_or_overview_of_one_paper_is_asked_about_that_paper(
     asked = [str(call.messages[-1].content) for call in fake.history]
     for prompt in [a for a in asked if "(Theme:" in a]:
         one = prompt.count("<paper ") == 1
-        assert ("What does this paper contribute?" in prompt) == one
+        assert ("Question: What does " in prompt and " contribute?" in prompt) == one
         assert ("What do these papers contribute" in prompt) == (not one)
     # The overview too: from SplatFlow alone it asked "the main directions of these papers"
     # and read "The main directions of these papers are multi-frame optical flow [1]".
     (overview,) = [a for a in asked if "(Digest topic:" in a]
     assert overview.count("<paper ") == 1
-    assert "What is the main contribution of this paper?" in overview
+    # ... by its name: "this paper" came back as "The main contribution of this paper is ..."
+    assert "What is the main contribution of SplatFlow?" in overview
     # ... and that overview is SplatFlow's paragraph: its theme does not say it again
     splat = next(t for t in page.themes if any("SplatFlow" in p.title for p in t.papers))
     assert len(splat.papers) == 1 and splat.paragraph is None and page.overview
