@@ -387,7 +387,8 @@ _CHIP_RUN = re.compile(r"\[\d+\](?:(?:\s*,\s*and\s+|\s*,\s*|\s+and\s+|\s+or\s+|[
 _NOUN_SLOT = re.compile(
     rf"(?:[.!?]{NOT_AFTER_ABBREVIATION}\s+|[:;,]\s+|"
     r"\b(?:[Ii]n|by|from|of|is|are|was|were|and|or|while|whereas|but|than|"
-    r"with|like|as|unlike|include|includes|including|namely|see|both|called|named|titled)\s+)$"
+    r"with|like|as|unlike|include|includes|including|namely|see|both|called|named|titled|"
+    r"(?:[Aa]ccording|[Cc]ompared|[Ss]imilar|[Tt]hanks) to)\s+)$"
 )
 # Words that stand in for the name: "the paper by [1]", "Papers [1] and [2]".
 _WORKS = re.compile(

@@ -238,6 +238,11 @@ def test_chips_that_stand_for_a_paper_get_its_name() -> None:
     assert name_citations("Methods include [1] and [2].", papers) == (
         "Methods include MemoryFormer [1] and EMS [2]."
     )
+    # "according to [4]" (a demo answer's closing sentence) asks for a name as "by [4]" does
+    assert name_citations("According to [2], it saves memory.", papers) == (
+        "According to EMS [2], it saves memory."
+    )
+    assert name_citations("It is similar to [1].", papers) == "It is similar to MemoryFormer [1]."
     # chips opening a sentence that names a paper, before a plural verb (the demo's state
     # space digest read "5 and 6 explore the performance of structured state space models
     # for in-context reinforcement learning")
