@@ -109,13 +109,59 @@ _RESULT_LEAD = re.compile(
 )
 
 
+#: Words that open a phrase modifying what came before: a cell cut before one ends on the noun
+#: it modifies ("a simple latent variable model to abstract ... the concept dynamics…"), not
+#: on an article or an adjective ("... the concept dynamics of the…").
+_PHRASE_OPENS_TEXT = (
+    "to for of in on with from by while and or as at into when where which that using via "
+    "than between across under over without within through after before"
+)
+_PHRASE_OPENS = frozenset(_PHRASE_OPENS_TEXT.split())
+#: A cut keeps at least this many words, however late the last phrase opens.
+_CUT_LEAST = 5
+
+
 def _cut(text: str, words: int) -> str:
-    """``text`` whole, or its first ``words`` words and "…" (cut at a word, never inside)."""
+    """``text`` whole, or its first ``words`` words and "…", cut at a word, never inside, and
+    before the last phrase that opens among them (``_PHRASE_OPENS``)."""
     text = " ".join(text.split()).strip(" ,;:")
     parts = text.split(" ")
     if len(parts) <= words:
         return text.rstrip(".")
-    return " ".join(parts[:words]).rstrip(",;:.") + "…"
+    opens = [i for i in range(_CUT_LEAST, words + 1) if parts[i].lower() in _PHRASE_OPENS]
+    return " ".join(parts[: opens[-1] if opens else words]).rstrip(",;:.") + "…"
+
+
+def _adjective(word: str) -> bool:
+    """Whether English only uses ``word`` as an adjective (lemminflect's lexicon), or, a word
+    it lacks ("scalable"), whether it ends as adjectives do."""
+    from lemminflect import getAllLemmas
+
+    readings = set(getAllLemmas(word.lower()))
+    if not readings:
+        return word.lower().endswith(("able", "ible", "ive", "ous", "ful", "less"))
+    return readings <= {"ADJ"}
+
+
+#: A name in brackets: "Coupled Quantization (CQ)", "scalable (GPS)".
+_NAME_BRACKET = re.compile(r"\([A-Z][\w.-]*\)")
+
+
+def _object(rest: str) -> str:
+    """What a "we propose" sentence proposes, from the words after its verb: up to the
+    clause that says how or why (``_OBJECT_END``). A name in brackets belongs to it and ends
+    it ("Coupled Quantization (CQ)"), unless it names a phrase still open, after an adjective
+    ("a general, powerful, scalable (GPS) graph Transformer")."""
+    at = 12 if re.match(r"^\S+,", rest) else 0
+    while end := _OBJECT_END.search(rest, at):
+        name = _NAME_BRACKET.match(rest, end.start())
+        if name is None:
+            return rest[: end.start()]
+        before = rest[: end.start()].split()
+        if not (before and _adjective(before[-1].rstrip(","))):
+            return rest[: name.end()]
+        at = name.end()
+    return rest
 
 
 def proposes(paper: Paper, sentences: Sequence[str]) -> Cell:
@@ -127,8 +173,7 @@ def proposes(paper: Paper, sentences: Sequence[str]) -> Cell:
             continue
         rest = _LEADING.sub("", sentence[match.end() :].lstrip(" ,"))
         rest = re.sub(r"^(?:(?:here|also|thus|then|and|and then)\b\s*)+", "", rest, flags=re.I)
-        end = _OBJECT_END.search(rest, 12 if re.match(r"^\S+,", rest) else 0)
-        span = rest[: end.start()] if end else rest
+        span = _object(rest)
         if len(span.split()) >= 2:
             return Cell(text=_cut(span, MAX_WORDS[PROPOSES]), sentence=sentence)
     _, colon, tail = paper.title.partition(":")

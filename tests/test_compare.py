@@ -77,6 +77,33 @@ def test_cells_are_copied_from_the_abstract_and_say_when_it_is_silent() -> None:
     assert table.removed == 0
 
 
+def test_the_proposes_cell_ends_on_a_whole_phrase() -> None:
+    def cell(abstract: str) -> str:
+        paper = Paper(id="p", title="A study", abstract=abstract)
+        return compare([paper]).rows[0].cells[PROPOSES]
+
+    # a name in brackets belongs to what is proposed; after an adjective the phrase goes on
+    # (the sample's GPS paper read "a recipe on how to build a general, powerful, scalable")
+    assert cell("We propose Coupled Quantization (CQ), which couples channels.") == (
+        "Coupled Quantization (CQ)"
+    )
+    assert (
+        cell(
+            "We propose a recipe on how to build a general, powerful, scalable (GPS) graph "
+            "Transformer with linear complexity and state-of-the-art results."
+        )
+        == "a recipe on how to build a general, powerful, scalable (GPS) graph Transformer…"
+    )
+    # a long object is cut before a phrase, not on its article ("... dynamics of the…")
+    assert (
+        cell(
+            "We propose a simple latent variable model to abstract and formalize the concept "
+            "dynamics of the diffusion model over training time."
+        )
+        == "a simple latent variable model to abstract and formalize the concept dynamics…"
+    )
+
+
 def test_a_figure_missing_from_the_abstract_fails_the_check() -> None:
     assert figures_stated(Cell(text="errors of 1.12", sentence="x"), SPLAT)
     assert figures_stated(Cell(text="19.4% fewer errors", sentence="x"), SPLAT)
