@@ -117,14 +117,17 @@ _PHRASE_OPENS_TEXT = (
     "than between across under over without within through after before"
 )
 _PHRASE_OPENS = frozenset(_PHRASE_OPENS_TEXT.split())
+#: "1. ", "(2) ", "(iii) " opening an abstract's list item.
+_LIST_NUMBER = re.compile(r"^(?:\(?\d{1,2}[.)]|\([ivx]{1,4}\))\s+")
 #: A cut keeps at least this many words, however late the last phrase opens.
 _CUT_LEAST = 5
 
 
 def _cut(text: str, words: int) -> str:
     """``text`` whole, or its first ``words`` words and "…", cut at a word, never inside, and
-    before the last phrase that opens among them (``_PHRASE_OPENS``)."""
-    text = " ".join(text.split()).strip(" ,;:")
+    before the last phrase that opens among them (``_PHRASE_OPENS``). A list number the
+    abstract puts before it goes ("1. We utilized ..." was a Result cell)."""
+    text = _LIST_NUMBER.sub("", " ".join(text.split()).strip(" ,;:"))
     parts = text.split(" ")
     if len(parts) <= words:
         return text.rstrip(".")
