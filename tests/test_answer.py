@@ -537,6 +537,29 @@ def test_check_text_works_on_any_numbered_evidence(embedder: Any) -> None:
     assert renumbered.text.startswith("KVQuant stores the KV cache in 3 bits [1].")
 
 
+def test_an_uncited_sentence_goes_to_the_paper_its_paragraph_is_about(embedder: Any) -> None:
+    """The demo's "This method reduces forgetting by projecting features backward ..." came
+    after "[2] proposes Backward Feature Projection" and got the federated paper's [1]: it
+    scored 0.679 there, 0.674 at [2]. Between near-equal sources the paragraph decides."""
+    from assistant.citations import SupportScorer
+
+    fed = paper("FedOrtho", "FedOrtho reduces forgetting by projecting updates onto layers.", "a")
+    back = paper("BackProj", "BackProj reduces forgetting by projecting features back.", "b")
+    evidence = [
+        Evidence(number=1, paper=fed, sentences=[fed.abstract], similarity=0.6),
+        Evidence(number=2, paper=back, sentences=[back.abstract], similarity=0.6),
+    ]
+    claim = "This method reduces forgetting by projecting updates and features onto layers."
+    scorer = SupportScorer(embedder, 0.45)
+    assert scorer.score(claim, [fed])[0] > scorer.score(claim, [back])[0]  # [1] fits it best
+    text = f"FedOrtho works [1].\n\nBackProj projects features back [2]. {claim}"
+    checked = check_text(text, evidence, embedder, 0.45)
+    assert checked.sentences[-1].attached == [2] and checked.sentences[-1].supported
+    # In a paragraph of its own it is the best source's, [1] (renumbered after [2])
+    alone = check_text(f"BackProj projects features back [2].\n\n{claim}", evidence, embedder, 0.45)
+    assert alone.sentences[-1].attached == [alone.numbering[1]]
+
+
 def test_check_text_keeps_a_title_with_a_question_mark_whole(embedder: Any) -> None:
     """A shown paper's title with a "?" inside is one sentence's words, not two sentences,
     and the check gives its second half no chip of its own."""
