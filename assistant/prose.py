@@ -708,7 +708,8 @@ def third_person(sentence: str, paper: Paper | None) -> str:
 
 #: A sentence whose subject stands for the one paper it cites: "This paper proposes ... [1]".
 _PAPER_SUBJECT = re.compile(
-    r"^(?:This|The|That|It(?=\s+(?:proposes|introduces|presents|shows|finds|describes)\b))"
+    r"^(?:This|The|That|It(?=\s+(?:proposes|introduces|presents|shows|finds|describes|mentions|"
+    r"discusses|notes|reports|argues|explains|demonstrates|highlights|suggests|states)\b))"
     r"(?:\s+(?:paper|study|work|article|method|approach|model))?\b(?!\s+(?:by|of|in|from)\b)"
 )
 

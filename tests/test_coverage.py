@@ -299,6 +299,9 @@ def test_a_subject_standing_for_the_cited_paper_gets_its_name() -> None:
     )
     introduces = name_subject("It introduces splatting [1].", FLOW)
     assert introduces == "SplatFlow introduces splatting [1]."
+    # "The paper [3] discusses ... It mentions that ... [2]": "It" read as [3]; it is [2]'s
+    mentions = name_subject("It mentions that splatting helps [1].", FLOW)
+    assert mentions == "SplatFlow mentions that splatting helps [1]."
     for kept in ("The results improve [1].", "The paper by [1] splats.", "It is fast [1]."):
         assert name_subject(kept, FLOW) == kept
     assert name_subject("SplatFlow splats [1].", FLOW) == "SplatFlow splats [1]."
