@@ -11,6 +11,7 @@ import importlib.util
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -172,3 +173,33 @@ def test_transformers_runtime_on_cpu() -> None:
     with llm.stream("Write a long poem about the sea.", max_tokens=200) as early:
         next(early)  # stop after one chunk: generation must stop too, releasing the model
     assert llm.complete("Say yes.", max_tokens=3).text
+
+
+def test_the_same_prompt_gets_the_same_answer_whatever_came_before(
+    local_settings: LLMSettings, sample_settings: Any
+) -> None:
+    # llama.cpp reused the longest prefix the previous prompt shared with this one, and at
+    # the default temperature (0.1, seeded) the answer to the same KV cache question came out
+    # two ways after two different questions (so did eval answers, with the order of the
+    # cases; greedy decoding did not flip here). The cache is cut back to the system turn
+    # before each prompt.
+    from assistant.evidence import format_sources, gather
+    from assistant.prompts import load_prompt
+
+    def prompt(question: str) -> list[Message]:
+        found = gather(question, sample_settings)
+        fields = frozenset({"question", "sources"})
+        return load_prompt("answer", fields).render(
+            question=question, sources=format_sources(found.evidence)
+        )
+
+    llm = get_llm(local_settings.model_copy(update={"temperature": 0.1}))  # the same weights
+    asked = prompt("Which papers compress the KV cache, and how much memory do they save?")
+    answers = []
+    for before in (
+        "Which papers estimate optical flow across several frames?",
+        "Which methods compress the attention cache of a language model?",
+    ):
+        llm.complete(prompt(before), max_tokens=2)
+        answers.append(llm.complete(asked, max_tokens=80).text)
+    assert answers[0] == answers[1]

@@ -108,6 +108,33 @@ class LlamaCppLLM(BaseLLM):
         """Tokens of ``text`` in this model's vocabulary (special tokens parsed)."""
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
+    def _pin_system(self, messages: list[Message], prompt: str) -> None:
+        """Let the model's cache hold the system turn of this prompt, and only that.
+
+        llama.cpp reuses the longest prefix the last prompt shares with this one and decodes
+        the rest, in batches that start where the reuse ends; the answer to the same prompt
+        then depended on the prompt before it (greedy decoding flips on the last bits: the
+        same KV cache question gave two answers after two different questions). The system
+        turn is decoded alone, from position 0, whenever it is not what the cache holds, and
+        the cache is cut back to it before each prompt: the same prompt, the same answer,
+        whatever came before, and the system turn is still decoded once, not per prompt.
+        """
+        if not messages or messages[0].role != "system":
+            return
+        llama = self._llama
+        end = prompt.find(messages[0].content)
+        if end < 0:
+            return
+        head = prompt[: end + len(messages[0].content)]
+        system = llama.tokenize(head.encode("utf-8"), special=True)
+        whole = llama.tokenize(prompt.encode("utf-8"), special=True)
+        if not system or whole[: len(system)] != system or len(system) >= len(whole):
+            return
+        if llama.input_ids[: llama.n_tokens].tolist()[: len(system)] != system:
+            llama.reset()
+            llama.eval(system)
+        llama.n_tokens = len(system)
+
     def _prepare(self, messages: list[Message], params: GenParams) -> tuple[str, int]:
         prompt = self.prompt_text(messages)
         prompt_tokens = self.count_tokens(prompt)
@@ -116,6 +143,7 @@ class LlamaCppLLM(BaseLLM):
                 f"the prompt is {prompt_tokens} tokens but the model's context is "
                 f"{self.settings.n_ctx}: shorten it or raise ASSISTANT_LLM__N_CTX."
             )
+        self._pin_system(messages, prompt)
         # LlamaCPP reads its shared generate_kwargs, not per-call kwargs: we hold the lock.
         self._li.generate_kwargs.clear()
         self._li.generate_kwargs.update(
