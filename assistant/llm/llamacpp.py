@@ -113,8 +113,9 @@ class LlamaCppLLM(BaseLLM):
 
         llama.cpp reuses the longest prefix the last prompt shares with this one and decodes
         the rest, in batches that start where the reuse ends; the answer to the same prompt
-        then depended on the prompt before it (greedy decoding flips on the last bits: the
-        same KV cache question gave two answers after two different questions). The system
+        then depended on the prompt before it (at the default temperature a sample flips on
+        the last bits of the logits: the same KV cache question gave two answers after two
+        different questions). The system
         turn is decoded alone, from position 0, whenever it is not what the cache holds, and
         the cache is cut back to it before each prompt: the same prompt, the same answer,
         whatever came before, and the system turn is still decoded once, not per prompt.
