@@ -103,6 +103,11 @@ def paper(title: str, abstract: str, pid: str = "p1") -> Paper:
     return Paper(id=pid, title=title, abstract=abstract, arxiv_id="2401.00001")
 
 
+def numbered(*papers: tuple[int, Paper]) -> list[Evidence]:
+    """Sources as a prompt numbers them, each shown whole."""
+    return [Evidence(number=n, paper=p, sentences=[p.abstract], similarity=0.6) for n, p in papers]
+
+
 def splatflow(gathered: EvidenceSet) -> Evidence:
     """The SplatFlow source among the evidence gathered for ``OPTICAL_FLOW``."""
     return next(ev for ev in gathered.evidence if ev.paper.title.startswith("SplatFlow"))
@@ -519,10 +524,7 @@ def test_check_text_works_on_any_numbered_evidence(embedder: Any) -> None:
     """The one citation check, as a digest paragraph uses it: numbers kept, bad ones dropped."""
     flow = paper("SplatFlow", "SplatFlow estimates multi-frame optical flow with splatting.", "a")
     kv = paper("KVQuant", "KVQuant quantizes the KV cache to 3 bits with small loss.", "b")
-    evidence = [
-        Evidence(number=7, paper=flow, sentences=[flow.abstract], similarity=0.6),
-        Evidence(number=9, paper=kv, sentences=[kv.abstract], similarity=0.5),
-    ]
+    evidence = numbered((7, flow), (9, kv))
     text = "KVQuant stores the KV cache in 3 bits [9]. Splatting helps flow [7]. Made up [4]."
     kept = check_text(text, evidence, embedder, 0.45, renumber=False)
     assert (
@@ -545,10 +547,7 @@ def test_an_uncited_sentence_goes_to_the_paper_its_paragraph_is_about(embedder: 
 
     fed = paper("FedOrtho", "FedOrtho reduces forgetting by projecting updates onto layers.", "a")
     back = paper("BackProj", "BackProj reduces forgetting by projecting features back.", "b")
-    evidence = [
-        Evidence(number=1, paper=fed, sentences=[fed.abstract], similarity=0.6),
-        Evidence(number=2, paper=back, sentences=[back.abstract], similarity=0.6),
-    ]
+    evidence = numbered((1, fed), (2, back))
     claim = "This method reduces forgetting by projecting updates and features onto layers."
     scorer = SupportScorer(embedder, 0.45)
     assert scorer.score(claim, [fed])[0] > scorer.score(claim, [back])[0]  # [1] fits it best
