@@ -679,6 +679,38 @@ def test_answers_are_escaped_and_flags_visible() -> None:
     assert 'href="#src-4-1"' in quotes and "Reported in the papers" in quotes
 
 
+def test_an_answer_that_cites_nothing_shows_its_closest_papers() -> None:
+    # A withheld draft says "the closest papers are listed instead"; the panel had them folded
+    # under "Also retrieved, not cited".
+    from assistant.models import Answer, Citation, Paper, Source
+    from assistant.ui.render.chat import turn_sources_html
+
+    near = Source(
+        number=2, paper_id="p", title="LM-Infinite", date=None, cited=False, similarity=0.4
+    )
+    withheld = Answer(
+        question="q", standalone_question="q", answer="x", abstained=True, sources=[near]
+    )
+    html = turn_sources_html(withheld, 2)
+    assert '<details class="src-uncited" open><summary>The closest papers (1)' in html
+    assert "LM-Infinite" in html
+    paper = Paper(id="c", title="Self-Extend", abstract="It extends context without tuning.")
+    one = Citation(
+        number=1,
+        paper_id="c",
+        title=paper.title,
+        date=None,
+        links=[],
+        evidence=[],
+        supported=True,
+        paper=paper,
+    )
+    cited = withheld.model_copy(update={"abstained": False, "citations": [one]})
+    assert '<details class="src-uncited"><summary>Also retrieved, not cited (1)' in (
+        turn_sources_html(cited, 2)
+    )
+
+
 def test_a_digest_reads_like_an_answer_with_chips_cards_and_flags() -> None:
     from assistant.models import Digest, DigestPaper, DigestTheme, Paper, SentenceCheck, ThemePaper
     from assistant.ui.render import digest_sources_html, digest_view_html

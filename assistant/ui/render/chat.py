@@ -199,7 +199,9 @@ def _citation_card(c: Citation, turn: int) -> str:
     )
 
 
-def _uncited(sources: Sequence[Source]) -> str:
+def _uncited(sources: Sequence[Source], shown: bool = False) -> str:
+    """What was retrieved but not cited, folded; ``shown`` open (an answer that cites nothing:
+    its notice says "the closest papers are listed instead", and they were folded away)."""
     if not sources:
         return ""
     items = "".join(
@@ -207,9 +209,10 @@ def _uncited(sources: Sequence[Source]) -> str:
         f'<span class="dim">{escape(s.date or "")} · sim {s.similarity:.2f}</span></li>'
         for s in sources
     )
+    label = "The closest papers" if shown else "Also retrieved, not cited"
     return (
-        f'<details class="src-uncited"><summary>Also retrieved, not cited ({len(sources)})'
-        f"</summary><ul>{items}</ul></details>"
+        f'<details class="src-uncited"{" open" if shown else ""}><summary>{label} '
+        f"({len(sources)})</summary><ul>{items}</ul></details>"
     )
 
 
@@ -218,7 +221,7 @@ def turn_sources_html(answer: Answer, turn: int) -> str:
     cards = "".join(_citation_card(c, turn) for c in answer.citations)
     if not cards:
         cards = '<p class="dim">No source was cited.</p>'
-    return cards + _uncited(answer.uncited_sources)
+    return cards + _uncited(answer.uncited_sources, shown=not answer.citations)
 
 
 def sources_panel_html(answers: Sequence[Answer]) -> str:
