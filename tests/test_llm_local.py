@@ -183,15 +183,11 @@ def test_the_same_prompt_gets_the_same_answer_whatever_came_before(
     # two ways after two different questions (so did eval answers, with the order of the
     # cases; greedy decoding did not flip here). The cache is cut back to the system turn
     # before each prompt.
-    from assistant.evidence import format_sources, gather
-    from assistant.prompts import load_prompt
+    from assistant.answer import answer_prompt
+    from assistant.evidence import gather
 
     def prompt(question: str) -> list[Message]:
-        found = gather(question, sample_settings)
-        fields = frozenset({"question", "sources"})
-        return load_prompt("answer", fields).render(
-            question=question, sources=format_sources(found.evidence)
-        )
+        return answer_prompt(gather(question, sample_settings))
 
     llm = get_llm(local_settings.model_copy(update={"temperature": 0.1}))  # the same weights
     asked = prompt("Which papers compress the KV cache, and how much memory do they save?")
