@@ -284,9 +284,11 @@ def repair_citations(
         best = max(scored, key=lambda n: scored[n][0], default=None)
         if best is None or not scored[best][1]:
             continue
-        own = scored.get(subject) if subject is not None else None
-        near = own is not None and own[1] and scored[best][0] - own[0] < MISATTRIBUTION_MARGIN
-        attach[i] = subject if near and subject is not None else best
+        if subject is not None and subject in scored:
+            score, supported = scored[subject]
+            if supported and scored[best][0] - score < MISATTRIBUTION_MARGIN:
+                best = subject  # the paragraph's paper, supported nearly as well as the best
+        attach[i] = best
     return attach
 
 
