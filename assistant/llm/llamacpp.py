@@ -115,10 +115,10 @@ class LlamaCppLLM(BaseLLM):
         the rest, in batches that start where the reuse ends; the answer to the same prompt
         then depended on the prompt before it (at the default temperature a sample flips on
         the last bits of the logits: the same KV cache question gave two answers after two
-        different questions). The system
-        turn is decoded alone, from position 0, whenever it is not what the cache holds, and
-        the cache is cut back to it before each prompt: the same prompt, the same answer,
-        whatever came before, and the system turn is still decoded once, not per prompt.
+        different questions). The system turn is decoded alone, from position 0, whenever it
+        is not what the cache holds, and the cache is cut back to it before each prompt: the
+        same prompt, the same answer, whatever came before, and the system turn is still
+        decoded once, not per prompt.
         """
         if not messages or messages[0].role != "system":
             return
@@ -131,7 +131,7 @@ class LlamaCppLLM(BaseLLM):
         whole = llama.tokenize(prompt.encode("utf-8"), special=True)
         if not system or whole[: len(system)] != system or len(system) >= len(whole):
             return
-        if llama.input_ids[: llama.n_tokens].tolist()[: len(system)] != system:
+        if llama.input_ids[: min(llama.n_tokens, len(system))].tolist() != system:
             llama.reset()
             llama.eval(system)
         llama.n_tokens = len(system)
