@@ -28,7 +28,7 @@ from assistant.models.papers import PaperRef
 from assistant.prose import figures
 from assistant.settings import Settings
 from assistant.store import open_store
-from assistant.text import STOPWORDS, split_sentences
+from assistant.text import STOPWORDS, split_sentences, word_classes
 
 PROPOSES, TASK, RESULT, CODE = "Proposes", "Task / data", "Result", "Code"
 COLUMNS = (PROPOSES, TASK, RESULT, CODE)
@@ -138,9 +138,7 @@ def _cut(text: str, words: int) -> str:
 def _adjective(word: str) -> bool:
     """Whether English only uses ``word`` as an adjective (lemminflect's lexicon), or, a word
     it lacks ("scalable"), whether it ends as adjectives do."""
-    from lemminflect import getAllLemmas
-
-    readings = set(getAllLemmas(word.lower()))
+    readings = word_classes(word)
     if not readings:
         return word.lower().endswith(("able", "ible", "ive", "ous", "ful", "less"))
     return readings <= {"ADJ"}

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.text import STOPWORDS, split_sentences, spoken_list, squash
+from assistant.text import STOPWORDS, split_sentences, spoken_list, squash, word_classes
 
 if TYPE_CHECKING:
     from assistant.embed import Embedder
@@ -378,12 +378,11 @@ def topic_words(part: str) -> str:
     "phrased"; by lemminflect's lexicon): what a question that describes a paper in its own
     words can be said to ask about. "requests phrased" is about "requests"; "tested" about
     nothing. Names and capitalized words always stay ("Let's Verify", "GPT-4o")."""
-    from lemminflect import getAllLemmas
 
     def verb(word: str) -> bool:
         if made_up(word) or word[:1].isupper():
             return False
-        readings = set(getAllLemmas(word.lower()))
+        readings = word_classes(word)
         return bool(readings) and readings <= {"VERB", "AUX"}
 
     return " ".join(w for w in part.split() if not verb(w))

@@ -57,6 +57,14 @@ STOPWORDS = frozenset(STOPWORD_TEXT.split())
 _WORD = re.compile(r"[a-z0-9][a-z0-9-]+")
 
 
+def word_classes(word: str) -> frozenset[str]:
+    """The parts of speech English uses ``word`` as ("NOUN", "VERB", "ADJ", ...), by
+    lemminflect's lexicon; empty for a word it lacks ("scalable", "quadcopter")."""
+    from lemminflect import getAllLemmas
+
+    return frozenset(getAllLemmas(word.lower()))
+
+
 def squash(text: str) -> str:
     """Lower-case letters and digits only: "LLaMA-2" and "llama 2" squash alike."""
     return re.sub(r"[^a-z0-9]+", "", text.lower())
