@@ -308,23 +308,60 @@ def test_progress_and_notices_with_markup_characters_print_as_text(
 
 
 def test_undated_papers_are_listed_apart_folded_and_dated_as_added(covered: Digest) -> None:
-    from assistant.render.page import LISTED, shown_date, split_undated
+    from assistant.render.page import LISTED, shown_date, split_near, split_undated
 
     dated, undated = split_undated(covered)
     assert dated and undated, "the sample holds papers with and without a publication date"
     assert all(shown_date(c).startswith("added ") or shown_date(c) == "n.d." for c in undated)
     assert all(shown_date(c) == c.paper.published.isoformat() for c in dated if c.paper.published)
+    on_topic = {c.number for c in split_near(covered)[0]}
+    undated_on = [c for c in undated if c.number in on_topic]
+    assert undated_on, "the fixture's topic has undated papers on it"
     html = render(covered, "html")
-    folded = html.split("<details><summary><h2>Added without a publication date", 1)
-    assert len(folded) == 2 and f"({len(undated)})" in folded[1][:20]
-    assert all(f">{c.number}</a></td>" in folded[1] for c in undated)
-    assert all(f">{c.number}</a></td>" in folded[0] for c in dated)
+    tables = html.split("<h2>References</h2>", 1)[0]
+    folded = tables.split("<details><summary><h2>Added without a publication date", 1)
+    assert len(folded) == 2 and f"({len(undated_on)})" in folded[1][:20]
+    fold = folded[1].split("</details>", 1)[0]
+    assert all(f">{c.number}</a></td>" in fold for c in undated_on)
+    assert all(f">{c.number}</a></td>" in folded[0] for c in dated if c.number in on_topic)
     refs = html.split("<h2>References</h2>", 1)[1].split("<details><summary>Added without", 1)
     assert all(f'id="ref-{c.number}"' in refs[1] for c in undated), "undated references fold"
     md = render(covered, "markdown")
-    assert f"## Added without a publication date ({len(undated)})" in md
+    assert f"## Added without a publication date ({len(undated_on)})" in md
     long = max(covered.themes, key=lambda t: len(t.papers))
     assert ("more paper" in html) == (len(long.papers) > LISTED)
+
+
+def test_papers_near_the_topic_get_a_table_apart_folded(covered: Digest) -> None:
+    """A theme near the topic, not on it, lists its papers under its heading; their rows of
+    the comparison table are apart from the topic's papers, under their own heading (folded
+    in HTML and in the app), so the topic's table holds the papers on it."""
+    from assistant.render.page import split_near
+    from assistant.ui.render.digests import digest_view_html
+
+    on_topic, near = split_near(covered)
+    near_themes = [t for t in covered.themes if t.near]
+    assert near_themes and on_topic, "the fixture has themes on and near its topic"
+    assert {c.number for c in near} == {p.number for t in near_themes for p in t.papers}
+    heading = f"Near the topic, not on it ({len(near)})"
+
+    def rows(table: str) -> set[int]:
+        return {int(n) for n in re.findall(r">(\d+)</a></td>", table)}
+
+    html = render(covered, "html").split("<h2>References</h2>", 1)[0]
+    before, fold = html.split(f"<details><summary><h2>{heading}</h2></summary>", 1)
+    assert rows(fold.split("</details>", 1)[0]) == {c.number for c in near}
+    assert rows(before) == {c.number for c in on_topic}
+    md = render(covered, "markdown")
+    md_before, md_near = md.split(f"## {heading}", 1)
+    md_near = md_near.split("## References", 1)[0]
+    assert {int(n) for n in re.findall(r"^\| (\d+) \|", md_near, re.M)} == {c.number for c in near}
+    assert not set(re.findall(r"^\| (\d+) \|", md_before, re.M)) & {str(c.number) for c in near}
+    app = digest_view_html(covered).split("The papers side by side", 1)[1]
+    app_on, app_near = app.split(f"<details><summary>{heading}</summary>", 1)
+    assert f">{near[0].number}</a>" in app_near and f">{near[0].number}</a>" not in app_on
+    assert f">{on_topic[0].number}</a>" in app_on
+    assert len(render(covered, "csv").splitlines()) == len(covered.citations) + 1, "CSV: all"
 
 
 def test_a_theme_or_overview_of_one_paper_is_asked_about_that_paper(

@@ -97,8 +97,30 @@ def split_undated(digest: Digest) -> tuple[list[DigestPaper], list[DigestPaper]]
     return dated, [c for c in digest.citations if c.paper.published is None]
 
 
-def undated_heading(undated: list[DigestPaper]) -> str:
-    return f"## Added without a publication date ({len(undated)})"
+def split_near(digest: Digest) -> tuple[list[DigestPaper], list[DigestPaper]]:
+    """The page's papers in themes on the topic, and those in themes near it, not on it."""
+    near = {p.paper_id for t in digest.themes if t.near for p in t.papers}
+    return (
+        [c for c in digest.citations if c.paper_id not in near],
+        [c for c in digest.citations if c.paper_id in near],
+    )
+
+
+def table_parts(digest: Digest) -> list[tuple[str, list[DigestPaper]]]:
+    """The page's paper table in parts, each with its heading, empty parts left out: the
+    papers of the themes on the topic with a publication date ("Papers"), those added without
+    one, and the papers of themes near the topic, not on it, apart (a digest of "optical flow"
+    retrieves 21 video and vision papers around its one paper on the topic; they do not
+    belong in the topic's table). Parts after the first fold in HTML."""
+    on_topic, around = split_near(digest)
+    dated = [c for c in on_topic if c.paper.published is not None]
+    undated = [c for c in on_topic if c.paper.published is None]
+    parts = [
+        ("Papers", dated),
+        (f"Added without a publication date ({len(undated)})", undated),
+        (f"Near the topic, not on it ({len(around)})", around),
+    ]
+    return [(heading, papers) for heading, papers in parts if papers]
 
 
 def digest_markdown(digest: Digest) -> str:
@@ -139,12 +161,10 @@ def digest_markdown(digest: Digest) -> str:
             lines += [_md_sentences(theme.sentences, theme.paragraph), ""]
         lines += [f"- [{p.number}] {p.title}" for p in theme.papers]
         lines.append("")
-    dated, undated = split_undated(digest)
     if digest.disagreements:
         lines += ["## Where the papers disagree", "", disagreements_markdown(digest.disagreements)]
-    for heading, papers in (("## Papers", dated), (undated_heading(undated), undated)):
-        if papers:
-            lines += [heading, "", _table(digest, papers, comparison_markdown)]
+    for heading, papers in table_parts(digest):
+        lines += [f"## {heading}", "", _table(digest, papers, comparison_markdown)]
     left = left_out_note(digest.comparison) if digest.comparison else ""
     if left:
         lines += [f"*{left}*", ""]
@@ -326,17 +346,15 @@ def digest_html(digest: Digest) -> str:
                 f"<details><summary>{more} more paper{'s' if more > 1 else ''}</summary>"
                 f'<ul class="papers">{"".join(items[LISTED:])}</ul></details>'
             )
-    dated, undated = split_undated(digest)
     if digest.disagreements:
         out += ["<h2>Where the papers disagree</h2>", disagreements_html(digest.disagreements)]
-    if dated:
-        out += ["<h2>Papers</h2>", _table(digest, dated, comparison_html)]
-    if undated:
-        summary = _e(undated_heading(undated).removeprefix("## "))
-        out.append(
-            f"<details><summary><h2>{summary}</h2></summary>"
-            f"{_table(digest, undated, comparison_html)}</details>"
-        )
+    for n, (heading, papers) in enumerate(table_parts(digest)):
+        table = _table(digest, papers, comparison_html)
+        if n == 0:
+            out += [f"<h2>{_e(heading)}</h2>", table]
+        else:
+            out.append(f"<details><summary><h2>{_e(heading)}</h2></summary>{table}</details>")
+    dated, undated = split_undated(digest)
     left = left_out_note(digest.comparison) if digest.comparison else ""
     if left:
         out.append(f'<p class="meta">{_e(left)}</p>')

@@ -17,6 +17,7 @@ from assistant.render.page import (
     page_comparison,
     page_dates,
     shown_date,
+    split_near,
     subtitle,
     theme_tag,
 )
@@ -105,13 +106,23 @@ def digest_view_html(digest: Digest | None) -> str:
         out.append('<h3 class="dg-theme">Where the papers disagree</h3>')
         out.append(disagreements_html(digest.disagreements, ref=card_ref(turn)))
     if digest.covered and digest.citations:
-        table = page_comparison(digest)
+        table, dates = page_comparison(digest), page_dates(digest)
+        near = {c.paper_id for c in split_near(digest)[1]}
+        on_topic = [r for r in table.rows if r.paper.id not in near]
+        around = [r for r in table.rows if r.paper.id in near]
         out.append(
-            f'<h3 class="dg-theme">The papers side by side</h3><p class="dim">Every cell is '
+            '<h3 class="dg-theme">The papers side by side</h3><p class="dim">Every cell is '
             "copied from the paper's abstract; click a column to sort.</p>"
-            f'<div class="compare-wrap">'
-            f"{comparison_html(table, None, page_dates(digest), ref=card_ref(turn))}</div>"
         )
+        for n, rows in enumerate((on_topic, around)):
+            if not rows:
+                continue
+            grid = comparison_html(table, rows, dates, ref=card_ref(turn))
+            grid = f'<div class="compare-wrap">{grid}</div>'
+            if n == 1 or not on_topic:  # the topic's own papers first; the near ones fold
+                summary = f"Near the topic, not on it ({len(rows)})"
+                grid = f"<details><summary>{summary}</summary>{grid}</details>"
+            out.append(grid)
         if left := left_out_note(table):
             out.append(f'<p class="dim">{escape(left)}</p>')
     out.append(f'<div class="answer-meta">{escape(digest_telemetry_line(digest))}</div></div>')
