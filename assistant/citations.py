@@ -19,6 +19,7 @@ from assistant.coverage import (
     AFFIRMED_SIMILARITY,
     Coverage,
     a_topic,
+    asked_without,
     coverage,
     parts_said,
     question_parts,
@@ -365,7 +366,8 @@ def check_text(
         if i < len(sentences) and old in numbering:
             sentences[i].attached = [numbering[old]]
     given = given_figures(question, *(paper.text for paper in shown))
-    covered = coverage(question_parts(question), list(cited.values()), embedder)
+    without = asked_without(question)  # "Which of those need no fine-tuning?"
+    covered = coverage(question_parts(question), list(cited.values()), embedder, without=without)
     affirmed = (  # read only when a sentence says "Yes"
         coverage(covered.parts, list(cited.values()), embedder, AFFIRMED_SIMILARITY)
         if any(_AFFIRMATION.match(check.text) for check in sentences)
@@ -430,5 +432,8 @@ def on_question(
         check.off_question = not any(covered.on_question(i) for i in ids)
     elif said and not check.unsourced and not check.misattributed:
         stated = all(covered.states(i, p) for i in ids for p in said)
-        if stated and restates(plain, question, [paper.title for paper in cited.values()]):
+        if covered.without:  # "[1] needs no fine-tuning" restates only what [1] says so
+            stated = stated and all(i in covered.denied for i in ids)
+        titles = [paper.title for paper in cited.values()]
+        if stated and restates(plain, question, titles, covered.without):
             check.supported, check.supported_by = True, list(cited)

@@ -257,6 +257,66 @@ def _sentences(paper: Paper, embedder: Embedder) -> tuple[list[str], np.ndarray]
     return entry
 
 
+#: How a question asks for papers that do without a thing: "need no fine-tuning", "without
+#: retraining", "don't require labels", "training-free".
+_ASKED_WITHOUT = re.compile(
+    r"\b(?:without|(?:need|needs|require|requires|use|uses|involve|involves|with)\s+no|"
+    r"(?:do|does)(?:\s+not|n['’]t)\s+(?:need|require|use|involve|rely\s+on))\s+(?:any\s+)?"
+    r"(?P<thing>[\w-]+(?:\s+[\w-]+){0,3})|\b(?P<free>[a-z]+)-free\b",
+    re.I,
+)
+#: The words that open what a sentence says is absent, and those between it and the thing:
+#: "does not require any training", "requiring no parameter updates", "free of labels".
+_DENIES = frozenset(["no", "not", "without", "never", "nor", "free"])
+_DENIED_LEAD = frozenset(
+    [
+        *("any", "additional", "extra", "further", "the", "a", "an", "of", "on", "for"),
+        *("need", "needs", "require", "requires", "requiring", "involve", "involves"),
+        *("use", "uses", "using", "rely", "relies"),
+    ]
+)
+#: What a sentence says is absent (up to this many words) says the asked thing at this
+#: similarity: "parameter updates or learning" is 0.42 from "fine-tuning", "labels" 0.76
+#: from "labeled data"; things apart ("architectural changes", "memory costs") stay at or
+#: below 0.18 from "fine-tuning".
+DENIED_WORDS = 4
+DENIED_SIMILARITY = 0.4
+
+
+def asked_without(question: str) -> str:
+    """What a question asks the papers to do without ("Which of those need no fine-tuning?":
+    "fine-tuning"), or "" when it asks nothing so."""
+    found = _ASKED_WITHOUT.search(question)
+    if not found:
+        return ""
+    parts = _parts(found.group("thing") or found.group("free"))
+    return parts[0] if parts else ""
+
+
+def denied_things(sentence: str) -> list[str]:
+    """What a sentence says is absent: the words after each denial ("without any
+    fine-tuning": "fine-tuning"; "requiring no parameter updates or learning": "parameter
+    updates or learning"), up to ``DENIED_WORDS``, and each "X-free" ("training")."""
+    tokens = _TOKEN.findall(sentence)
+    things = [t.lower()[: -len("-free")] for t in tokens if t.lower().endswith("-free")]
+    for n, token in enumerate(tokens):
+        word = token.lower()
+        if word not in _DENIES and not word.endswith(("n't", "n’t")):
+            continue
+        rest = tokens[n + 1 :]
+        start = next((i for i, t in enumerate(rest) if t.lower() not in _DENIED_LEAD), len(rest))
+        run = []
+        for t in rest[start : start + DENIED_WORDS]:
+            if not t[0].isalnum() or (t.lower() in _FRAME and t.lower() not in ("and", "or")):
+                break  # "no additional memory costs than training": "memory costs"
+            run.append(t)
+        while run and run[-1].lower() in ("and", "or"):
+            run.pop()
+        if run:
+            things.append(" ".join(run))
+    return things
+
+
 @dataclass
 class Coverage:
     """Which papers cover which parts of a question."""
@@ -265,6 +325,8 @@ class Coverage:
     by_part: dict[str, set[str]] = field(default_factory=dict)  # part -> ids of its papers
     # part -> ids of the papers that cover its topic words, for parts with a verb in them
     by_topic: dict[str, set[str]] = field(default_factory=dict)
+    without: str = ""  # what the question asks the papers to do without (``asked_without``)
+    denied: set[str] = field(default_factory=set)  # ids of the papers that say they do
 
     def uncovered(self) -> list[str]:
         """The parts no paper covers."""
@@ -311,10 +373,14 @@ def coverage(
     papers: Sequence[Paper],
     embedder: Embedder,
     least: float = COVER_SIMILARITY,
+    without: str = "",
 ) -> Coverage:
     """Which of ``papers`` cover each of ``parts`` (see the module's docstring); ``least``:
-    the similarity that says a part in other words."""
-    result = Coverage(parts=list(parts), by_part={p: set() for p in parts})
+    the similarity that says a part in other words. With ``without`` (``asked_without``):
+    also which papers say they do without it (``denies``)."""
+    result = Coverage(parts=list(parts), by_part={p: set() for p in parts}, without=without)
+    if without:
+        result.denied = {p.id for p in papers if denies(p, without, embedder)}
     if not parts or not papers:
         return result
     topics = {p: t for p in parts if (t := topic_words(p)) and t != p}
@@ -335,6 +401,22 @@ def coverage(
     return result
 
 
+def denies(paper: Paper, thing: str, embedder: Embedder) -> bool:
+    """Whether a paper says it does without ``thing``: one of its sentences says absent
+    (``denied_things``) what uses the thing's words or says it at ``DENIED_SIMILARITY``.
+    Read by what is denied, not by the sentence: a sentence's embedding barely moves with a
+    "no" ("without fine-tuning" is as close to a sentence about supervised fine-tuning as to
+    "... handle long contexts without fine-tuning")."""
+    sentences, _ = _sentences(paper, embedder)
+    denied = [d for t in sentences for d in denied_things(t)]
+    if not denied:
+        return False
+    if any(uses_words(d, thing) for d in denied):
+        return True
+    vectors = embedder.embed([thing, *denied])
+    return bool((vectors[1:] @ vectors[0]).max() >= DENIED_SIMILARITY)
+
+
 def not_covered_sentence(missing: Sequence[str], closest: Sequence[str]) -> str:
     """What a page says first when ``missing`` is covered by no paper: each missing part
     quoted (a part in the question's words, "sample faster", reads as a quote, not as prose),
@@ -351,7 +433,8 @@ def beyond_previous_sentence(condition: str, papers: int) -> str:
     "In those words": the check reads words and sentences, so an earlier paper may say it
     otherwise (the demo's "tested on code generation?" over a paper with HumanEval results)."""
     others = "another indexed paper that does" if papers == 1 else "other indexed papers that do"
-    said = f"None of the previous answer's papers mentions “{condition}” in those words"
+    says = "says it works" if condition.startswith("without ") else "mentions"
+    said = f"None of the previous answer's papers {says} “{condition}” in those words"
     return f"{said}; this answer is from {others}."
 
 
@@ -402,13 +485,21 @@ def parts_said(sentence: str, parts: Sequence[str]) -> list[str]:
     return [p for p in parts if uses_words(sentence, p)]
 
 
-def restates(sentence: str, question: str, names: Sequence[str] = ()) -> bool:
+def restates(sentence: str, question: str, names: Sequence[str] = (), without: str = "") -> bool:
     """Whether a sentence says nothing but the question's own words of the papers it
     ``names``: "X [1] was tested on requests phrased in the past tense" answers "Which of
     those were tested on requests phrased in the past tense?" and claims no more than that X
-    covers what was asked. A denial ("was not tested") says more."""
-    if _DENIAL.search(sentence):
+    covers what was asked. A denial ("was not tested") says more, unless the question asks
+    for papers that do ``without`` a thing ("Which of those need no fine-tuning?"): then the
+    sentence must deny it too ("[1] and [2] do not need fine-tuning")."""
+    if bool(_DENIAL.search(sentence) or re.search(r"\w-free\b", sentence)) != bool(without):
         return False
+    if without:  # each mention of the thing denied: not "[1] does not need it, [2] needs it"
+        rest = sentence
+        for thing in denied_things(sentence):
+            rest = rest.replace(thing, "", 1)
+        if uses_words(rest, without):
+            return False
 
     def content(text: str) -> list[str]:
         return [w for w in _WORDS.findall(text.lower()) if w not in _FRAME and w not in _CHAT]

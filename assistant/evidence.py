@@ -22,11 +22,13 @@ from typing import NamedTuple
 from assistant.coverage import (
     COVER_SIMILARITY,
     Coverage,
+    asked_without,
     coverage,
     made_up,
     main_parts,
     missing_names,
     question_parts,
+    uses_words,
 )
 from assistant.embed import Embedder, get_embedder
 from assistant.errors import InputError
@@ -154,6 +156,15 @@ class FollowUp(NamedTuple):
     note: str | None  # what the reader is told about it
 
 
+def only_without(question: str) -> str:
+    """What a follow-up asks its papers to do without, when that is all it asks ("Which of
+    those need no fine-tuning?": "fine-tuning"); "" for one that asks more ("picking up new
+    tools over time without forgetting the old ones")."""
+    without = asked_without(question)
+    parts = question_parts(question)
+    return without if parts and all(uses_words(p, without) for p in parts) else ""
+
+
 def follow_up(question: str, standalone: str, previous: Answer | None) -> FollowUp:
     """Keep a follow-up on the conversation's topic, whatever the small model's rewrite says.
 
@@ -170,7 +181,11 @@ def follow_up(question: str, standalone: str, previous: Answer | None) -> Follow
     kept = f"{question} (follow-up to: {topic})"
     if _BACK_REFERENCE.search(question) and previous.sources:
         ids = [s.paper_id for s in previous.sources]
-        return FollowUp(f"{question} {topic}", kept, ids, None)  # gather says what it reused
+        # "Which of those need no fine-tuning?" is searched in an abstract's words, "without
+        # fine-tuning": the question's own pulls up the papers about fine-tuning.
+        without = only_without(question)
+        asked = f"without {without}" if without else question
+        return FollowUp(f"{asked} {topic}", kept, ids, None)  # gather says what it reused
     dropped_topic = not question_terms(standalone) & question_terms(topic)
     if dropped_topic and len(question.split()) <= SHORT_FOLLOW_UP:
         note = f"searched together with the previous question's topic: {topic}"
@@ -373,8 +388,14 @@ def stating_condition(
     condition. All of them (and no condition) when none or all do, when it compares, or when
     it has several parts (most of which are then verbs, "argue", "report", that say nothing
     about which paper is meant)."""
+    if _COMPARES.search(question):
+        return list(hits), ""
+    if without := only_without(question):  # "Which of those need no fine-tuning?"
+        own = coverage([], [h.paper for h in hits], embedder, without=without)
+        stating = [h for h in hits if h.paper.id in own.denied]
+        return (stating, f"without {without}") if stating else (list(hits), "")
     parts = question_parts(question)
-    if len(parts) != 1 or _COMPARES.search(question):
+    if len(parts) != 1:
         return list(hits), ""
     own = coverage(parts, [h.paper for h in hits], embedder)
     stating = [h for h in hits if own.covers(h.paper.id, parts[0])]
@@ -554,8 +575,9 @@ def gather(
             if earlier and not any(h.paper.id in earlier for h in stating):  # wider ones only
                 beyond_previous = said  # the answer's first sentence says it (no notice too)
             else:
+                verb = "say they work" if said.startswith("without ") else "mention"
                 notices.append(
-                    f"{left} of those papers {'does' if left == 1 else 'do'} not mention "
+                    f"{left} of those papers {'does' if left == 1 else 'do'} not {verb} "
                     f"'{said}'; {'it was' if left == 1 else 'they were'} left out."
                 )
             hits = stating

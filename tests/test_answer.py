@@ -756,9 +756,34 @@ def test_a_follow_up_that_points_back_is_answered_from_the_previous_sources(
     # model is shown that paper alone, and the others are said to be left out.
     assert len(shown) > 1
     assert [s.title.split(":")[0] for s in second.sources] == ["Model Tells You What to Discard"]
-    assert "do not mention 'retraining'" in " ".join(second.notices)
+    assert "do not say they work 'without retraining'" in " ".join(second.notices)
     prompt = fake.history[0].messages[-1].content
     assert "re-training" in prompt and "EMS" not in prompt
+
+
+def test_a_follow_up_asking_what_papers_do_without_keeps_those_that_say_so(
+    fake_settings: Settings, fake: FakeLLM
+) -> None:
+    """Seen in the demo: "Which of those need no fine-tuning?" kept the papers that mention
+    fine-tuning (LongWriter, an SFT dataset) and missed the one that says "without any
+    fine-tuning" (Self-Extend); the model's "[1] and [2] do not need fine-tuning" was then a
+    denial the check could not vouch for, and the reader got "don't cover"."""
+    fake.enqueue("Input contexts are extended [1] and LM-Infinite generalizes [2].")
+    first = ask(
+        "Which papers get a language model to handle much longer inputs than it saw in training?",
+        fake_settings,
+    )
+    fake.enqueue(
+        "The papers that do not need fine-tuning are [1] and [2]. "
+        "[1] does not need fine-tuning, while [2] needs fine-tuning."
+    )
+    second = ask_after(first, "Which of those need no fine-tuning?", fake_settings)
+    titles = sorted(s.title.split(":")[0] for s in second.sources)
+    assert titles == ["LLM Maybe LongLM", "LM-Infinite"], titles  # Self-Extend: the wider search
+    assert "do not say they work 'without fine-tuning'" in " ".join(second.notices)
+    both, mixed = second.sentences[:2]  # then the quotes "Reported in the papers"
+    assert both.supported is True, "a denial that restates the question, of papers that say it"
+    assert mixed.supported is not True, "half of it says the opposite of what [2] says"
 
 
 def test_a_follow_up_that_points_back_keeps_the_sources_far_from_its_topic(
@@ -799,7 +824,8 @@ def test_a_follow_up_answered_from_papers_the_previous_answer_did_not_show_says_
     second = ask_after(first, "Which of those need no retraining of the model?", fake_settings)
     assert not {s.paper_id for s in second.sources} & shown  # none of the earlier ones says it
     assert second.answer.startswith(
-        "None of the previous answer's papers mentions “retraining” in those words; this "
+        "None of the previous answer's papers says it works “without retraining” in those "
+        "words; this "
         "answer is from "
         "another indexed paper that does. It estimates"
     )

@@ -377,3 +377,49 @@ def test_the_not_covered_sentence_quotes_parts_and_ends_once() -> None:
     assert not_covered_sentence(["a", "b"], ["Compression Is All There Is?"]) == (
         "The indexed papers don't cover “a” or “b”; the closest are Compression Is All There Is?"
     )
+
+
+def test_what_a_question_asks_papers_to_do_without_and_what_a_sentence_denies(
+    embedder: Any,
+) -> None:
+    from assistant.coverage import asked_without, denied_things, denies, restates
+
+    assert asked_without("Which of those need no fine-tuning?") == "fine-tuning"
+    assert asked_without("Which of them don't require labeled data for training?") == (
+        "labeled data"
+    )
+    assert asked_without("Which ones are training-free?") == "training"
+    assert asked_without("Which of those use fine-tuning?") == ""
+    assert asked_without("Which of them are not about vision?") == ""  # absence, not denial
+    assert denied_things("We propose LM-Infinite, requiring no parameter updates or learning.") == [
+        "parameter updates or learning"
+    ]
+    assert denied_things(
+        "We extend the context with no architectural changes and no additional memory costs "
+        "than training on the original lengths."
+    ) == ["architectural changes", "memory costs"], "a denial's reach ends at its phrase"
+    free = Paper(id="x", title="X", abstract="A training-free method that merges tokens.")
+    needs = Paper(
+        id="y",
+        title="Y",
+        abstract="Common solutions such as finetuning on longer corpora are "
+        "costly. We fine-tune on long documents.",
+    )
+    updates = Paper(id="z", title="Z", abstract="It requires no parameter updates or learning.")
+    assert denies(free, "training", embedder) and not denies(needs, "fine-tuning", embedder)
+    assert denies(updates, "fine-tuning", embedder), "denied in other words (0.42)"
+    question = "Which of those need no fine-tuning?"
+    assert restates(
+        "The papers that do not need fine-tuning are Xen and Yor.",
+        question,
+        ("Xen", "Yor"),
+        "fine-tuning",
+    )
+    assert not restates("Xen needs fine-tuning.", question, ("Xen", "Yor"), "fine-tuning")
+    assert not restates(
+        "Xen does not need fine-tuning, while Yor needs fine-tuning.",
+        question,
+        ("Xen", "Yor"),
+        "fine-tuning",
+    )
+    assert not restates("X does not need fine-tuning.", "Which of those use fine-tuning?")
