@@ -47,7 +47,7 @@ from assistant.prompts import load_prompt
 from assistant.prose import CITATION_GROUP, figures
 from assistant.settings import Settings
 from assistant.streams import ResultStream
-from assistant.text import elapsed_ms, question_terms
+from assistant.text import elapsed_ms, question_terms, spoken_list
 
 if TYPE_CHECKING:
     from assistant.embed import Embedder
@@ -179,6 +179,66 @@ def _source(number: int, ev: Evidence, cited: bool) -> Source:
     )
 
 
+def _citation(number: int, ev: Evidence, sentences: Sequence[SentenceCheck]) -> Citation:
+    """Source ``ev`` as cited by ``number`` in the answer's checked ``sentences``."""
+    citing = [c for c in sentences if number in c.citations and not c.note]
+    return Citation(
+        number=number,
+        paper_id=ev.paper.id,
+        title=ev.paper.title,
+        date=_date(ev.paper),
+        links=ev.paper.links,
+        evidence=ev.sentences,
+        supported=bool(citing) and all(c.supported for c in citing),
+        on_question=not any(c.off_question for c in citing),
+        paper=ev.paper,
+    )
+
+
+def stated_answer(gathered: EvidenceSet) -> Answer | None:
+    """The answer to a follow-up that picked its papers by what it asks of them ("Which of
+    those need no fine-tuning?") when the model's draft was withheld: the sentence of each
+    paper that states it, quoted, after a line naming them. Each paper was picked for that
+    sentence, so its own words answer; none is the model's. None when no paper was picked so.
+    (The demo's "[1] does not need fine-tuning, while [2] needs fine-tuning" of two papers
+    that both say they need none: withheld, and the reader got "don't cover".)"""
+    picked = [ev for ev in gathered.evidence if ev.number in gathered.stated]
+    if not picked:
+        return None
+    condition, one = gathered.condition, len(picked) == 1
+    if condition.startswith("without "):
+        verb = f"{'says it works' if one else 'say they work'} {condition}"
+    else:
+        verb = f"{'mentions' if one else 'mention'} “{condition}”"
+    names = spoken_list([f"{ev.paper.short_name} [{n}]" for n, ev in enumerate(picked, 1)])
+    lead = SentenceCheck(
+        text=f"{names} {verb}.", citations=list(range(1, len(picked) + 1)), note=True
+    )
+    quotes = [
+        SentenceCheck(
+            text=f"“{gathered.stated[ev.number]}” [{n}]",
+            citations=[n],
+            support=1.0,
+            supported=True,
+            supported_by=[n],
+            quoted=True,
+        )
+        for n, ev in enumerate(picked, 1)
+    ]
+    sentences = [lead, *quotes]
+    rest = [ev for ev in gathered.evidence if ev.number not in gathered.stated]
+    return Answer(
+        question=gathered.question,
+        standalone_question=gathered.standalone_question,
+        answer=f"{lead.text}\n\n{QUOTES_HEADING}\n" + "\n".join(q.text for q in quotes),
+        abstained=False,
+        sentences=sentences,
+        citations=[_citation(n, ev, sentences) for n, ev in enumerate(picked, 1)],
+        sources=[_source(n, ev, cited=True) for n, ev in enumerate(picked, 1)]
+        + [_source(len(picked) + n, ev, cited=False) for n, ev in enumerate(rest, 1)],
+    )
+
+
 def opening(gathered: EvidenceSet) -> str | None:
     """The answer's first sentence, the pipeline's own, where the sources lack what is asked:
     parts of the question covered by no paper (what is missing, and the closest papers: those
@@ -217,11 +277,16 @@ def build_answer(
     asked = question if question == standalone else f"{question}\n{standalone}"
     checked = check_text(raw_text, evidence, embedder, threshold, question=asked)
     if checked.withheld:
-        honest = build_answer(gathered, CANNOT_ANSWER, embedder, threshold)
+        stated = stated_answer(gathered)
+        honest = stated or build_answer(gathered, CANNOT_ANSWER, embedder, threshold)
         honest.draft = draft
+        instead = (
+            "what its papers say of what was asked is quoted"
+            if stated
+            else "the closest papers are listed"
+        )
         honest.notices.append(
-            f"the model's draft was withheld: {checked.WITHHELD}; the closest papers are listed "
-            "instead."
+            f"the model's draft was withheld: {checked.WITHHELD}; {instead} instead."
         )
         return honest
     by_number = {ev.number: ev for ev in evidence}
@@ -256,23 +321,9 @@ def build_answer(
         note = SentenceCheck(text=first, citations=[], note=True)
         text = f"{note.text} {text}"
         sentences.insert(0, note)
-    citations = []
-    for new in sorted(new_to_old):
-        ev = by_number[new_to_old[new]]
-        citing = [c for c in sentences if new in c.citations]
-        citations.append(
-            Citation(
-                number=new,
-                paper_id=ev.paper.id,
-                title=ev.paper.title,
-                date=_date(ev.paper),
-                links=ev.paper.links,
-                evidence=ev.sentences,
-                supported=bool(citing) and all(c.supported for c in citing),
-                on_question=not any(c.off_question for c in citing),
-                paper=ev.paper,
-            )
-        )
+    citations = [
+        _citation(new, by_number[new_to_old[new]], sentences) for new in sorted(new_to_old)
+    ]
     # Sources keep answer numbering: cited ones first by citation number, the rest after.
     uncited = [ev for ev in evidence if ev.number not in checked.numbering]
     sources = [_source(new, by_number[new_to_old[new]], cited=True) for new in sorted(new_to_old)]

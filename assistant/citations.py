@@ -19,6 +19,7 @@ from assistant.coverage import (
     AFFIRMED_SIMILARITY,
     Coverage,
     a_topic,
+    affirms,
     asked_without,
     coverage,
     parts_said,
@@ -417,16 +418,28 @@ def on_question(
     phrased in the past tense include:" then "2. [2] Alignment faking" claims it of [2]).
     A "Yes, ..." says its papers state what was asked, so it is held to ``affirmed`` too
     (coverage at ``AFFIRMED_SIMILARITY``): each part it states in so many words, not only
-    near them, nor only its topic words."""
+    near them, nor only its topic words. Under a question that asks what papers do without
+    (``asked_without``), a sentence that says the thing of a paper that says it does without
+    it ("[1] needs fine-tuning" of "without any fine-tuning") is not supported (``denied``)."""
     if not cited or not covered.parts:
         return
     plain = CITATION_GROUP.sub("", f"{intro} {check.text}")
     said = [p for p in parts_said(plain, covered.parts) if a_topic(p)]
     ids = [paper.id for paper in cited.values()]
     check.unstated = [p for p in said if not any(covered.states(i, p) for i in ids)]
+    if (
+        covered.without
+        and any(i in covered.denied for i in ids)
+        and affirms(plain, covered.without)
+    ):
+        check.denied = [covered.without]  # "[1] needs fine-tuning" of "without any fine-tuning"
+        # a paper that says it does without the thing supports no sentence saying it needs it
+        check.supported_by = [
+            n for n in check.supported_by if n not in cited or cited[n].id not in covered.denied
+        ]
     if not check.unstated and affirmed is not None and _AFFIRMATION.match(check.text):
         check.unstated = [p for p in said if not any(affirmed.covers(i, p) for i in ids)]
-    if check.unstated:  # flagged; its papers still support the rest (``supported_by``)
+    if check.unstated or check.denied:  # flagged; its papers still support the rest
         check.supported = False
     elif check.supported:
         check.off_question = not any(covered.on_question(i) for i in ids)

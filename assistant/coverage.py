@@ -402,19 +402,45 @@ def coverage(
 
 
 def denies(paper: Paper, thing: str, embedder: Embedder) -> bool:
-    """Whether a paper says it does without ``thing``: one of its sentences says absent
-    (``denied_things``) what uses the thing's words or says it at ``DENIED_SIMILARITY``.
-    Read by what is denied, not by the sentence: a sentence's embedding barely moves with a
-    "no" ("without fine-tuning" is as close to a sentence about supervised fine-tuning as to
-    "... handle long contexts without fine-tuning")."""
-    sentences, _ = _sentences(paper, embedder)
-    denied = [d for t in sentences for d in denied_things(t)]
+    """Whether a paper says it does without ``thing`` (``denying_sentence``)."""
+    return bool(denying_sentence(paper, thing, embedder))
+
+
+def denying_sentence(paper: Paper, thing: str, embedder: Embedder) -> str:
+    """The paper's first sentence that says it does without ``thing``: one that says absent
+    (``denied_things``) what uses the thing's words or says it at ``DENIED_SIMILARITY``;
+    "" when none does. Read by what is denied, not by the sentence: a sentence's embedding
+    barely moves with a "no" ("without fine-tuning" is as close to a sentence about
+    supervised fine-tuning as to "... handle long contexts without fine-tuning")."""
+    sentences = [_unheaded(t, paper) for t in _sentences(paper, embedder)[0]]
+    denied = [(t, d) for t in sentences for d in denied_things(t)]
     if not denied:
-        return False
-    if any(uses_words(d, thing) for d in denied):
-        return True
-    vectors = embedder.embed([thing, *denied])
-    return bool((vectors[1:] @ vectors[0]).max() >= DENIED_SIMILARITY)
+        return ""
+    said = [t for t, d in denied if uses_words(d, thing)]
+    if said:
+        return said[0]
+    vectors = embedder.embed([thing, *(d for _, d in denied)])
+    near = vectors[1:] @ vectors[0]
+    return next((t for (t, _), s in zip(denied, near, strict=True) if s >= DENIED_SIMILARITY), "")
+
+
+def stating_sentence(paper: Paper, part: str, embedder: Embedder) -> str:
+    """The paper's sentence that says ``part``: the first that uses its words, else the one
+    most similar to it at ``COVER_SIMILARITY`` or more; "" when none does."""
+    sentences, vectors = _sentences(paper, embedder)
+    sentences = [_unheaded(t, paper) for t in sentences]
+    used = [t for t in sentences if uses_words(t, part)]
+    if used:
+        return used[0]
+    similar = vectors @ embedder.embed([part])[0]
+    best = int(np.argmax(similar))
+    return sentences[best] if similar[best] >= COVER_SIMILARITY else ""
+
+
+def _unheaded(sentence: str, paper: Paper) -> str:
+    """A sentence of ``paper.text`` without the title that heads the first one: what the
+    abstract says, to quote."""
+    return sentence.removeprefix(paper.title).strip() or sentence
 
 
 def not_covered_sentence(missing: Sequence[str], closest: Sequence[str]) -> str:
@@ -485,6 +511,15 @@ def parts_said(sentence: str, parts: Sequence[str]) -> list[str]:
     return [p for p in parts if uses_words(sentence, p)]
 
 
+def affirms(sentence: str, thing: str) -> bool:
+    """Whether a sentence mentions ``thing`` other than to deny it: "[2] needs fine-tuning",
+    not "[1] does not need fine-tuning" (each denial, ``denied_things``, takes one mention)."""
+    rest = sentence
+    for denied in denied_things(sentence):
+        rest = rest.replace(denied, "", 1)
+    return uses_words(rest, thing)
+
+
 def restates(sentence: str, question: str, names: Sequence[str] = (), without: str = "") -> bool:
     """Whether a sentence says nothing but the question's own words of the papers it
     ``names``: "X [1] was tested on requests phrased in the past tense" answers "Which of
@@ -494,12 +529,8 @@ def restates(sentence: str, question: str, names: Sequence[str] = (), without: s
     sentence must deny it too ("[1] and [2] do not need fine-tuning")."""
     if bool(_DENIAL.search(sentence) or re.search(r"\w-free\b", sentence)) != bool(without):
         return False
-    if without:  # each mention of the thing denied: not "[1] does not need it, [2] needs it"
-        rest = sentence
-        for thing in denied_things(sentence):
-            rest = rest.replace(thing, "", 1)
-        if uses_words(rest, without):
-            return False
+    if without and affirms(sentence, without):  # not "[1] does not need it, [2] needs it"
+        return False
 
     def content(text: str) -> list[str]:
         return [w for w in _WORDS.findall(text.lower()) if w not in _FRAME and w not in _CHAT]

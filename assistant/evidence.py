@@ -24,10 +24,12 @@ from assistant.coverage import (
     Coverage,
     asked_without,
     coverage,
+    denying_sentence,
     made_up,
     main_parts,
     missing_names,
     question_parts,
+    stating_sentence,
     uses_words,
 )
 from assistant.embed import Embedder, get_embedder
@@ -380,26 +382,44 @@ FOLLOW_UP_RRF_K = 60
 _COMPARES = re.compile(r"\b(?:most|least|best|worst|more|less|fewer|\w{3,}est|\w+er than)\b", re.I)
 
 
-def stating_condition(
-    question: str, hits: Sequence[Hit], embedder: Embedder
-) -> tuple[list[Hit], str]:
+class Condition(NamedTuple):
+    """What a follow-up that points back asks of the earlier papers (``stating_condition``)."""
+
+    hits: list[Hit]  # those that state it (all, when none or every one does)
+    said: str  # the condition in the question's words; "" when it picks none
+    sentences: dict[str, str]  # paper id -> the abstract sentence that states it
+
+
+def stating_condition(question: str, hits: Sequence[Hit], embedder: Embedder) -> Condition:
     """For a follow-up that points back and adds one condition ("Which of those works without
-    retraining?"): the earlier sources that state it, when some do and some do not, and the
-    condition. All of them (and no condition) when none or all do, when it compares, or when
-    it has several parts (most of which are then verbs, "argue", "report", that say nothing
-    about which paper is meant)."""
+    retraining?"): the earlier sources that state it, when some do and some do not, the
+    condition, and the sentence of each that states it (a paper that says it does without
+    the thing states the opposite). All of them (and no condition) when none do, when it
+    compares, or when it has several parts (most of which are then verbs, "argue",
+    "report", that say nothing about which paper is meant)."""
+    everything = Condition(list(hits), "", {})
     if _COMPARES.search(question):
-        return list(hits), ""
+        return everything
     if without := only_without(question):  # "Which of those need no fine-tuning?"
-        own = coverage([], [h.paper for h in hits], embedder, without=without)
-        stating = [h for h in hits if h.paper.id in own.denied]
-        return (stating, f"without {without}") if stating else (list(hits), "")
-    parts = question_parts(question)
-    if len(parts) != 1:
-        return list(hits), ""
-    own = coverage(parts, [h.paper for h in hits], embedder)
-    stating = [h for h in hits if own.covers(h.paper.id, parts[0])]
-    return (stating, parts[0]) if stating else (list(hits), "")
+        said = {h.paper.id: denying_sentence(h.paper, without, embedder) for h in hits}
+        stating = [h for h in hits if said[h.paper.id]]
+        condition = f"without {without}"
+    else:
+        parts = question_parts(question)
+        if len(parts) != 1:
+            return everything
+        own = coverage(parts, [h.paper for h in hits], embedder)
+        stating = [  # "Which of those use fine-tuning?": not one "without any fine-tuning"
+            h
+            for h in hits
+            if own.covers(h.paper.id, parts[0])
+            and not denying_sentence(h.paper, parts[0], embedder)
+        ]
+        said = {h.paper.id: stating_sentence(h.paper, parts[0], embedder) for h in stating}
+        condition = parts[0]
+    if not stating:
+        return everything
+    return Condition(stating, condition, {i: t for i, t in said.items() if t})
 
 
 def with_wider(earlier: Sequence[Hit], wider: Sequence[Hit], k: int) -> list[Hit]:
@@ -567,12 +587,14 @@ def gather(
                 f"{'it was' if left == 1 else 'they were'} left out."
             )
     beyond_previous = ""
+    condition = Condition(hits, "", {})
     if relevant and turn.ids is not None:  # "which of those ...": those that say it
-        stating, said = stating_condition(question, hits, embedder)
-        if len(stating) < len(hits):
-            left = len(hits) - len(stating)
+        condition = stating_condition(question, hits, embedder)
+        said = condition.said
+        if len(condition.hits) < len(hits):
+            left = len(hits) - len(condition.hits)
             earlier = {h.paper.id for h in hits} & set(turn.ids)
-            if earlier and not any(h.paper.id in earlier for h in stating):  # wider ones only
+            if earlier and not any(h.paper.id in earlier for h in condition.hits):  # wider only
                 beyond_previous = said  # the answer's first sentence says it (no notice too)
             else:
                 verb = "say they work" if said.startswith("without ") else "mention"
@@ -580,8 +602,9 @@ def gather(
                     f"{left} of those papers {'does' if left == 1 else 'do'} not {verb} "
                     f"'{said}'; {'it was' if left == 1 else 'they were'} left out."
                 )
-            hits = stating
+            hits = condition.hits
     evidence, dropped = select_evidence(hits, standalone, settings.answer.evidence_tokens)
+    stated = {ev.number: t for ev in evidence if (t := condition.sentences.get(ev.paper.id))}
     telemetry.retrieval_ms = elapsed_ms(t0)
     gathered = EvidenceSet(
         question=question,
@@ -591,6 +614,8 @@ def gather(
         relevant=relevant,
         uncovered=covered.missing() if uncovered and not (relevant and (described or back)) else [],
         beyond_previous=beyond_previous,
+        condition=condition.said,
+        stated=stated,
         notices=notices + dropped,
         telemetry=telemetry,
     )

@@ -784,6 +784,33 @@ def test_a_follow_up_asking_what_papers_do_without_keeps_those_that_say_so(
     both, mixed = second.sentences[:2]  # then the quotes "Reported in the papers"
     assert both.supported is True, "a denial that restates the question, of papers that say it"
     assert mixed.supported is not True, "half of it says the opposite of what [2] says"
+    # A draft that says only the opposite is withheld; the papers were picked for a sentence
+    # each, which answers in their words instead of "don't cover".
+    fake.enqueue("LM-Infinite [1] needs fine-tuning.")
+    third = ask_after(first, "Which of those need no fine-tuning?", fake_settings)
+    print(third.sentences, third.draft)
+    assert not third.abstained
+    assert third.answer.startswith(
+        "LM-Infinite [1] and LLM Maybe LongLM [2] say they work without fine-tuning.\n\n"
+        "Reported in the papers:\n“"
+    ), third.answer
+    quotes = [q.text for q in third.quotes]
+    assert "requiring no parameter updates or learning" in quotes[0] and quotes[0].endswith("[1]")
+    assert quotes[1] == (
+        "“This work elicits LLMs' inherent ability to handle long contexts without "
+        "fine-tuning.” [2]"
+    ), "an abstract's sentence, without the title heading the paper's text"
+    assert "quoted instead" in " ".join(third.notices)
+    assert [c.supported for c in third.citations] == [True, True]
+    # and the papers that say they need none do not "use fine-tuning"
+    used = gather(
+        "Which of those use fine-tuning?",
+        fake_settings,
+        history=conversation([first]),
+        previous=first,
+    )
+    assert used.condition == "fine-tuning"
+    assert not [h for h in used.hits if h.paper.title.startswith(("LLM Maybe", "LM-Infinite"))]
 
 
 def test_a_follow_up_that_points_back_keeps_the_sources_far_from_its_topic(

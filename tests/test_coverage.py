@@ -423,3 +423,7 @@ def test_what_a_question_asks_papers_to_do_without_and_what_a_sentence_denies(
         "fine-tuning",
     )
     assert not restates("X does not need fine-tuning.", "Which of those use fine-tuning?")
+    from assistant.coverage import affirms
+
+    assert affirms("Yor needs fine-tuning.", "fine-tuning")
+    assert not affirms("Xen works without any fine-tuning.", "fine-tuning")

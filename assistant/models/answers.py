@@ -68,6 +68,15 @@ class EvidenceSet(BaseModel):
         "when none of them states it and it is answered from other papers found for it; an "
         "answer says so first.",
     )
+    condition: str = Field(
+        default="",
+        description="What a follow-up that points back picked its sources by ('without "
+        "fine-tuning', 'retraining'); empty when it picked none.",
+    )
+    stated: dict[int, str] = Field(
+        default_factory=dict,
+        description="Per source number, the abstract sentence that states ``condition``.",
+    )
     notices: list[str] = Field(default_factory=list)
     telemetry: AnswerTelemetry = Field(default_factory=AnswerTelemetry)
     _started: float = PrivateAttr(default_factory=time.perf_counter)
@@ -114,6 +123,11 @@ class SentenceCheck(BaseModel):
         description="Parts of the question it states that none of its cited papers covers "
         "(the question restated as their finding: then not supported).",
     )
+    denied: list[str] = Field(
+        default_factory=list,
+        description="What it says of its cited papers that one of them says it does without "
+        "('[1] needs fine-tuning' of a paper 'without any fine-tuning'): then not supported.",
+    )
     off_question: bool = Field(
         False,
         description="Supported, but its cited papers cover no part of the question.",
@@ -141,6 +155,9 @@ class SentenceCheck(BaseModel):
         if self.unstated:
             said = ", ".join(f"'{p}'" for p in self.unstated)
             return f"says {said}, which the cited paper does not"
+        if self.denied:
+            said = ", ".join(f"'{p}'" for p in self.denied)
+            return f"says {said} of a paper that says it does without it"
         if self.misattributed:
             cited = "".join(f"[{n}]" for n in self.misattributed)
             return f"another paper shown supports this better than {cited}"
