@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from assistant.prose import background_sentences
 from assistant.text import STOPWORDS, split_sentences, spoken_list, squash, word_classes
 
 if TYPE_CHECKING:
@@ -408,12 +409,14 @@ def denies(paper: Paper, thing: str, embedder: Embedder) -> bool:
 
 def denying_sentence(paper: Paper, thing: str, embedder: Embedder) -> str:
     """The paper's first sentence that says it does without ``thing``: one that says absent
-    (``denied_things``) what uses the thing's words or says it at ``DENIED_SIMILARITY``;
-    "" when none does. Read by what is denied, not by the sentence: a sentence's embedding
-    barely moves with a "no" ("without fine-tuning" is as close to a sentence about
-    supervised fine-tuning as to "... handle long contexts without fine-tuning")."""
+    (``denied_things``) what uses the thing's words or says it at ``DENIED_SIMILARITY``,
+    and is not the background the abstract opens with; "" when none does. Read by what is
+    denied, not by the sentence: a sentence's embedding barely moves with a "no" ("without
+    fine-tuning" is as close to a sentence about supervised fine-tuning as to "... handle
+    long contexts without fine-tuning")."""
+    background = set(background_sentences(paper))  # the field's, not the paper's
     sentences = [_unheaded(t, paper) for t in _sentences(paper, embedder)[0]]
-    denied = [(t, d) for t in sentences for d in denied_things(t)]
+    denied = [(t, d) for t in sentences if t not in background for d in denied_things(t)]
     if not denied:
         return ""
     said = [t for t, d in denied if uses_words(d, thing)]

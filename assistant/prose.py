@@ -794,8 +794,10 @@ _CONTRIBUTION = re.compile(
 BACKGROUND_COPY = 0.8
 
 
-def _background(paper: Paper) -> list[str]:
-    """The abstract's opening sentences before the first that says what the paper does."""
+def background_sentences(paper: Paper) -> list[str]:
+    """The abstract's opening sentences before the first that says what the paper does: the
+    field it starts from ("Machine unlearning is ... without retraining it from scratch"),
+    not what it found or did."""
     lines = split_sentences(paper.abstract)
     turn = next((i for i, line in enumerate(lines) if _CONTRIBUTION.search(line)), len(lines))
     return lines[:turn]
@@ -811,7 +813,7 @@ def noted_background(sentence: str, paper: Paper | None) -> str:
     said = question_terms(CITATION_GROUP.sub(" ", match.group("clause")))
     if len(said) < 4:
         return sentence
-    for line in _background(paper):
+    for line in background_sentences(paper):
         if len(said & question_terms(line)) >= BACKGROUND_COPY * len(said):
             verb = "notes" if match.group("verb").endswith("s") else "noted"
             return f"{match.group('head')}{verb} that {match.group('clause')}"

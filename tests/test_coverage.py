@@ -408,6 +408,13 @@ def test_what_a_question_asks_papers_to_do_without_and_what_a_sentence_denies(
     updates = Paper(id="z", title="Z", abstract="It requires no parameter updates or learning.")
     assert denies(free, "training", embedder) and not denies(needs, "fine-tuning", embedder)
     assert denies(updates, "fine-tuning", embedder), "denied in other words (0.42)"
+    field = Paper(
+        id="w",
+        title="W",
+        abstract="Machine unlearning removes a sample's influence without retraining from "
+        "scratch. We propose W, which trains an adapter per data shard.",
+    )
+    assert not denies(field, "retraining", embedder), "the field's background, not the paper's"
     question = "Which of those need no fine-tuning?"
     assert restates(
         "The papers that do not need fine-tuning are Xen and Yor.",
