@@ -414,7 +414,8 @@ def denying_sentence(paper: Paper, thing: str, embedder: Embedder) -> str:
     denied, not by the sentence: a sentence's embedding barely moves with a "no" ("without
     fine-tuning" is as close to a sentence about supervised fine-tuning as to "... handle
     long contexts without fine-tuning")."""
-    background = set(background_sentences(paper))  # the field's, not the paper's
+    opening = background_sentences(paper)  # the field's, not the paper's, when it turns
+    background = set(opening) if len(opening) < len(split_sentences(paper.abstract)) else set()
     sentences = [_unheaded(t, paper) for t in _sentences(paper, embedder)[0]]
     denied = [(t, d) for t in sentences if t not in background for d in denied_things(t)]
     if not denied:
