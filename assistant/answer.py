@@ -179,6 +179,23 @@ def _source(number: int, ev: Evidence, cited: bool) -> Source:
     )
 
 
+def _quote(sentence: str, number: int) -> SentenceCheck:
+    """An abstract's sentence quoted under the answer, citing its paper's ``number``."""
+    return SentenceCheck(
+        text=f"“{sentence}” [{number}]",
+        citations=[number],
+        support=1.0,
+        supported=True,
+        supported_by=[number],
+        quoted=True,
+    )
+
+
+def _quotes_text(quotes: Sequence[SentenceCheck]) -> str:
+    """The quotes as the answer's text ends with them, under ``QUOTES_HEADING``."""
+    return f"\n\n{QUOTES_HEADING}\n" + "\n".join(q.text for q in quotes)
+
+
 def _citation(number: int, ev: Evidence, sentences: Sequence[SentenceCheck]) -> Citation:
     """Source ``ev`` as cited by ``number`` in the answer's checked ``sentences``."""
     citing = [c for c in sentences if number in c.citations and not c.note]
@@ -214,23 +231,13 @@ def stated_answer(gathered: EvidenceSet) -> Answer | None:
     lead = SentenceCheck(
         text=f"{names} {verb}.", citations=list(range(1, len(picked) + 1)), note=True
     )
-    quotes = [
-        SentenceCheck(
-            text=f"“{gathered.stated[ev.number]}” [{n}]",
-            citations=[n],
-            support=1.0,
-            supported=True,
-            supported_by=[n],
-            quoted=True,
-        )
-        for n, ev in enumerate(picked, 1)
-    ]
+    quotes = [_quote(gathered.stated[ev.number], n) for n, ev in enumerate(picked, 1)]
     sentences = [lead, *quotes]
     rest = [ev for ev in gathered.evidence if ev.number not in gathered.stated]
     return Answer(
         question=gathered.question,
         standalone_question=gathered.standalone_question,
-        answer=f"{lead.text}\n\n{QUOTES_HEADING}\n" + "\n".join(q.text for q in quotes),
+        answer=lead.text + _quotes_text(quotes),
         abstained=False,
         sentences=sentences,
         citations=[_citation(n, ev, sentences) for n, ev in enumerate(picked, 1)],
@@ -301,20 +308,8 @@ def build_answer(
         quoted_results,
     )
     if quotes:
-        quoted = []
-        for ev, quote in quotes:
-            n = checked.numbering[ev.number]
-            quoted.append(
-                SentenceCheck(
-                    text=f"“{quote}” [{n}]",
-                    citations=[n],
-                    support=1.0,
-                    supported=True,
-                    supported_by=[n],
-                    quoted=True,
-                )
-            )
-        text += "\n\n" + QUOTES_HEADING + "\n" + "\n".join(q.text for q in quoted)
+        quoted = [_quote(quote, checked.numbering[ev.number]) for ev, quote in quotes]
+        text += _quotes_text(quoted)
         sentences += quoted
     first = opening(gathered)
     if first:  # the model was shown what there is: say first what there is not
