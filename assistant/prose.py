@@ -49,6 +49,13 @@ _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•+]|\d{1,2}[.)])\s+")
 _RULE = re.compile(r"^\s*(?:[-*_]\s*){3,}$")
 _LONE_QUOTE = re.compile(r"[ \t]*\n[ \t]*([\"”’]+)[ \t]*(?=\n|$)")
+#: The model announcing what it writes next, a line's last sentence: "Here's a summary of
+#: their approaches and differences:" (a digest overview showed it, uncited, over a gap).
+_ANNOUNCED = re.compile(
+    r"(?:^|(?<=[.!?\]]\s))[ \t]*(?:Here(?:'s|’s| is| are)|Below (?:is|are))\b"
+    r"[^.!?:\[\]\n]*:[ \t]*$",
+    re.M,
+)
 _QUOTED = re.compile(r'"[ \t]*([^"\n]*?)[ \t]*"')  # '"Past Tense? "' -> '"Past Tense?"'
 
 
@@ -60,6 +67,7 @@ def plain(text: str, *, lists: bool = True) -> str:
     stay with their items)."""
     text = _CODE.sub(r"\1", _ITALIC.sub(r"\2", _BOLD.sub(r"\2", text)))
     text = _LONE_QUOTE.sub(r"\1", text)  # a title's closing quote on a line of its own
+    text = _ANNOUNCED.sub("", text)
     text = "\n".join(_trimmed_quotes(line) for line in text.split("\n"))
     paragraphs: list[list[str]] = [[]]
     in_list = False

@@ -95,6 +95,20 @@ def test_plain_removes_markdown_and_makes_a_list_prose() -> None:
     )
 
 
+def test_plain_drops_the_models_announcement_of_what_follows() -> None:
+    # a digest overview of "quantization of large language models" showed it, uncited
+    text = (
+        "The papers focus on quantization [4]. Here's a summary of their approaches and "
+        "differences:\n\nCQ couples channels [1]."
+    )
+    assert plain(text) == "The papers focus on quantization [4].\n\nCQ couples channels [1]."
+    assert plain("Here are the main directions:\n1. EMS merges tokens [1]") == (
+        "EMS merges tokens [1]."
+    )
+    kept = "Here is what the sources say about CQ: it couples channels [1]."
+    assert plain(kept) == kept  # an announcement that goes on is a sentence
+
+
 def test_plain_keeps_an_answers_list_and_arithmetic() -> None:
     listed = "Two methods:\n1. **EMS** [1]\n2. FastGen [2]"
     assert plain(listed, lists=False) == "Two methods:\n1. EMS [1]\n2. FastGen [2]"
