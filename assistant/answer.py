@@ -179,6 +179,14 @@ def _source(number: int, ev: Evidence, cited: bool) -> Source:
     )
 
 
+def _sources(cited: Sequence[Evidence], uncited: Sequence[Evidence]) -> list[Source]:
+    """The answer's sources in its numbering: the cited ones first (1, 2, ... in citation
+    order), the rest after them."""
+    return [_source(n, ev, cited=True) for n, ev in enumerate(cited, 1)] + [
+        _source(len(cited) + n, ev, cited=False) for n, ev in enumerate(uncited, 1)
+    ]
+
+
 def _quote(sentence: str, number: int) -> SentenceCheck:
     """An abstract's sentence quoted under the answer, citing its paper's ``number``."""
     return SentenceCheck(
@@ -241,8 +249,7 @@ def stated_answer(gathered: EvidenceSet) -> Answer | None:
         abstained=False,
         sentences=sentences,
         citations=[_citation(n, ev, sentences) for n, ev in enumerate(picked, 1)],
-        sources=[_source(n, ev, cited=True) for n, ev in enumerate(picked, 1)]
-        + [_source(len(picked) + n, ev, cited=False) for n, ev in enumerate(rest, 1)],
+        sources=_sources(picked, rest),
     )
 
 
@@ -321,8 +328,7 @@ def build_answer(
     ]
     # Sources keep answer numbering: cited ones first by citation number, the rest after.
     uncited = [ev for ev in evidence if ev.number not in checked.numbering]
-    sources = [_source(new, by_number[new_to_old[new]], cited=True) for new in sorted(new_to_old)]
-    sources += [_source(len(citations) + i, ev, cited=False) for i, ev in enumerate(uncited, 1)]
+    sources = _sources([by_number[new_to_old[new]] for new in sorted(new_to_old)], uncited)
     return Answer(
         question=question,
         standalone_question=standalone,
