@@ -470,10 +470,14 @@ def test_the_chat_comes_back_after_a_reload(fake: Served, browser: Any) -> None:
 
     page = open_page(browser, fake.url, width=1000, height=700)
     kept = "() => (localStorage.getItem('papers-assistant-chat') || '').length"
+    # The page writes the empty chat when it loads (69 characters): each turn's save must be
+    # seen to grow past the one before, or the reload can come before turn 2 is kept.
+    page.wait_for_function(f"() => ({kept})() > 0", timeout=10_000)
+    empty = page.evaluate(kept)
     fake.llm.enqueue(REPLY)
     ask_in(page, "How do optical flow methods handle occlusions?")
     expect(page.locator("#chatbot .answer-meta")).to_have_count(1, timeout=60_000)
-    page.wait_for_function(f"() => ({kept})() > 0", timeout=10_000)
+    page.wait_for_function(f"() => ({kept})() > {empty}", timeout=10_000)
     one_turn = page.evaluate(kept)
     fake.llm.enqueue("How does SplatFlow align frames?", LONG_ANSWER)
     ask_in(page, "How does SplatFlow align the frames?")
