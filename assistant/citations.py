@@ -25,6 +25,7 @@ from assistant.coverage import (
     parts_said,
     question_parts,
     restates,
+    says_not,
 )
 from assistant.models import CheckedText, Evidence, Paper, SentenceCheck
 from assistant.prose import (
@@ -424,7 +425,13 @@ def on_question(
     if not cited or not covered.parts:
         return
     plain = CITATION_GROUP.sub("", f"{intro} {check.text}")
-    said = [p for p in parts_said(plain, covered.parts) if a_topic(p)]
+    # a part the sentence denies ("but it does not detect fake fingerprints") is not claimed
+    # (under a question that asks for papers without a thing, denying it is the claim)
+    said = [
+        p
+        for p in parts_said(plain, covered.parts)
+        if a_topic(p) and (covered.without or not says_not(plain, p))
+    ]
     ids = [paper.id for paper in cited.values()]
     check.unstated = [p for p in said if not any(covered.states(i, p) for i in ids)]
     if (

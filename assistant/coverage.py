@@ -60,6 +60,7 @@ _FRAME_TEXT = (
     "diverse typical common popular standard able across when while whose but yet however "
     "because since though although unless until upon onto out up down off under again once "
     "very too own nor not now then than ask asks asked mention mentions mentioned discuss it "
+    "cover covers covered "
     "discusses discussed make makes made get gets got take takes taken give given "
     "two three four five six seven eight nine ten first second third instead rather away back "
     "after before during toward towards among against beyond behind along despite cannot"
@@ -522,6 +523,20 @@ def affirms(sentence: str, thing: str) -> bool:
     for denied in denied_things(sentence):
         rest = rest.replace(denied, "", 1)
     return uses_words(rest, thing)
+
+
+def says_not(sentence: str, part: str) -> bool:
+    """Whether a sentence denies a part: a denial, then the part's first word within three
+    words of the same clause ("does not detect fake fingerprints", "but not for occlusion";
+    not "It is not clear, but occlusion ...")."""
+    first = _stem(part.split()[0])
+    return bool(
+        re.search(
+            rf"(?:\b(?:not|no|never|without|nor)\b|n[’']t\b)(?: +[\w-]+){{0,3}}? +{re.escape(first)}",
+            sentence,
+            re.I,
+        )
+    )
 
 
 def restates(sentence: str, question: str, names: Sequence[str] = (), without: str = "") -> bool:

@@ -58,6 +58,10 @@ def test_a_question_is_cut_into_parts_at_its_frame_and_joints() -> None:
         "Segment Anything",
         "track objects",
     ]
+    # "covers" frames what a paper is asked about, like "mentions": it is no part of the topic
+    # (an answer's "covers deepfakes" was flagged, as no paper says "covers deepfakes")
+    asked = "The model covers deepfakes; does it also detect fake fingerprints?"
+    assert question_parts(asked) == ["deepfakes", "fake fingerprints"]
     # the verb that says what papers do is frame: the demo answered "How do recent papers
     # measure hallucination in language models?" from "LLMs Know More ...: On the Intrinsic
     # Representation of LLM Hallucinations" and opened "The indexed papers don't cover
@@ -150,6 +154,17 @@ def test_a_sentence_that_restates_the_question_as_a_finding_is_not_supported(
     assert "occlusion" in (echo.problem or "")
     assert right.supported is True and not right.unstated and not right.off_question
     assert parts_said(echo.text, question_parts(question)) == ["occlusion"]
+    # A sentence that says a paper does not do what was asked claims nothing of it (the
+    # partial suite's "it does not detect fake fingerprints" was flagged for the fingerprints).
+    denial = check_text(
+        "MotionGen generates human motion from text but does not handle occlusion [2].",
+        _evidence(FLOW, MOTION),
+        embedder,
+        0.45,
+        renumber=False,
+        question=question,
+    ).sentences[0]
+    assert not denial.unstated
 
 
 PAST_TENSE = Paper(
