@@ -529,14 +529,8 @@ def says_not(sentence: str, part: str) -> bool:
     """Whether a sentence denies a part: a denial, then the part's first word within three
     words of the same clause ("does not detect fake fingerprints", "but not for occlusion";
     not "It is not clear, but occlusion ...")."""
-    first = _stem(part.split()[0])
-    return bool(
-        re.search(
-            rf"(?:\b(?:not|no|never|without|nor)\b|n[’']t\b)(?: +[\w-]+){{0,3}}? +{re.escape(first)}",
-            sentence,
-            re.I,
-        )
-    )
+    first = re.escape(_stem(part.split()[0]))
+    return bool(re.search(rf"(?:{_DENIAL.pattern})(?: +[\w-]+){{0,3}}? +{first}", sentence, re.I))
 
 
 def restates(sentence: str, question: str, names: Sequence[str] = (), without: str = "") -> bool:
