@@ -507,8 +507,16 @@ def a_topic(part: str) -> bool:
     (``topic_words``), which a question that describes a paper in its own words leaves
     uncovered ("How do papers let a model learn ...?" opened "The indexed papers don't cover
     let"). A name, a noun, a noun with a verb can be ("microcontrollers", "EEG", "video
-    generation")."""
-    return bool(topic_words(part))
+    generation"). Nor words English uses only as adverbs or adjectives ("entirely",
+    "deliberately wrong", "big"): a thing to be about has a word that can name one."""
+
+    def names(word: str) -> bool:
+        if made_up(word) or word[:1].isupper() or "-" in word:
+            return True
+        readings = word_classes(word)
+        return not readings or "NOUN" in readings
+
+    return any(names(w) for w in topic_words(part).split())
 
 
 def parts_said(sentence: str, parts: Sequence[str]) -> list[str]:

@@ -6,7 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from assistant.citations import check_text
-from assistant.coverage import coverage, main_parts, parts_said, question_parts, uses_words
+from assistant.coverage import (
+    a_topic,
+    coverage,
+    main_parts,
+    parts_said,
+    question_parts,
+    uses_words,
+)
 from assistant.evals.metrics import states_missing
 from assistant.models import Evidence, Paper
 from assistant.prose import third_person
@@ -279,6 +286,10 @@ def test_a_verb_is_no_topic_but_the_words_beside_it_are() -> None:
     assert topic_words("requests phrased") == "requests"
     assert topic_words("taught underwater sonar imaging") == "underwater sonar imaging"
     assert topic_words("tested") == "" and topic_words("Let's Verify") == "Let's Verify"
+    # nor is an adverb or adjective alone ("skip the language model entirely" flagged an
+    # answer for "entirely"); a word that can name a thing, or one English lacks, is a topic
+    assert not a_topic("entirely") and not a_topic("big") and not a_topic("tested")
+    assert a_topic("microcontrollers") and a_topic("satellite") and a_topic("SWE-bench")
 
 
 def test_a_supported_sentence_about_nothing_asked_is_marked_off_the_question(
