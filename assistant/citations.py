@@ -45,9 +45,10 @@ from assistant.prose import (
     split_answer,
     third_person,
     unsourced_figures,
+    unsourced_names,
     whole,
 )
-from assistant.text import split_sentences, spoken_list
+from assistant.text import split_sentences, spoken_list, squash
 
 if TYPE_CHECKING:
     from assistant.embed import Embedder
@@ -334,8 +335,8 @@ def check_text(
     by first use (else they keep the evidence numbers, so a page that numbers its sources once
     can check each paragraph against all of them). Every sentence is scored against the papers
     it cites, and against the other shown papers for misattribution (``verify_citations``);
-    one stating a figure that no shown paper nor the ``question`` gives is not supported
-    (``unsourced``), nor one stating a part of the question its papers do not cover, and a
+    one stating a figure or a made-up name that no shown paper nor the ``question`` gives is
+    not supported (``unsourced``: "by Yann LeCun et al.", a prompt's own "ToyNet"), nor one stating a part of the question its papers do not cover, and a
     supported one whose papers cover no part of the question is marked (``on_question``).
     A sentence whose subject stands for its one cited paper gets the paper's name ("This
     paper proposes" -> "EMS proposes"), an abstract's first person is told of its authors
@@ -368,6 +369,7 @@ def check_text(
         if i < len(sentences) and old in numbering:
             sentences[i].attached = [numbering[old]]
     given = given_figures(question, *(paper.text for paper in shown))
+    spelt = squash(" ".join([question, *(paper.text for paper in shown)]))
     without = asked_without(question)  # "Which of those need no fine-tuning?"
     covered = coverage(question_parts(question), list(cited.values()), embedder, without=without)
     affirmed = (  # read only when a sentence says "Yes"
@@ -377,7 +379,7 @@ def check_text(
     )
     intro = ""  # "The papers tested on X include:", said of each item of the list after it
     for check in sentences:
-        check.unsourced = unsourced_figures(check.text, given)
+        check.unsourced = unsourced_figures(check.text, given) + unsourced_names(check.text, spelt)
         if check.unsourced:
             check.supported = False
         item = list_item(check.text)

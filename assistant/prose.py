@@ -33,7 +33,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from assistant.models import Paper
-from assistant.text import NOT_AFTER_ABBREVIATION, question_terms, split_sentences
+from assistant.text import NOT_AFTER_ABBREVIATION, question_terms, split_sentences, squash
 
 #: A citation group: "[1]", "[1, 3]", "[2-4]".
 CITATION_GROUP = re.compile(r"\[(\s*\d+\s*(?:(?:,|-|–)\s*\d+\s*)*)\]")
@@ -677,6 +677,20 @@ def unsourced_figures(sentence: str, given: set[float]) -> list[str]:
         return []
     known = given | {float(n) for n in _COUNTED.findall(sentence)}
     return sorted((f for f in stated if float(f) not in known), key=float)
+
+
+#: A made-up name: a capital after a small letter ("ToyNet", "SplatFlow", "MoE") or letters
+#: joined to digits ("GPT-4o", "Qwen2"); not an acronym alone ("KV", "LLMs").
+_NAME = re.compile(
+    r"\b(?=[\w-]*[a-z][A-Z]|[\w-]*[A-Za-z]-?\d|[\w-]*\d-?[A-Za-z])[A-Za-z][\w-]*[\w]"
+)
+
+
+def unsourced_names(sentence: str, spelt: str) -> list[str]:
+    """The made-up names of ``sentence`` that ``spelt`` (the shown papers and the question,
+    ``squash``ed) never spells: a method the model brought from elsewhere, or the example
+    of its own prompt ("ToyNet prunes half of its weights [3]", in a digest overview)."""
+    return [n for n in dict.fromkeys(_NAME.findall(sentence)) if squash(n) not in spelt]
 
 
 #: First-person abstract voice at a sentence's start: "In this paper, we", "We".

@@ -22,8 +22,10 @@ from assistant.prose import (
     third_person,
     unnamed,
     unsourced_figures,
+    unsourced_names,
     whole,
 )
+from assistant.text import squash
 
 
 def paper(title: str, n: int = 1) -> Paper:
@@ -421,6 +423,16 @@ def test_figures_no_source_gives_are_found() -> None:
     # an exponent is notation, no result: core's num-dilated-scan-backbone answer quoted
     # "... escalate computational demands O(N^2)" under "Reported in the papers"
     assert figures("Transformers escalate computational demands O(N^2) at 10^6 tokens.") == {"10"}
+
+
+def test_names_no_source_spells_are_found() -> None:
+    # A core answer credited three papers to "Yann LeCun et al.", no author of any; a digest
+    # overview took its prompt's example: "ToyNet prunes half of its weights [3]."
+    spelt = squash("SplatFlow aligns frames. We compare with LLaMA 2 and GPT-4o on KV caches.")
+    assert unsourced_names("ToyNet prunes half of its weights [3].", spelt) == ["ToyNet"]
+    assert unsourced_names("It is by Yann LeCun et al. [1].", spelt) == ["LeCun"]
+    assert unsourced_names("SplatFlow beats LLaMA-2 and GPT-4o [1].", spelt) == []
+    assert unsourced_names("KV caches of LLMs shrink in 3D [1].", spelt) == []  # no names
 
 
 def test_a_chip_inside_a_title_moves_after_it() -> None:

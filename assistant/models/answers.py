@@ -115,8 +115,8 @@ class SentenceCheck(BaseModel):
     )
     unsourced: list[str] = Field(
         default_factory=list,
-        description="Figures it states that no paper shown to the model, nor the question, "
-        "gives (the sentence is then not supported, cited or not).",
+        description="Figures and made-up names it states that no paper shown to the model, "
+        "nor the question, gives (the sentence is then not supported, cited or not).",
     )
     unstated: list[str] = Field(
         default_factory=list,
@@ -220,7 +220,7 @@ class CheckedText(BaseModel):
         one of the papers it cites. A sentence that one cited paper supports counts, shown
         flagged: it credits another paper too ("[1] found 90%, while [2] found 75%" where
         [1] gives both), or restates a part of the question its papers do not state (that
-        check is by meaning, weaker). One stating a figure no paper gives never counts."""
+        check is by meaning, weaker). One stating a figure or name no paper gives never counts."""
         return bool(self.sentences) and not any(
             c.supported or (c.supported_by and not c.unsourced) for c in self.sentences
         )
