@@ -336,8 +336,9 @@ def check_text(
     can check each paragraph against all of them). Every sentence is scored against the papers
     it cites, and against the other shown papers for misattribution (``verify_citations``);
     one stating a figure or a made-up name that no shown paper nor the ``question`` gives is
-    not supported (``unsourced``: "by Yann LeCun et al.", a prompt's own "ToyNet"), nor one stating a part of the question its papers do not cover, and a
-    supported one whose papers cover no part of the question is marked (``on_question``).
+    not supported (``unsourced``: "by Yann LeCun et al.", a prompt's own "ToyNet"), nor one
+    stating a part of the question its papers do not cover, and a supported one whose papers
+    cover no part of the question is marked (``on_question``).
     A sentence whose subject stands for its one cited paper gets the paper's name ("This
     paper proposes" -> "EMS proposes"), an abstract's first person is told of its authors
     ("we propose" -> "The authors of EMS propose"), an abstract sentence glued after a
