@@ -391,7 +391,9 @@ def check_text(
         # "This paper proposes" -> "EMS proposes"; "we propose" -> "The authors of EMS propose";
         # "EMS [1] as LLMs grow, ..." (an abstract's sentence glued on) -> 'EMS [1]: “As ...”'
         told = quoted_copy(check.text, one)
-        told = told if told != check.text else third_person(name_subject(check.text, one), one)
+        told = (
+            told if told != check.text else third_person(name_subject(check.text, one), one, titles)
+        )
         told = noted_background(told, one)  # "D2O found that <its background>": "notes that"
         if told != check.text:
             text, check.text = text.replace(check.text, told, 1), told

@@ -699,17 +699,18 @@ _WE = {"we": "the authors", "our": "the authors'", "us": "them", "ourselves": "t
 _WE_WORD = re.compile(r"\b(?:we|our|us|ourselves)\b", re.IGNORECASE)
 
 
-def third_person(sentence: str, paper: Paper | None) -> str:
+def third_person(sentence: str, paper: Paper | None, titles: Sequence[str] = ()) -> str:
     """A sentence in an abstract's first person ("In this paper, we propose ...") told of its
     authors: "The authors of EMS propose ..." (``paper``: the one paper it cites, else just
-    "The authors"), "our method" -> "the authors' method"."""
+    "The authors"), "our method" -> "the authors' method". A "We" inside the paper's title or
+    one of ``titles`` (the other papers shown) stays."""
     if not _WE_WORD.search(sentence):
         return sentence
     lead = f"The authors of {paper_name(paper)}" if paper is not None else "The authors"
     text = _WE_LEAD.sub(lead, sentence, count=1)
     # a "We" of the paper's own title stays ("KV Cache Compression, But What Must We Give in
     # Return?" read "... Must the authors Give ...")
-    names = [paper.title, paper_name(paper).strip("“”…")] if paper else []
+    names = [*titles, *([paper.title, paper_name(paper).strip("“”…")] if paper else [])]
     chip_or_space = r"(?:\s*\[[\d,\s]+\])?\s+"  # "... Give in Return [1]? A ..."
     titled = [
         m.span()

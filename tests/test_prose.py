@@ -574,3 +574,9 @@ def test_a_we_of_the_cited_papers_own_title_stays() -> None:
     assert third_person("In this paper, we propose it [6].", kv) == (
         "The authors of “KV Cache Compression, But What Must We Give in Return?” propose it [6]."
     )
+    # nor in another shown paper's title, the model citing the wrong number (a digest of "KV
+    # cache compression" read "... But What Must the authors Give in Return? ... [5]")
+    other = paper("SubGen: Token Generation in Sublinear Time and Memory", 5)
+    said = "KV Cache Compression, But What Must We Give in Return? A Benchmark - It lists all [5]."
+    assert third_person(said, other) != said
+    assert third_person(said, other, [kv.title]) == said
