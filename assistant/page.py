@@ -184,10 +184,15 @@ def write_page(
     # A theme shown the overview's own papers has the overview as its paragraph, which gets
     # a paragraph's length (at 80 tokens a one-theme overview covered one paper of five).
     overview_tokens = config.overview_tokens
-    for spec in page.themes:
-        if set(spec.members[: config.sources_per_theme]) == set(page.overview_sources):
-            spec.write = False
-            overview_tokens = max(overview_tokens, config.paragraph_tokens)
+    standing = [  # a theme the overview stands for gets its own paragraph if the overview fails
+        spec
+        for spec in page.themes
+        if spec.write
+        and set(spec.members[: config.sources_per_theme]) == set(page.overview_sources)
+    ]
+    for spec in standing:
+        spec.write = False
+        overview_tokens = max(overview_tokens, config.paragraph_tokens)
     theme_of = {i: n for n, theme in enumerate(page.themes, start=1) for i in theme.members}
     theme_centrality = {
         i: c for theme in page.themes for i, c in zip(theme.members, theme.centrality, strict=True)
@@ -286,6 +291,9 @@ def write_page(
         else:
             overview, overview_sentences = checked.text, checked.sentences
             invalid += checked.invalid_citations
+            standing = []
+        for spec in standing:  # asked again, as its theme: the page keeps a paragraph
+            spec.write = True
 
     # 6. one paragraph per theme
     to_write = [n for n, t in enumerate(page.themes, start=1) if t.write]

@@ -393,3 +393,17 @@ def test_a_theme_or_overview_of_one_paper_is_asked_about_that_paper(
     (overview,) = [a for a in asked if "(Digest topic:" in a]
     assert overview.count("<paper ") == 6 and max(len(t.papers) for t in page.themes) > 6
     assert "What do these papers do, and how do their approaches differ?" in overview
+
+
+def test_a_theme_the_withheld_overview_stood_for_is_written_itself(
+    fake_settings: Settings, fake: FakeLLM
+) -> None:
+    # The "KV cache compression" overview, a list of titles, was withheld, and its one theme on
+    # the topic had no paragraph (the overview was to be it): the page had no prose at all.
+    fake.enqueue("1. Text-to-image diffusion\n2. Other\n3. Third\n4. Fourth", "1. A [1]\n2. B [2]")
+    page = digest("state space models", fake_settings, n=30)
+    assert any(n.startswith("the model's overview was withheld") for n in page.notices)
+    asked = [str(call.messages[-1].content) for call in fake.history]
+    themes = [a for a in asked if "(Theme:" in a]
+    biggest = max(page.themes, key=lambda t: len(t.papers))
+    assert any(f"(Theme: {biggest.name}" in a for a in themes), themes
