@@ -47,6 +47,7 @@ from assistant.prose import (
     unsourced_figures,
     unsourced_names,
     whole,
+    without_invented_authors,
 )
 from assistant.text import split_sentences, spoken_list, squash
 
@@ -351,7 +352,8 @@ def check_text(
     listed = [(ev.number, ev.paper) for ev in evidence]
     shown = [ev.paper for ev in evidence]
     titles = [paper.title for paper in shown]
-    text = whole(plain(raw_text, lists=lists))
+    spelt = squash(" ".join([question, *(paper.text for paper in shown)]))
+    text = without_invented_authors(whole(plain(raw_text, lists=lists)), spelt)
     text = name_ordinals(text, listed)
     text = chips_after_titles(text, shown)
     text = names_before_chips(text, listed)
@@ -370,7 +372,6 @@ def check_text(
         if i < len(sentences) and old in numbering:
             sentences[i].attached = [numbering[old]]
     given = given_figures(question, *(paper.text for paper in shown))
-    spelt = squash(" ".join([question, *(paper.text for paper in shown)]))
     without = asked_without(question)  # "Which of those need no fine-tuning?"
     covered = coverage(question_parts(question), list(cited.values()), embedder, without=without)
     affirmed = (  # read only when a sentence says "Yes"

@@ -686,6 +686,22 @@ _NAME = re.compile(
 )
 
 
+#: An attribution to authors: "by Yann LeCun et al.," (a shown abstract names no authors).
+_AUTHORS = re.compile(r",?\s+by\s+((?:[A-Z][\w'’-]+\s+){1,3})et\s+al\.(?:\s+\(\d{4}\))?(,?)")
+
+
+def without_invented_authors(text: str, spelt: str) -> str:
+    """``text`` without the attributions to authors that ``spelt`` (the shown papers and the
+    question, ``squash``ed) never names: the local model wrote "“When Do Prompting and
+    Prefix-Tuning Work?” by Yann LeCun et al., shows ..." of three papers, none his."""
+
+    def drop(match: re.Match[str]) -> str:
+        surname = match.group(1).split()[-1]
+        return match.group(0) if squash(surname) in spelt else ""
+
+    return _AUTHORS.sub(drop, text)
+
+
 def unsourced_names(sentence: str, spelt: str) -> list[str]:
     """The made-up names of ``sentence`` that ``spelt`` (the shown papers and the question,
     ``squash``ed) never spells: a method the model brought from elsewhere, or the example

@@ -24,6 +24,7 @@ from assistant.prose import (
     unsourced_figures,
     unsourced_names,
     whole,
+    without_invented_authors,
 )
 from assistant.text import squash
 
@@ -580,3 +581,16 @@ def test_a_we_of_the_cited_papers_own_title_stays() -> None:
     said = "KV Cache Compression, But What Must We Give in Return? A Benchmark - It lists all [5]."
     assert third_person(said, other) != said
     assert third_person(said, other, [kv.title]) == said
+
+
+def test_authors_no_source_names_are_dropped() -> None:
+    # The local model credited three core answers' papers to "Yann LeCun et al." and others
+    # to "Hua et al. (2021)", "Xiang et al.": no abstract names its authors.
+    spelt = squash("Induction heads were described by Olsson et al. in 2022.")
+    assert without_invented_authors(
+        "“When Do Prompting Work?” by Yann LeCun et al., shows it [1]. RankGen by Hua et al. "
+        "(2021) scores text [2].",
+        spelt,
+    ) == ("“When Do Prompting Work?” shows it [1]. RankGen scores text [2].")
+    kept = "As shown by Olsson et al., heads copy [1]."
+    assert without_invented_authors(kept, spelt) == kept
