@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.citations import CANNOT_ANSWER, check_text, is_abstention
 from assistant.compare import asks_for_table, compare
-from assistant.coverage import beyond_previous_sentence, not_covered_sentence
+from assistant.coverage import beyond_previous_sentence, condition_verb, not_covered_sentence
 from assistant.embed import get_embedder
 from assistant.evidence import abstract_sentences, format_sources, gather, valued_sentences
 from assistant.generate import Generation
@@ -231,10 +231,8 @@ def stated_answer(gathered: EvidenceSet) -> Answer | None:
     if not picked:
         return None
     condition, one = gathered.condition, len(picked) == 1
-    if condition.startswith("without "):
-        verb = f"{'says it works' if one else 'say they work'} {condition}"
-    else:
-        verb = f"{'mentions' if one else 'mention'} “{condition}”"
+    said = condition if condition.startswith("without ") else f"“{condition}”"
+    verb = f"{condition_verb(condition, one)} {said}"
     names = spoken_list([f"{ev.paper.short_name} [{n}]" for n, ev in enumerate(picked, 1)])
     lead = SentenceCheck(
         text=f"{names} {verb}.", citations=list(range(1, len(picked) + 1)), note=True

@@ -458,14 +458,22 @@ def not_covered_sentence(missing: Sequence[str], closest: Sequence[str]) -> str:
     return f"The indexed papers don't cover {said}{named}{end}"
 
 
+def condition_verb(condition: str, one: bool = True) -> str:
+    """How a paper is said to state a follow-up's condition: it "says it works" without a
+    thing (``asked_without``), else it "mentions" it; ``one``: of one paper, else of several."""
+    if condition.startswith("without "):
+        return "says it works" if one else "say they work"
+    return "mentions" if one else "mention"
+
+
 def beyond_previous_sentence(condition: str, papers: int) -> str:
     """What a follow-up's answer says first when none of the previous answer's papers states
     what it asks (``EvidenceSet.beyond_previous``) and ``papers`` others found for it do.
     "In those words": the check reads words and sentences, so an earlier paper may say it
     otherwise (the demo's "tested on code generation?" over a paper with HumanEval results)."""
     others = "another indexed paper that does" if papers == 1 else "other indexed papers that do"
-    says = "says it works" if condition.startswith("without ") else "mentions"
-    said = f"None of the previous answer's papers {says} “{condition}” in those words"
+    said = f"None of the previous answer's papers {condition_verb(condition)} “{condition}” in "
+    said += "those words"
     return f"{said}; this answer is from {others}."
 
 

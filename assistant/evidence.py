@@ -23,6 +23,7 @@ from assistant.coverage import (
     COVER_SIMILARITY,
     Coverage,
     asked_without,
+    condition_verb,
     coverage,
     denying_sentence,
     made_up,
@@ -597,7 +598,7 @@ def gather(
             if earlier and not any(h.paper.id in earlier for h in condition.hits):  # wider only
                 beyond_previous = said  # the answer's first sentence says it (no notice too)
             else:
-                verb = "say they work" if said.startswith("without ") else "mention"
+                verb = condition_verb(said, one=False)
                 notices.append(
                     f"{left} of those papers {'does' if left == 1 else 'do'} not {verb} "
                     f"'{said}'; {'it was' if left == 1 else 'they were'} left out."
