@@ -205,7 +205,9 @@ def verify_citations(
             alone = {n: scorer.score(plain, [cited_papers[n]])[0] for n in numbers}
             check.support = score
             mine = {n: cited_papers[n] for n in numbers}
-            wrong = _misattributed(plain, mine, alone, shown, scorer)
+            wrong = _misattributed(plain, mine, alone, shown, scorer) or _titled_other(
+                plain, mine, shown
+            )
             check.misattributed = [n for n in numbers if n in wrong]
             check.supported_by = [n for n in numbers if alone[n] >= threshold and n not in wrong]
             check.supported = together and len(check.supported_by) == len(numbers)
@@ -214,6 +216,26 @@ def verify_citations(
                 check.supported_by = []
         checks.append(check)
     return checks
+
+
+def _titled_other(sentence: str, cited: dict[int, Paper], shown: Sequence[Paper]) -> list[int]:
+    """All the cited numbers when the sentence spells out the whole title of a shown paper it
+    does not cite and names none it cites: a KV cache digest paragraph wrote the benchmark
+    paper's full title and "This paper provides a comprehensive benchmark ..." under SubGen's
+    number, and a background sentence of SubGen's "supported" it; a core answer named Finch by
+    its title under Self-Extend's number."""
+    said = sentence.lower()
+    if any(p.title.lower() in said or p.short_name.lower() in said for p in cited.values()):
+        return []
+    mine = [p.title.lower() for p in cited.values()]
+    titled = [  # not one that begins a cited paper's title ("White-Box Transformers via ...")
+        p
+        for p in shown
+        if len(p.title.split()) >= 3
+        and p.title.lower() in said
+        and not any(p.title.lower() in title for title in mine)
+    ]
+    return list(cited) if titled else []
 
 
 def _figures_elsewhere(

@@ -258,6 +258,16 @@ def test_a_figure_from_another_shown_paper_is_a_misattribution(embedder: Any) ->
     made_up = "The algorithm outperforms JPEG 2000, MP3 and HEVC by 41.5% [1]."
     (alone,) = verify_citations([made_up], {1: inr}, embedder, 0.45, shown=[inr, nirvana])
     assert alone.supported is False and alone.misattributed == []
+    # A sentence spelling out another shown paper's whole title is about that paper: a core
+    # answer wrote 'The paper "Finch: ..." proposed ...' under Self-Extend's number.
+    titled = f'The paper "{nirvana.title}" outperforms JPEG 2000, MP3 and HEVC [1].'
+    (named,) = verify_citations([titled], {1: inr}, embedder, 0.45, shown=[inr, nirvana])
+    assert named.supported is False and named.misattributed == [1]
+    # ... but not a title that only begins the cited paper's ("White-Box Transformers via
+    # Sparse Rate Reduction" and "...: Compression Is All There Is?")
+    longer = paper(f"{nirvana.title}: and More", nirvana.abstract, "c")
+    (own,) = verify_citations([titled], {1: longer}, embedder, 0.45, shown=[nirvana, longer])
+    assert own.misattributed == []
 
 
 def test_evidence_is_chosen_within_a_token_budget_for_the_facts() -> None:
