@@ -337,9 +337,10 @@ class Coverage:
     def missing(self) -> list[str]:
         """What can be said to be missing: the topic words (``topic_words``) of each uncovered
         part, where no paper covers them either ("requests phrased" is there when "requests"
-        is; of "taught sonar imaging" only "sonar imaging" is missing; "tested" never is)."""
+        is; of "taught sonar imaging" only "sonar imaging" is missing; "tested" never is, nor
+        "low", ``a_topic``)."""
         said = [topic_words(p) for p in self.uncovered() if not self.by_topic.get(p)]
-        return list(dict.fromkeys(t for t in said if t))
+        return list(dict.fromkeys(t for t in said if t and a_topic(t)))
 
     def covers(self, paper_id: str, part: str) -> bool:
         return paper_id in self.by_part.get(part, set())
@@ -524,7 +525,11 @@ def a_topic(part: str) -> bool:
         readings = word_classes(word)
         return not readings or "NOUN" in readings
 
-    return any(names(w) for w in topic_words(part).split())
+    words = topic_words(part).split()
+    plain = len(words) == 1 and not (made_up(words[0]) or words[0][:1].isupper())
+    if plain and "-" not in words[0] and "ADV" in word_classes(words[0]):
+        return False  # "low", "still", "past": an adverb first, whatever nouns it can be
+    return any(names(w) for w in words)
 
 
 def parts_said(sentence: str, parts: Sequence[str]) -> list[str]:

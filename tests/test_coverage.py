@@ -290,6 +290,10 @@ def test_a_verb_is_no_topic_but_the_words_beside_it_are() -> None:
     # answer for "entirely"); a word that can name a thing, or one English lacks, is a topic
     assert not a_topic("entirely") and not a_topic("big") and not a_topic("tested")
     assert a_topic("microcontrollers") and a_topic("satellite") and a_topic("SWE-bench")
+    # ... nor a word English uses first as an adverb, whatever nouns it can be: the demo
+    # opened "The indexed papers don't cover “low”" (of "keep memory use low"), fu-17 "“free”"
+    assert not a_topic("low") and not a_topic("still") and not a_topic("past")
+    assert a_topic("long inputs") and a_topic("video")
 
 
 def test_a_supported_sentence_about_nothing_asked_is_marked_off_the_question(
