@@ -473,8 +473,8 @@ def beyond_previous_sentence(condition: str, papers: int) -> str:
     "In those words": the check reads words and sentences, so an earlier paper may say it
     otherwise (the demo's "tested on code generation?" over a paper with HumanEval results)."""
     others = "another indexed paper that does" if papers == 1 else "other indexed papers that do"
-    said = f"None of the previous answer's papers {condition_verb(condition)} “{condition}” in "
-    said += "those words"
+    says = condition_verb(condition)
+    said = f"None of the previous answer's papers {says} “{condition}” in those words"
     return f"{said}; this answer is from {others}."
 
 
@@ -519,17 +519,15 @@ def a_topic(part: str) -> bool:
     generation"). Nor words English uses only as adverbs or adjectives ("entirely",
     "deliberately wrong", "big"): a thing to be about has a word that can name one."""
 
-    def names(word: str) -> bool:
-        if made_up(word) or word[:1].isupper() or "-" in word:
-            return True
-        readings = word_classes(word)
-        return not readings or "NOUN" in readings
+    def spelt_as_name(word: str) -> bool:
+        return made_up(word) or word[:1].isupper() or "-" in word
 
     words = topic_words(part).split()
-    plain = len(words) == 1 and not (made_up(words[0]) or words[0][:1].isupper())
-    if plain and "-" not in words[0] and "ADV" in word_classes(words[0]):
+    if len(words) == 1 and not spelt_as_name(words[0]) and "ADV" in word_classes(words[0]):
         return False  # "low", "still", "past": an adverb first, whatever nouns it can be
-    return any(names(w) for w in words)
+    return any(
+        spelt_as_name(w) or not (readings := word_classes(w)) or "NOUN" in readings for w in words
+    )
 
 
 def parts_said(sentence: str, parts: Sequence[str]) -> list[str]:

@@ -687,7 +687,7 @@ _NAME = re.compile(
 
 
 #: An attribution to authors: "by Yann LeCun et al.," (a shown abstract names no authors).
-_AUTHORS = re.compile(r",?\s+by\s+((?:[A-Z][\w'’-]+\s+){1,3})et\s+al\.(?:\s+\(\d{4}\))?(,?)")
+_AUTHORS = re.compile(r",?\s+by\s+((?:[A-Z][\w'’-]+\s+){1,3})et\s+al\.(?:\s+\(\d{4}\))?,?")
 
 
 def without_invented_authors(text: str, spelt: str) -> str:
